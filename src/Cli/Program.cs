@@ -1,0 +1,3 @@
+using MiniMind.Cli;
+
+return await MiniMindCommand.RunAsync(args);
