@@ -1,0 +1,48 @@
+using System.Diagnostics;
+using System.Globalization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MiniMind.Bench;
+
+/// <summary>Process memory and matmul throughput, measured in the same run as the workload they qualify.</summary>
+public static class Measure
+{
+    /// <summary>Peak resident set size of this process (VmHWM), in MB.</summary>
+    public static double PeakRssMb() => ReadStatusKb("VmHWM:") / 1024.0;
+
+    /// <summary>Current resident set size (VmRSS), in MB.</summary>
+    public static double RssMb() => ReadStatusKb("VmRSS:") / 1024.0;
+
+    static long ReadStatusKb(string key)
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith(key, StringComparison.Ordinal))
+                return long.Parse(line[key.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+        return 0;
+    }
+
+    /// <summary>GFLOP/s of an n×n×n matmul in <paramref name="dtype"/>: the median of <paramref name="reps"/> timed runs after a warm-up.</summary>
+    public static double MatmulGflops(ScalarType dtype, int n = 1024, int reps = 5)
+    {
+        using var scope = torch.NewDisposeScope();
+        var a = torch.randn(n, n).to(dtype);
+        var b = torch.randn(n, n).to(dtype);
+        a.matmul(b).Dispose();
+        var times = new List<double>();
+        for (var i = 0; i < reps; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            a.matmul(b).Dispose();
+            times.Add(sw.Elapsed.TotalSeconds);
+        }
+        times.Sort();
+        return 2.0 * n * n * n / times[times.Count / 2] / 1e9;
+    }
+
+    public static double Median(IEnumerable<double> values)
+    {
+        var v = values.OrderBy(x => x).ToArray();
+        return v.Length == 0 ? double.NaN : v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
+    }
+}

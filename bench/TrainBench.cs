@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Text.Json;
+using MiniMind.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MiniMind.Bench;
+
+/// <summary>
+/// MiniMind's pretrain step (forward, masked CE + aux, backward, clip 1.0, AdamW wd 0.01) timed on a preset:
+///   train --preset minimind2-small --batch 4 --seq-len 256 --steps 10 [--precision fp32|bf16] [--threads N] [--compare]
+/// --compare also trains the fp32 twin from the same init and data and reports the loss gap after --steps.
+/// </summary>
+public static class TrainBench
+{
+    public static int Run(BenchArgs a)
+    {
+        var preset = a.Get("preset", "minimind2-small");
+        int batch = a.Int("batch", 4), seqLen = a.Int("seq-len", 256), steps = a.Int("steps", 10), warmup = a.Int("warmup", 2);
+        var precision = a.Get("precision", "fp32");
+        var threads = a.Int("threads", 2);
+        torch.set_num_threads(threads);
+
+        var config = MiniMindConfig.Load(preset);
+        var dtype = ParsePrecision(precision);
+        var fp32Peak = Measure.MatmulGflops(ScalarType.Float32);
+        var bf16Peak = Measure.MatmulGflops(ScalarType.BFloat16);
+        Console.WriteLine($"preset {preset}: h{config.HiddenSize} L{config.NumHiddenLayers} moe={config.UseMoe}; B{batch}×T{seqLen}, {steps} steps (+{warmup} warm-up), {precision}, {threads} threads");
+        Console.WriteLine($"matmul 1024³: fp32 {fp32Peak:F0} GFLOP/s, bf16 {bf16Peak:F0} GFLOP/s");
+
+        var run = Train(config, dtype, batch, seqLen, steps, warmup);
+        var flopsPerToken = TrainingFlopsPerToken(config, seqLen);
+        var tokensPerSecond = batch * seqLen / (run.MedianMs / 1000);
+        var achieved = tokensPerSecond * flopsPerToken / 1e9;
+        var peak = dtype == ScalarType.BFloat16 ? bf16Peak : fp32Peak;
+        Console.WriteLine($"median {run.MedianMs:F0} ms/step, {tokensPerSecond:F0} tokens/s, {achieved:F0} GFLOP/s model = {achieved / peak:P0} of the measured {precision} matmul peak; loss {run.Losses[0]:F4} → {run.Losses[^1]:F4}");
+
+        double? fp32Loss = null;
+        if (a.Flag("compare") && dtype != ScalarType.Float32)
+        {
+            var twin = Train(config, ScalarType.Float32, batch, seqLen, steps, warmup);
+            fp32Loss = twin.Losses[^1];
+            Console.WriteLine($"fp32 twin: median {twin.MedianMs:F0} ms/step; loss after {steps + warmup} steps {precision} {run.Losses[^1]:F6} vs fp32 {fp32Loss:F6} (|Δ| = {Math.Abs(run.Losses[^1] - fp32Loss.Value):E2}); speed ratio {twin.MedianMs / run.MedianMs:F2}×");
+        }
+
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            bench = "train", preset, batch, seq_len = seqLen, steps, precision, threads,
+            tokens_per_second = Math.Round(tokensPerSecond, 1),
+            ms_per_step = Math.Round(run.MedianMs, 1),
+            peak_rss_mb = Math.Round(Measure.PeakRssMb(), 0),
+            mfu = Math.Round(achieved / peak, 4),
+            matmul_gflops_fp32 = Math.Round(fp32Peak, 1),
+            matmul_gflops_bf16 = Math.Round(bf16Peak, 1),
+            model_gflops = Math.Round(achieved, 1),
+            loss_first = run.Losses[0],
+            loss_last = run.Losses[^1],
+            fp32_loss_last = fp32Loss,
+        }));
+        return 0;
+    }
+
+    public static ScalarType ParsePrecision(string p) => p switch
+    {
+        "fp32" => ScalarType.Float32,
+        "bf16" => ScalarType.BFloat16,
+        _ => throw new ArgumentException($"--precision {p}: expected fp32 or bf16"),
+    };
+
+    sealed record RunResult(double MedianMs, double[] Losses);
+
+    static RunResult Train(MiniMindConfig config, ScalarType computeDType, int batch, int seqLen, int steps, int warmup)
+    {
+        torch.manual_seed(1234);
+        using var model = new MiniMindForCausalLM(config);
+        model.ComputeDType = computeDType;
+        model.train();
+        var parameters = model.OptimizerParameters();
+        using var opt = optim.AdamW(parameters, lr: 5e-4, weight_decay: 0.01);
+        var data = new Generator(42);
+        using var tokens = torch.randint(0, config.VocabSize, [4, batch, seqLen + 1], generator: data);
+        var times = new List<double>();
+        var losses = new List<double>();
+        for (var step = 0; step < warmup + steps; step++)
+        {
+            var sw = Stopwatch.StartNew();
+            using (var scope = torch.NewDisposeScope())
+            {
+                var t = tokens[step % 4];
+                var x = t[.., ..seqLen];
+                var y = t[.., 1..];
+                var mask = torch.ones_like(y, dtype: ScalarType.Float32);
+                var output = model.call(x);
+                var loss = Losses.PretrainLoss(output, y, mask);
+                loss.backward();
+                nn.utils.clip_grad_norm_(parameters, 1.0);
+                opt.step();
+                opt.zero_grad();
+                losses.Add(loss.item<float>());
+            }
+            if (step >= warmup) times.Add(sw.Elapsed.TotalMilliseconds);
+        }
+        return new RunResult(Measure.Median(times), losses.ToArray());
+    }
+
+    /// <summary>6·N per token for the weight matmuls (embedding lookup excluded, lm_head included) plus
+    /// 6·L·T·h for attention scores and values (causal half of 12·L·T·h).</summary>
+    public static double TrainingFlopsPerToken(MiniMindConfig c, int seqLen)
+    {
+        long h = c.HiddenSize, kv = (long)c.NumKeyValueHeads * c.HeadDim, f = c.FfnSize;
+        var attn = h * h * 2 + h * kv * 2;
+        var ffnPerExpert = 3 * h * f;
+        var ffn = c.UseMoe ? ffnPerExpert * (c.NumExpertsPerTok + c.NSharedExperts) + h * c.NRoutedExperts : ffnPerExpert;
+        var perLayer = attn + ffn;
+        var matmulParams = c.NumHiddenLayers * perLayer + h * c.VocabSize;
+        return 6.0 * matmulParams + 6.0 * c.NumHiddenLayers * seqLen * h;
+    }
+}
