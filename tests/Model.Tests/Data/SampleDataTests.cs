@@ -91,7 +91,7 @@ public sealed class SampleDataTests : IDisposable
             Assert.Equal(1, vocab.GetProperty("<|im_start|>").GetInt32());
             Assert.Equal(2, vocab.GetProperty("<|im_end|>").GetInt32());
         }
-        var hf = new HfTokenizer(vocabPath: path);
+        using var hf = new HfTokenizer(vocabPath: path);
         var texts = Records(SampleData.Pretrain).Take(200).Select(r => r.GetProperty("text").GetString()!)
             .Concat(Records(SampleData.Reason).Take(50).SelectMany(r => r.GetProperty("conversations").EnumerateArray().Select(t => t.GetProperty("content").GetString()!)));
         long bytes = 0, ids = 0;

@@ -97,7 +97,7 @@ public sealed class BpeTrainerTests : IDisposable
     {
         BpeTrainerJsonWriter.Save(TrainOnCorpus(420), Path.Combine(tempDir, "out", "nested"));
         var path = Path.Combine(tempDir, "out", "nested", "tokenizer.json");
-        var hf = new HfTokenizer(vocabPath: path);
+        using var hf = new HfTokenizer(vocabPath: path);
 
         string[] samples =
         [
