@@ -30,6 +30,7 @@ public sealed class MiniMindModel : nn.Module<Tensor, ModelOutput>
     }
 
     internal Embedding EmbedTokens => embed_tokens;
+    internal RMSNorm Norm => norm;
     public IEnumerable<MiniMindBlock> Layers => layers;
 
     /// <summary>MiniMind's freqs_cos / freqs_sin, (max_position_embeddings, head_dim).</summary>

@@ -1,31 +1,25 @@
-using MiniMind.Model.Tests.Fixtures;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
 namespace MiniMind.Model.Tests.Parity;
 
-public class DenseParityTests(ITestOutputHelper output)
+public class DenseParityTests(ITestOutputHelper output) : CausalLMParityTests("dense_tiny", output)
 {
-    readonly FixtureSet set = new("dense_tiny");
+    protected override double GradTolerance => 1e-5;
 
-    [Fact]
-    public void State_dict_keys_equal_MiniMind_keys_in_order()
+    protected override void CheckParamsAfterStep(MiniMindForCausalLM model)
     {
-        using var model = new MiniMindForCausalLM(MiniMindConfig.Load(set.ConfigPath));
-        var expected = set.Manifest.GetProperty("weights").GetProperty("state_dict_keys_in_order").EnumerateArray().Select(e => e.GetString()!).ToArray();
-        Assert.Equal(expected, model.state_dict().Keys.ToArray());
+        foreach (var name in set.TensorNames.Where(n => n.StartsWith("param_after_step/", StringComparison.Ordinal)))
+            Report($"max|Δ{name}|", Fixture.MaxAbs(Slice(model, name["param_after_step/".Length..]), set.Tensor(name)), 5e-5);
     }
 
     [Fact]
-    public void Eval_logits_match()
+    public void Rope_tables_match()
     {
         using var model = Fixture.Model(set);
-        model.eval();
-        using var _ = no_grad();
-        var out_ = model.call(set.Tensor("input_ids"));
-        var d = Fixture.MaxAbs(out_.logits, set.Tensor("logits_eval"));
-        output.WriteLine($"max|Δlogits_eval| = {d:E2}");
-        Assert.True(d <= 1e-4);
+        var (cos, sin) = model.Model.RopeTables;
+        Report("max|Δrope_cos|", Fixture.MaxAbs(cos, set.Tensor("rope_cos")), 1e-6);
+        Report("max|Δrope_sin|", Fixture.MaxAbs(sin, set.Tensor("rope_sin")), 1e-6);
     }
 }
