@@ -20,10 +20,9 @@ public sealed class RMSNorm : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        using var xf = x.to_type(ScalarType.Float32);
-        using var ms = xf.pow(2).mean([-1L], keepdim: true);
-        using var normed = xf * torch.rsqrt(ms + eps);
-        using var typed = normed.type_as(x);
-        return weight * typed;
+        using var scope = NewDisposeScope();
+        var xf = x.to_type(ScalarType.Float32);
+        var normed = xf * torch.rsqrt(xf.pow(2).mean([-1L], keepdim: true) + eps);
+        return (weight * normed.type_as(x)).MoveToOuterDisposeScope();
     }
 }

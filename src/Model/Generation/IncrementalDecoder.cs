@@ -9,12 +9,14 @@ namespace MiniMind.Model;
 public sealed class IncrementalDecoder : IDisposable
 {
     readonly MiniMindForCausalLM model;
+    readonly Device device;
     readonly List<long> history = [];
     KVCache? cache;
 
     public IncrementalDecoder(MiniMindForCausalLM model, bool useCache = true)
     {
         this.model = model;
+        device = model.parameters().First().device;
         UseCache = useCache;
     }
 
@@ -41,7 +43,6 @@ public sealed class IncrementalDecoder : IDisposable
         {
             using var noGrad = no_grad();
             using var scope = NewDisposeScope();
-            var device = model.Model.RopeTables.cos.device;
             var feed = UseCache ? tokens : history;
             var ids = tensor(feed.ToArray(), [1, feed.Count], dtype: ScalarType.Int64, device: device);  // (1, T)
             var output = model.forward(ids, null, UseCache ? cache : null, UseCache, logits_to_keep: 1);
