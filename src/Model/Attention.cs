@@ -54,6 +54,8 @@ public sealed class Attention : nn.Module<Tensor, DecoderContext, LayerKV?, (Ten
 
         Tensor y;
         var noPadding = ctx.attention_mask is null || ctx.attention_mask.eq(1).all().item<bool>();
+        // MiniMind's flash branch: only for T > 1 and no padding. We also require an empty cache, where is_causal is right;
+        // a real padding mask takes the explicit path (the same numbers except for fully padded query rows).
         if (flash && T > 1 && past is null && noPadding)
         {
             y = F.scaled_dot_product_attention(qh, kh, vh, p: training ? dropout : 0.0, is_casual: true);
