@@ -92,6 +92,7 @@ public abstract class CausalLMParityTests(string setName, ITestOutputHelper outp
         output.WriteLine($"{set.Name}: grad_norm = {result.GradNorm:R}, reference {refNorm:R}, f64 {set.Scalar("grad_norm_f64"):R}; rel vs f64 = {Math.Abs(result.GradNorm - set.Scalar("grad_norm_f64")) / refNorm:E2}");
         Report("rel|Δgrad_norm|", Math.Abs(result.GradNorm - refNorm) / refNorm, 1e-4);
         CheckParamsAfterStep(model);
+        CheckStateChecksums(model);
 
         model.train();
         using (no_grad())
@@ -102,6 +103,26 @@ public abstract class CausalLMParityTests(string setName, ITestOutputHelper outp
     }
 
     protected virtual double LossAfterStepTolerance => 1e-5;
+
+    protected abstract double ChecksumSumTolerance { get; }
+
+    /// <summary>README tolerance table: per state_dict key, |Δsum| ≤ 1e-4 dense / 2e-3 MoE and rel|Δsum_sq| ≤ 1e-5.</summary>
+    void CheckStateChecksums(MiniMindForCausalLM model)
+    {
+        var state = model.state_dict();
+        double worstSum = 0, worstSq = 0;
+        foreach (var entry in set.ScalarElement("state_after_step_checksum").GetProperty("value").EnumerateObject())
+        {
+            using var t = state[entry.Name].detach().to_type(ScalarType.Float64);
+            var sum = t.sum().item<double>();
+            var sq = t.pow(2).sum().item<double>();
+            var refSq = entry.Value.GetProperty("sum_sq").GetDouble();
+            worstSum = Math.Max(worstSum, Math.Abs(sum - entry.Value.GetProperty("sum").GetDouble()));
+            worstSq = Math.Max(worstSq, Math.Abs(sq - refSq) / Math.Max(refSq, 1e-30));
+        }
+        Report("max|Δstate_after_step sum|", worstSum, ChecksumSumTolerance);
+        Report("max rel|Δstate_after_step sum_sq|", worstSq, 1e-5);
+    }
 
     protected abstract void CheckParamsAfterStep(MiniMindForCausalLM model);
 
