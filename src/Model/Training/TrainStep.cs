@@ -30,6 +30,12 @@ public sealed class TrainStep : IDisposable
 
     public IReadOnlyList<Parameter> Parameters { get; }
 
+    /// <summary>Sets the LR of every parameter group (e.g. from <see cref="LearningRate.MiniMindCosine"/>) before a step.</summary>
+    public void SetLearningRate(double lr)
+    {
+        foreach (var group in Optimizer.ParamGroups) group.LearningRate = lr;
+    }
+
     /// <summary>Runs the step inside one dispose scope; only .NET numbers leave it.</summary>
     public TrainStepResult Run(Tensor input_ids, Tensor labels, Tensor loss_mask)
     {
