@@ -53,10 +53,9 @@ public sealed class Attention : nn.Module<Tensor, DecoderContext, LayerKV?, (Ten
         var vh = RepeatKV(v, n_rep).transpose(1, 2);                          // (B, nh, Tk, hd)
 
         Tensor y;
-        var noPadding = ctx.attention_mask is null || ctx.attention_mask.eq(1).all().item<bool>();
         // MiniMind's flash branch: only for T > 1 and no padding. We also require an empty cache, where is_causal is right;
         // a real padding mask takes the explicit path (the same numbers except for fully padded query rows).
-        if (flash && T > 1 && past is null && noPadding)
+        if (flash && T > 1 && past is null && (ctx.attention_mask is null || ctx.attention_mask.eq(1).all().item<bool>()))
         {
             y = F.scaled_dot_product_attention(qh, kh, vh, p: training ? dropout : 0.0, is_casual: true);
         }
