@@ -66,7 +66,7 @@ public sealed class Attention : nn.Module<Tensor, DecoderContext, LayerKV?, (Ten
             var Tk = kh.shape[2];
             // MiniMind builds the mask as (T, T) and so only supports T == 1 or an empty cache (item 4).
             // Offsetting the diagonal by the cached length is the same there and also right for chunks.
-            var causal = full(T, Tk, double.NegativeInfinity, dtype: scores.dtype).triu(Tk - T + 1);
+            var causal = full(T, Tk, double.NegativeInfinity, dtype: scores.dtype, device: scores.device).triu(Tk - T + 1);
             scores = scores + causal;
             if (ctx.attention_mask is not null)
             {

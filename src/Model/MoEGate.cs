@@ -40,7 +40,7 @@ public sealed class MoEGate : nn.Module<Tensor, GateOutput>
         if (top_k > 1 && norm_topk_prob)
             topk_weight = topk_weight / (topk_weight.sum(-1, keepdim: true) + 1e-20);
 
-        var aux_loss = training && alpha > 0.0 ? AuxLoss(scores, topk_idx, B, T) : zeros([], dtype: hidden.dtype);
+        var aux_loss = training && alpha > 0.0 ? AuxLoss(scores, topk_idx, B, T) : zeros([], dtype: hidden.dtype, device: hidden.device);
         return new GateOutput(topk_idx.MoveToOuterDisposeScope(), topk_weight.MoveToOuterDisposeScope(), aux_loss.MoveToOuterDisposeScope());
     }
 
@@ -51,8 +51,8 @@ public sealed class MoEGate : nn.Module<Tensor, GateOutput>
         var idx = topk_idx.view(B, -1);                                       // (B, T·k)
         if (seq_aux)
         {
-            var ce = zeros(B, n_routed_experts, dtype: scores.dtype)
-                .scatter_add_(1, idx, ones(B, T * top_k, dtype: scores.dtype))
+            var ce = zeros(B, n_routed_experts, dtype: scores.dtype, device: scores.device)
+                .scatter_add_(1, idx, ones(B, T * top_k, dtype: scores.dtype, device: scores.device))
                 .div_(T * top_k / (double)n_routed_experts);                  // (B, E)
             var meanScores = scores.view(B, T, -1).mean([1L]);                 // (B, E)
             return (ce * meanScores).sum(1).mean() * alpha;
