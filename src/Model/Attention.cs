@@ -1,0 +1,97 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace MiniMind.Model;
+
+/// <summary>Causal self-attention with grouped-query heads, RoPE and an optional KV cache (README items 3 and 4).</summary>
+public sealed class Attention : nn.Module<Tensor, DecoderContext, LayerKV?, (Tensor output, LayerKV? present)>
+{
+    readonly int n_heads, n_kv_heads, n_rep, head_dim;
+    readonly double dropout;
+    readonly bool flash;
+    // Field order = MiniMind's state_dict order: q_proj, k_proj, v_proj, o_proj.
+    readonly Linear q_proj, k_proj, v_proj, o_proj;
+    readonly Dropout attn_dropout, resid_dropout;
+
+    public Attention(MiniMindConfig config) : base(nameof(Attention))
+    {
+        n_heads = config.NumAttentionHeads;
+        n_kv_heads = config.NumKeyValueHeads;
+        n_rep = n_heads / n_kv_heads;
+        head_dim = config.HeadDim;
+        dropout = config.Dropout;
+        flash = config.FlashAttn;
+        q_proj = nn.Linear(config.HiddenSize, n_heads * head_dim, hasBias: false);
+        k_proj = nn.Linear(config.HiddenSize, n_kv_heads * head_dim, hasBias: false);
+        v_proj = nn.Linear(config.HiddenSize, n_kv_heads * head_dim, hasBias: false);
+        o_proj = nn.Linear(n_heads * head_dim, config.HiddenSize, hasBias: false);
+        attn_dropout = nn.Dropout(config.Dropout);
+        resid_dropout = nn.Dropout(config.Dropout);
+        RegisterComponents();
+    }
+
+    public override (Tensor output, LayerKV? present) forward(Tensor x, DecoderContext ctx, LayerKV? past)
+    {
+        using var scope = NewDisposeScope();
+        long B = x.shape[0], T = x.shape[1];
+        var q = q_proj.call(x).view(B, T, n_heads, head_dim);                 // (B, T, nh, hd)
+        var k = k_proj.call(x).view(B, T, n_kv_heads, head_dim);              // (B, T, nkv, hd)
+        var v = v_proj.call(x).view(B, T, n_kv_heads, head_dim);              // (B, T, nkv, hd)
+        q = Rope.Apply(q, ctx.cos, ctx.sin);
+        k = Rope.Apply(k, ctx.cos, ctx.sin);                                  // RoPE before caching (item 3)
+        if (past is not null)
+        {
+            k = cat([past.k, k], 1);                                          // (B, Tp+T, nkv, hd)
+            v = cat([past.v, v], 1);
+        }
+        var present = ctx.use_cache ? new LayerKV(k, v) : null;
+
+        var qh = q.transpose(1, 2);                                           // (B, nh, T, hd)
+        var kh = RepeatKV(k, n_rep).transpose(1, 2);                          // (B, nh, Tk, hd)
+        var vh = RepeatKV(v, n_rep).transpose(1, 2);                          // (B, nh, Tk, hd)
+
+        Tensor y;
+        // MiniMind's flash branch: only for T > 1 and no padding. We also require an empty cache, where is_causal is right;
+        // a real padding mask takes the explicit path (the same numbers except for fully padded query rows).
+        if (flash && T > 1 && past is null && (ctx.attention_mask is null || ctx.attention_mask.eq(1).all().item<bool>()))
+        {
+            y = F.scaled_dot_product_attention(qh, kh, vh, p: training ? dropout : 0.0, is_casual: true);
+        }
+        else
+        {
+            // MiniMind's explicit path: scores/√hd + causal −inf mask (+ (1−mask)·−1e9), softmax in float32.
+            var scores = qh.matmul(kh.transpose(-2, -1)) / Math.Sqrt(head_dim);  // (B, nh, T, Tk)
+            var Tk = kh.shape[2];
+            // MiniMind builds the mask as (T, T) and so only supports T == 1 or an empty cache (item 4).
+            // Offsetting the diagonal by the cached length is the same there and also right for chunks.
+            var causal = full(T, Tk, double.NegativeInfinity, dtype: scores.dtype, device: scores.device).triu(Tk - T + 1);
+            scores = scores + causal;
+            if (ctx.attention_mask is not null)
+            {
+                var padding = (1.0 - ctx.attention_mask.unsqueeze(1).unsqueeze(2)) * -1e9;  // (B, 1, 1, Tk)
+                scores = scores + padding;
+            }
+            var probs = F.softmax(scores.to_type(ScalarType.Float32), -1).type_as(qh);
+            y = attn_dropout.call(probs).matmul(vh);                          // (B, nh, T, hd)
+        }
+        y = y.transpose(1, 2).reshape(B, T, -1);                              // (B, T, nh*hd)
+        var output = resid_dropout.call(o_proj.call(y));
+        output.MoveToOuterDisposeScope();
+        if (present is not null)
+        {
+            present.k.MoveToOuterDisposeScope();
+            present.v.MoveToOuterDisposeScope();
+        }
+        return (output, present);
+    }
+
+    /// <summary>repeat_kv: kv head j is used by query heads j·n_rep … j·n_rep+n_rep−1 (item 4).</summary>
+    public static Tensor RepeatKV(Tensor x, int n_rep)
+    {
+        if (n_rep == 1) return x.alias();
+        long B = x.shape[0], T = x.shape[1], nkv = x.shape[2], hd = x.shape[3];
+        return x.unsqueeze(3).expand(B, T, nkv, n_rep, hd).reshape(B, T, nkv * n_rep, hd);
+    }
+}

@@ -1,0 +1,33 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace MiniMind.Model;
+
+/// <summary>SwiGLU: dropout(down(silu(gate(x)) · up(x))), README item 5. Also each MoE expert.</summary>
+public sealed class FeedForward : nn.Module<Tensor, Tensor>
+{
+    // MiniMind's declaration (and state_dict) order: gate_proj, down_proj, up_proj.
+    readonly Linear gate_proj, down_proj, up_proj;
+    readonly Dropout dropout;
+
+    public FeedForward(MiniMindConfig config) : base(nameof(FeedForward))
+    {
+        gate_proj = nn.Linear(config.HiddenSize, config.FfnSize, hasBias: false);
+        down_proj = nn.Linear(config.FfnSize, config.HiddenSize, hasBias: false);
+        up_proj = nn.Linear(config.HiddenSize, config.FfnSize, hasBias: false);
+        dropout = nn.Dropout(config.Dropout);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var gate = gate_proj.call(x);
+        using var act = F.silu(gate);
+        using var up = up_proj.call(x);
+        using var h = act * up;
+        using var down = down_proj.call(h);
+        return dropout.call(down);
+    }
+}

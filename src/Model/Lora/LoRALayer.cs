@@ -1,0 +1,30 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MiniMind.Model;
+
+/// <summary>MiniMind's LoRA class, the low-rank adapter (model/model_lora.py): B(A(x)) with A ~ N(0, 0.02) and B = 0, no scaling (README item 14).</summary>
+public sealed class LoRALayer : nn.Module<Tensor, Tensor>
+{
+    readonly Linear A;                                                        // weight (rank, in)
+    readonly Linear B;                                                        // weight (out, rank)
+
+    public LoRALayer(long in_features, long out_features, int rank) : base(nameof(LoRALayer))
+    {
+        A = nn.Linear(in_features, rank, hasBias: false);
+        B = nn.Linear(rank, out_features, hasBias: false);
+        using (no_grad())
+        {
+            nn.init.normal_(A.weight, 0.0, 0.02);
+            nn.init.zeros_(B.weight);
+        }
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var a = A.call(x);
+        return B.call(a);
+    }
+}

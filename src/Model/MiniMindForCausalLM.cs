@@ -1,0 +1,66 @@
+// A C# port of MiniMindForCausalLM from jingyaogong/minimind @ 561979c7e34ed48bce320598952d892dce33ccd6
+// (model/model_minimind.py, blob 4b436106fb). The numbered README items cited in this folder are the
+// "MiniMind behaviour" list of ../shared/fixtures/model/README.md.
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MiniMind.Model;
+
+/// <summary>Logits (B, T', vocab), the MoE aux loss (scalar), the new KV cache (null unless use_cache),
+/// and the final hidden states (B, T, h).</summary>
+public sealed record CausalLMOutput(Tensor logits, Tensor aux_loss, KVCache? past_key_values, Tensor hidden);
+
+/// <summary>MiniMind's language model: <c>model</c> (the backbone) and <c>lm_head</c>, with the embedding tied to
+/// lm_head's weight the way MiniMind ties it (README item 1).</summary>
+public sealed class MiniMindForCausalLM : nn.Module<Tensor, CausalLMOutput>
+{
+    readonly MiniMindModel model;
+    readonly Linear lm_head;
+
+    public MiniMindConfig Config { get; }
+
+    public MiniMindForCausalLM(MiniMindConfig config) : base(nameof(MiniMindForCausalLM))
+    {
+        Config = config.Validate();
+        model = new MiniMindModel(config);
+        lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        // Item 1: self.model.embed_tokens.weight = self.lm_head.weight. The embedding's own N(0,1) init is discarded.
+        // This direction matters in TorchSharp: the other one lists the shared tensor twice in parameters().
+        model.EmbedTokens.weight = lm_head.weight;
+        RegisterComponents();
+    }
+
+    public MiniMindModel Model => model;
+
+    public override CausalLMOutput forward(Tensor input_ids) => forward(input_ids, null, null, false);
+
+    /// <param name="input_ids">(B, T) int64 token ids.</param>
+    /// <param name="attention_mask">optional (B, T_past + T) padding mask of 1 (attend) / 0 (padding).</param>
+    /// <param name="past_key_values">the cache of earlier positions, or null.</param>
+    /// <param name="use_cache">return the updated cache in <see cref="CausalLMOutput.past_key_values"/>.</param>
+    /// <param name="logits_to_keep">0 = logits for every position; n &gt; 0 = only the last n (MiniMind's logits_to_keep).</param>
+    public CausalLMOutput forward(Tensor input_ids, Tensor? attention_mask, KVCache? past_key_values, bool use_cache, int logits_to_keep = 0)
+    {
+        using var scope = NewDisposeScope();
+        var output = model.forward(input_ids, attention_mask, past_key_values, use_cache);
+        var h = output.hidden;
+        var kept = logits_to_keep > 0 ? h[TensorIndex.Colon, TensorIndex.Slice(-logits_to_keep, null), TensorIndex.Colon] : h;
+        var logits = lm_head.call(kept);                                      // (B, T', vocab)
+        output.past_key_values?.MoveToOuterDisposeScope();
+        return new CausalLMOutput(logits.MoveToOuterDisposeScope(), output.aux_loss.MoveToOuterDisposeScope(),
+                                  output.past_key_values, h.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>The parameters to optimise and clip, in MiniMind's order, with the tied embedding/lm_head weight once
+    /// (as torch's model.parameters() yields it). Frozen parameters are included; filter on requires_grad if needed.</summary>
+    public IReadOnlyList<Parameter> OptimizerParameters() =>
+        named_parameters().Where(p => p.name != "lm_head.weight").Select(p => p.parameter).ToList();
+
+    /// <summary>Named unique parameters (the tied weight once, as model.embed_tokens.weight).</summary>
+    public IReadOnlyList<(string name, Parameter parameter)> UniqueNamedParameters() =>
+        named_parameters().Where(p => p.name != "lm_head.weight").ToList();
+
+    /// <summary>Number of distinct parameter elements (the tied weight counted once), as MiniMind reports it.</summary>
+    public long UniqueParameterCount() => OptimizerParameters().Sum(p => p.numel());
+}

@@ -1,0 +1,28 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MiniMind.Model;
+
+/// <summary>RMSNorm, README item 2: weight · (x.float() · rsqrt(mean(x², -1) + eps)).type_as(x).
+/// The normalisation runs in float32 and the weight is multiplied last.</summary>
+public sealed class RMSNorm : nn.Module<Tensor, Tensor>
+{
+    readonly double eps;
+    readonly Parameter weight;
+
+    public RMSNorm(long dim, double eps = 1e-5) : base(nameof(RMSNorm))
+    {
+        this.eps = eps;
+        weight = nn.Parameter(torch.ones(dim));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var xf = x.to_type(ScalarType.Float32);
+        var normed = xf * torch.rsqrt(xf.pow(2).mean([-1L], keepdim: true) + eps);
+        return (weight * normed.type_as(x)).MoveToOuterDisposeScope();
+    }
+}

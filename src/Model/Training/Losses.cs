@@ -1,0 +1,29 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace MiniMind.Model;
+
+/// <summary>The loss of MiniMind's pretrain/SFT step (train_pretrain.py), README item 8.</summary>
+public static class Losses
+{
+    /// <summary>Σ(CE·mask)/Σmask over (B, T) positions: per-token cross-entropy of logits (B, T, V) against labels (B, T),
+    /// weighted by loss_mask (B, T) of 0/1.</summary>
+    public static Tensor MaskedCrossEntropy(Tensor logits, Tensor labels, Tensor loss_mask)
+    {
+        using var scope = NewDisposeScope();
+        var V = logits.shape[^1];
+        var ce = F.cross_entropy(logits.reshape(-1, V), labels.reshape(-1), reduction: nn.Reduction.None).view(labels.shape);
+        var loss = (ce * loss_mask).sum() / loss_mask.sum();
+        return loss.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>MiniMind's training loss: masked-mean CE + aux_loss, divided by accumulation_steps.</summary>
+    public static Tensor PretrainLoss(CausalLMOutput output, Tensor labels, Tensor loss_mask, int accumulation_steps = 1)
+    {
+        using var scope = NewDisposeScope();
+        var loss = MaskedCrossEntropy(output.logits, labels, loss_mask) + output.aux_loss;
+        if (accumulation_steps != 1) loss = loss / accumulation_steps;
+        return loss.MoveToOuterDisposeScope();
+    }
+}
