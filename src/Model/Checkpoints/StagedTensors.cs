@@ -32,7 +32,16 @@ internal sealed class StagedTensors : IDisposable
         if (embed >= 0 && head >= 0)
         {
             var (e, h) = (Items[embed].Value, Items[head].Value);
-            if (TiedWeights.SameTensor(e, h)) LmHeadTied = true;
+            if (TiedWeights.SameTensor(e, h))
+            {
+                if (options.TieLmHead) LmHeadTied = true;
+                else
+                {
+                    var copy = h.detach().clone(); // its own storage, as {k: v.half()} gives
+                    _owned.Add(copy);
+                    Items[head] = new(TiedWeights.LmHead, copy);
+                }
+            }
             else if (options.TieLmHead && TiedWeights.SameValues(e, h))
             {
                 LmHeadTied = true;

@@ -12,9 +12,9 @@ public sealed record StateDictWriteOptions
     /// <summary>Default true. <c>lm_head.weight</c> that holds the same values as <c>model.embed_tokens.weight</c>
     /// is written as the tied weight even when the two are separate tensors: in a .pth both keys then share one
     /// storage (as torch.save writes a tied model), and a .safetensors file omits <c>lm_head.weight</c> (as
-    /// safetensors requires; loaders re-tie it). False writes a .pth with two separate copies, like MiniMind's
-    /// trainers do; tensors that already share storage still share it. A safetensors file never
-    /// holds aliased tensors, so with False an equal <c>lm_head.weight</c> is written as a copy.</summary>
+    /// safetensors requires; loaders re-tie it). False writes <c>lm_head.weight</c> as its own copy even when it
+    /// is the same tensor as the embedding, as MiniMind's trainers do (in both formats). Other tensors that
+    /// share storage are written sharing it either way.</summary>
     public bool TieLmHead { get; init; } = true;
 
     /// <summary>Extra safetensors <c>__metadata__</c> entries (<c>format: pt</c> is always written). Ignored for .pth.</summary>
