@@ -104,6 +104,19 @@ internal sealed class PthSource : CheckpointSource
                 throw Error($"tensor '{name}' [{string.Join(", ", t.Shape)}] needs {needed} elements of storage data/{t.Storage.Key}, which holds {t.Storage.Numel}");
             _entries.Add(new CheckpointEntry(name, t.Storage.DType, t.Shape, t.Stride, t.Offset, t.Storage.Key));
         }
+        foreach (var storage in _storages.Values) StorageRecord(storage);
+    }
+
+    /// <summary>The zip record of a storage, checked to exist and to hold the bytes the pickle declares.</summary>
+    ZipArchiveEntry StorageRecord(StorageRef storage)
+    {
+        var name = $"{_stem}/data/{storage.Key}";
+        var record = _zip.GetEntry(name) ?? throw Error($"storage record {name} is missing");
+        var needed = checked(storage.Numel * TensorDType.ElementSize(storage.DType));
+        if (record.Length < needed)
+            throw Error($"storage record {name} holds {record.Length} bytes, but the pickle declares {storage.Numel} {TensorDType.Name(storage.DType)} elements ({needed} bytes): the file is truncated or corrupt");
+        if (needed > int.MaxValue) throw Error($"storage record {name} is {needed} bytes; storages over 2 GiB are not supported");
+        return record;
     }
 
     string Where() => DictPath.Length == 0 ? "" : $" '{DictPath}'";
@@ -136,16 +149,11 @@ internal sealed class PthSource : CheckpointSource
     Tensor LoadStorage(StorageRef storage)
     {
         if (_loaded.TryGetValue(storage.Key, out var cached)) return cached;
-        var name = $"{_stem}/data/{storage.Key}";
-        var record = _zip.GetEntry(name) ?? throw Error($"storage record {name} is missing");
-        var elementSize = TensorDType.ElementSize(storage.DType);
-        var needed = checked(storage.Numel * elementSize);
-        if (record.Length < needed)
-            throw Error($"storage record {name} holds {record.Length} bytes, but the pickle declares {storage.Numel} {TensorDType.Name(storage.DType)} elements ({needed} bytes): the file is truncated or corrupt");
+        var record = StorageRecord(storage);
+        var name = record.FullName;
         var tensor = torch.empty(storage.Numel, dtype: storage.DType);
         try
         {
-            if (needed > int.MaxValue) throw Error($"storage record {name} is {needed} bytes; storages over 2 GiB are not supported");
             using var stream = record.Open();
             stream.ReadExactly(tensor.bytes);
         }
