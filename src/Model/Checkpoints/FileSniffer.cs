@@ -17,7 +17,7 @@ internal static class FileSniffer
         if (n >= 2 && head[0] == 0x80 && head[1] <= 5)
             throw new CheckpointFormatException(path,
                 "this is a legacy (non-zip) torch.save file, written by torch < 1.6 or with _use_new_zipfile_serialization=False; " +
-                "only the zip format is supported. HINT: re-save it with a newer torch: " +
+                "only the zip format is supported.\nHINT: re-save it with torch >= 1.6: " +
                 "python -c \"import torch; torch.save(torch.load('in.pth', map_location='cpu'), 'out.pth')\"");
         if (n == 9 && head[8] == '{') return FileKind.Safetensors;
         throw new CheckpointFormatException(path,

@@ -11,8 +11,8 @@ internal sealed record PickledTensor(StorageRef Storage, long Offset, long[] Sha
 
 /// <summary>
 /// The Python globals a torch state-dict pickle may name, and what each becomes. This is the whole allow-list:
-/// tensors and parameters (torch._utils._rebuild_*), the typed storage classes (torch.FloatStorage, …) and
-/// collections.OrderedDict. Any other global fails, naming it, before anything uses it.
+/// tensors and parameters (torch._utils._rebuild_*), the typed storage classes (torch.FloatStorage, …),
+/// collections.OrderedDict, and _codecs.encode(str, 'latin1') (protocol 2's spelling of bytes). Any other global fails, naming it, before anything uses it.
 /// </summary>
 internal static class TorchPickle
 {
@@ -26,6 +26,7 @@ internal static class TorchPickle
             ("torch._utils", "_rebuild_parameter") => RebuildParameter,
             ("torch._utils", "_rebuild_parameter_with_state") => RebuildParameter,
             ("torch", _) when TensorDType.TryFromTorchStorage(name, out _) => null, // a value, used in persistent ids
+            ("_codecs", "encode") => Latin1Bytes,                                   // how protocol 2 spells bytes
             _ => throw new PickleException(
                 $"unsupported Python global '{module}.{name}'. Only torch tensors, their storages and " +
                 "collections.OrderedDict are allowed (nothing in the file is executed); re-save a plain state_dict"),
@@ -69,6 +70,12 @@ internal static class TorchPickle
         }
         throw new PickleException("unexpected OrderedDict arguments");
     }
+
+    // _codecs.encode(text, 'latin1'): protocol 2 writes a bytes object this way.
+    static object Latin1Bytes(object?[] args) =>
+        args is [string text, "latin1" or "latin-1"]
+            ? System.Text.Encoding.Latin1.GetBytes(text)
+            : throw new PickleException("only _codecs.encode(str, 'latin1') is supported");
 
     // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
     // _rebuild_tensor(storage, storage_offset, size, stride)

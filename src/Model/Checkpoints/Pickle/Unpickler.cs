@@ -37,6 +37,18 @@ internal sealed class Unpickler
     /// <summary>Reads up to the STOP opcode and returns the pickled object.</summary>
     public object? Load()
     {
+        try
+        {
+            return Run();
+        }
+        catch (PickleException e) when (!e.Message.StartsWith("at byte ", StringComparison.Ordinal))
+        {
+            throw Error(e.Message);
+        }
+    }
+
+    object? Run()
+    {
         while (true)
         {
             _opcodeStart = _pos;
@@ -304,7 +316,7 @@ internal sealed class Unpickler
         var bytes = Take(count);
         if (bytes.Length == 0) return 0L;
         var big = new BigInteger(bytes, isUnsigned: false, isBigEndian: false);
-        return big >= long.MinValue && big <= long.MaxValue ? (long)big : big;
+        return big >= long.MinValue && big <= long.MaxValue ? (object)(long)big : big;
     }
 
     object ParseTextInt(string s)
