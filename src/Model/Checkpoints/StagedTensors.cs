@@ -23,7 +23,11 @@ internal sealed class StagedTensors : IDisposable
             if (!TensorDType.IsSupported(tensor.dtype))
                 throw new ArgumentException($"'{name}' has dtype {tensor.dtype}, which the checkpoint formats here do not support");
             var t = tensor;
-            if (t.device_type != DeviceType.CPU) _owned.Add(t = t.detach().cpu());
+            if (t.device_type != DeviceType.CPU)
+            {
+                using var detached = t.detach();
+                _owned.Add(t = detached.cpu());
+            }
             Items.Add(new(name, t));
         }
 
@@ -37,7 +41,8 @@ internal sealed class StagedTensors : IDisposable
                 if (options.TieLmHead) LmHeadTied = true;
                 else
                 {
-                    var copy = h.detach().clone(); // its own storage, as {k: v.half()} gives
+                    using var detached = h.detach();
+                    var copy = detached.clone(); // its own storage, as {k: v.half()} gives
                     _owned.Add(copy);
                     Items[head] = new(TiedWeights.LmHead, copy);
                 }
