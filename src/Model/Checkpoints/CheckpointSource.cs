@@ -29,6 +29,10 @@ internal abstract class CheckpointSource : IDisposable
     /// <summary>The state dict's tensors in file order.</summary>
     public abstract IReadOnlyList<CheckpointEntry> Entries { get; }
 
+    /// <summary>Where in the file the state dict was found: "" for the file itself, "model" for a .pth
+    /// holding a MiniMind resume dict.</summary>
+    public virtual string Entry => "";
+
     /// <summary>Metadata the file carries (safetensors `__metadata__`); empty for .pth.</summary>
     public virtual IReadOnlyDictionary<string, string> Metadata { get; } = new Dictionary<string, string>();
 

@@ -24,7 +24,8 @@ public enum LmHeadLayout
 
 /// <summary>
 /// What a checkpoint file holds: keys, shapes, dtypes and the parameter count, for the <c>minimind model info</c>
-/// verb. Tensors that view one storage count once, and so does an lm_head.weight that is an equal copy of
+/// verb. <see cref="Entry"/> is "" when the file is a state dict, "model" when it is a MiniMind resume dict
+/// whose model entry was read. Tensors that view one storage count once, and so does an lm_head.weight that is an equal copy of
 /// model.embed_tokens.weight (the model ties them), so <see cref="ParameterCount"/> matches MiniMind's own count.
 /// </summary>
 public sealed record ModelInfo(
@@ -34,7 +35,8 @@ public sealed record ModelInfo(
     IReadOnlyList<ModelInfoTensor> Tensors,
     long ParameterCount,
     LmHeadLayout LmHead,
-    IReadOnlyDictionary<string, string> Metadata)
+    IReadOnlyDictionary<string, string> Metadata,
+    string Entry)
 {
     /// <summary>Reads the header and index of <paramref name="path"/>; tensor data is read only to compare
     /// the two copies of a tied weight when the file stores both.</summary>
@@ -64,7 +66,7 @@ public sealed record ModelInfo(
         };
         if (layout == LmHeadLayout.EqualCopy) count -= head!.Numel;
 
-        return new ModelInfo(path, source.Format, new FileInfo(path).Length, tensors, count, layout, source.Metadata);
+        return new ModelInfo(path, source.Format, new FileInfo(path).Length, tensors, count, layout, source.Metadata, source.Entry);
     }
 
     static bool SameValues(CheckpointSource source, CheckpointEntry a, CheckpointEntry b)
@@ -82,6 +84,7 @@ public sealed record ModelInfo(
         var sb = new StringBuilder();
         sb.Append(inv, $"File        : {Path}\n");
         sb.Append(inv, $"Format      : {Format}, {FileBytes:N0} bytes\n");
+        if (Entry.Length > 0) sb.Append(inv, $"State dict  : the '{Entry}' entry (a resume checkpoint)\n");
         sb.Append(inv, $"Tensors     : {Tensors.Count}\n");
         sb.Append(inv, $"Parameters  : {ParameterCount:N0} ({ParameterCount / 1e6:F2}M, tied weights counted once)\n");
         sb.Append(inv, $"DTypes      : {string.Join(", ", Tensors.GroupBy(t => t.DType).Select(g => $"{g.Key} ×{g.Count()}"))}\n");

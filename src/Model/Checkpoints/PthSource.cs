@@ -33,8 +33,9 @@ internal sealed class PthSource : CheckpointSource
 
     public override IReadOnlyList<CheckpointEntry> Entries => _entries;
 
-    /// <summary>The dict path the tensors came from: "" for a plain state dict, "model" for a resume dict.</summary>
-    public string DictPath { get; private set; } = "";
+    public override string Entry => _entry;
+
+    string _entry = "";
 
     public static PthSource Open(string path, string? entry = null)
     {
@@ -93,7 +94,7 @@ internal sealed class PthSource : CheckpointSource
         }
 
         var (dict, dictPath) = SelectStateDict(root, entry);
-        DictPath = dictPath;
+        _entry = dictPath;
         foreach (var (key, value) in dict.Items)
         {
             if (key is not string name) throw Error($"state dict{Where()} has a non-string key {PickleFormat.TypeName(key)} ({key})");
@@ -119,7 +120,7 @@ internal sealed class PthSource : CheckpointSource
         return record;
     }
 
-    string Where() => DictPath.Length == 0 ? "" : $" '{DictPath}'";
+    string Where() => _entry.Length == 0 ? "" : $" '{_entry}'";
 
     (PickleDict Dict, string Path) SelectStateDict(object? root, string? entry)
     {

@@ -85,6 +85,10 @@ public class PytorchInteropTests
         // resume dict: its 'model' entry, the optimizer state parsed but not loaded
         AssertStateDictsBitEqual(StateDictFile.Read(dir.File("after_step_half.pth")), StateDictFile.Read(dir.File("resume.pth")));
         AssertStateDictsBitEqual(StateDictFile.Read(dir.File("after_step_half.pth")), StateDictFile.Read(dir.File("resume.pth"), "model"));
+        var resumeInfo = ModelInfo.Read(dir.File("resume.pth"));
+        Assert.Equal("model", resumeInfo.Entry);
+        Assert.Equal(508224, resumeInfo.ParameterCount);
+        Assert.Equal("", info.Entry);
         var noSuch = Assert.Throws<CheckpointFormatException>(() => StateDictFile.Read(dir.File("resume.pth"), "ema"));
         Assert.Contains("optimizer: dict", noSuch.Message, StringComparison.Ordinal);
 
