@@ -151,6 +151,7 @@ public class PytorchInteropTests
                 same = ours['lm_head.weight'].data_ptr() == ours['model.embed_tokens.weight'].data_ptr()
                 assert same == tied, (name, 'tied storage' if tied else 'two copies expected')
                 m = build(ref)
+                assert set(m.state_dict().keys()) == set(ours.keys()), (name, set(m.state_dict().keys()) ^ set(ours.keys()))
                 result = m.load_state_dict(ours, strict=True)
                 assert not result.missing_keys and not result.unexpected_keys, result
                 for k, v in m.state_dict().items():
