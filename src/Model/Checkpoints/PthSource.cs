@@ -57,6 +57,11 @@ internal sealed class PthSource : CheckpointSource
             source.ReadIndex(entry);
             return source;
         }
+        catch (OverflowException e)
+        {
+            zip.Dispose();
+            throw new CheckpointFormatException(path, "a tensor's size, stride or offset is out of range (arithmetic overflow): the file is corrupt", e);
+        }
         catch
         {
             zip.Dispose();

@@ -35,7 +35,9 @@ public static class StateDictFile
 
     /// <summary>Writes <paramref name="stateDict"/> (in its enumeration order) to <paramref name="path"/>:
     /// <c>.safetensors</c> → safetensors; <c>.pth</c>, <c>.pt</c>, <c>.bin</c>, <c>.ckpt</c> → torch zip format.
-    /// The file is written to <c>path.tmp</c> first and then renamed over <paramref name="path"/>.</summary>
+    /// The file is written to <c>path.tmp</c> first and then renamed over <paramref name="path"/>.
+    /// Storage sharing is detected on the CPU; tensors on another device are copied to the CPU one by one,
+    /// so only the lm_head tie (by value, see <see cref="StateDictWriteOptions.TieLmHead"/>) survives for them.</summary>
     public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> stateDict, StateDictWriteOptions? options = null)
     {
         options ??= StateDictWriteOptions.Default;

@@ -161,6 +161,15 @@ public class CorruptFileTests
     }
 
     [Fact]
+    public void Absurd_sizes_are_reported_not_overflowed()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("absurd.pth");
+        CraftPth(path, OneTensorPickle("w", long.MaxValue / 2, [long.MaxValue / 4, 8], [8, 1]), ("0", new byte[64]));
+        ReadFails(path, "out of range");
+    }
+
+    [Fact]
     public void Missing_storage_record_is_reported()
     {
         using var dir = new TempDir();
