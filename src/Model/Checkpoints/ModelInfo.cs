@@ -3,25 +3,6 @@ using System.Text;
 
 namespace MiniMind.Model.Checkpoints;
 
-/// <summary>One tensor of a checkpoint, as <see cref="ModelInfo"/> lists it.</summary>
-/// <param name="SharesStorageWith">The earlier key whose storage this tensor views (a tie in a .pth), or null.</param>
-public sealed record ModelInfoTensor(string Name, string DType, long[] Shape, long Numel, string? SharesStorageWith);
-
-/// <summary>How a checkpoint stores MiniMind's tied output head.</summary>
-public enum LmHeadLayout
-{
-    /// <summary>The file has no model.embed_tokens.weight (e.g. a LoRA-only file).</summary>
-    NotApplicable,
-    /// <summary>lm_head.weight and model.embed_tokens.weight share one storage (torch.save of a tied model).</summary>
-    SharedStorage,
-    /// <summary>lm_head.weight is omitted (safetensors); loaders re-tie it.</summary>
-    Omitted,
-    /// <summary>Two separate copies with equal values (MiniMind's fp16 trainer checkpoints); loaders re-tie them.</summary>
-    EqualCopy,
-    /// <summary>Two separate copies whose values differ: the file holds an untied head.</summary>
-    DifferentCopy,
-}
-
 /// <summary>
 /// What a checkpoint file holds: keys, shapes, dtypes and the parameter count, for the <c>minimind model info</c>
 /// verb. <see cref="Entry"/> is "" when the file is a state dict, "model" when it is a MiniMind resume dict

@@ -2,12 +2,6 @@ using System.Text;
 
 namespace MiniMind.Model.Checkpoints;
 
-/// <summary>One key whose tensor has a different shape in the checkpoint than in the model.</summary>
-public sealed record ShapeMismatch(string Key, long[] CheckpointShape, long[] ModelShape)
-{
-    public override string ToString() => $"{Key}: checkpoint [{string.Join(", ", CheckpointShape)}] vs model [{string.Join(", ", ModelShape)}]";
-}
-
 /// <summary>
 /// A state dict that does not fit a module: thrown by <see cref="StateDictLoader"/> before anything is copied,
 /// listing every missing key, every unexpected key, every shape mismatch and every pair of tied copies that
