@@ -35,8 +35,10 @@ public sealed class BpeTokenizer
     readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _vocabLookup;
     readonly ThreadLocal<EncodeScratch> _scratch;
 
-    /// <summary>Entries kept in each thread's word cache before it is cleared (default 50 000).</summary>
-    public int WordCacheCapacity { get; init; } = 50_000;
+    /// <summary>Default number of words each thread's cache holds before it is cleared.</summary>
+    public const int DefaultWordCacheCapacity = 50_000;
+
+    readonly int _wordCacheCapacity;
 
     /// <summary>Number of ids (highest id + 1), counting added tokens: 6400 for MiniMind.</summary>
     public int VocabSize { get; }
@@ -47,9 +49,11 @@ public sealed class BpeTokenizer
     /// <summary>Where the tokenizer was loaded from (a path, or the name given to <see cref="FromJson"/>).</summary>
     public string SourceName { get; }
 
-    BpeTokenizer(TokenizerDefinition def, string source)
+    BpeTokenizer(TokenizerDefinition def, string source, int wordCacheCapacity)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(wordCacheCapacity);
         SourceName = source;
+        _wordCacheCapacity = wordCacheCapacity;
         _addPrefixSpace = def.AddPrefixSpace;
         _useRegex = def.UseRegex;
         _ignoreMerges = def.IgnoreMerges;
@@ -98,8 +102,9 @@ public sealed class BpeTokenizer
     }
 
     /// <summary>Loads a HuggingFace tokenizer.json. Throws <see cref="TokenizerFormatException"/> naming the
-    /// file and field when it is malformed or uses a feature this class does not reproduce.</summary>
-    public static BpeTokenizer FromFile(string path)
+    /// file and field when it is malformed or uses a feature this class does not reproduce.
+    /// <paramref name="wordCacheCapacity"/> bounds each thread's cache of encoded words (0 disables it).</summary>
+    public static BpeTokenizer FromFile(string path, int wordCacheCapacity = DefaultWordCacheCapacity)
     {
         string json;
         try
@@ -110,12 +115,12 @@ public sealed class BpeTokenizer
         {
             throw new TokenizerFormatException(path, "(file)", $"cannot be read: {e.Message}", e);
         }
-        return FromJson(json, path);
+        return FromJson(json, path, wordCacheCapacity);
     }
 
     /// <summary>Builds a tokenizer from tokenizer.json text; <paramref name="sourceName"/> is used in errors.</summary>
-    public static BpeTokenizer FromJson(string json, string sourceName = "tokenizer.json") =>
-        new(TokenizerJson.Parse(json, sourceName), sourceName);
+    public static BpeTokenizer FromJson(string json, string sourceName = "tokenizer.json", int wordCacheCapacity = DefaultWordCacheCapacity) =>
+        new(TokenizerJson.Parse(json, sourceName), sourceName, wordCacheCapacity);
 
     /// <summary>The id of a vocab or added-token string, or null.</summary>
     public int? TokenToId(string token) => _tokenToId.TryGetValue(token, out var id) ? id : null;
@@ -222,7 +227,7 @@ public sealed class BpeTokenizer
             scratch.Add(_byteToId[word[0]]);
             return;
         }
-        var cacheable = word.Length <= MaxCachedWordChars;
+        var cacheable = word.Length <= MaxCachedWordChars && _wordCacheCapacity > 0;
         if (cacheable && scratch.CacheLookup.TryGetValue(word, out var cached))
         {
             scratch.AddRange(cached);
@@ -249,7 +254,7 @@ public sealed class BpeTokenizer
         var result = symbols[..count];
         if (cacheable)
         {
-            if (scratch.Cache.Count >= WordCacheCapacity) scratch.Cache.Clear();
+            if (scratch.Cache.Count >= _wordCacheCapacity) scratch.Cache.Clear();
             scratch.Cache[word.ToString()] = result.ToArray();
         }
         scratch.AddRange(result);
