@@ -141,7 +141,9 @@ public sealed class BpeTokenizer
         var scratch = _scratch.Value!;
         scratch.Count = 0;
         EncodeCore(text, splitSpecialTokens, scratch);
-        return scratch.Ids.AsSpan(0, scratch.Count).ToArray();
+        var ids = scratch.Ids.AsSpan(0, scratch.Count).ToArray();
+        scratch.Trim();
+        return ids;
     }
 
     /// <summary>Appends the ids of <paramref name="text"/> to <paramref name="ids"/> (see <see cref="Encode"/>).</summary>
@@ -152,6 +154,7 @@ public sealed class BpeTokenizer
         scratch.Count = 0;
         EncodeCore(text, splitSpecialTokens, scratch);
         ids.AddRange(scratch.Ids.AsSpan(0, scratch.Count));
+        scratch.Trim();
     }
 
     /// <summary>
@@ -170,7 +173,9 @@ public sealed class BpeTokenizer
             bytes.CopyTo(scratch.Bytes.AsSpan(length));
             length += bytes.Length;
         }
-        return Encoding.UTF8.GetString(scratch.Bytes, 0, length);
+        var text = Encoding.UTF8.GetString(scratch.Bytes, 0, length);
+        scratch.Trim();
+        return text;
     }
 
     void EncodeCore(ReadOnlySpan<char> text, bool splitSpecialTokens, EncodeScratch scratch)
@@ -368,6 +373,16 @@ public sealed class BpeTokenizer
             if (Count + ids.Length > Ids.Length) Array.Resize(ref Ids, Math.Max(Ids.Length * 2, Count + ids.Length));
             ids.CopyTo(Ids.AsSpan(Count));
             Count += ids.Length;
+        }
+
+        /// <summary>Lets go of buffers a very long text grew, so idle threads do not hold megabytes.</summary>
+        public void Trim()
+        {
+            const int Keep = 1 << 16;
+            if (Ids.Length > Keep) Ids = new int[1024];
+            if (Bytes.Length > Keep) Bytes = new byte[1024];
+            if (Symbols.Length > Keep) Symbols = new int[256];
+            if (Ranks.Length > Keep) Ranks = new int[256];
         }
 
         public void EnsureBytes(int n)

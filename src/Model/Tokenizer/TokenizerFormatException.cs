@@ -12,12 +12,12 @@ public sealed class TokenizerFormatException : FormatException
     internal TokenizerFormatException(string source, string field, string problem, Exception? inner = null)
         : base($"{source}: {field}: {problem}", inner)
     {
-        Source = source;
+        FilePath = source;
         Field = field;
     }
 
-    /// <summary>The file (or source name) that was being read.</summary>
-    public new string? Source { get; }
+    /// <summary>The file (or source name given to <see cref="BpeTokenizer.FromJson"/>) that was being read.</summary>
+    public string? FilePath { get; }
 
     /// <summary>The JSON path of the offending field, e.g. <c>model.merges[12]</c>.</summary>
     public string? Field { get; }

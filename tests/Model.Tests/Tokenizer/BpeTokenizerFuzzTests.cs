@@ -32,6 +32,14 @@ public sealed class BpeTokenizerFuzzTests : IDisposable
             foreach (var t in added) t!["special"] = false;
         }));
 
+        // Options MiniMind does not use but the loader accepts: checked against Rust on derived copies too.
+        var prefixPath = DerivedCopy("prefix_space.json", _ => { }, pre => pre["add_prefix_space"] = true);
+        var noRegexPath = DerivedCopy("no_regex.json", _ => { }, pre => pre["use_regex"] = false);
+        var oursPrefix = BpeTokenizer.FromFile(prefixPath);
+        var oursNoRegex = BpeTokenizer.FromFile(noRegexPath);
+        using var hfPrefix = new HfTokenizer(prefixPath);
+        using var hfNoRegex = new HfTokenizer(noRegexPath);
+
         var rng = new Random(Seed);
         var failures = new List<string>();
         long chars = 0;
@@ -47,6 +55,9 @@ public sealed class BpeTokenizerFuzzTests : IDisposable
             var hfIds = ToUInts(ids);
             Check(failures, "decode_skip_special", text, ours.Decode(ids, skipSpecialTokens: true), hf.Decode(hfIds));
             Check(failures, "decode", text, ours.Decode(ids), hfKeep.Decode(hfIds));
+            if (n % 3 != 0) continue; // the options MiniMind does not use get a third of the strings
+            Check(failures, "ids_add_prefix_space", text, oursPrefix.Encode(text), ToInts(hfPrefix.Encode(rustText)));
+            Check(failures, "ids_no_regex", text, oursNoRegex.Encode(text), ToInts(hfNoRegex.Encode(rustText)));
         }
 
         // Arbitrary id sequences: byte soup that is often invalid UTF-8 (U+FFFD replacement must agree).
@@ -59,14 +70,15 @@ public sealed class BpeTokenizerFuzzTests : IDisposable
         }
 
         TestContext.Current.TestOutputHelper?.WriteLine(
-            $"fuzz: {StringCount} strings ({chars} chars) x 4 checks + {StringCount} id sequences x 2 checks, {failures.Count} mismatches");
+            $"fuzz: {StringCount} strings ({chars} chars) x 4 checks (+2 option checks on every third) + {StringCount} id sequences x 2 checks, {failures.Count} mismatches");
         Assert.True(failures.Count == 0, $"{failures.Count} mismatches, first ones:\n{string.Join("\n", failures.Take(10))}");
     }
 
-    string DerivedCopy(string name, Action<JsonArray> edit)
+    string DerivedCopy(string name, Action<JsonArray> editAdded, Action<JsonNode>? editPreTokenizer = null)
     {
         var root = JsonNode.Parse(File.ReadAllText(TokenizerFixtures.TokenizerJsonPath))!;
-        edit(root["added_tokens"]!.AsArray());
+        editAdded(root["added_tokens"]!.AsArray());
+        editPreTokenizer?.Invoke(root["pre_tokenizer"]!);
         var path = Path.Combine(_dir, name);
         File.WriteAllText(path, root.ToJsonString());
         return path;
