@@ -20,6 +20,9 @@ internal sealed record AddedToken(int Id, string Content, bool Special);
 /// </summary>
 internal static class TokenizerJson
 {
+    /// <summary>Ids index dense tables, so an absurd id is a format error rather than a huge allocation.</summary>
+    const int MaxId = 1 << 24;
+
     public static TokenizerDefinition Parse(string json, string source)
     {
         JsonDocument doc;
@@ -76,8 +79,8 @@ internal static class TokenizerJson
         var map = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var p in vocab.EnumerateObject())
         {
-            if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out var id) || id < 0)
-                throw Error(source, $"model.vocab[\"{p.Name}\"]", $"expected a non-negative integer id, got {Short(p.Value)}");
+            if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out var id) || id < 0 || id >= MaxId)
+                throw Error(source, $"model.vocab[\"{p.Name}\"]", $"expected an integer id in [0, {MaxId}), got {Short(p.Value)}");
             map[p.Name] = id;
         }
         return map;
@@ -124,8 +127,8 @@ internal static class TokenizerJson
             var field = $"added_tokens[{i}]";
             if (t.ValueKind != JsonValueKind.Object) throw Error(source, field, "expected an object");
             var id = Property(t, "id", source, field + ".");
-            if (id.ValueKind != JsonValueKind.Number || !id.TryGetInt32(out var idValue) || idValue < 0)
-                throw Error(source, field + ".id", $"expected a non-negative integer, got {Short(id)}");
+            if (id.ValueKind != JsonValueKind.Number || !id.TryGetInt32(out var idValue) || idValue < 0 || idValue >= MaxId)
+                throw Error(source, field + ".id", $"expected an integer in [0, {MaxId}), got {Short(id)}");
             var content = Property(t, "content", source, field + ".");
             if (content.ValueKind != JsonValueKind.String || content.GetString()!.Length == 0)
                 throw Error(source, field + ".content", $"expected a non-empty string, got {Short(content)}");

@@ -35,6 +35,9 @@ public sealed class BpeTokenizerFuzzTests : IDisposable
         // Options MiniMind does not use but the loader accepts: checked against Rust on derived copies too.
         var prefixPath = DerivedCopy("prefix_space.json", _ => { }, pre => pre["add_prefix_space"] = true);
         var noRegexPath = DerivedCopy("no_regex.json", _ => { }, pre => pre["use_regex"] = false);
+        var ignoreMergesPath = DerivedCopy("ignore_merges.json", _ => { }, model: m => m["ignore_merges"] = true);
+        var oursIgnoreMerges = BpeTokenizer.FromFile(ignoreMergesPath);
+        using var hfIgnoreMerges = new HfTokenizer(ignoreMergesPath);
         var oursPrefix = BpeTokenizer.FromFile(prefixPath);
         var oursNoRegex = BpeTokenizer.FromFile(noRegexPath);
         using var hfPrefix = new HfTokenizer(prefixPath);
@@ -55,9 +58,10 @@ public sealed class BpeTokenizerFuzzTests : IDisposable
             var hfIds = ToUInts(ids);
             Check(failures, "decode_skip_special", text, ours.Decode(ids, skipSpecialTokens: true), hf.Decode(hfIds));
             Check(failures, "decode", text, ours.Decode(ids), hfKeep.Decode(hfIds));
-            if (n % 3 != 0) continue; // the options MiniMind does not use get a third of the strings
+            if (n % 3 != 0) continue; // options MiniMind does not use (add_prefix_space, use_regex false, ignore_merges): a third of the strings
             Check(failures, "ids_add_prefix_space", text, oursPrefix.Encode(text), ToInts(hfPrefix.Encode(rustText)));
             Check(failures, "ids_no_regex", text, oursNoRegex.Encode(text), ToInts(hfNoRegex.Encode(rustText)));
+            Check(failures, "ids_ignore_merges", text, oursIgnoreMerges.Encode(text), ToInts(hfIgnoreMerges.Encode(rustText)));
         }
 
         // Arbitrary id sequences: byte soup that is often invalid UTF-8 (U+FFFD replacement must agree).
@@ -70,15 +74,16 @@ public sealed class BpeTokenizerFuzzTests : IDisposable
         }
 
         TestContext.Current.TestOutputHelper?.WriteLine(
-            $"fuzz: {StringCount} strings ({chars} chars) x 4 checks (+2 option checks on every third) + {StringCount} id sequences x 2 checks, {failures.Count} mismatches");
+            $"fuzz: {StringCount} strings ({chars} chars) x 4 checks (+3 option checks on every third) + {StringCount} id sequences x 2 checks, {failures.Count} mismatches");
         Assert.True(failures.Count == 0, $"{failures.Count} mismatches, first ones:\n{string.Join("\n", failures.Take(10))}");
     }
 
-    string DerivedCopy(string name, Action<JsonArray> editAdded, Action<JsonNode>? editPreTokenizer = null)
+    string DerivedCopy(string name, Action<JsonArray> editAdded, Action<JsonNode>? editPreTokenizer = null, Action<JsonNode>? model = null)
     {
         var root = JsonNode.Parse(File.ReadAllText(TokenizerFixtures.TokenizerJsonPath))!;
         editAdded(root["added_tokens"]!.AsArray());
         editPreTokenizer?.Invoke(root["pre_tokenizer"]!);
+        model?.Invoke(root["model"]!);
         var path = Path.Combine(_dir, name);
         File.WriteAllText(path, root.ToJsonString());
         return path;
