@@ -43,6 +43,17 @@ public sealed class BpeTokenizerTests
     }
 
     [Fact]
+    public void Decode_should_skip_unknown_ids_and_replace_broken_utf8()
+    {
+        Assert.Equal("H", Tok.Decode([-1, 6400, 42]));
+        // "ä»Ĭ" is the first two bytes of 今 (E4 BB 8A); alone they are one invalid sequence → one U+FFFD.
+        var partial = Tok.TokenToId("ä»")!.Value;
+        Assert.Equal("\uFFFD!", Tok.Decode([partial, 3]));
+        Assert.Equal("<|im_end|>", Tok.Decode([2]));
+        Assert.Equal("", Tok.Decode([2], skipSpecialTokens: true));
+    }
+
+    [Fact]
     public void EncodeTo_should_append_to_the_list()
     {
         var ids = new List<int> { 7 };
