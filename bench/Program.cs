@@ -3,7 +3,7 @@ using MiniMind.Bench;
 
 var verbs = new (string Name, string Usage, Func<string[], int> Run)[]
 {
-    ("tokenizer", "tokenizer --tokenizer <tokenizer.json> [--corpus corpus.jsonl] [--mb 50] [--threads N] [--runs 3]",
+    ("tokenizer", "tokenizer --tokenizer <tokenizer.json> [--corpus corpus.jsonl] [--mb 50] [--threads <all cores>] [--runs 3]",
         TokenizerBench.Run),
 };
 

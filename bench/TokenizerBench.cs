@@ -40,6 +40,7 @@ internal static class TokenizerBench
         var input = lines.ToArray();
         var megabytes = bytes / 1e6;
 
+        if (!File.Exists(tokenizerPath)) throw new BenchArgumentException($"no such file: {tokenizerPath}");
         var ours = BpeTokenizer.FromFile(tokenizerPath);
         var oursNoCache = BpeTokenizer.FromFile(tokenizerPath, wordCacheCapacity: 0); // every word through BPE
         using var hf = new HfTokenizer(tokenizerPath);
