@@ -12,11 +12,12 @@ namespace MiniMind.Bench;
 /// </summary>
 public static class GenerateBench
 {
-    public static int Run(BenchArgs a)
+    public static int Run(string[] args)
     {
-        var preset = a.Get("preset", "minimind2-small");
-        int promptLen = a.Int("prompt-len", 16), newTokens = a.Int("new-tokens", 64), reps = a.Int("reps", 5);
-        var threads = a.Int("threads", 2);
+        var a = new BenchArgs(args, "--preset", "--prompt-len", "--new-tokens", "--reps", "--threads");
+        var preset = a.Get("--preset", "minimind2-small");
+        int promptLen = a.Int("--prompt-len", 16), newTokens = a.Int("--new-tokens", 64), reps = a.Int("--reps", 5);
+        var threads = a.Int("--threads", 2);
         torch.set_num_threads(threads);
         var config = MiniMindConfig.Load(preset);
         torch.manual_seed(1234);

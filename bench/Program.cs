@@ -1,3 +1,40 @@
 // Benchmarks: not run by CI. Each verb prints figures and ends with one JSON line.
-Console.Error.WriteLine("usage: minimind-bench <train|generate> [options]");
-return 2;
+using MiniMind.Bench;
+
+var verbs = new (string Name, string Usage, Func<string[], int> Run)[]
+{
+    ("tokenizer", "tokenizer --tokenizer <tokenizer.json> [--corpus corpus.jsonl] [--mb 50] [--threads <all cores>] [--runs 3]",
+        TokenizerBench.Run),
+    ("train", "train [--preset minimind2-small] [--batch 4] [--seq-len 256] [--steps 10] [--warmup 2] [--precision fp32|bf16] [--threads 2] [--compare]",
+        TrainBench.Run),
+    ("generate", "generate [--preset minimind2-small] [--prompt-len 16] [--new-tokens 64] [--reps 5] [--threads 2]",
+        GenerateBench.Run),
+};
+
+if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+    return Usage(args.Length == 0 ? 2 : 0);
+foreach (var verb in verbs)
+{
+    if (verb.Name != args[0]) continue;
+    try
+    {
+        return verb.Run(args[1..]);
+    }
+    catch (BenchArgumentException e)
+    {
+        Console.Error.WriteLine($"minimind-bench {verb.Name}: {e.Message}");
+        Console.Error.WriteLine($"usage: minimind-bench {verb.Usage}");
+        return 2;
+    }
+}
+Console.Error.WriteLine($"minimind-bench: unknown verb '{args[0]}'");
+return Usage(2);
+
+int Usage(int code)
+{
+    var w = code == 0 ? Console.Out : Console.Error;
+    w.WriteLine("usage: minimind-bench <verb> [options]");
+    w.WriteLine("verbs:");
+    foreach (var verb in verbs) w.WriteLine($"  {verb.Usage}");
+    return code;
+}

@@ -13,12 +13,13 @@ namespace MiniMind.Bench;
 /// </summary>
 public static class TrainBench
 {
-    public static int Run(BenchArgs a)
+    public static int Run(string[] args)
     {
-        var preset = a.Get("preset", "minimind2-small");
-        int batch = a.Int("batch", 4), seqLen = a.Int("seq-len", 256), steps = a.Int("steps", 10), warmup = a.Int("warmup", 2);
-        var precision = a.Get("precision", "fp32");
-        var threads = a.Int("threads", 2);
+        var a = new BenchArgs(args, ["--preset", "--batch", "--seq-len", "--steps", "--warmup", "--precision", "--threads"], ["--compare"]);
+        var preset = a.Get("--preset", "minimind2-small");
+        int batch = a.Int("--batch", 4), seqLen = a.Int("--seq-len", 256), steps = a.Int("--steps", 10), warmup = a.Int("--warmup", 2);
+        var precision = a.Get("--precision", "fp32");
+        var threads = a.Int("--threads", 2);
         torch.set_num_threads(threads);
 
         var config = MiniMindConfig.Load(preset);
@@ -36,7 +37,7 @@ public static class TrainBench
         Console.WriteLine($"median {run.MedianMs:F0} ms/step, {tokensPerSecond:F0} tokens/s, {achieved:F0} GFLOP/s model = {achieved / peak:P0} of the measured {precision} matmul peak; loss {run.Losses[0]:F4} → {run.Losses[^1]:F4}");
 
         double? fp32Loss = null;
-        if (a.Flag("compare") && dtype != ScalarType.Float32)
+        if (a.Flag("--compare") && dtype != ScalarType.Float32)
         {
             var twin = Train(config, ScalarType.Float32, batch, seqLen, steps, warmup);
             fp32Loss = twin.Losses[^1];
@@ -77,7 +78,7 @@ public static class TrainBench
         model.train();
         var parameters = model.OptimizerParameters();
         using var opt = optim.AdamW(parameters, lr: 5e-4, weight_decay: 0.01);
-        var data = new Generator(42);
+        var data = new torch.Generator(42);
         using var tokens = torch.randint(0, config.VocabSize, [4, batch, seqLen + 1], generator: data);
         var times = new List<double>();
         var losses = new List<double>();

@@ -12,7 +12,7 @@ public sealed class Attention : nn.Module<Tensor, DecoderContext, LayerKV?, (Ten
     readonly double dropout;
     readonly bool flash;
     // Field order = MiniMind's state_dict order: q_proj, k_proj, v_proj, o_proj.
-    readonly Linear q_proj, k_proj, v_proj, o_proj;
+    readonly Projection q_proj, k_proj, v_proj, o_proj;
     readonly Dropout attn_dropout, resid_dropout;
 
     public Attention(MiniMindConfig config) : base(nameof(Attention))
@@ -23,10 +23,10 @@ public sealed class Attention : nn.Module<Tensor, DecoderContext, LayerKV?, (Ten
         head_dim = config.HeadDim;
         dropout = config.Dropout;
         flash = config.FlashAttn;
-        q_proj = nn.Linear(config.HiddenSize, n_heads * head_dim, hasBias: false);
-        k_proj = nn.Linear(config.HiddenSize, n_kv_heads * head_dim, hasBias: false);
-        v_proj = nn.Linear(config.HiddenSize, n_kv_heads * head_dim, hasBias: false);
-        o_proj = nn.Linear(n_heads * head_dim, config.HiddenSize, hasBias: false);
+        q_proj = new Projection(config.HiddenSize, n_heads * head_dim);
+        k_proj = new Projection(config.HiddenSize, n_kv_heads * head_dim);
+        v_proj = new Projection(config.HiddenSize, n_kv_heads * head_dim);
+        o_proj = new Projection(n_heads * head_dim, config.HiddenSize);
         attn_dropout = nn.Dropout(config.Dropout);
         resid_dropout = nn.Dropout(config.Dropout);
         RegisterComponents();
@@ -39,8 +39,8 @@ public sealed class Attention : nn.Module<Tensor, DecoderContext, LayerKV?, (Ten
         var q = q_proj.call(x).view(B, T, n_heads, head_dim);                 // (B, T, nh, hd)
         var k = k_proj.call(x).view(B, T, n_kv_heads, head_dim);              // (B, T, nkv, hd)
         var v = v_proj.call(x).view(B, T, n_kv_heads, head_dim);              // (B, T, nkv, hd)
-        q = Rope.Apply(q, ctx.cos, ctx.sin);
-        k = Rope.Apply(k, ctx.cos, ctx.sin);                                  // RoPE before caching (item 3)
+        q = Rope.Apply(q, ctx.cos, ctx.sin).to_type(v.dtype);                  // float32 RoPE tables promote a bf16 q/k:
+        k = Rope.Apply(k, ctx.cos, ctx.sin).to_type(v.dtype);                  // back to the compute dtype (no-op in fp32)
         if (past is not null)
         {
             k = cat([past.k, k], 1);                                          // (B, Tp+T, nkv, hd)

@@ -9,14 +9,14 @@ namespace MiniMind.Model;
 public sealed class FeedForward : nn.Module<Tensor, Tensor>
 {
     // MiniMind's declaration (and state_dict) order: gate_proj, down_proj, up_proj.
-    readonly Linear gate_proj, down_proj, up_proj;
+    readonly Projection gate_proj, down_proj, up_proj;
     readonly Dropout dropout;
 
     public FeedForward(MiniMindConfig config) : base(nameof(FeedForward))
     {
-        gate_proj = nn.Linear(config.HiddenSize, config.FfnSize, hasBias: false);
-        down_proj = nn.Linear(config.FfnSize, config.HiddenSize, hasBias: false);
-        up_proj = nn.Linear(config.HiddenSize, config.FfnSize, hasBias: false);
+        gate_proj = new Projection(config.HiddenSize, config.FfnSize);
+        down_proj = new Projection(config.FfnSize, config.HiddenSize);
+        up_proj = new Projection(config.HiddenSize, config.FfnSize);
         dropout = nn.Dropout(config.Dropout);
         RegisterComponents();
     }

@@ -16,7 +16,7 @@ public sealed record CausalLMOutput(Tensor logits, Tensor aux_loss, KVCache? pas
 public sealed class MiniMindForCausalLM : nn.Module<Tensor, CausalLMOutput>
 {
     readonly MiniMindModel model;
-    readonly Linear lm_head;
+    readonly Projection lm_head;
 
     public MiniMindConfig Config { get; }
 
@@ -24,14 +24,30 @@ public sealed class MiniMindForCausalLM : nn.Module<Tensor, CausalLMOutput>
     {
         Config = config.Validate();
         model = new MiniMindModel(config);
-        lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        lm_head = new Projection(config.HiddenSize, config.VocabSize);
         // Item 1: self.model.embed_tokens.weight = self.lm_head.weight. The embedding's own N(0,1) init is discarded.
         // This direction matters in TorchSharp: the other one lists the shared tensor twice in parameters().
-        model.EmbedTokens.weight = lm_head.weight;
+        model.EmbedTokens.weight = lm_head.Weight;
         RegisterComponents();
     }
 
     public MiniMindModel Model => model;
+
+    /// <summary>Float32 (default), or BFloat16 for mixed precision: every <see cref="Projection"/> multiplies in bf16
+    /// while weights, optimizer state, RMSNorm, softmax and the loss stay float32. Set it after <c>Lora.Apply</c>.</summary>
+    public ScalarType ComputeDType
+    {
+        get => computeDType;
+        set
+        {
+            if (value is not (ScalarType.Float32 or ScalarType.BFloat16))
+                throw new ArgumentException($"compute dtype {value}: only Float32 and BFloat16 are supported");
+            computeDType = value;
+            foreach (var p in modules().OfType<Projection>()) p.ComputeDType = value;
+        }
+    }
+
+    ScalarType computeDType = ScalarType.Float32;
 
     public override CausalLMOutput forward(Tensor input_ids) => forward(input_ids, null, null, false);
 

@@ -7,17 +7,17 @@ namespace MiniMind.Model;
 /// <summary>MiniMind's LoRA class, the low-rank adapter (model/model_lora.py): B(A(x)) with A ~ N(0, 0.02) and B = 0, no scaling (README item 14).</summary>
 public sealed class LoRALayer : nn.Module<Tensor, Tensor>
 {
-    readonly Linear A;                                                        // weight (rank, in)
-    readonly Linear B;                                                        // weight (out, rank)
+    readonly Projection A;                                                        // weight (rank, in)
+    readonly Projection B;                                                        // weight (out, rank)
 
     public LoRALayer(long in_features, long out_features, int rank) : base(nameof(LoRALayer))
     {
-        A = nn.Linear(in_features, rank, hasBias: false);
-        B = nn.Linear(rank, out_features, hasBias: false);
+        A = new Projection(in_features, rank);
+        B = new Projection(rank, out_features);
         using (no_grad())
         {
-            nn.init.normal_(A.weight, 0.0, 0.02);
-            nn.init.zeros_(B.weight);
+            nn.init.normal_(A.Weight, 0.0, 0.02);
+            nn.init.zeros_(B.Weight);
         }
         RegisterComponents();
     }

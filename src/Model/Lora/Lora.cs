@@ -17,12 +17,12 @@ public static class Lora
         if (model.named_modules().Any(m => m.module is LoRALayer))
             throw new InvalidOperationException("LoRA is already applied to this model");
         var targets = model.named_modules()
-            .Where(m => m.module is Linear l && l.weight.shape[0] == l.weight.shape[1])
-            .Select(m => (m.name, linear: (Linear)m.module)).ToList();
+            .Where(m => m.module is Projection p && p.InFeatures == p.OutFeatures && m.module is not LoRALayer)
+            .Select(m => (m.name, linear: (Projection)m.module)).ToList();
         foreach (var (_, linear) in targets)
         {
-            var lora = new LoRALayer(linear.weight.shape[1], linear.weight.shape[0], rank);
-            lora.to(linear.weight.device);
+            var lora = new LoRALayer(linear.InFeatures, linear.OutFeatures, rank);
+            lora.to(linear.Weight.device);
             linear.register_module("lora", lora);
             linear.register_forward_hook((_, x, y) => y + lora.call(x));
         }

@@ -13,7 +13,8 @@ public static class Losses
     {
         using var scope = NewDisposeScope();
         var V = logits.shape[^1];
-        var ce = F.cross_entropy(logits.reshape(-1, V), labels.reshape(-1), reduction: nn.Reduction.None).view(labels.shape);
+        // Cross-entropy always in float32, as autocast does (logits are bf16 under mixed precision).
+        var ce = F.cross_entropy(logits.reshape(-1, V).to_type(ScalarType.Float32), labels.reshape(-1), reduction: nn.Reduction.None).view(labels.shape);
         var loss = (ce * loss_mask).sum() / loss_mask.sum();
         return loss.MoveToOuterDisposeScope();
     }

@@ -1,0 +1,40 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace MiniMind.Model;
+
+/// <summary>A bias-free linear layer, y = x·Wᵀ, like MiniMind's <c>nn.Linear(..., bias=False)</c>, whose state key is
+/// <c>weight</c> (out, in). The weight is the float32 master copy; with <see cref="ComputeDType"/> = bfloat16 the matmul
+/// runs on bfloat16 casts of x and W and returns bfloat16 (TorchSharp has no autocast: this is ours).</summary>
+public sealed class Projection : nn.Module<Tensor, Tensor>
+{
+    readonly Parameter weight;
+
+    public Projection(long in_features, long out_features) : base(nameof(Projection))
+    {
+        InFeatures = in_features;
+        OutFeatures = out_features;
+        weight = nn.Parameter(empty(out_features, in_features));
+        nn.init.kaiming_uniform_(weight, a: Math.Sqrt(5));                   // torch.nn.Linear's default init
+        RegisterComponents();
+    }
+
+    public long InFeatures { get; }
+    public long OutFeatures { get; }
+
+    /// <summary>The (out, in) weight. Settable so that the embedding can share it (MiniMind's tie, README item 1).</summary>
+    public Parameter Weight => weight;
+
+    /// <summary>Float32 (default): plain fp32 matmul. BFloat16: mixed precision with fp32 master weights.</summary>
+    public ScalarType ComputeDType { get; set; } = ScalarType.Float32;
+
+    public override Tensor forward(Tensor x)
+    {
+        if (ComputeDType == weight.dtype) return F.linear(x, weight);
+        using var xc = x.to_type(ComputeDType);
+        using var wc = weight.to_type(ComputeDType);
+        return F.linear(xc, wc);
+    }
+}
