@@ -41,6 +41,7 @@ public static class CommandRunner
         OperationCanceledException => (ExitCode.Cancelled, "cancelled"),
         ArgumentException a => (ExitCode.ArgumentError, a.Message),
         CheckpointFormatException c => (ExitCode.InputError, c.Message),
+        StateDictMismatchException m => (ExitCode.InputError, m.Message),
         FileNotFoundException f => (ExitCode.InputError, f.FileName is null ? f.Message : $"file not found: {f.FileName}"),
         DirectoryNotFoundException d => (ExitCode.InputError, d.Message),
         InvalidDataException d => (ExitCode.InputError, d.Message),

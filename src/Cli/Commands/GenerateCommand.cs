@@ -1,0 +1,58 @@
+using System.CommandLine;
+using MiniMind.Model;
+using MiniMind.Model.Checkpoints;
+
+namespace MiniMind.Cli.Commands;
+
+/// <summary><c>minimind generate</c>: continue a prompt with a checkpoint.</summary>
+public static class GenerateCommand
+{
+    public static Command Create(CliContext ctx)
+    {
+        var config = CommonOptions.Config();
+        var checkpoint = CommonOptions.Checkpoint();
+        var device = CommonOptions.Device();
+        var threads = CommonOptions.Threads();
+        var promptIds = new Option<string>("--prompt-ids") { Description = "The prompt as token ids, e.g. 1,2,3.", Required = true };
+        var maxNew = new Option<int>("--max-new-tokens") { Description = "Most tokens to generate. Default: 64.", DefaultValueFactory = _ => 64 };
+        var greedy = new Option<bool>("--greedy") { Description = "Pick the most likely token at each step (otherwise sample)." };
+        var temperature = new Option<double>("--temperature") { Description = "Sampling temperature. Default: 0.85 (MiniMind's).", DefaultValueFactory = _ => 0.85 };
+        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling mass. Default: 0.85 (MiniMind's).", DefaultValueFactory = _ => 0.85 };
+        var seed = new Option<int?>("--seed") { Description = "Seed of the sampler, for reproducible samples. Default: none." };
+        var noCache = new Option<bool>("--no-cache") { Description = "Re-run the whole sequence at every step instead of using the KV cache (same tokens, slower)." };
+        var noEos = new Option<bool>("--ignore-eos") { Description = "Keep generating after the end-of-turn token (eos_token_id)." };
+        var cmd = new Command("generate", "Generate tokens after a prompt. The generated ids (prompt excluded) are printed as a JSON array on the last line.\n\n" +
+            "Examples:\n  minimind generate --config tiny --checkpoint model.pth --prompt-ids 1,2,3 --max-new-tokens 8 --greedy\n" +
+            "  minimind generate --config minimind2-small --checkpoint full_sft_512.pth --prompt-ids 1,1078 --temperature 0.7 --seed 1")
+        {
+            config, checkpoint, promptIds, maxNew, greedy, temperature, topP, seed, noCache, noEos, device, threads,
+        };
+        cmd.SetAction(parse => CommandRunner.Run(ctx, () =>
+        {
+            TorchRuntime.SetThreads(parse.GetValue(threads));
+            var cfg = MiniMindConfig.Load(parse.GetValue(config)!);
+            var prompt = TokenIds.ParseRow(parse.GetValue(promptIds)!, "--prompt-ids", cfg.VocabSize);
+            var max = parse.GetValue(maxNew);
+            if (max < 1) throw new ArgumentException($"--max-new-tokens {max}: must be at least 1");
+            var t = parse.GetValue(temperature);
+            if (t <= 0) throw new ArgumentException($"--temperature {t}: must be > 0 (use --greedy for argmax)");
+            var p = parse.GetValue(topP);
+            if (p is <= 0 or > 1) throw new ArgumentException($"--top-p {p}: must be in (0, 1]");
+            using var model = ModelLoader.Load(cfg, parse.GetValue(checkpoint)!, TorchRuntime.ParseDevice(parse.GetValue(device)!));
+            var options = new GenerationOptions
+            {
+                MaxNewTokens = max,
+                Greedy = parse.GetValue(greedy),
+                Temperature = t,
+                TopP = p,
+                Seed = parse.GetValue(seed),
+                UseCache = !parse.GetValue(noCache),
+                EosTokenId = parse.GetValue(noEos) ? null : cfg.EosTokenId,
+            };
+            var ids = Generator.Generate(model, prompt, options);
+            ctx.Out.WriteLine("[" + string.Join(",", ids) + "]");
+            return ExitCode.Ok;
+        }));
+        return cmd;
+    }
+}
