@@ -27,6 +27,11 @@ set -e
 summary=$(grep -E '(Passed|Failed)! +- Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+' "$log" \
   | sed -E 's/.*Failed: +([0-9]+), Passed: +([0-9]+), Skipped: +([0-9]+).*/\1 \2 \3/' \
   | awk '{f+=$1; p+=$2; s+=$3} END {printf "%d passed, %d failed, %d skipped", p, f, s}')
+failed=$(grep -E '^\s+Failed [A-Za-z]' "$log" | sed -E 's/^\s+//' || true)
+if [ -n "$failed" ]; then echo "failed tests:"; echo "$failed" | sed 's/^/  /'; fi
+if grep -qE 'Catastrophic failure|No test is available' "$log"; then
+  echo "a test assembly did not run (see 'Catastrophic failure' / 'No test is available' above)"; rc=1
+fi
 rm -f "$log"
 echo "tests: ${summary:-0 passed, 0 failed, 0 skipped}"
 exit "$rc"

@@ -1,13 +1,14 @@
-using System.Runtime.CompilerServices;
 using TorchSharp;
+using Xunit;
+
+[assembly: AssemblyFixture(typeof(MiniMind.Cli.Tests.TorchSetup))]
 
 namespace MiniMind.Cli.Tests;
 
-/// <summary>One intra-op thread per test process: the 2 CI cores are shared by parallel test assemblies.</summary>
-static class TorchSetup
+/// <summary>One intra-op thread per test process: the 2 CI cores are shared by parallel test assemblies.
+/// An assembly fixture, not a module initializer: the initializer would also run (and load libtorch) when the xunit v3
+/// runner only asks the test process for its assembly info, and anything printed then breaks that exchange.</summary>
+public sealed class TorchSetup
 {
-#pragma warning disable CA2255 // a module initializer is the right place for a test assembly's process-wide torch setting
-    [ModuleInitializer]
-#pragma warning restore CA2255
-    internal static void Init() => torch.set_num_threads(1);
+    public TorchSetup() => torch.set_num_threads(1);
 }

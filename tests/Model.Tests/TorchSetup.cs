@@ -1,13 +1,14 @@
-using System.Runtime.CompilerServices;
 using TorchSharp;
+using Xunit;
+
+[assembly: AssemblyFixture(typeof(MiniMind.Model.Tests.TorchSetup))]
 
 namespace MiniMind.Model.Tests;
 
-/// <summary>One intra-op thread for every test: the machine's 2 cores are shared (notes/torchsharp.md §0.4).</summary>
-static class TorchSetup
+/// <summary>One intra-op thread for every test: the machine's 2 cores are shared (notes/torchsharp.md §0.4).
+/// An assembly fixture, not a module initializer: the initializer would also run (and load libtorch) when the xunit v3
+/// runner only asks the test process for its assembly info, and anything printed then breaks that exchange.</summary>
+public sealed class TorchSetup
 {
-#pragma warning disable CA2255 // a module initializer is exactly right for a test assembly's process-wide torch setting
-    [ModuleInitializer]
-#pragma warning restore CA2255
-    internal static void Init() => torch.set_num_threads(1);
+    public TorchSetup() => torch.set_num_threads(1);
 }
