@@ -55,6 +55,14 @@ public sealed record MiniMindConfig
     /// <summary>true: renormalise the top-k weights to sum to 1 (only when k &gt; 1).</summary>
     [JsonPropertyName("norm_topk_prob")] public bool NormTopkProb { get; init; } = true;
 
+    // Keys that transformers' save_pretrained adds to a MiniMind config.json (MiniMind's released models carry them).
+    // They describe the Python packaging, not the network, so they are accepted and not written back.
+    [JsonPropertyName("architectures"), JsonIgnore(Condition = JsonIgnoreCondition.Always)] public JsonElement? HfArchitectures { get; init; }
+    [JsonPropertyName("auto_map"), JsonIgnore(Condition = JsonIgnoreCondition.Always)] public JsonElement? HfAutoMap { get; init; }
+    [JsonPropertyName("torch_dtype"), JsonIgnore(Condition = JsonIgnoreCondition.Always)] public JsonElement? HfTorchDtype { get; init; }
+    [JsonPropertyName("transformers_version"), JsonIgnore(Condition = JsonIgnoreCondition.Always)] public JsonElement? HfTransformersVersion { get; init; }
+    [JsonPropertyName("use_cache"), JsonIgnore(Condition = JsonIgnoreCondition.Always)] public JsonElement? HfUseCache { get; init; }
+
     /// <summary>h / num_attention_heads.</summary>
     [JsonIgnore] public int HeadDim => HiddenSize / NumAttentionHeads;
 
