@@ -71,4 +71,33 @@ public class GenerateCommandTests
         Assert.Equal((int)ExitCode.InputError, r.ExitCode);
         Assert.Contains("/nonexistent/model.pth", r.Error);
     }
+
+    [Fact]
+    public async Task Text_prompts_are_encoded_and_the_generated_text_is_printed_before_the_ids()
+    {
+        var dir = Paths.ModelFixture("dense_tiny");
+        var tokenizerPath = Path.Combine(Paths.Shared, "fixtures", "tokenizer", "minimind", "tokenizer.json");
+        var r = await CliRunner.RunAsync("generate", "--config", "tiny", "--checkpoint", Path.Combine(dir, "dense_tiny.pth"),
+            "--prompt", "Hello, how are you?", "--chat", "--tokenizer", tokenizerPath, "--max-new-tokens", "6", "--greedy", "--ignore-eos");
+        Assert.True(r.ExitCode == 0, r.Error);
+        var lines = r.Out.TrimEnd().Split('\n');
+        var ids = lines[^1].Trim('[', ']').Split(',').Select(int.Parse).ToArray();
+        Assert.Equal(6, ids.Length);
+        var tokenizer = MiniMind.Model.Tokenizer.BpeTokenizer.FromFile(tokenizerPath);
+        Assert.Equal(tokenizer.Decode(ids, skipSpecialTokens: true), lines[^2]);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Exactly_one_of_prompt_ids_and_prompt_is_required(bool both)
+    {
+        var dir = Paths.ModelFixture("dense_tiny");
+        string[] args = both
+            ? ["generate", "--checkpoint", Path.Combine(dir, "dense_tiny.pth"), "--prompt-ids", "1", "--prompt", "hi"]
+            : ["generate", "--checkpoint", Path.Combine(dir, "dense_tiny.pth")];
+        var r = await CliRunner.RunAsync(args);
+        Assert.Equal((int)ExitCode.ArgumentError, r.ExitCode);
+        Assert.Contains("exactly one of --prompt-ids and --prompt", r.Error);
+    }
 }
