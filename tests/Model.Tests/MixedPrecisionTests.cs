@@ -54,7 +54,16 @@ public class MixedPrecisionTests(ITestOutputHelper output)
         Assert.True(bf16[^1] < bf16[0] - 0.5, "bf16 loss should fall over 5 steps on one batch");
         Assert.InRange(Math.Abs(bf16[^1] - fp32[^1]), 0, 0.05);
     }
+}
 
+/// <summary>torch.manual_seed drives libtorch's process-wide generator, so this test must not share the process
+/// with tests that draw random numbers at the same time.</summary>
+[CollectionDefinition(nameof(GlobalRngCollection), DisableParallelization = true)]
+public sealed class GlobalRngCollection;
+
+[Collection(nameof(GlobalRngCollection))]
+public class InitParityTests(ITestOutputHelper output)
+{
     [Fact]
     public void Construction_after_manual_seed_reproduces_pytorch_init()
     {
