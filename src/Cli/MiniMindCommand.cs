@@ -1,15 +1,25 @@
 using System.CommandLine;
+using MiniMind.Cli.Commands;
 
 namespace MiniMind.Cli;
 
 /// <summary>The root command: one factory per verb, as dotnet-trace does.</summary>
 public static class MiniMindCommand
 {
-    public static RootCommand Create()
+    public static RootCommand Create(CliContext? ctx = null)
     {
+        ctx ??= CliContext.Console;
         var root = new RootCommand("MiniMind.Actors: train and run small Llama-style language models (MiniMind2) on a fault-tolerant actor system.");
+        root.Subcommands.Add(DataCommands.Create(ctx));
+        root.Subcommands.Add(TokenizerCommands.Create(ctx));
+        root.Subcommands.Add(TrainCommand.Create(ctx, TrainTokenizerCommand.Create(ctx)));
         return root;
     }
 
-    public static Task<int> RunAsync(string[] args) => Create().Parse(args).InvokeAsync();
+    /// <summary>Parses and runs <paramref name="args"/>; tests pass writers to capture stdout and stderr.</summary>
+    public static Task<int> RunAsync(string[] args, TextWriter? @out = null, TextWriter? err = null, CancellationToken cancellationToken = default)
+    {
+        var ctx = new CliContext(@out ?? Console.Out, err ?? Console.Error);
+        return Create(ctx).Parse(args).InvokeAsync(new InvocationConfiguration { Output = ctx.Out, Error = ctx.Error }, cancellationToken);
+    }
 }

@@ -46,9 +46,11 @@ public sealed record ShardManifest(
 
     static readonly JsonSerializerOptions s_json = new() { WriteIndented = true };
 
+    [JsonIgnore]
     public DataStage DataStage => DataStages.Parse(Stage);
 
     /// <summary>Length of X, Y and the mask: max_length − 1.</summary>
+    [JsonIgnore]
     public int SeqLen => MaxLength - 1;
 
     public string ToJson() => JsonSerializer.Serialize(this, s_json);
