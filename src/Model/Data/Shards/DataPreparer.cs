@@ -42,6 +42,9 @@ public sealed record DataPrepareOptions
     /// <summary>Bytes of input lines per work item (default 256 KiB).</summary>
     public int ChunkBytes { get; init; } = 256 << 10;
 
+    /// <summary>Longest accepted line (default 64 MiB); a longer one is an error naming its line.</summary>
+    public int MaxLineBytes { get; init; } = JsonlChunkReader.MaxLineBytes;
+
     /// <summary>Called from the preparing thread as input is consumed.</summary>
     public Action<DataPrepareProgress>? Progress { get; init; }
 }
@@ -142,7 +145,7 @@ public static class DataPreparer
         {
             try
             {
-                using var lines = new JsonlChunkReader(o.Source, o.ChunkBytes);
+                using var lines = new JsonlChunkReader(o.Source, o.ChunkBytes, o.MaxLineBytes);
                 while (lines.Next() is { } chunk)
                 {
                     var item = new Work(chunk, new TaskCompletionSource<ChunkResult>(TaskCreationOptions.RunContinuationsAsynchronously));
@@ -214,9 +217,11 @@ public static class DataPreparer
         }
         finally
         {
+            // Stop the reader and workers and wait for them. Their failures already reached this thread through the
+            // channels and the chunks' results; what is left is cancellation, so it is observed and dropped here.
             await cts.CancelAsync();
-            try { await Task.WhenAll([reader, .. workers]); }
-            catch (OperationCanceledException) { }
+            await Task.WhenAll([reader, .. workers]).ContinueWith(t => _ = t.Exception, CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
         ct.ThrowIfCancellationRequested();
         return state;

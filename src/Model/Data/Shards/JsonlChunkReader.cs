@@ -18,7 +18,7 @@ internal sealed class JsonlChunk
 
 /// <summary>
 /// Reads a JSONL file as chunks of about <c>chunkBytes</c> bytes of whole lines, through one read buffer that grows
-/// only to hold the longest line (capped at <see cref="MaxLineBytes"/>). Memory is bounded by the chunk size and the
+/// only to hold the longest line (capped at <c>maxLineBytes</c>, default <see cref="MaxLineBytes"/>). Memory is bounded by the chunk size and the
 /// longest line, not by the file.
 /// </summary>
 internal sealed class JsonlChunkReader : IDisposable
@@ -28,17 +28,21 @@ internal sealed class JsonlChunkReader : IDisposable
     readonly string _path;
     readonly FileStream _stream;
     readonly int _chunkBytes;
-    byte[] _buf = new byte[1 << 20];
+    readonly int _maxLineBytes;
+    byte[] _buf;
     int _start, _end;
     bool _eof;
     long _line;
     long _sequence;
     long _consumed; // file offset of _buf[_start]
 
-    public JsonlChunkReader(string path, int chunkBytes)
+    public JsonlChunkReader(string path, int chunkBytes, int maxLineBytes = MaxLineBytes)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxLineBytes, 16);
         _path = path;
         _chunkBytes = chunkBytes;
+        _maxLineBytes = maxLineBytes;
+        _buf = new byte[Math.Min(1 << 20, maxLineBytes + 1)];
         _stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
     }
 
@@ -72,6 +76,7 @@ internal sealed class JsonlChunkReader : IDisposable
             }
             else break;
 
+            if (lineLen > _maxLineBytes) throw TooLong();
             var line = _buf.AsSpan(_start, lineLen);
             if (line.Length > 0 && line[^1] == (byte)'\r') line = line[..^1];
             if (_line == 0 && line.StartsWith("\uFEFF"u8)) line = line[3..];
@@ -112,14 +117,15 @@ internal sealed class JsonlChunkReader : IDisposable
         }
         if (_end == _buf.Length)
         {
-            if (_buf.Length >= MaxLineBytes)
-                throw new DataFormatException(_path, _line + 1, $"line longer than {MaxLineBytes >> 20} MiB");
-            Array.Resize(ref _buf, Math.Min(_buf.Length * 2, MaxLineBytes));
+            if (_buf.Length > _maxLineBytes) throw TooLong();
+            Array.Resize(ref _buf, (int)Math.Min(_buf.Length * 2L, _maxLineBytes + 1L));
         }
         var n = _stream.Read(_buf, _end, _buf.Length - _end);
         if (n == 0) _eof = true;
         _end += n;
     }
+
+    DataFormatException TooLong() => new(_path, _line + 1, $"line longer than {_maxLineBytes} bytes (the limit; is this a JSONL file?)");
 
     public void Dispose() => _stream.Dispose();
 }

@@ -90,6 +90,20 @@ public sealed class DataPreparerTests
     }
 
     [Fact]
+    public void Overlong_line_should_fail_naming_it()
+    {
+        using var tmp = new TempDir();
+        var src = tmp.Write("long.jsonl", "{\"text\": \"short\"}\n{\"text\": \"" + new string('x', 3000) + "\"}\n{\"text\": \"short\"}\n");
+        var e = Assert.Throws<DataFormatException>(() => DataPreparer.Prepare(new DataPrepareOptions
+        {
+            Source = src, Tokenizer = ShardTestData.Tokenizer, Stage = DataStage.Pretrain, OutputDir = tmp.File("out"), MaxLineBytes = 1024,
+        }));
+        Assert.Equal(2, e.Line);
+        Assert.Contains("line longer than 1024 bytes", e.Reason, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(tmp.File("out")));
+    }
+
+    [Fact]
     public void Empty_or_blank_file_should_fail()
     {
         using var tmp = new TempDir();
