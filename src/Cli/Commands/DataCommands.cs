@@ -1,6 +1,7 @@
 using System.CommandLine;
 using MiniMind.Model.Data;
 using MiniMind.Model.Data.Shards;
+using MiniMind.Model.Tokenizer;
 
 namespace MiniMind.Cli.Commands;
 
@@ -92,20 +93,43 @@ public static class DataCommands
     {
         var output = new Option<string>("--out")
         {
-            Description = "Directory to write pretrain/sft/lora_medical/dpo/reason .jsonl into. Default: dataset.",
+            Description = "Directory to write pretrain/sft/lora_medical/dpo/reason .jsonl into, and the tokenizer into <out>/tokenizer. Default: dataset.",
             DefaultValueFactory = _ => "dataset",
         };
-        var cmd = new Command("sample",
-            "Regenerate the project's small synthetic sample data (deterministic).\nExample: minimind data sample --out dataset")
+        var skipTokenizer = new Option<bool>("--skip-tokenizer")
         {
-            output,
+            Description = "Only write the .jsonl files; do not retrain <out>/tokenizer. Default: off.",
         };
-        cmd.SetAction(parse => CommandRunner.Run(ctx, () =>
+        var cmd = new Command("sample",
+            "Regenerate the project's small synthetic sample data and its 6400-token tokenizer (deterministic: the committed dataset/ is reproduced byte for byte).\n" +
+            "Example: minimind data sample --out dataset")
         {
-            foreach (var path in SampleData.Write(parse.GetValue(output)!))
+            output, skipTokenizer,
+        };
+        cmd.SetAction((parse, ct) => Task.FromResult(CommandRunner.Run(ctx, () =>
+        {
+            var dir = parse.GetValue(output)!;
+            foreach (var path in SampleData.Write(dir))
                 ctx.Out.WriteLine($"wrote {path} ({new FileInfo(path).Length / 1e6:F2} MB)");
+            if (parse.GetValue(skipTokenizer)) return ExitCode.Ok;
+            // One bar per phase: counting words in pretrain.jsonl, then in sft.jsonl, then merging.
+            var bar = new ProgressBar(ctx);
+            var last = (Phase: "", Total: 0L);
+            void Report(BpeTrainerProgress p)
+            {
+                if ((p.Phase, p.Total) != last)
+                {
+                    bar.Finish();
+                    bar = new ProgressBar(ctx);
+                    last = (p.Phase, p.Total);
+                }
+                bar.Report(p.Percent / 100, $"{p.Phase}, {p.Done}/{p.Total}");
+            }
+            var result = SampleData.TrainTokenizer(dir, progress: new SyncProgress<BpeTrainerProgress>(Report), cancellationToken: ct);
+            bar.Finish();
+            ctx.Out.WriteLine($"wrote {Path.Combine(dir, "tokenizer", "tokenizer.json")} ({result.Vocab.Count} tokens)");
             return ExitCode.Ok;
-        }));
+        })));
         return cmd;
     }
 }

@@ -35,21 +35,15 @@ public static class TrainTokenizerCommand
             var clock = Stopwatch.StartNew();
             var trainer = new BpeTrainer(new BpeTrainerOptions { VocabSize = vocabSize });
             var counting = new ProgressBar(ctx);
-            trainer.FeedJsonl(path, new SyncProgress(p => counting.Report(p.Percent / 100, $"counting words, {p.Done / 1e6:F1}/{p.Total / 1e6:F1} MB")), ct);
+            trainer.FeedJsonl(path, new SyncProgress<BpeTrainerProgress>(p => counting.Report(p.Percent / 100, $"counting words, {p.Done / 1e6:F1}/{p.Total / 1e6:F1} MB")), ct);
             counting.Finish();
             var merging = new ProgressBar(ctx);
-            var result = trainer.Train(new SyncProgress(p => merging.Report(p.Percent / 100, $"merging, {p.Done}/{p.Total} tokens")), ct);
+            var result = trainer.Train(new SyncProgress<BpeTrainerProgress>(p => merging.Report(p.Percent / 100, $"merging, {p.Done}/{p.Total} tokens")), ct);
             merging.Finish();
             BpeTrainerJsonWriter.Save(result, outDir);
             ctx.Out.WriteLine($"trained {result.Vocab.Count} tokens ({result.Merges.Count} merges) from {trainer.TextCount} texts in {clock.Elapsed.TotalSeconds:F1} s -> {Path.Combine(outDir, "tokenizer.json")}");
             return ExitCode.Ok;
         })));
         return cmd;
-    }
-
-    /// <summary>Reports on the caller's thread (<see cref="Progress{T}"/> would post to the thread pool).</summary>
-    sealed class SyncProgress(Action<BpeTrainerProgress> report) : IProgress<BpeTrainerProgress>
-    {
-        public void Report(BpeTrainerProgress value) => report(value);
     }
 }

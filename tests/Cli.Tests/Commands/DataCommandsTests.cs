@@ -62,9 +62,10 @@ public sealed class DataCommandsTests
     public async Task Sample_should_write_the_five_files()
     {
         using var tmp = new TempDir();
-        var (code, stdout, _) = await CliRun.Run("data", "sample", "--out", tmp.Path);
+        var (code, stdout, _) = await CliRun.Run("data", "sample", "--out", tmp.Path, "--skip-tokenizer");
         Assert.Equal(0, code);
         Assert.Equal(5, Directory.GetFiles(tmp.Path, "*.jsonl").Length);
+        Assert.False(Directory.Exists(tmp.File("tokenizer")));
         Assert.Equal(File.ReadAllBytes(CliRun.Dataset("dpo.jsonl")), File.ReadAllBytes(tmp.File("dpo.jsonl")));
         Assert.Contains("wrote ", stdout, StringComparison.Ordinal);
     }
