@@ -172,6 +172,10 @@ public static class TokenizerCommands
                         {
                             errors[k] = e.Message;
                         }
+                        catch (InvalidOperationException e) // GetString on a lone surrogate escape such as "\ud800"
+                        {
+                            errors[k] = $"invalid string ({e.Message})";
+                        }
                     });
                     // The earliest bad line, whichever thread met it first.
                     var bad = Array.FindIndex(errors, e => e is not null);

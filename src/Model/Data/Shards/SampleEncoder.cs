@@ -46,6 +46,11 @@ internal sealed class SampleEncoder(BpeTokenizer tokenizer, DataStage stage, int
             record.RemoveRange(mark, record.Count - mark);
             return e.Message;
         }
+        catch (InvalidOperationException e) // GetString on a lone surrogate escape such as "\ud800"
+        {
+            record.RemoveRange(mark, record.Count - mark);
+            return $"invalid string ({e.Message})";
+        }
     }
 
     string? Pretrain(JsonElement root, List<byte> record)

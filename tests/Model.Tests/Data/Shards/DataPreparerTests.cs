@@ -59,6 +59,8 @@ public sealed class DataPreparerTests
     [InlineData(DataStage.Pretrain, "{\"text\": \"ok\"}\n{\"txt\": \"ok\"}\n", 2, "missing field \"text\"")]
     [InlineData(DataStage.Pretrain, "{\"text\": \"ok\"}\n\n{\"text\": 5}\n", 3, "\"text\" must be a string, got Number")]
     [InlineData(DataStage.Pretrain, "[1, 2]\n", 1, "expected a JSON object")]
+    [InlineData(DataStage.Pretrain, "{\"text\": \"ok\"}\n{\"text\": \"\\ud800\"}\n", 2, "invalid string")]
+    [InlineData(DataStage.Dpo, "{\"chosen\": [{\"role\": \"user\"}], \"rejected\": [{\"role\": \"user\", \"content\": \"b\"}]}\n", 1, "content")]
     [InlineData(DataStage.Sft, "{\"conversations\": [{\"content\": \"hi\"}, {\"content\": \"yo\"}]}\n{\"text\": \"x\"}\n", 2, "missing field \"conversations\"")]
     [InlineData(DataStage.Sft, "{\"conversations\": [{\"content\": \"hi\"}, {\"content\": 3}]}\n", 1, "conversations[1].content must be a string")]
     [InlineData(DataStage.Reason, "{\"conversations\": {\"content\": \"hi\"}}\n", 1, "\"conversations\" must be an array")]
