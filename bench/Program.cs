@@ -9,6 +9,8 @@ var verbs = new (string Name, string Usage, Func<string[], int> Run)[]
         TrainBench.Run),
     ("generate", "generate [--preset minimind2-small] [--prompt-len 16] [--new-tokens 64] [--reps 5] [--threads 2]",
         GenerateBench.Run),
+    ("data-prepare", "data-prepare [--gib 1] [--stage pretrain|sft|dpo|reason] [--dataset dataset] [--tokenizer <dataset>/tokenizer/tokenizer.json] [--max-length 512] [--threads <all cores>]",
+        DataPrepareBench.Run),
 };
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")

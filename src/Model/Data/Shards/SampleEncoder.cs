@@ -1,0 +1,113 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Unicode;
+using MiniMind.Model.Tokenizer;
+
+namespace MiniMind.Model.Data.Shards;
+
+/// <summary>
+/// One JSONL line → one shard record, through the existing per-sample builders (<see cref="PretrainSample"/>,
+/// <see cref="SftSample"/>, <see cref="ReasonLossMask"/>, <see cref="DpoSample"/>), so a prepared sample equals
+/// what those builders give. Thread-safe (the tokenizer is).
+/// </summary>
+internal sealed class SampleEncoder(BpeTokenizer tokenizer, DataStage stage, int maxLength, int tokenBytes)
+{
+    readonly SampleTokens _tokens = SampleTokens.From(tokenizer);
+    readonly int[] _tagIds = stage == DataStage.Reason ? ReasonLossMask.TagIds(tokenizer) : [];
+
+    public int PadId => _tokens.PadId;
+
+    /// <summary>Appends the record for <paramref name="line"/> to <paramref name="record"/>, or returns why it cannot
+    /// (the caller adds file and line). <paramref name="record"/> is left unchanged on failure.</summary>
+    public string? TryEncode(ReadOnlyMemory<byte> line, List<byte> record)
+    {
+        if (!Utf8.IsValid(line.Span)) return $"invalid UTF-8 at byte {FirstInvalidByte(line.Span) + 1} of the line";
+        var mark = record.Count;
+        try
+        {
+            using var doc = JsonDocument.Parse(line);
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) return $"expected a JSON object, got {root.ValueKind}";
+            return stage switch
+            {
+                DataStage.Pretrain => Pretrain(root, record),
+                DataStage.Sft or DataStage.Reason => Sft(root, record),
+                DataStage.Dpo => Dpo(root, record),
+                _ => throw new InvalidOperationException(stage.ToString()),
+            };
+        }
+        catch (JsonException e)
+        {
+            record.RemoveRange(mark, record.Count - mark);
+            return $"invalid JSON ({e.Message})";
+        }
+        catch (ChatTemplateException e)
+        {
+            record.RemoveRange(mark, record.Count - mark);
+            return e.Message;
+        }
+        catch (InvalidOperationException e) // GetString on a lone surrogate escape such as "\ud800"
+        {
+            record.RemoveRange(mark, record.Count - mark);
+            return $"invalid string ({e.Message})";
+        }
+    }
+
+    string? Pretrain(JsonElement root, List<byte> record)
+    {
+        if (!root.TryGetProperty("text", out var text)) return "missing field \"text\"";
+        if (text.ValueKind != JsonValueKind.String) return $"\"text\" must be a string, got {text.ValueKind}";
+        var s = PretrainSample.Build(tokenizer, text.GetString()!, maxLength, _tokens.PadId);
+        ShardFormat.AppendSide(record, s.InputIds, _tokens.PadId, [], hasMask: false, tokenBytes);
+        return null;
+    }
+
+    string? Sft(JsonElement root, List<byte> record)
+    {
+        if (!root.TryGetProperty("conversations", out var turns)) return "missing field \"conversations\"";
+        if (turns.ValueKind != JsonValueKind.Array) return $"\"conversations\" must be an array, got {turns.ValueKind}";
+        var contents = new List<string?>(turns.GetArrayLength());
+        var i = 0;
+        foreach (var turn in turns.EnumerateArray())
+        {
+            if (turn.ValueKind != JsonValueKind.Object) return $"conversations[{i}] must be an object, got {turn.ValueKind}";
+            if (!turn.TryGetProperty("content", out var content)) return $"conversations[{i}] has no \"content\"";
+            if (content.ValueKind != JsonValueKind.String) return $"conversations[{i}].content must be a string, got {content.ValueKind}";
+            contents.Add(content.GetString());
+            i++;
+        }
+        if (contents.Count == 0) return "\"conversations\" is empty";
+        var s = SftSample.Build(tokenizer, contents, maxLength, _tokens);
+        if (stage == DataStage.Reason)
+        {
+            var reason = ReasonLossMask.Build(s.Y, s.LossMaskShifted, _tagIds);
+            ShardFormat.AppendInt32(record, reason.Normalizer);
+            ShardFormat.AppendSide(record, s.InputIds, _tokens.PadId, reason.Mask, hasMask: true, tokenBytes);
+        }
+        else ShardFormat.AppendSide(record, s.InputIds, _tokens.PadId, s.LossMaskShifted, hasMask: true, tokenBytes);
+        return null;
+    }
+
+    string? Dpo(JsonElement root, List<byte> record)
+    {
+        if (!root.TryGetProperty("chosen", out var chosen)) return "missing field \"chosen\"";
+        if (!root.TryGetProperty("rejected", out var rejected)) return "missing field \"rejected\"";
+        if (chosen.ValueKind != JsonValueKind.Array) return $"\"chosen\" must be an array, got {chosen.ValueKind}";
+        if (rejected.ValueKind != JsonValueKind.Array) return $"\"rejected\" must be an array, got {rejected.ValueKind}";
+        var s = DpoSample.Build(tokenizer, ChatMessage.ListFromJson(chosen), ChatMessage.ListFromJson(rejected), maxLength, _tokens);
+        ShardFormat.AppendSide(record, s.Chosen.InputIds, _tokens.PadId, s.Chosen.Mask, hasMask: true, tokenBytes);
+        ShardFormat.AppendSide(record, s.Rejected.InputIds, _tokens.PadId, s.Rejected.Mask, hasMask: true, tokenBytes);
+        return null;
+    }
+
+    static int FirstInvalidByte(ReadOnlySpan<byte> bytes)
+    {
+        var pos = 0;
+        while (pos < bytes.Length)
+        {
+            if (System.Buffers.OperationStatus.Done != Rune.DecodeFromUtf8(bytes[pos..], out _, out var consumed)) return pos;
+            pos += consumed;
+        }
+        return pos;
+    }
+}
