@@ -5,7 +5,7 @@ namespace MiniMind.Cli.Tests;
 /// <summary>Runs the minimind root command in-process and captures its output.</summary>
 internal static class CliRun
 {
-    public static string RepoRoot { get; } = FindRepoRoot();
+    public static string RepoRoot => Paths.RepoRoot;
 
     public static string Tokenizer => Path.Combine(RepoRoot, "dataset", "tokenizer", "tokenizer.json");
 
@@ -13,16 +13,8 @@ internal static class CliRun
 
     public static async Task<(int Code, string Out, string Err)> Run(params string[] args)
     {
-        var (o, e) = (new StringWriter(), new StringWriter());
-        var code = await MiniMindCommand.RunAsync(args, o, e, TestContext.Current.CancellationToken);
-        return (code, o.ToString(), e.ToString());
-    }
-
-    static string FindRepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "MiniMind.Actors.sln"))) return dir.FullName;
-        throw new InvalidOperationException($"MiniMind.Actors.sln not found above {AppContext.BaseDirectory}");
+        var r = await CliRunner.RunAsync(args);
+        return (r.ExitCode, r.Out, r.Error);
     }
 }
 

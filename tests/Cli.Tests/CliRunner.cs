@@ -14,7 +14,7 @@ public static class CliRunner
     {
         var @out = new StringWriter();
         var err = new StringWriter();
-        var code = await MiniMindCommand.RunAsync(args, @out, err);
+        var code = await MiniMindCommand.RunAsync(args, @out, err, Xunit.TestContext.Current.CancellationToken);
         return new Result(code, @out.ToString(), err.ToString());
     }
 
