@@ -12,11 +12,12 @@ namespace MiniMind.Actors;
 /// <summary>Raised by a <see cref="FaultPlan"/>: a stand-in for a device fault (CUDA error, OOM) in tests.</summary>
 public sealed class InjectedFaultException(string message) : Exception(message);
 
-/// <summary>Test hook: makes the worker throw once, at the start of each listed optimizer step (0-based).
-/// Shared across worker incarnations, so a restarted worker does not fail again on the same step.</summary>
+/// <summary>Test hook: makes the worker throw at the start of each listed optimizer step (0-based), once per listing
+/// (list a step twice to fail it twice). Shared across worker incarnations, so a restarted worker does not fail
+/// again on the same step unless asked to.</summary>
 public sealed class FaultPlan(params long[] steps)
 {
-    readonly HashSet<long> pending = [.. steps];
+    readonly List<long> pending = [.. steps];
     public static FaultPlan None { get; } = new();
 
     public bool Take(long step)
@@ -54,6 +55,8 @@ public sealed class GpuWorker : ReceiveActor
 
     /// <summary>Sent to the parent after a restart: the model is gone and must be re-initialised.</summary>
     public sealed record WorkerRestarted(string Reason);
+
+    static readonly object RngGate = new();
 
     readonly TrainingSettings settings;
     readonly FaultPlan faults;
@@ -98,20 +101,25 @@ public sealed class GpuWorker : ReceiveActor
         optimizer?.Dispose();
         model?.Dispose();
         var device = TorchRuntime.ParseDevice(settings.Device);
-        torch.manual_seed((long)(settings.Seed & 0x7FFF_FFFF_FFFF_FFFF));
-        model = new MiniMindForCausalLM(settings.Config);
-        if (settings.InitFrom is { } init && msg.From is null)
-            StateDictLoader.LoadFile(model, init);
-        model.to(device);
-        parameters = model.OptimizerParameters().Where(p => p.requires_grad).ToList();
-        optimizer = optim.AdamW(parameters, lr: settings.LearningRate, weight_decay: settings.WeightDecay);
         long step = 0;
-        if (msg.From is { } ckpt)
+        // torch's default generator is process-wide: seeding and drawing the init must not interleave with another
+        // worker in this process (tests run several; dropout would need a generator per worker, see README).
+        lock (RngGate)
         {
-            using (var r = new BinaryReader(new MemoryStream(ckpt.Model))) model.load(r);
-            using (var r = new BinaryReader(new MemoryStream(ckpt.Optimizer))) optimizer.load_state_dict(r);
-            using (var rng = torch.tensor(ckpt.Rng)) torch.set_rng_state(rng);
-            step = ckpt.Step;
+            torch.manual_seed((long)(settings.Seed & 0x7FFF_FFFF_FFFF_FFFF));
+            model = new MiniMindForCausalLM(settings.Config);
+            if (settings.InitFrom is { } init && msg.From is null)
+                StateDictLoader.LoadFile(model, init);
+            model.to(device);
+            parameters = model.OptimizerParameters().Where(p => p.requires_grad).ToList();
+            optimizer = optim.AdamW(parameters, lr: settings.LearningRate, weight_decay: settings.WeightDecay);
+            if (msg.From is { } ckpt)
+            {
+                using (var r = new BinaryReader(new MemoryStream(ckpt.Model))) model.load(r);
+                using (var r = new BinaryReader(new MemoryStream(ckpt.Optimizer))) optimizer.load_state_dict(r);
+                using (var rng = torch.tensor(ckpt.Rng)) torch.set_rng_state(rng);
+                step = ckpt.Step;
+            }
         }
         Sender.Tell(new WorkerReady(msg.Generation, step, model.UniqueParameterCount()));
     }
@@ -161,7 +169,8 @@ public sealed class GpuWorker : ReceiveActor
         }
         var modelBytes = Capture(w => model.save(w));
         var optBytes = Capture(w => optimizer.save_state_dict(w));
-        var rng = torch.get_rng_state().data<byte>().ToArray();
+        byte[] rng;
+        lock (RngGate) rng = torch.get_rng_state().data<byte>().ToArray();
         Sender.Tell(new Snapshotted(msg.Generation, new TrainingCheckpoint(msg.StepsDone, modelBytes, optBytes, rng),
             System.Diagnostics.Stopwatch.GetElapsedTime(started)));
     }
