@@ -167,17 +167,19 @@ public static class TrainStageCommands
             Faults = new FaultPlan(EnvLongs("MINIMIND_TEST_FAULT_STEPS")),
         }, Report, CancellationToken.None);
 
-        void OnCancel(object? sender, ConsoleCancelEventArgs e)
+        // Ctrl+C (SIGINT) or SIGTERM: finish the current step, checkpoint, exit 0. A second signal aborts at once.
+        var stopping = 0;
+        void OnSignal(System.Runtime.InteropServices.PosixSignalContext c)
         {
-            e.Cancel = true;
+            if (Interlocked.Exchange(ref stopping, 1) != 0) return;
+            c.Cancel = true;
             ctx.Error.WriteLine("stopping: finishing the current step and writing a checkpoint (Ctrl+C again to abort)…");
-            Console.CancelKeyPress -= OnCancel;
             run.Stop();
         }
-        Console.CancelKeyPress += OnCancel;
+        using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, OnSignal);
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, OnSignal);
         using var reg = ct.Register(run.Stop);
         var finished = await run.Finished;
-        Console.CancelKeyPress -= OnCancel;
         switch (finished.Outcome)
         {
             case Outcome.Completed:
