@@ -53,6 +53,13 @@ public sealed class GpuWorker : ReceiveActor
     public sealed record ExportWeights(int Generation, string Path);
     public sealed record WeightsExported(int Generation, string Path, string Sha256);
 
+    /// <summary>Aggregated path (issue 5): forward + loss/A + backward on one micro-batch from zeroed grads, then ship
+    /// the flattened gradient (unique parameters, in optimizer order) to <paramref name="Aggregator"/> as chunks.</summary>
+    public sealed record ComputeGradients(int Generation, long Step, int Micro, int MicroCount, DataLoader.MicroBatch Batch, IActorRef Aggregator);
+
+    /// <summary>Aggregated path: set the reduced gradient, clip and step AdamW at <paramref name="Lr"/>; replies <see cref="StepRan"/>.</summary>
+    public sealed record ApplyGradients(int Generation, long Step, double Lr, float[] Gradient, double Loss, long Tokens);
+
     /// <summary>Sent to the parent after a restart: the model is gone and must be re-initialised.</summary>
     public sealed record WorkerRestarted(string Reason);
 
@@ -72,6 +79,8 @@ public sealed class GpuWorker : ReceiveActor
         Receive<RunStep>(OnRunStep);
         Receive<Snapshot>(OnSnapshot);
         Receive<ExportWeights>(OnExport);
+        Receive<ComputeGradients>(OnComputeGradients);
+        Receive<ApplyGradients>(OnApplyGradients);
     }
 
     public static Props Props(TrainingSettings settings, FaultPlan? faults = null) =>
@@ -154,6 +163,58 @@ public sealed class GpuWorker : ReceiveActor
         optimizer.zero_grad();
         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
         Sender.Tell(new StepRan(msg.Generation, msg.Step, lossSum / a, norm, tokens, elapsed));
+    }
+
+    void OnComputeGradients(ComputeGradients msg)
+    {
+        if (model is null || optimizer is null) throw new InvalidOperationException("ComputeGradients before Initialize");
+        UseThreads();
+        if (msg.Micro == 0 && faults.Take(msg.Step)) throw new InjectedFaultException($"injected fault at step {msg.Step}");
+        using var scope = torch.NewDisposeScope();
+        var device = TorchRuntime.ParseDevice(settings.Device);
+        model.train();
+        optimizer.zero_grad();
+        var mb = msg.Batch;
+        var x = torch.tensor(mb.X, dtype: ScalarType.Int64).view(mb.Rows, mb.SeqLen).to(device);      // (B, T)
+        var y = torch.tensor(mb.Y, dtype: ScalarType.Int64).view(mb.Rows, mb.SeqLen).to(device);      // (B, T)
+        var mask = torch.tensor(mb.Mask).view(mb.Rows, mb.SeqLen).to(device);                          // (B, T)
+        var loss = Losses.PretrainLoss(model.call(x), y, mask, msg.MicroCount);
+        loss.backward();
+        var flat = new float[parameters.Sum(p => p.numel())];
+        var offset = 0;
+        foreach (var p in parameters)
+        {
+            var n = (int)p.numel();
+            if (p.grad is { } g) g.to_type(ScalarType.Float32).cpu().contiguous().data<float>().CopyTo(flat.AsSpan(offset, n));
+            offset += n;
+        }
+        optimizer.zero_grad();
+        foreach (var chunk in Protocol.GradientChunk.Split(msg.Step, msg.Micro, flat)) msg.Aggregator.Tell(chunk);
+        msg.Aggregator.Tell(new GradientAggregator.MicroBatchDone(msg.Step, msg.Micro, loss.item<float>() * msg.MicroCount, mb.Tokens));
+    }
+
+    void OnApplyGradients(ApplyGradients msg)
+    {
+        if (model is null || optimizer is null) throw new InvalidOperationException("ApplyGradients before Initialize");
+        UseThreads();
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        using var scope = torch.NewDisposeScope();
+        var device = TorchRuntime.ParseDevice(settings.Device);
+        foreach (var g in optimizer.ParamGroups) g.LearningRate = msg.Lr;
+        var offset = 0;
+        using (torch.no_grad())
+        {
+            foreach (var p in parameters)
+            {
+                var n = (int)p.numel();
+                p.grad = torch.tensor(msg.Gradient.AsSpan(offset, n).ToArray()).view(p.shape).to(p.dtype).to(device).DetachFromDisposeScope();
+                offset += n;
+            }
+        }
+        var norm = nn.utils.clip_grad_norm_(parameters, settings.GradClip);
+        optimizer.step();
+        optimizer.zero_grad();
+        Sender.Tell(new StepRan(msg.Generation, msg.Step, msg.Loss, norm, msg.Tokens, System.Diagnostics.Stopwatch.GetElapsedTime(started)));
     }
 
     void OnSnapshot(Snapshot msg)

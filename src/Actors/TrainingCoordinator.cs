@@ -48,7 +48,8 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     TrainingState state = TrainingState.Empty;
     TrainingPlan? plan;
-    IActorRef loader = ActorRefs.Nobody, worker = ActorRefs.Nobody, writer = ActorRefs.Nobody;
+    IActorRef loader = ActorRefs.Nobody, worker = ActorRefs.Nobody, writer = ActorRefs.Nobody, aggregator = ActorRefs.Nobody;
+    int gradientLength;
     int generation;
     int restarts;
     bool workerReady, stepInFlight, stopRequested, finishing, begun;
@@ -165,6 +166,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         var workerProps = GpuWorker.Props(settings, faults);
         if (Context.System.Dispatchers.HasDispatcher(GpuWorker.DispatcherId)) workerProps = workerProps.WithDispatcher(GpuWorker.DispatcherId);
         worker = Context.ActorOf(workerProps, "worker-0");
+        if (settings.AggregateGradients) aggregator = Context.ActorOf(GradientAggregator.Props(), "gradient-aggregator");
         Context.Watch(worker);
         if (!state.Started)
             Persist(new RunStarted(settings.Stage, settings.ToJson(), dataset.Count, plan.TotalSteps), e => { state = state.Apply(e); Reload(); });
@@ -202,6 +204,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         if (msg.Generation != generation) return;
         workerReady = true;
         nextStep = msg.Step;
+        gradientLength = (int)msg.ParameterCount;
         if (!announced)
         {
             announced = true;
@@ -227,7 +230,14 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         if (workerReady && !stepInFlight && !stopRequested && buffer.TryGetValue(nextStep, out var batches))
         {
             stepInFlight = true;
-            worker.Tell(new RunStep(generation, nextStep, plan.LearningRateAt(nextStep), batches.Micro));
+            if (!settings.AggregateGradients)
+            {
+                worker.Tell(new RunStep(generation, nextStep, plan.LearningRateAt(nextStep), batches.Micro));
+                return;
+            }
+            aggregator.Tell(new GradientAggregator.BeginStep(generation, nextStep, batches.Micro.Count, gradientLength, plan.LearningRateAt(nextStep), worker, Self));
+            for (var m = 0; m < batches.Micro.Count; m++)
+                worker.Tell(new ComputeGradients(generation, nextStep, m, batches.Micro.Count, batches.Micro[m], aggregator));
         }
     }
 

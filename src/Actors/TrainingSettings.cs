@@ -38,6 +38,9 @@ public sealed record TrainingSettings
     public int Threads { get; init; }
     /// <summary>Checkpoints kept on disk (the newest K).</summary>
     public int KeepCheckpoints { get; init; } = 3;
+    /// <summary>Route every step through the <see cref="GradientAggregator"/> (gradients shipped as chunks, reduced in
+    /// micro-batch order), the path workers on other nodes will take. Off: the worker accumulates locally (faster).</summary>
+    public bool AggregateGradients { get; init; }
     /// <summary>Initial weights (SFT: the pretrain output), or null for a fresh init from <see cref="Seed"/>.</summary>
     public string? InitFrom { get; init; }
 

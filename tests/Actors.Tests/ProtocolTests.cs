@@ -78,3 +78,34 @@ public class ProtocolTests
         Directory.Delete(dir, true);
     }
 }
+
+public class GradientAggregatorTests
+{
+    [Fact]
+    public void Reduce_sums_in_the_given_order_element_wise()
+    {
+        float[][] grads = [[1f, 2f], [1e-8f, 3f], [-1f, 0.5f]];
+        Assert.Equal([(1f + 1e-8f) + -1f, 5.5f], GradientAggregator.Reduce(grads));
+    }
+
+    [Fact]
+    public async Task The_aggregator_reduces_chunks_arriving_in_any_order_and_asks_the_worker_to_apply_them()
+    {
+        using var system = Akka.Actor.ActorSystem.Create("aggregator-test");
+        var inbox = Akka.Actor.Inbox.Create(system);
+        var aggregator = system.ActorOf(GradientAggregator.Props());
+        var g0 = Enumerable.Range(0, 10).Select(i => (float)i).ToArray();
+        var g1 = Enumerable.Range(0, 10).Select(i => 0.5f * i).ToArray();
+        // micro 1's pieces (4 floats a chunk) arrive before the step is announced and before micro 0's.
+        foreach (var c in Protocol.GradientChunk.Split(3, 1, g1, 16).Reverse()) aggregator.Tell(c);
+        aggregator.Tell(new GradientAggregator.MicroBatchDone(3, 1, 2.0, 7));
+        aggregator.Tell(new GradientAggregator.BeginStep(1, 3, 2, 10, 1e-4, inbox.Receiver, inbox.Receiver));
+        foreach (var c in Protocol.GradientChunk.Split(3, 0, g0, 16)) aggregator.Tell(c);
+        aggregator.Tell(new GradientAggregator.MicroBatchDone(3, 0, 4.0, 5));
+        var apply = Assert.IsType<GpuWorker.ApplyGradients>(await inbox.ReceiveAsync(TimeSpan.FromSeconds(5)));
+        Assert.Equal(3, apply.Step);
+        Assert.Equal(GradientAggregator.Reduce([g0, g1]), apply.Gradient);
+        Assert.Equal(3.0, apply.Loss);
+        Assert.Equal(12, apply.Tokens);
+    }
+}

@@ -56,7 +56,7 @@ public static class TrainStageCommands
         };
         cmd.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
         {
-            var file = TrainConfigFile.Load(parse.GetValue(trainConfig), stage);
+            var file = TrainConfigFile.Load(parse.GetValue(trainConfig), stage, parse.GetValue(config)!);
             var det = parse.GetValue(deterministic);
             var t = parse.GetValue(threads);
             if (det && t == 0) t = 1;
@@ -87,7 +87,7 @@ public static class TrainStageCommands
             };
             Validate(settings);
             var journalSpec = JournalSpec.Parse(parse.GetValue(journal), dir);
-            return await RunAsync(ctx, settings, journalSpec, parse.GetValue(config)!, ct);
+            return await RunAsync(ctx, settings, journalSpec, parse.GetValue(config)!, file.Sources, ct);
         }));
         return cmd;
     }
@@ -108,7 +108,7 @@ public static class TrainStageCommands
             throw new CliException(ExitCode.InputError, $"SFT starts from the pretrain output, but {init} does not exist. HINT: run `minimind train pretrain --run-dir {s.RunDir}` (same --config) first.");
     }
 
-    static async Task<ExitCode> RunAsync(CliContext ctx, TrainingSettings s, JournalSpec journal, string configName, CancellationToken ct)
+    static async Task<ExitCode> RunAsync(CliContext ctx, TrainingSettings s, JournalSpec journal, string configName, IReadOnlyList<string> trainConfigs, CancellationToken ct)
     {
         TorchRuntime.SetThreads(s.Threads);
         var cfg = s.Config;
@@ -120,6 +120,7 @@ public static class TrainStageCommands
         o.WriteLine($"  run dir  : {Path.GetFullPath(s.RunDir)}{(s.InitFrom is null ? "" : $" (from {s.InitFrom})")}");
         o.WriteLine($"  journal  : {journal.Display}");
         o.WriteLine(FormattableString.Invariant($"  schedule : {s.Epochs} epoch(s), batch {s.BatchSize} × accumulation {s.AccumulationSteps}, seq {s.MaxSeqLen}, lr {s.LearningRate:G3} cosine, AdamW wd {s.WeightDecay}, clip {s.GradClip}, save every {s.SaveInterval}"));
+        o.WriteLine($"  hyperparameters from: {(trainConfigs.Count == 0 ? "built-in MiniMind defaults" : string.Join(" + ", trainConfigs))}, then flags");
         o.Flush();
 
         var clock = Stopwatch.StartNew();
@@ -213,14 +214,37 @@ public static class TrainStageCommands
         [System.Text.Json.Serialization.JsonPropertyName("save_interval")] public int? SaveInterval { get; init; }
         [System.Text.Json.Serialization.JsonPropertyName("log_interval")] public int? LogInterval { get; init; }
 
-        public static TrainConfigFile Load(string? path, string stage)
+        [System.Text.Json.Serialization.JsonIgnore] public IReadOnlyList<string> Sources { get; init; } = [];
+
+        /// <summary>An explicit <paramref name="path"/>; otherwise config/train/&lt;stage&gt;.json (MiniMind's values) with
+        /// config/train/&lt;stage&gt;.&lt;preset&gt;.json layered on top when present (e.g. the tiny preset's CPU quick start).</summary>
+        public static TrainConfigFile Load(string? path, string stage, string preset)
         {
-            var file = path ?? Path.Combine("config", "train", stage + ".json");
-            if (!File.Exists(file))
+            if (path is not null)
             {
-                if (path is not null) throw new FileNotFoundException($"training config not found: {path}", path);
-                return new TrainConfigFile();
+                if (!File.Exists(path)) throw new FileNotFoundException($"training config not found: {path}", path);
+                return Read(path) with { Sources = [path] };
             }
+            var result = new TrainConfigFile();
+            var sources = new List<string>();
+            foreach (var file in new[] { Path.Combine("config", "train", stage + ".json"), Path.Combine("config", "train", $"{stage}.{Path.GetFileNameWithoutExtension(preset)}.json") })
+            {
+                if (!File.Exists(file)) continue;
+                var f = Read(file);
+                sources.Add(file);
+                result = new TrainConfigFile
+                {
+                    Data = f.Data ?? result.Data, Epochs = f.Epochs ?? result.Epochs, BatchSize = f.BatchSize ?? result.BatchSize,
+                    AccumulationSteps = f.AccumulationSteps ?? result.AccumulationSteps, LearningRate = f.LearningRate ?? result.LearningRate,
+                    MaxSeqLen = f.MaxSeqLen ?? result.MaxSeqLen, GradClip = f.GradClip ?? result.GradClip,
+                    SaveInterval = f.SaveInterval ?? result.SaveInterval, LogInterval = f.LogInterval ?? result.LogInterval,
+                };
+            }
+            return result with { Sources = sources };
+        }
+
+        static TrainConfigFile Read(string file)
+        {
             try { return JsonSerializer.Deserialize<TrainConfigFile>(File.ReadAllText(file)) ?? new TrainConfigFile(); }
             catch (JsonException e) { throw new InvalidDataException($"{file}: {e.Message}"); }
         }
