@@ -58,6 +58,8 @@ public sealed class TrainingRun : IAsyncDisposable
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         if (options.LoggerProvider is { } lp) builder.Logging.AddProvider(lp);
+        else builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);   // Akka's warnings → stderr
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
         TrainingRun? run = null;
         builder.Services.AddAkka("minimind", (akka, _) =>
         {
