@@ -9,6 +9,8 @@ var verbs = new (string Name, string Usage, Func<string[], int> Run)[]
         TrainBench.Run),
     ("generate", "generate [--preset minimind2-small] [--prompt-len 16] [--new-tokens 64] [--reps 5] [--threads 2]",
         GenerateBench.Run),
+    ("actors", "actors [--preset tiny] [--batch 16] [--seq-len 128] [--accumulation 1] [--steps 30] [--warmup 3] [--save-interval 10] [--threads 1]",
+        ActorsBench.Run),
 };
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")

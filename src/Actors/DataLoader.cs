@@ -44,6 +44,12 @@ public sealed class DataLoader : ReceiveActor
             order = SampleOrder.Permutation(dataset.Count, seed, epoch);
             cachedEpoch = epoch;
         }
+        return Build(dataset, plan, order, step);
+    }
+
+    /// <summary>The micro-batches of <paramref name="step"/>, given its epoch's permutation <paramref name="order"/>.</summary>
+    public static StepBatches Build(ITokenizedDataset dataset, TrainingPlan plan, long[] order, long step)
+    {
         var micro = new MicroBatch[plan.AccumulationSteps];
         var t = dataset.SeqLen;
         for (var m = 0; m < micro.Length; m++)

@@ -28,6 +28,12 @@ public sealed record TrainingRunOptions
     public ILoggerProvider? LoggerProvider { get; init; }
 }
 
+sealed class ManualLifetime : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
 /// <summary>Runs one training stage in an embedded one-member cluster: host up, coordinator (under a
 /// BackoffSupervisor) recovers and trains, reports go to <c>report</c>; Stop requests a graceful stop.</summary>
 public sealed class TrainingRun : IAsyncDisposable
@@ -58,8 +64,10 @@ public sealed class TrainingRun : IAsyncDisposable
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         if (options.LoggerProvider is { } lp) builder.Logging.AddProvider(lp);
-        else builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);   // Akka's warnings → stderr
+        else builder.Logging.AddProvider(new StderrLoggerProvider());   // Akka's warnings → stderr
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // No ConsoleLifetime: it would stop the host on SIGINT/SIGTERM mid-step. The CLI drains on those signals itself.
+        builder.Services.AddSingleton<IHostLifetime, ManualLifetime>();
         TrainingRun? run = null;
         builder.Services.AddAkka("minimind", (akka, _) =>
         {

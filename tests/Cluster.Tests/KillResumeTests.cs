@@ -86,17 +86,18 @@ public class KillResumeTests(ITestOutputHelper output)
 
         Assert.Equal(0, await RunToEnd(reference, log));
 
-        // Kill 1: at a random step.
-        var killAt = rng.Next(2, Steps / 2);
+        // Kill 1: at a random step after the first checkpoint file appeared (so the next start resumes from one).
+        var killAt = rng.Next(5, Steps / 2);
+        var ckptDir = Path.Combine(killed, "checkpoints", "pretrain");
         using (var c = new Child(killed))
         {
-            await WaitFor(() => c.LastStep >= killAt || c.Process.HasExited, TimeSpan.FromMinutes(2), $"step {killAt}");
+            await WaitFor(() => c.Process.HasExited || (c.LastStep >= killAt && Directory.Exists(ckptDir) && Directory.EnumerateFiles(ckptDir, "*.ckpt").Any()),
+                TimeSpan.FromMinutes(2), $"step {killAt}");
             c.KillHard();
             output.WriteLine($"kill 1 after step {c.LastStep}");
         }
 
         // Kill 2: in the middle of a checkpoint write (a pause is injected half-way through the temp file).
-        var ckptDir = Path.Combine(killed, "checkpoints", "pretrain");
         using (var c = new Child(killed, checkpointWriteDelayMs: 3000))
         {
             await WaitFor(() => Directory.Exists(ckptDir) && Directory.EnumerateFiles(ckptDir, "*.tmp").Any(), TimeSpan.FromMinutes(2), "a checkpoint write");
@@ -139,7 +140,7 @@ public class KillResumeTests(ITestOutputHelper output)
         {
             await WaitFor(() => c.LastStep >= 3 || c.Process.HasExited, TimeSpan.FromMinutes(2), "step 3");
             using (var kill = Process.Start("kill", $"-TERM {c.Process.Id}")) await kill.WaitForExitAsync(TestContext.Current.CancellationToken);
-            await c.Process.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+            await c.Process.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken);
             c.Process.WaitForExit();
             foreach (var l in c.Lines) output.WriteLine(l);
             Assert.Equal(0, c.Process.ExitCode);
