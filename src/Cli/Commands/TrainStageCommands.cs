@@ -190,7 +190,9 @@ public static class TrainStageCommands
                 o.WriteLine(FormattableString.Invariant($"elapsed {clock.Elapsed:hh\\:mm\\:ss}"));
                 return ExitCode.Ok;
             default:
-                throw new CliException(ExitCode.Error, $"training failed: {finished.Message}");
+                var hint = finished.Message.StartsWith("journal", StringComparison.Ordinal)
+                    ? $" HINT: check that the journal ({journal.Display}) is reachable, then re-run the same command to resume." : "";
+                throw new CliException(ExitCode.Error, $"training failed: {finished.Message}.{hint}");
         }
     }
 
