@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Installs what the tests need when it is missing (as root, Debian/Ubuntu):
 #   python3-torch + python3-numpy  (PyTorch interop tests: .pth files we write must load in real PyTorch)
+#   postgresql-15                  (journal tests start a throwaway PostgreSQL cluster in a temp dir; they fail,
+#                                   never skip, without it. As root they run it as the 'postgres' user via runuser.)
 # Prints a closing line "tests: N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -8,6 +10,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 need=()
 /usr/bin/python3 -c "import torch, numpy" 2>/dev/null || need+=(python3-torch python3-numpy)
+[ -x "${PG_BIN:-/usr/lib/postgresql/15/bin}/initdb" ] || need+=(postgresql-15)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: missing Debian packages ${need[*]}; install them (sudo apt-get install ${need[*]}) or run as root." >&2
@@ -17,6 +20,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# The Debian package starts a system cluster on 5432; the tests do not use it (they start their own on a free port).
 
 log=$(mktemp)
 set +e

@@ -11,6 +11,8 @@ var verbs = new (string Name, string Usage, Func<string[], int> Run)[]
         GenerateBench.Run),
     ("data-prepare", "data-prepare [--gib 1] [--stage pretrain|sft|dpo|reason] [--dataset dataset] [--tokenizer <dataset>/tokenizer/tokenizer.json] [--max-length 512] [--threads <all cores>]",
         DataPrepareBench.Run),
+    ("actors", "actors [--preset tiny] [--batch 16] [--seq-len 128] [--accumulation 1] [--steps 30] [--warmup 3] [--save-interval 10] [--threads 1]",
+        ActorsBench.Run),
 };
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")

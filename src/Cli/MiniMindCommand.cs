@@ -10,7 +10,7 @@ public static class MiniMindCommand
     {
         ctx ??= CliContext.Console;
         var root = new RootCommand("MiniMind.Actors: train and run small Llama-style language models (MiniMind2) on a fault-tolerant actor system.");
-        root.Subcommands.Add(TrainCommand.Create(ctx, TrainTokenizerCommand.Create(ctx)));
+        root.Subcommands.Add(TrainCommand.Create(ctx, TrainStageCommands.Pretrain(ctx), TrainStageCommands.Sft(ctx), TrainTokenizerCommand.Create(ctx)));
         root.Subcommands.Add(GenerateCommand.Create(ctx));
         root.Subcommands.Add(ModelCommands.Create(ctx));
         root.Subcommands.Add(DataCommands.Create(ctx));
@@ -22,6 +22,10 @@ public static class MiniMindCommand
     public static Task<int> RunAsync(string[] args, TextWriter? @out = null, TextWriter? err = null, CancellationToken cancellationToken = default)
     {
         var ctx = new CliContext(@out ?? Console.Out, err ?? Console.Error);
-        return Create(ctx).Parse(args).InvokeAsync(new InvocationConfiguration { Output = ctx.Out, Error = ctx.Error }, cancellationToken);
+        var parse = Create(ctx).Parse(args);
+        var config = new InvocationConfiguration { Output = ctx.Out, Error = ctx.Error };
+        // Training drains on Ctrl+C (finish the step, checkpoint); System.CommandLine must not force an exit after 2 s.
+        if (TrainStageCommands.HandlesCtrlC(parse)) config.ProcessTerminationTimeout = null;
+        return parse.InvokeAsync(config, cancellationToken);
     }
 }

@@ -1,0 +1,89 @@
+using Akka.Actor;
+using MiniMind.Actors.Protocol;
+
+namespace MiniMind.Actors;
+
+/// <summary>
+/// Reduces the gradients of a step's micro-batches in a fixed order (micro 0, 1, …, whatever order chunks arrive in),
+/// then has the applying worker clip (1.0) and step AdamW on the sum. Gradients travel as
+/// <see cref="GradientChunk"/>s (float32 in byte[] ≤ 4 MB), so workers can sit on other nodes (issue 5).
+/// On one node the default path skips this actor: the worker accumulates in <c>.grad</c> itself, which is the same
+/// sum in the same order. <see cref="TrainingSettings.AggregateGradients"/> routes steps through here instead.
+/// </summary>
+public sealed class GradientAggregator : ReceiveActor
+{
+    /// <summary>Expect <paramref name="MicroCount"/> gradients of <paramref name="Length"/> floats for <paramref name="Step"/>;
+    /// when complete, send <see cref="GpuWorker.ApplyGradients"/> to <paramref name="Applier"/> with replies to <paramref name="ReplyTo"/>.</summary>
+    public sealed record BeginStep(int Generation, long Step, int MicroCount, int Length, double Lr, IActorRef Applier, IActorRef ReplyTo);
+
+    /// <summary>A worker finished a micro-batch's backward: its unscaled loss and target-token count.</summary>
+    public sealed record MicroBatchDone(long Step, int Micro, double Loss, long Tokens);
+
+    sealed class Pending(BeginStep begin)
+    {
+        public BeginStep Begin { get; } = begin;
+        public Dictionary<int, List<GradientChunk>> Chunks { get; } = [];
+        public Dictionary<int, MicroBatchDone> Done { get; } = [];
+    }
+
+    Pending? pending;
+    readonly Dictionary<long, List<object>> early = [];
+
+    public GradientAggregator()
+    {
+        Receive<BeginStep>(b =>
+        {
+            pending = new Pending(b);
+            if (early.Remove(b.Step, out var queued)) foreach (var m in queued) Self.Tell(m);
+            early.Clear();
+        });
+        Receive<GradientChunk>(c =>
+        {
+            if (!Accept(c.Step, c)) return;
+            if (!pending!.Chunks.TryGetValue(c.Micro, out var list)) pending.Chunks[c.Micro] = list = [];
+            list.Add(c);
+            TryComplete();
+        });
+        Receive<MicroBatchDone>(d => { if (Accept(d.Step, d)) { pending!.Done[d.Micro] = d; TryComplete(); } });
+    }
+
+    public static Props Props() => Akka.Actor.Props.Create(() => new GradientAggregator());
+
+    bool Accept(long step, object message)
+    {
+        if (pending?.Begin.Step == step) return true;
+        if (pending is null || step > pending.Begin.Step)
+        {
+            if (!early.TryGetValue(step, out var list)) early[step] = list = [];
+            list.Add(message);
+        }
+        return false;
+    }
+
+    void TryComplete()
+    {
+        var p = pending!;
+        var b = p.Begin;
+        if (p.Done.Count < b.MicroCount) return;
+        for (var m = 0; m < b.MicroCount; m++)
+            if (!p.Chunks.TryGetValue(m, out var cs) || cs.Count == 0 || cs.Count < cs[0].Count) return;
+        var sum = Reduce(Enumerable.Range(0, b.MicroCount).Select(m => GradientChunk.Join(p.Chunks[m], b.Length)));
+        var loss = Enumerable.Range(0, b.MicroCount).Sum(m => p.Done[m].Loss) / b.MicroCount;
+        var tokens = p.Done.Values.Sum(d => d.Tokens);
+        b.Applier.Tell(new GpuWorker.ApplyGradients(b.Generation, b.Step, b.Lr, sum, loss, tokens), b.ReplyTo);
+        pending = null;
+    }
+
+    /// <summary>Σ over micro-batches in the given order, element-wise in float32: the same additions, in the same order,
+    /// as autograd accumulating into <c>.grad</c> micro-batch after micro-batch.</summary>
+    public static float[] Reduce(IEnumerable<float[]> inOrder)
+    {
+        float[]? sum = null;
+        foreach (var g in inOrder)
+        {
+            if (sum is null) { sum = (float[])g.Clone(); continue; }
+            for (var i = 0; i < sum.Length; i++) sum[i] += g[i];
+        }
+        return sum ?? [];
+    }
+}

@@ -1,0 +1,345 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Persistence;
+using MiniMind.Actors.Checkpoints;
+using MiniMind.Actors.Protocol;
+using MiniMind.Model.Data;
+using static MiniMind.Actors.CheckpointWriter;
+using static MiniMind.Actors.GpuWorker;
+
+namespace MiniMind.Actors;
+
+/// <summary>
+/// Drives one training stage of one run dir. Commands in, events out: it persists <see cref="RunStarted"/>,
+/// <see cref="StepCommitted"/> (PersistAsync: per-step latency matters, and a lost one is just redone),
+/// <see cref="CheckpointSaved"/>, <see cref="CheckpointDiscarded"/> and <see cref="RunCompleted"/> (Persist: what
+/// follows depends on the write). State is a <see cref="TrainingState"/> changed only by its Apply functions.
+/// Children: a <see cref="DataLoader"/>, a <see cref="GpuWorker"/> and a <see cref="CheckpointWriter"/>.
+/// Resume = newest verified checkpoint (model + AdamW + RNG + step); LR and data position follow from the step.
+/// Starts (or resumes) by itself once recovery completes, reporting to <c>listener</c>.
+/// </summary>
+public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
+{
+    /// <summary>Self-sent after recovery: begin a new run, resume one, or report that it is complete.</summary>
+    public sealed record StartTraining
+    {
+        public static StartTraining Instance { get; } = new();
+    }
+
+    /// <summary>Finish the current step, checkpoint, then report <see cref="TrainingFinished"/> (Stopped).</summary>
+    public sealed record StopTraining(string RequestId);
+
+    public sealed record FetchTrainingStatus(string RequestId);
+    public sealed record TrainingStatus(string RequestId, TrainingState State);
+
+    // ---- to the listener ----
+    public sealed record TrainingBegan(bool Resumed, long FromStep, long TotalSteps, long SampleCount, long ParameterCount, string? Checkpoint);
+    public sealed record TrainingProgress(long Step, long TotalSteps, int Epoch, double Loss, double Lr, double GradNorm, long StepTokens, TimeSpan StepTime, TimeSpan CheckpointStall);
+    public sealed record TrainingNotice(string Text);
+    public enum Outcome { Completed, AlreadyCompleted, Stopped, Failed }
+    public sealed record TrainingFinished(Outcome Outcome, long Step, string? OutputFile, string Message);
+
+    readonly TrainingSettings settings;
+    readonly Func<TrainingSettings, ITokenizedDataset> openDataset;
+    readonly IActorRef listener;
+    readonly FaultPlan faults;
+    readonly TimeSpan checkpointWriteDelay;
+    readonly ILoggingAdapter log = Context.GetLogger();
+
+    TrainingState state = TrainingState.Empty;
+    TrainingPlan? plan;
+    IActorRef loader = ActorRefs.Nobody, worker = ActorRefs.Nobody, writer = ActorRefs.Nobody, aggregator = ActorRefs.Nobody;
+    int gradientLength;
+    int generation;
+    int restarts;
+    bool workerReady, stepInFlight, stopRequested, finishing, begun;
+    long nextStep;
+    long stopAtStep = -1;
+    readonly Dictionary<long, DataLoader.StepBatches> buffer = [];
+    readonly HashSet<long> requested = [];
+    TimeSpan pendingStall;
+
+    public TrainingCoordinator(string persistenceId, TrainingSettings settings, Func<TrainingSettings, ITokenizedDataset> openDataset,
+                               IActorRef listener, FaultPlan faults, TimeSpan checkpointWriteDelay)
+    {
+        PersistenceId = persistenceId;
+        this.settings = settings;
+        this.openDataset = openDataset;
+        this.listener = listener;
+        this.faults = faults;
+        this.checkpointWriteDelay = checkpointWriteDelay;
+
+        Recover<ITrainingEvent>(e => state = state.Apply(e));
+        Recover<RecoveryCompleted>(_ => Self.Tell(StartTraining.Instance));
+
+        Command<StartTraining>(_ => OnStart());
+        Command<StopTraining>(OnStop);
+        Command<FetchTrainingStatus>(f => Sender.Tell(new TrainingStatus(f.RequestId, state)));
+        Command<LatestLoaded>(OnLatestLoaded);
+        Command<WorkerReady>(OnWorkerReady);
+        Command<DataLoader.StepBatches>(b => { buffer[b.Step] = b; Pump(); });
+        Command<StepRan>(OnStepRan);
+        Command<Snapshotted>(s => { if (s.Generation == generation) { pendingStall += s.Elapsed; writer.Tell(new WriteCheckpoint(s.Generation, s.Checkpoint)); } });
+        Command<CheckpointWritten>(OnCheckpointWritten);
+        Command<WeightsExported>(OnWeightsExported);
+        Command<WorkerRestarted>(OnWorkerRestarted);
+        Command<ReloadWorker>(_ => Reload());
+        Command<Terminated>(t => Fail($"{t.ActorRef.Path.Name} stopped after repeated failures"));
+    }
+
+    public override string PersistenceId { get; }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(string persistenceId, TrainingSettings settings, Func<TrainingSettings, ITokenizedDataset> openDataset,
+                              IActorRef listener, FaultPlan? faults = null, TimeSpan checkpointWriteDelay = default) =>
+        Akka.Actor.Props.Create(() => new TrainingCoordinator(persistenceId, settings, openDataset, listener, faults ?? FaultPlan.None, checkpointWriteDelay));
+
+    /// <summary>Supervision: a worker fault (device error, OOM, injected) is retried: restart, reload the newest
+    /// checkpoint and redo the steps since, at most 3 times a minute (then the worker stops and the run fails).
+    /// Bad data or a missing/corrupt file cannot be fixed by retrying: escalate.</summary>
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new OneForOneStrategy(3, TimeSpan.FromMinutes(1), ex => ex switch
+        {
+            InvalidDataException or FileNotFoundException or DirectoryNotFoundException => Directive.Escalate,
+            _ => Directive.Restart,
+        });
+
+    sealed record ReloadWorker;
+
+    protected override void PreRestart(Exception reason, object message)
+    {
+        listener.Tell(new TrainingFinished(Outcome.Failed, state.CommittedStep, null, $"{reason.GetType().Name}: {reason.Message}"));
+        base.PreRestart(reason, message);
+    }
+
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
+    {
+        listener.Tell(new TrainingFinished(Outcome.Failed, 0, null, $"journal unavailable, nothing was changed: {Root(reason).Message}"));
+        base.OnRecoveryFailure(reason, message);
+    }
+
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        listener.Tell(new TrainingFinished(Outcome.Failed, state.CommittedStep, null,
+            $"journal write failed ({@event.GetType().Name}); the newest checkpoint is intact, re-run to resume: {Root(cause).Message}"));
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        listener.Tell(new TrainingFinished(Outcome.Failed, state.CommittedStep, null, $"journal rejected {@event.GetType().Name}: {cause.Message}"));
+        base.OnPersistRejected(cause, @event, sequenceNr);
+    }
+
+    static Exception Root(Exception e) => e.InnerException is null ? e : Root(e.InnerException);
+
+    void OnStart()
+    {
+        if (begun) return;
+        begun = true;
+        if (state.Completed)
+        {
+            listener.Tell(new TrainingFinished(Outcome.AlreadyCompleted, state.CommittedStep, state.OutputFile,
+                $"run already completed at step {state.CommittedStep}: {state.OutputFile}"));
+            return;
+        }
+        if (state.Started && state.SettingsJson is { } json && TrainingSettings.FromJson(json).Identity() != settings.Identity())
+        {
+            listener.Tell(new TrainingFinished(Outcome.Failed, state.CommittedStep, null,
+                $"{settings.RunDir} holds a different {settings.Stage} run (config, data or hyperparameters differ); use another --run-dir"));
+            return;
+        }
+        ITokenizedDataset dataset;
+        try
+        {
+            dataset = openDataset(settings);
+            plan = TrainingPlan.For(dataset.Count, settings);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException)
+        {
+            listener.Tell(new TrainingFinished(Outcome.Failed, 0, null, e.Message));
+            return;
+        }
+        loader = Context.ActorOf(DataLoader.Props(dataset, plan, settings.Seed), "data-loader");
+        writer = Context.ActorOf(CheckpointWriter.Props(settings.CheckpointDir, checkpointWriteDelay), "checkpoint-writer");
+        var workerProps = GpuWorker.Props(settings, faults);
+        if (Context.System.Dispatchers.HasDispatcher(GpuWorker.DispatcherId)) workerProps = workerProps.WithDispatcher(GpuWorker.DispatcherId);
+        worker = Context.ActorOf(workerProps, "worker-0");
+        if (settings.AggregateGradients) aggregator = Context.ActorOf(GradientAggregator.Props(), "gradient-aggregator");
+        Context.Watch(worker);
+        if (!state.Started)
+            Persist(new RunStarted(settings.Stage, settings.ToJson(), dataset.Count, plan.TotalSteps), e => { state = state.Apply(e); Reload(); });
+        else
+            Reload();
+    }
+
+    /// <summary>(Re)initialise the worker from the newest verified checkpoint, or from scratch.</summary>
+    void Reload()
+    {
+        generation++;
+        workerReady = false;
+        stepInFlight = false;
+        writer.Tell(new LoadLatest(generation, state.Checkpoints));
+    }
+
+    void OnLatestLoaded(LatestLoaded msg)
+    {
+        if (msg.Generation != generation) return;
+        foreach (var (file, reason) in msg.Rejected)
+        {
+            listener.Tell(new TrainingNotice($"warning: checkpoint {file} is unusable ({reason}); falling back to the previous one"));
+            Persist(new CheckpointDiscarded(file, reason), e => state = state.Apply(e));
+        }
+        if (msg.Checkpoint is null && state.CommittedStep > 0)
+            listener.Tell(new TrainingNotice($"warning: no usable checkpoint; restarting from step 0 (the journal had {state.CommittedStep} steps)"));
+        pendingResume = msg.Record?.File;
+        worker.Tell(new Initialize(generation, msg.Checkpoint));
+    }
+
+    string? pendingResume;
+
+    void OnWorkerReady(WorkerReady msg)
+    {
+        if (msg.Generation != generation) return;
+        workerReady = true;
+        nextStep = msg.Step;
+        gradientLength = (int)msg.ParameterCount;
+        if (!announced)
+        {
+            announced = true;
+            listener.Tell(new TrainingBegan(msg.Step > 0, msg.Step, plan!.TotalSteps, plan.SampleCount, msg.ParameterCount, pendingResume));
+        }
+        else
+        {
+            listener.Tell(new TrainingNotice($"worker restarted; redoing from step {msg.Step}"));
+        }
+        if (nextStep >= plan!.TotalSteps) { Finish(); return; }
+        if (stopRequested) { FinishStopped(); return; }
+        Pump();
+    }
+
+    bool announced;
+
+    /// <summary>Keep the worker busy and the loader one step ahead.</summary>
+    void Pump()
+    {
+        if (plan is null || finishing) return;
+        for (var s = nextStep; s <= nextStep + 1 && s < plan.TotalSteps; s++)
+            if (!buffer.ContainsKey(s) && requested.Add(s)) loader.Tell(new DataLoader.FetchStepBatches(s));
+        if (workerReady && !stepInFlight && !stopRequested && buffer.TryGetValue(nextStep, out var batches))
+        {
+            stepInFlight = true;
+            if (!settings.AggregateGradients)
+            {
+                worker.Tell(new RunStep(generation, nextStep, plan.LearningRateAt(nextStep), batches.Micro));
+                return;
+            }
+            aggregator.Tell(new GradientAggregator.BeginStep(generation, nextStep, batches.Micro.Count, gradientLength, plan.LearningRateAt(nextStep), worker, Self));
+            for (var m = 0; m < batches.Micro.Count; m++)
+                worker.Tell(new ComputeGradients(generation, nextStep, m, batches.Micro.Count, batches.Micro[m], aggregator));
+        }
+    }
+
+    void OnStepRan(StepRan msg)
+    {
+        if (msg.Generation != generation || msg.Step != nextStep) return;
+        stepInFlight = false;
+        buffer.Remove(msg.Step);
+        requested.Remove(msg.Step);
+        var done = msg.Step + 1;
+        nextStep = done;
+        var lr = plan!.LearningRateAt(msg.Step);
+        PersistAsync(new StepCommitted(plan.EpochOf(msg.Step), done, plan.CursorAfter(msg.Step), msg.Loss, lr, msg.Tokens), e => state = state.Apply(e));
+        if (done % Math.Max(1, settings.LogInterval) == 0 || done == plan.TotalSteps || done == 1)
+        {
+            listener.Tell(new TrainingProgress(done, plan.TotalSteps, plan.EpochOf(msg.Step), msg.Loss, lr, msg.GradNorm, msg.Tokens, msg.Elapsed, pendingStall));
+            pendingStall = TimeSpan.Zero;
+        }
+        if (done == plan.TotalSteps)
+        {
+            finishing = true;
+            worker.Tell(new Snapshot(generation, done));
+            return;
+        }
+        if (stopRequested)
+        {
+            FinishStopped();
+            return;
+        }
+        if (done % Math.Max(1, settings.SaveInterval) == 0) worker.Tell(new Snapshot(generation, done));
+        Pump();
+    }
+
+    void OnStop(StopTraining msg)
+    {
+        if (stopRequested) return;
+        stopRequested = true;
+        if (!begun || plan is null || finishing) return;
+        if (workerReady && !stepInFlight) FinishStopped();
+    }
+
+    /// <summary>Checkpoint the state after the last finished step (unless the newest checkpoint already is it), then report.</summary>
+    void FinishStopped()
+    {
+        finishing = true;
+        stopAtStep = nextStep;
+        if (state.LatestCheckpoint?.Step == nextStep)
+            listener.Tell(new TrainingFinished(Outcome.Stopped, nextStep, null, $"stopped at step {nextStep}; checkpoint {state.LatestCheckpoint.File}"));
+        else
+            worker.Tell(new Snapshot(generation, nextStep));
+    }
+
+    void OnCheckpointWritten(CheckpointWritten msg)
+    {
+        Persist(new CheckpointSaved(msg.File, msg.Sha256, msg.Step), e =>
+        {
+            state = state.Apply(e);
+            var prunable = state.Prunable(settings.KeepCheckpoints);
+            if (prunable.Count > 0)
+            {
+                PersistAll(prunable.Select(p => new CheckpointDiscarded(p.File, "pruned")), d => state = state.Apply(d));
+                DeferAsync(prunable, p => writer.Tell(new DeleteCheckpoints(p.Select(c => c.File).ToList())));
+            }
+            if (msg.Generation != generation) return;
+            if (msg.Step == plan!.TotalSteps) Finish();
+            else if (msg.Step == stopAtStep)
+                listener.Tell(new TrainingFinished(Outcome.Stopped, msg.Step, null, $"stopped at step {msg.Step}; checkpoint {msg.File}"));
+        });
+    }
+
+    /// <summary>All steps done and checkpointed: write MiniMind's output file.</summary>
+    void Finish()
+    {
+        finishing = true;
+        worker.Tell(new ExportWeights(generation, Path.Combine(settings.RunDir, settings.OutputFileName)));
+    }
+
+    void OnWeightsExported(WeightsExported msg)
+    {
+        if (msg.Generation != generation) return;
+        Persist(new RunCompleted(msg.Path, msg.Sha256, plan!.TotalSteps), e =>
+        {
+            state = state.Apply(e);
+            listener.Tell(new TrainingFinished(Outcome.Completed, e.Step, e.OutputFile, $"done: {e.Step} steps, wrote {e.OutputFile}"));
+        });
+    }
+
+    void OnWorkerRestarted(WorkerRestarted msg)
+    {
+        restarts++;
+        var delay = TimeSpan.FromMilliseconds(Math.Min(10_000, 200 * Math.Pow(2, restarts - 1)));
+        log.Warning("worker failed ({0}); restart {1}, reloading in {2} ms", msg.Reason, restarts, delay.TotalMilliseconds);
+        listener.Tell(new TrainingNotice($"warning: worker failed ({msg.Reason}); reloading the newest checkpoint in {delay.TotalMilliseconds:0} ms"));
+        generation++;            // drop replies of the failed incarnation now
+        workerReady = false;
+        stepInFlight = false;
+        finishing = false;
+        Timers.StartSingleTimer("reload-worker", new ReloadWorker(), delay);
+    }
+
+    void Fail(string message)
+    {
+        listener.Tell(new TrainingFinished(Outcome.Failed, state.CommittedStep, null, message));
+    }
+}

@@ -1,0 +1,111 @@
+using Xunit;
+using Akka.Actor;
+using MiniMind.Actors.Checkpoints;
+using MiniMind.Actors.Protocol;
+
+namespace MiniMind.Actors.Tests;
+
+public class ProtocolTests
+{
+    [Fact]
+    public void Every_event_round_trips_through_the_serializer_with_a_stable_manifest()
+    {
+        using var system = ActorSystem.Create("serializer-test");
+        var serializer = new TrainingSerializer((ExtendedActorSystem)system);
+        object[] events =
+        [
+            new RunStarted("pretrain", "{\"a\":1}", 22000, 85), new StepCommitted(1, 12, 384, 6.25, 4.5e-4, 1022),
+            new CheckpointSaved("step_00000012.ckpt", "ab12", 12), new CheckpointDiscarded("x.ckpt", "pruned"),
+            new RunCompleted("runs/x/pretrain_64.pth", "cd34", 85),
+        ];
+        foreach (var e in events)
+        {
+            var manifest = serializer.Manifest(e);
+            Assert.EndsWith(".v1", manifest);
+            Assert.Equal(e, serializer.FromBinary(serializer.ToBinary(e), manifest));
+        }
+    }
+
+    [Fact]
+    public void Gradient_chunks_stay_within_4MB_and_rejoin_bit_exactly()
+    {
+        var grad = Enumerable.Range(0, 2_500_000).Select(i => MathF.Sin(i) * 1e-3f).ToArray();
+        var chunks = GradientChunk.Split(7, 1, grad);
+        Assert.Equal(3, chunks.Count);
+        Assert.All(chunks, c => Assert.True(c.Data.Length <= GradientChunk.MaxBytes));
+        using var system = ActorSystem.Create("chunk-test");
+        var serializer = new TrainingSerializer((ExtendedActorSystem)system);
+        var shipped = chunks.Reverse().Select(c => (GradientChunk)serializer.FromBinary(serializer.ToBinary(c), serializer.Manifest(c)));
+        Assert.Equal(grad, GradientChunk.Join(shipped, grad.Length));
+    }
+
+    [Fact]
+    public void An_unknown_type_has_no_manifest()
+    {
+        using var system = ActorSystem.Create("manifest-test");
+        var serializer = new TrainingSerializer((ExtendedActorSystem)system);
+        Assert.Throws<ArgumentException>(() => serializer.Manifest("not an event"));
+    }
+
+    [Fact]
+    public void A_checkpoint_round_trips_and_any_flipped_byte_is_detected()
+    {
+        var ckpt = new TrainingCheckpoint(12, [1, 2, 3], [4, 5], [6]);
+        var bytes = ckpt.ToBytes();
+        var back = TrainingCheckpoint.FromBytes(bytes, "t");
+        Assert.Equal(12, back.Step);
+        Assert.Equal(ckpt.Model, back.Model);
+        Assert.Equal(ckpt.Optimizer, back.Optimizer);
+        Assert.Equal(ckpt.Rng, back.Rng);
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            var bad = (byte[])bytes.Clone();
+            bad[i] ^= 0x40;
+            Assert.Throws<InvalidDataException>(() => TrainingCheckpoint.FromBytes(bad, "t"));
+        }
+        Assert.Throws<InvalidDataException>(() => TrainingCheckpoint.FromBytes(bytes[..^5], "t"));
+    }
+
+    [Fact]
+    public async Task An_atomic_write_leaves_no_temp_file_and_replaces_the_target()
+    {
+        var dir = Directory.CreateTempSubdirectory("ckpt-write").FullName;
+        var path = Path.Combine(dir, "step_00000001.ckpt");
+        await TrainingCheckpoint.WriteAtomicAsync(path, [1, 2, 3], ct: TestContext.Current.CancellationToken);
+        await TrainingCheckpoint.WriteAtomicAsync(path, [4, 5], ct: TestContext.Current.CancellationToken);
+        Assert.Equal([4, 5], await File.ReadAllBytesAsync(path, TestContext.Current.CancellationToken));
+        Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
+        Directory.Delete(dir, true);
+    }
+}
+
+public class GradientAggregatorTests
+{
+    [Fact]
+    public void Reduce_sums_in_the_given_order_element_wise()
+    {
+        float[][] grads = [[1f, 2f], [1e-8f, 3f], [-1f, 0.5f]];
+        Assert.Equal([(1f + 1e-8f) + -1f, 5.5f], GradientAggregator.Reduce(grads));
+    }
+
+    [Fact]
+    public async Task The_aggregator_reduces_chunks_arriving_in_any_order_and_asks_the_worker_to_apply_them()
+    {
+        using var system = Akka.Actor.ActorSystem.Create("aggregator-test");
+        var inbox = Akka.Actor.Inbox.Create(system);
+        var aggregator = system.ActorOf(GradientAggregator.Props());
+        var g0 = Enumerable.Range(0, 10).Select(i => (float)i).ToArray();
+        var g1 = Enumerable.Range(0, 10).Select(i => 0.5f * i).ToArray();
+        // micro 1's pieces (4 floats a chunk) arrive before the step is announced and before micro 0's.
+        foreach (var c in Protocol.GradientChunk.Split(3, 1, g1, 16).Reverse()) aggregator.Tell(c);
+        aggregator.Tell(new GradientAggregator.MicroBatchDone(3, 1, 2.0, 7));
+        aggregator.Tell(new GradientAggregator.BeginStep(1, 3, 2, 10, 1e-4, inbox.Receiver, inbox.Receiver));
+        foreach (var c in Protocol.GradientChunk.Split(3, 0, g0, 16)) aggregator.Tell(c);
+        aggregator.Tell(new GradientAggregator.MicroBatchDone(3, 0, 4.0, 5));
+        var apply = Assert.IsType<GpuWorker.ApplyGradients>(await inbox.ReceiveAsync(TimeSpan.FromSeconds(5)));
+        Assert.Equal(3, apply.Step);
+        Assert.Equal(GradientAggregator.Reduce([g0, g1]), apply.Gradient);
+        Assert.Equal(3.0, apply.Loss);
+        Assert.Equal(12, apply.Tokens);
+    }
+}

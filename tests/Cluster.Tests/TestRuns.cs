@@ -1,0 +1,74 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using MiniMind.Actors;
+using MiniMind.Model;
+using TorchSharp;
+using static MiniMind.Actors.TrainingCoordinator;
+
+namespace MiniMind.Cluster.Tests;
+
+/// <summary>Tiny, fast, deterministic training runs for the tests (tiny preset, batch 2 × accumulation 2, seq 32).</summary>
+static class TestRuns
+{
+#pragma warning disable CA2255 // process-wide torch setting for a test assembly: one intra-op thread (2-core CI)
+    [ModuleInitializer]
+#pragma warning restore CA2255
+    internal static void Init() => torch.set_num_threads(1);
+
+    public static string Repo { get; } = FindRepo();
+
+    static string FindRepo()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "MiniMind.Actors.sln"))) return d.FullName;
+        throw new InvalidOperationException("repository root (MiniMind.Actors.sln) not found above " + AppContext.BaseDirectory);
+    }
+
+    public static string TempRunDir(string name) => Directory.CreateTempSubdirectory($"minimind-{name}-").FullName;
+
+    public static TrainingSettings Tiny(string runDir, long steps = 8, int saveInterval = 2) => new()
+    {
+        Stage = "pretrain",
+        ConfigJson = MiniMindConfig.Load(Path.Combine(Repo, "config", "presets", "tiny.json")).ToJson(),
+        DataPath = Path.Combine(Repo, "dataset", "pretrain.jsonl"),
+        TokenizerPath = Path.Combine(Repo, "dataset", "tokenizer", "tokenizer.json"),
+        RunDir = runDir,
+        BatchSize = 2,
+        AccumulationSteps = 2,
+        MaxSeqLen = 32,
+        MaxSteps = steps,
+        SaveInterval = saveInterval,
+        LogInterval = 1,
+        Deterministic = true,
+        Threads = 1,
+    };
+
+    public sealed record Result(TrainingFinished Finished, IReadOnlyList<object> Reports, TrainingState State);
+
+    /// <summary>Runs to the end (or to a stop requested by <paramref name="stopWhen"/>) and returns what was reported.</summary>
+    public static async Task<Result> RunAsync(TrainingSettings settings, JournalSpec? journal = null, FaultPlan? faults = null,
+        Func<object, bool>? stopWhen = null, TimeSpan? timeout = null)
+    {
+        var reports = new ConcurrentQueue<object>();
+        TrainingRun? run = null;
+        var stopRequested = 0;
+        await using (run = await TrainingRun.StartAsync(new TrainingRunOptions
+        {
+            Settings = settings,
+            Journal = journal ?? JournalSpec.Parse("sqlite", settings.RunDir),
+            Faults = faults ?? FaultPlan.None,
+        }, m =>
+        {
+            reports.Enqueue(m);
+            if (stopWhen?.Invoke(m) == true && Interlocked.Exchange(ref stopRequested, 1) == 0) run!.Stop();
+        }))
+        {
+            var finished = await run.Finished.WaitAsync(timeout ?? TimeSpan.FromMinutes(2));
+            var state = finished.Outcome == Outcome.Failed ? TrainingState.Empty : await run.FetchStatusAsync(TimeSpan.FromSeconds(10));
+            return new Result(finished, [.. reports], state);
+        }
+    }
+
+    public static byte[] FinalCheckpoint(string runDir, long step) =>
+        File.ReadAllBytes(Path.Combine(runDir, "checkpoints", "pretrain", Actors.Checkpoints.TrainingCheckpoint.FileName(step)));
+}
