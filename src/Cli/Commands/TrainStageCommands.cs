@@ -211,6 +211,9 @@ public static class TrainStageCommands
         [System.Text.Json.Serialization.JsonPropertyName("grad_clip")] public double? GradClip { get; init; }
         [System.Text.Json.Serialization.JsonPropertyName("save_interval")] public int? SaveInterval { get; init; }
         [System.Text.Json.Serialization.JsonPropertyName("log_interval")] public int? LogInterval { get; init; }
+        [System.Text.Json.Serialization.JsonPropertyName("_comment")] public string? Comment { get; init; }
+
+        static readonly JsonSerializerOptions Strict = new() { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow };
 
         [System.Text.Json.Serialization.JsonIgnore] public IReadOnlyList<string> Sources { get; init; } = [];
 
@@ -225,7 +228,8 @@ public static class TrainStageCommands
             }
             var result = new TrainConfigFile();
             var sources = new List<string>();
-            foreach (var file in new[] { Path.Combine("config", "train", stage + ".json"), Path.Combine("config", "train", $"{stage}.{Path.GetFileNameWithoutExtension(preset)}.json") })
+            foreach (var file in new[] { Path.Combine("config", "train", stage + ".json"), Path.Combine("config", "train", $"{stage}.{Path.GetFileNameWithoutExtension(preset)}.json") }
+                         .Select(DefaultPaths.Resolve))
             {
                 if (!File.Exists(file)) continue;
                 var f = Read(file);
@@ -243,8 +247,8 @@ public static class TrainStageCommands
 
         static TrainConfigFile Read(string file)
         {
-            try { return JsonSerializer.Deserialize<TrainConfigFile>(File.ReadAllText(file)) ?? new TrainConfigFile(); }
-            catch (JsonException e) { throw new InvalidDataException($"{file}: {e.Message}"); }
+            try { return JsonSerializer.Deserialize<TrainConfigFile>(File.ReadAllText(file), Strict) ?? new TrainConfigFile(); }
+            catch (JsonException e) { throw new InvalidDataException($"{file}: {e.Message} (known fields: data, epochs, batch_size, accumulation_steps, learning_rate, max_seq_len, grad_clip, save_interval, log_interval)"); }
         }
     }
 }
