@@ -7,7 +7,7 @@ namespace MiniMind.Model;
 /// KV cache (prefill once, then one token per call, README items 3–4) or by re-running the whole sequence.
 /// With the cache, a float32 model without LoRA decodes after the prefill through <see cref="SingleTokenDecoder"/>
 /// (preallocated cache, few ops); otherwise through the general forward with a cat-grown cache.
-/// Each call runs in eval mode under no_grad inside its own dispose scope; only the cache leaves it.</summary>
+/// Each call runs in eval mode under inference_mode inside its own dispose scope; only the cache leaves it.</summary>
 public sealed class IncrementalDecoder : IDisposable
 {
     readonly MiniMindForCausalLM model;
@@ -62,7 +62,7 @@ public sealed class IncrementalDecoder : IDisposable
         model.eval();
         try
         {
-            using var noGrad = no_grad();
+            using var inference = inference_mode();                          // no_grad plus no version counters
             using var scope = NewDisposeScope();
             if (FastDecode && !first)
             {
