@@ -23,7 +23,9 @@ public sealed class SingleTokenDecoder : IDisposable
     readonly MiniMindForCausalLM model;
     readonly MiniMindBlock[] blocks;
     readonly int n_heads, n_kv_heads, n_rep, head_dim;
-    readonly double scale;
+    // Scalars made once: an implicit double → Scalar conversion allocates a native handle on every op.
+    readonly Scalar scale, one = 1.0.ToScalar();
+    readonly Scalar[] eps;
     readonly Tensor rotate;                                                   // (hd, hd): x·rotate = rotate_half(x)
     Tensor[] k_cache, v_cache;                                                // per layer (nkv, capacity, hd)
 
@@ -37,7 +39,8 @@ public sealed class SingleTokenDecoder : IDisposable
         n_kv_heads = c.NumKeyValueHeads;
         n_rep = n_heads / n_kv_heads;
         head_dim = c.HeadDim;
-        scale = 1.0 / Math.Sqrt(head_dim);
+        scale = (1.0 / Math.Sqrt(head_dim)).ToScalar();
+        eps = [.. blocks.SelectMany(b => new[] { b.InputNorm, b.PostNorm }).Append(model.Model.Norm).Select(n => n.Eps.ToScalar())];
         var device = model.LmHead.Weight.device;
         var half = head_dim / 2;
         var p = new float[head_dim * head_dim];
@@ -103,7 +106,7 @@ public sealed class SingleTokenDecoder : IDisposable
         {
             var block = blocks[l];
             var attn = block.SelfAttn;
-            var hn = Norm(x, block.InputNorm);
+            var hn = Norm(x, block.InputNorm, eps[2 * l]);
             var q = Rope(F.linear(hn, attn.QProj.Weight).view(n_heads, head_dim), cos, sin);      // (nh, hd)
             var k = Rope(F.linear(hn, attn.KProj.Weight).view(n_kv_heads, head_dim), cos, sin);   // (nkv, hd)
             var v = F.linear(hn, attn.VProj.Weight).view(n_kv_heads, head_dim);                  // (nkv, hd)
@@ -115,22 +118,24 @@ public sealed class SingleTokenDecoder : IDisposable
             var probs = scores.mul_(scale).softmax(-1);
             var y = probs.bmm(values).view(1, n_heads * head_dim);            // (1, nh·hd), head j = kv j / n_rep
             x = x + F.linear(y, attn.OProj.Weight);
-            hn = Norm(x, block.PostNorm);
+            hn = Norm(x, block.PostNorm, eps[2 * l + 1]);
             x = x + (block.Mlp is FeedForward ff
                 ? F.linear(F.silu(F.linear(hn, ff.GateProj.Weight)).mul_(F.linear(hn, ff.UpProj.Weight)), ff.DownProj.Weight)
                 : block.Mlp.call(hn.unsqueeze(0)).view(1, -1));               // MoE: its eval path on (1, 1, h)
         }
-        var logits = F.linear(Norm(x, model.Model.Norm), model.LmHead.Weight).view(-1);           // (vocab)
+        var logits = F.linear(Norm(x, model.Model.Norm, eps[^1]), model.LmHead.Weight).view(-1);           // (vocab)
         Length = T;
         return logits.MoveToOuterDisposeScope();
     }
 
     /// <summary>RMSNorm (README item 2) in float32: weight · (x · rsqrt(mean(x²) + eps)).</summary>
-    static Tensor Norm(Tensor x, RMSNorm norm) =>
-        (x * x.square().mean([-1L], keepdim: true).add_(norm.Eps).rsqrt_()).mul_(norm.Weight);
+    static Tensor Norm(Tensor x, RMSNorm norm, Scalar eps) =>
+        (x * x.square().mean(Last, keepdim: true).add_(eps).rsqrt_()).mul_(norm.Weight);
+
+    static readonly long[] Last = [-1L];
 
     /// <summary>x·cos + rotate_half(x)·sin for one position, x (heads, hd).</summary>
-    Tensor Rope(Tensor x, Tensor cos, Tensor sin) => (x * cos).addcmul_(x.matmul(rotate), sin, 1);
+    Tensor Rope(Tensor x, Tensor cos, Tensor sin) => (x * cos).addcmul_(x.matmul(rotate), sin, one);
 
     void EnsureCapacity(long needed)
     {
@@ -159,5 +164,6 @@ public sealed class SingleTokenDecoder : IDisposable
     {
         foreach (var t in k_cache.Concat(v_cache)) t.Dispose();
         rotate.Dispose();
+        foreach (var s in eps.Append(scale).Append(one)) s.Dispose();
     }
 }
