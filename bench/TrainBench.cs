@@ -8,7 +8,8 @@ namespace MiniMind.Bench;
 
 /// <summary>
 /// MiniMind's pretrain step (forward, masked CE + aux, backward, clip 1.0, AdamW wd 0.01) timed on a preset:
-///   train --preset minimind2-small --batch 4 --seq-len 256 --steps 10 [--precision fp32|bf16] [--threads N] [--compare] [--no-pytorch]
+///   train --preset minimind2-small --batch 4 --seq-len 256 --steps 10 [--precision fp32|bf16] [--threads N] [--compare] [--no-pytorch] [--mmap-threshold BYTES]
+/// --mmap-threshold fixes glibc's mmap threshold (lower peak RSS, some speed; see Malloc).
 /// then the PyTorch reference (bench/pytorch/minimind_ref.py, fp32) runs the same config, batch and threads.
 /// --compare also trains the fp32 twin from the same init and data and reports the loss gap after --steps.
 /// </summary>
@@ -16,12 +17,15 @@ public static class TrainBench
 {
     public static int Run(string[] args)
     {
-        var a = new BenchArgs(args, ["--preset", "--batch", "--seq-len", "--steps", "--warmup", "--precision", "--threads"], ["--compare", "--no-pytorch"]);
+        var a = new BenchArgs(args, ["--preset", "--batch", "--seq-len", "--steps", "--warmup", "--precision", "--threads", "--mmap-threshold"], ["--compare", "--no-pytorch"]);
         var preset = a.Get("--preset", "minimind2-small");
         int batch = a.Int("--batch", 4), seqLen = a.Int("--seq-len", 256), steps = a.Int("--steps", 10), warmup = a.Int("--warmup", 2);
         var precision = a.Get("--precision", "fp32");
         var threads = a.Int("--threads", 2);
         torch.set_num_threads(threads);
+        int? mmapThreshold = a.String("--mmap-threshold") is null ? null : a.Int("--mmap-threshold", 131072);
+        if (mmapThreshold is { } m && !Malloc.SetMmapThreshold(m))
+            throw new BenchArgumentException($"--mmap-threshold {m}: glibc mallopt refused it");
 
         var config = MiniMindConfig.Load(preset);
         var dtype = ParsePrecision(precision);
@@ -72,6 +76,7 @@ public static class TrainBench
             loss_last = run.Losses[^1],
             fp32_loss_last = fp32Loss,
             cpu_native_bf16 = nativeBf16,
+            malloc_mmap_threshold = mmapThreshold,
             pytorch_tokens_per_second = torchRate,
             ratio_vs_pytorch = torchRate is { } r ? Math.Round(tokensPerSecond / r, 2) : (double?)null,
             load_average = Measure.LoadAverage(),
