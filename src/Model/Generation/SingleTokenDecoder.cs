@@ -101,32 +101,35 @@ public sealed class SingleTokenDecoder : IDisposable
         var sin = sinTable.narrow(0, pos, 1);
         var T = pos + 1;
 
-        var x = model.Model.EmbedTokens.weight!.narrow(0, token, 1);        // (1, h)
+        var x = model.Model.EmbedTokens.weight!.select(0, token);           // (h)
         for (var l = 0; l < blocks.Length; l++)
         {
             var block = blocks[l];
             var attn = block.SelfAttn;
             var hn = Norm(x, block.InputNorm, eps[2 * l]);
-            var q = Rope(F.linear(hn, attn.QProj.Weight).view(n_heads, head_dim), cos, sin);      // (nh, hd)
-            var k = Rope(F.linear(hn, attn.KProj.Weight).view(n_kv_heads, head_dim), cos, sin);   // (nkv, hd)
-            var v = F.linear(hn, attn.VProj.Weight).view(n_kv_heads, head_dim);                  // (nkv, hd)
+            var q = Rope(Linear(hn, attn.QProj.Weight).view(n_heads, head_dim), cos, sin);      // (nh, hd)
+            var k = Rope(Linear(hn, attn.KProj.Weight).view(n_kv_heads, head_dim), cos, sin);   // (nkv, hd)
+            var v = Linear(hn, attn.VProj.Weight).view(n_kv_heads, head_dim);                  // (nkv, hd)
             k_cache[l].select(1, pos).copy_(k);
             v_cache[l].select(1, pos).copy_(v);
             var keys = k_cache[l].narrow(1, 0, T);                            // (nkv, T, hd)
             var values = v_cache[l].narrow(1, 0, T);
             var scores = q.view(n_kv_heads, n_rep, head_dim).bmm(keys.transpose(1, 2));           // (nkv, n_rep, T)
             var probs = scores.mul_(scale).softmax(-1);
-            var y = probs.bmm(values).view(1, n_heads * head_dim);            // (1, nh·hd), head j = kv j / n_rep
-            x = x + F.linear(y, attn.OProj.Weight);
+            var y = probs.bmm(values).view(n_heads * head_dim);               // (nh·hd), head j = kv j / n_rep
+            x = x + Linear(y, attn.OProj.Weight);
             hn = Norm(x, block.PostNorm, eps[2 * l + 1]);
             x = x + (block.Mlp is FeedForward ff
-                ? F.linear(F.silu(F.linear(hn, ff.GateProj.Weight)).mul_(F.linear(hn, ff.UpProj.Weight)), ff.DownProj.Weight)
-                : block.Mlp.call(hn.unsqueeze(0)).view(1, -1));               // MoE: its eval path on (1, 1, h)
+                ? Linear(F.silu(Linear(hn, ff.GateProj.Weight)).mul_(Linear(hn, ff.UpProj.Weight)), ff.DownProj.Weight)
+                : block.Mlp.call(hn.view(1, 1, -1)).view(-1));               // MoE: its eval path on (1, 1, h)
         }
-        var logits = F.linear(Norm(x, model.Model.Norm, eps[^1]), model.LmHead.Weight).view(-1);           // (vocab)
+        var logits = Linear(Norm(x, model.Model.Norm, eps[^1]), model.LmHead.Weight);           // (vocab)
         Length = T;
         return logits.MoveToOuterDisposeScope();
     }
+
+    /// <summary>y = W·x for a single vector x (in): a matrix-vector product (gemv), the op that streams the weights.</summary>
+    static Tensor Linear(Tensor x, Tensor weight) => weight.mv(x);
 
     /// <summary>RMSNorm (README item 2) in float32: weight · (x · rsqrt(mean(x²) + eps)).</summary>
     static Tensor Norm(Tensor x, RMSNorm norm, Scalar eps) =>
