@@ -40,6 +40,34 @@ public static class Measure
         return 2.0 * n * n * n / times[times.Count / 2] / 1e9;
     }
 
+    /// <summary>GB/s of a float32 matrix-vector product over a 128 MB matrix (larger than the caches): what a batch-1
+    /// decode step, which reads every weight once, can stream at best. Median of <paramref name="reps"/> runs.</summary>
+    public static double StreamGBps(int reps = 7)
+    {
+        using var scope = torch.NewDisposeScope();
+        var w = torch.randn(8192, 4096);
+        var x = torch.randn(4096);
+        w.mv(x).Dispose();
+        var times = new List<double>();
+        for (var i = 0; i < reps; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            w.mv(x).Dispose();
+            times.Add(sw.Elapsed.TotalSeconds);
+        }
+        times.Sort();
+        return w.numel() * 4.0 / times[times.Count / 2] / 1e9;
+    }
+
+    /// <summary>Whether /proc/cpuinfo lists a native bf16 instruction set (AVX512_BF16 or AMX-BF16).</summary>
+    public static bool CpuHasNativeBf16() =>
+        File.Exists("/proc/cpuinfo") && File.ReadLines("/proc/cpuinfo").Any(l =>
+            l.StartsWith("flags", StringComparison.Ordinal) && (l.Contains(" avx512_bf16", StringComparison.Ordinal) || l.Contains(" amx_bf16", StringComparison.Ordinal)));
+
+    /// <summary>The 1-minute load average (/proc/loadavg), to print next to every timing.</summary>
+    public static double LoadAverage() =>
+        double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture);
+
     public static double Median(IEnumerable<double> values)
     {
         var v = values.OrderBy(x => x).ToArray();

@@ -8,19 +8,24 @@ namespace MiniMind.Bench;
 
 /// <summary>
 /// MiniMind's pretrain step (forward, masked CE + aux, backward, clip 1.0, AdamW wd 0.01) timed on a preset:
-///   train --preset minimind2-small --batch 4 --seq-len 256 --steps 10 [--precision fp32|bf16] [--threads N] [--compare]
+///   train --preset minimind2-small --batch 4 --seq-len 256 --steps 10 [--precision fp32|bf16] [--threads N] [--compare] [--no-pytorch] [--mmap-threshold BYTES]
+/// --mmap-threshold fixes glibc's mmap threshold (lower peak RSS, some speed; see Malloc).
+/// then the PyTorch reference (bench/pytorch/minimind_ref.py, fp32) runs the same config, batch and threads.
 /// --compare also trains the fp32 twin from the same init and data and reports the loss gap after --steps.
 /// </summary>
 public static class TrainBench
 {
     public static int Run(string[] args)
     {
-        var a = new BenchArgs(args, ["--preset", "--batch", "--seq-len", "--steps", "--warmup", "--precision", "--threads"], ["--compare"]);
+        var a = new BenchArgs(args, ["--preset", "--batch", "--seq-len", "--steps", "--warmup", "--precision", "--threads", "--mmap-threshold"], ["--compare", "--no-pytorch"]);
         var preset = a.Get("--preset", "minimind2-small");
         int batch = a.Int("--batch", 4), seqLen = a.Int("--seq-len", 256), steps = a.Int("--steps", 10), warmup = a.Int("--warmup", 2);
         var precision = a.Get("--precision", "fp32");
         var threads = a.Int("--threads", 2);
         torch.set_num_threads(threads);
+        int? mmapThreshold = a.String("--mmap-threshold") is null ? null : a.Int("--mmap-threshold", 131072);
+        if (mmapThreshold is { } m && !Malloc.SetMmapThreshold(m))
+            throw new BenchArgumentException($"--mmap-threshold {m}: glibc mallopt refused it");
 
         var config = MiniMindConfig.Load(preset);
         var dtype = ParsePrecision(precision);
@@ -35,6 +40,19 @@ public static class TrainBench
         var achieved = tokensPerSecond * flopsPerToken / 1e9;
         var peak = dtype == ScalarType.BFloat16 ? bf16Peak : fp32Peak;
         Console.WriteLine($"median {run.MedianMs:F0} ms/step, {tokensPerSecond:F0} tokens/s, {achieved:F0} GFLOP/s model = {achieved / peak:P0} of the measured {precision} matmul peak; loss {run.Losses[0]:F4} → {run.Losses[^1]:F4}");
+
+        var nativeBf16 = Measure.CpuHasNativeBf16();
+        if (dtype == ScalarType.BFloat16 && !nativeBf16)
+            Console.WriteLine($"note: this CPU has no native bf16 (no avx512_bf16/amx_bf16): a bf16 matmul runs at {bf16Peak:F0} vs fp32 {fp32Peak:F0} GFLOP/s; use fp32 here");
+
+        double? torchRate = null;
+        if (!a.Flag("--no-pytorch"))
+        {
+            var py = PyTorchRef.Run("train", config, threads, "--batch", $"{batch}", "--seq-len", $"{seqLen}", "--steps", $"{steps}", "--warmup", $"{warmup}");
+            torchRate = py?.GetProperty("tokens_per_second").GetDouble();
+            if (torchRate is { } t)
+                Console.WriteLine($"pytorch {py!.Value.GetProperty("torch").GetString()} fp32 (explicit attention): {py.Value.GetProperty("ms_per_step").GetDouble():F0} ms/step, {t:F0} tokens/s; loss {py.Value.GetProperty("loss_first").GetDouble():F4} → {py.Value.GetProperty("loss_last").GetDouble():F4}; ours {tokensPerSecond / t:F2}×");
+        }
 
         double? fp32Loss = null;
         if (a.Flag("--compare") && dtype != ScalarType.Float32)
@@ -57,6 +75,11 @@ public static class TrainBench
             loss_first = run.Losses[0],
             loss_last = run.Losses[^1],
             fp32_loss_last = fp32Loss,
+            cpu_native_bf16 = nativeBf16,
+            malloc_mmap_threshold = mmapThreshold,
+            pytorch_tokens_per_second = torchRate,
+            ratio_vs_pytorch = torchRate is { } r ? Math.Round(tokensPerSecond / r, 2) : (double?)null,
+            load_average = Measure.LoadAverage(),
         }));
         return 0;
     }

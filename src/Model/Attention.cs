@@ -32,6 +32,11 @@ public sealed class Attention : nn.Module<Tensor, DecoderContext, LayerKV?, (Ten
         RegisterComponents();
     }
 
+    internal Projection QProj => q_proj;
+    internal Projection KProj => k_proj;
+    internal Projection VProj => v_proj;
+    internal Projection OProj => o_proj;
+
     public override (Tensor output, LayerKV? present) forward(Tensor x, DecoderContext ctx, LayerKV? past)
     {
         using var scope = NewDisposeScope();

@@ -21,6 +21,10 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    internal Projection GateProj => gate_proj;
+    internal Projection UpProj => up_proj;
+    internal Projection DownProj => down_proj;
+
     public override Tensor forward(Tensor x)
     {
         using var gate = gate_proj.call(x);

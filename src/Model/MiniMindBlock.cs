@@ -22,6 +22,11 @@ public sealed class MiniMindBlock : nn.Module<Tensor, DecoderContext, LayerKV?, 
         RegisterComponents();
     }
 
+    internal Attention SelfAttn => self_attn;
+    internal RMSNorm InputNorm => input_layernorm;
+    internal RMSNorm PostNorm => post_attention_layernorm;
+    internal nn.Module<Tensor, Tensor> Mlp => mlp;
+
     /// <summary>The MoE layer's aux loss of the last forward, or null for a dense block.</summary>
     public Tensor? AuxLoss => (mlp as MOEFeedForward)?.AuxLoss;
 

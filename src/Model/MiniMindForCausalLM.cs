@@ -33,6 +33,8 @@ public sealed class MiniMindForCausalLM : nn.Module<Tensor, CausalLMOutput>
 
     public MiniMindModel Model => model;
 
+    internal Projection LmHead => lm_head;
+
     /// <summary>Float32 (default), or BFloat16 for mixed precision: every <see cref="Projection"/> multiplies in bf16
     /// while weights, optimizer state, RMSNorm, softmax and the loss stay float32. Set it after <c>Lora.Apply</c>.</summary>
     public ScalarType ComputeDType

@@ -18,6 +18,9 @@ public sealed class RMSNorm : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    internal Parameter Weight => weight;
+    internal double Eps => eps;
+
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();

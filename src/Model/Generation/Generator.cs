@@ -17,6 +17,9 @@ public sealed record GenerationOptions
     public long? EosTokenId { get; init; } = 2;
     /// <summary>true: KV-cache decoding; false: re-run the whole sequence each step (same tokens).</summary>
     public bool UseCache { get; init; } = true;
+    /// <summary>true: with the cache, decode through <see cref="SingleTokenDecoder"/> when the model allows it
+    /// (float32, no LoRA); false: the general forward every step (same tokens; for comparisons).</summary>
+    public bool FastDecode { get; init; } = true;
 }
 
 /// <summary>Autoregressive generation on top of <see cref="IncrementalDecoder"/>.</summary>
@@ -46,7 +49,7 @@ public static class Generator
         var limit = Math.Min(options.MaxNewTokens, room);
         if (limit <= 0) yield break;
 
-        using var decoder = new IncrementalDecoder(model, options.UseCache);
+        using var decoder = new IncrementalDecoder(model, options.UseCache, promptIds.Count + limit, options.FastDecode);
         var logits = decoder.Feed(promptIds);
         for (var i = 0; i < limit; i++)
         {
