@@ -131,12 +131,14 @@ public class KillResumeTests(ITestOutputHelper output)
     public async Task Ctrl_C_or_SIGTERM_finishes_the_step_writes_a_checkpoint_exits_0_and_a_rerun_resumes_to_identical_weights()
     {
         Assert.True(File.Exists(Cli), $"CLI not built: {Cli}");
+        // 40 steps: enough that the signal lands mid-run even when the test observes step 3 late on a loaded machine.
+        const int steps = 40;
         var reference = TestRuns.TempRunDir("sigint-ref");
         var dir = TestRuns.TempRunDir("sigint");
         var log = new List<string>();
-        Assert.Equal(0, await RunToEnd(reference, log, Args(reference, 12, 100)));
+        Assert.Equal(0, await RunToEnd(reference, log, Args(reference, steps, 100)));
 
-        using (var c = new Child(dir, args: Args(dir, 12, 100)))
+        using (var c = new Child(dir, args: Args(dir, steps, 100)))
         {
             await WaitFor(() => c.LastStep >= 3 || c.Process.HasExited, TimeSpan.FromMinutes(2), "step 3");
             using (var kill = Process.Start("kill", $"-TERM {c.Process.Id}")) await kill.WaitForExitAsync(TestContext.Current.CancellationToken);
@@ -147,9 +149,9 @@ public class KillResumeTests(ITestOutputHelper output)
             Assert.Contains(c.Lines, l => l.StartsWith("stopped at step", StringComparison.Ordinal));
         }
         var resumed = new List<string>();
-        Assert.Equal(0, await RunToEnd(dir, resumed, Args(dir, 12, 100)));
+        Assert.Equal(0, await RunToEnd(dir, resumed, Args(dir, steps, 100)));
         Assert.Contains(resumed, l => l.StartsWith("resumed from", StringComparison.Ordinal));
-        Assert.Equal(TestRuns.FinalCheckpoint(reference, 12), TestRuns.FinalCheckpoint(dir, 12));
+        Assert.Equal(TestRuns.FinalCheckpoint(reference, steps), TestRuns.FinalCheckpoint(dir, steps));
         Directory.Delete(reference, true);
         Directory.Delete(dir, true);
     }
