@@ -139,30 +139,38 @@ public sealed class GpuWorker : ReceiveActor
         UseThreads();
         if (faults.Take(msg.Step)) throw new InjectedFaultException($"injected fault at step {msg.Step}");
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        using var scope = torch.NewDisposeScope();
         var device = TorchRuntime.ParseDevice(settings.Device);
+        var (loss, norm, tokens) = TrainOn(model, optimizer, parameters, msg.Micro, msg.Lr, settings.GradClip, device);
+        Sender.Tell(new StepRan(msg.Generation, msg.Step, loss, norm, tokens, System.Diagnostics.Stopwatch.GetElapsedTime(started)));
+    }
+
+    /// <summary>One optimizer step, all its tensor work in one dispose scope: per micro-batch the ids/mask arrays become
+    /// (B, T) tensors, loss/A backward; then clip and AdamW at <paramref name="lr"/>. Returns the mean micro-batch loss,
+    /// the pre-clip grad norm and the loss tokens. Public so the bench's bare loop does exactly this work.</summary>
+    public static (double Loss, double GradNorm, long Tokens) TrainOn(MiniMindForCausalLM model, optim.Optimizer optimizer,
+        IReadOnlyList<Parameter> parameters, IReadOnlyList<DataLoader.MicroBatch> micro, double lr, double clip, Device device)
+    {
+        using var scope = torch.NewDisposeScope();
         model.train();
-        foreach (var g in optimizer.ParamGroups) g.LearningRate = msg.Lr;
-        var a = msg.Micro.Count;
+        foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+        var a = micro.Count;
         double lossSum = 0;
         long tokens = 0;
-        foreach (var mb in msg.Micro)
+        foreach (var mb in micro)
         {
-            using var micro = torch.NewDisposeScope();   // frees each micro-batch's graph before the next
+            using var step = torch.NewDisposeScope();   // frees each micro-batch's graph before the next
             var x = torch.tensor(mb.X, dtype: ScalarType.Int64).view(mb.Rows, mb.SeqLen).to(device);      // (B, T)
             var y = torch.tensor(mb.Y, dtype: ScalarType.Int64).view(mb.Rows, mb.SeqLen).to(device);      // (B, T)
             var mask = torch.tensor(mb.Mask).view(mb.Rows, mb.SeqLen).to(device);                          // (B, T)
-            var output = model.call(x);
-            var loss = Losses.PretrainLoss(output, y, mask, a);
+            var loss = Losses.PretrainLoss(model.call(x), y, mask, a);
             loss.backward();
             lossSum += loss.item<float>() * a;
             tokens += mb.Tokens;
         }
-        var norm = nn.utils.clip_grad_norm_(parameters, settings.GradClip);
+        var norm = nn.utils.clip_grad_norm_(parameters, clip);
         optimizer.step();
         optimizer.zero_grad();
-        var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
-        Sender.Tell(new StepRan(msg.Generation, msg.Step, lossSum / a, norm, tokens, elapsed));
+        return (lossSum / a, norm, tokens);
     }
 
     void OnComputeGradients(ComputeGradients msg)

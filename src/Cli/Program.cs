@@ -1,3 +1,5 @@
 using MiniMind.Cli;
 
-return await MiniMindCommand.RunAsync(args);
+var code = await MiniMindCommand.RunAsync(args);
+ExitSignals.IgnoreFromNowOn();   // the command is done: a late Ctrl+C/SIGTERM must not change its exit code
+return code;

@@ -38,6 +38,13 @@ public static class TrainingAkkaExtensions
     public static AkkaConfigurationBuilder WithWorkerDispatcher(this AkkaConfigurationBuilder builder) =>
         builder.AddHocon($"{GpuWorker.DispatcherId} {{ type = PinnedDispatcher }}", HoconAddMode.Prepend);
 
+    /// <summary>The host owns shutdown: Akka must not run CoordinatedShutdown on its own when the process gets SIGTERM or
+    /// exits. On .NET 6+ its CLR hook registers a SIGTERM handler of its own, which tore the actor system down in the middle
+    /// of the CLI's graceful drain (the run never reported Finished: a hang). The CLI stops the run on Ctrl+C/SIGTERM, then
+    /// stops the host, which runs CoordinatedShutdown once.</summary>
+    public static AkkaConfigurationBuilder WithHostOwnedShutdown(this AkkaConfigurationBuilder builder) =>
+        builder.AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend);
+
     /// <summary>Akka's log through Microsoft.Extensions.Logging.</summary>
     public static AkkaConfigurationBuilder WithTrainingLogging(this AkkaConfigurationBuilder builder, Akka.Event.LogLevel level) =>
         builder.ConfigureLoggers(l =>

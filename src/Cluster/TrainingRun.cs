@@ -77,6 +77,7 @@ public sealed class TrainingRun : IAsyncDisposable
                 .WithTrainingPersistence(options.Journal)
                 .WithTrainingSerialization(options.StrictSerialization)
                 .WithWorkerDispatcher()
+                .WithHostOwnedShutdown()
                 .WithActors((system, registry) =>
                 {
                     var listener = system.ActorOf(TrainingListener.Props(report, run!.finished), "listener");

@@ -106,6 +106,7 @@ public static class TrainStageCommands
 
     static async Task<ExitCode> RunAsync(CliContext ctx, TrainingSettings s, JournalSpec journal, string configName, IReadOnlyList<string> trainConfigs, CancellationToken ct)
     {
+        using var runDirLock = RunDirLock.Acquire(s.RunDir);   // a second `train` on this run dir fails here, naming the holder
         TorchRuntime.SetThreads(s.Threads);
         var cfg = s.Config;
         var o = ctx.Out;
@@ -120,8 +121,7 @@ public static class TrainStageCommands
         o.Flush();
 
         var clock = Stopwatch.StartNew();
-        var lastReport = TimeSpan.Zero;
-        long lastStep = 0, tokensSinceReport = 0, startStep = 0;
+        var rate = new TrainingRate();
         var tokensPerStep = (long)s.BatchSize * s.AccumulationSteps * (s.MaxSeqLen - 1);
         void Report(object m)
         {
@@ -130,23 +130,17 @@ public static class TrainStageCommands
                 switch (m)
                 {
                     case TrainingBegan b:
-                        startStep = lastStep = b.FromStep;
-                        lastReport = clock.Elapsed;
+                        rate = new TrainingRate();   // a (re)start: the next step is warm-up again
                         o.WriteLine(b.Resumed
                             ? $"resumed from {b.Checkpoint} at step {b.FromStep}/{b.TotalSteps}"
                             : $"started: {b.SampleCount} samples, {b.TotalSteps} steps, {b.ParameterCount / 1e6:0.###}M parameters");
                         break;
                     case TrainingProgress p:
-                        var now = clock.Elapsed;
-                        var dt = (now - lastReport).TotalSeconds;
-                        tokensSinceReport = (p.Step - lastStep) * tokensPerStep;
-                        var tps = dt > 0 ? tokensSinceReport / dt : 0;
-                        var perStep = (now.TotalSeconds) / Math.Max(1, p.Step - startStep);
-                        var eta = TimeSpan.FromSeconds(perStep * (p.TotalSteps - p.Step));
+                        rate = rate.Add(p.Step, clock.Elapsed);
+                        var tps = rate.TokensPerSecond(tokensPerStep) is { } t ? t.ToString("0", CultureInfo.InvariantCulture) : "--";
+                        var eta = rate.Eta(p.TotalSteps) is { } e ? e.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture) : "--:--:--";
                         o.WriteLine(FormattableString.Invariant(
-                            $"step {p.Step}/{p.TotalSteps} | epoch {p.Epoch + 1} | loss {p.Loss:0.0000} | lr {p.Lr:0.000e+00} | grad norm {p.GradNorm:0.000} | {tps:0} tok/s | ETA {eta:hh\\:mm\\:ss}"));
-                        lastReport = now;
-                        lastStep = p.Step;
+                            $"step {p.Step}/{p.TotalSteps} | epoch {p.Epoch + 1} | loss {p.Loss:0.0000} | lr {p.Lr:0.000e+00} | grad norm {p.GradNorm:0.000} | {tps} tok/s | ETA {eta}"));
                         break;
                     case TrainingNotice n:
                         ctx.Error.WriteLine(n.Text);
@@ -156,6 +150,13 @@ public static class TrainStageCommands
             }
         }
 
+        // Ctrl+C (SIGINT) or SIGTERM, at any phase: before the host is up the run stops as soon as it starts; mid-run the
+        // current step finishes, a checkpoint is written and the exit code is 0; once training has finished the signal is
+        // only acknowledged (shutdown is already under way, the exit code stays the run's). A second signal aborts at once.
+        // Registered for the whole command, until after the host has stopped: without a registration the runtime's
+        // default SIGTERM/SIGINT handling would exit with 143/130 in the middle of a finished run's shutdown.
+        using var signals = new StopSignals(ctx.Error);
+        using var reg = ct.Register(signals.Request);
         await using var run = await TrainingRun.StartAsync(new TrainingRunOptions
         {
             Settings = s,
@@ -163,20 +164,9 @@ public static class TrainStageCommands
             CheckpointWriteDelay = TimeSpan.FromMilliseconds(EnvInt("MINIMIND_TEST_CHECKPOINT_WRITE_DELAY_MS")),
             Faults = new FaultPlan(EnvLongs("MINIMIND_TEST_FAULT_STEPS")),
         }, Report, CancellationToken.None);
-
-        // Ctrl+C (SIGINT) or SIGTERM: finish the current step, checkpoint, exit 0. A second signal aborts at once.
-        var stopping = 0;
-        void OnSignal(System.Runtime.InteropServices.PosixSignalContext c)
-        {
-            if (Interlocked.Exchange(ref stopping, 1) != 0) return;
-            c.Cancel = true;
-            ctx.Error.WriteLine("stopping: finishing the current step and writing a checkpoint (Ctrl+C again to abort)…");
-            run.Stop();
-        }
-        using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, OnSignal);
-        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, OnSignal);
-        using var reg = ct.Register(run.Stop);
+        signals.Attach(run.Stop);
         var finished = await run.Finished;
+        signals.Finished();
         switch (finished.Outcome)
         {
             case Outcome.Completed:
@@ -184,6 +174,7 @@ public static class TrainStageCommands
             case Outcome.Stopped:
                 o.WriteLine(finished.Message);
                 o.WriteLine(FormattableString.Invariant($"elapsed {clock.Elapsed:hh\\:mm\\:ss}"));
+                o.Flush();
                 return ExitCode.Ok;
             default:
                 var hint = finished.Message.StartsWith("journal", StringComparison.Ordinal)
