@@ -12,7 +12,7 @@ namespace MiniMind.Bench;
 
 /// <summary>
 /// The actor pipeline's cost, side by side with a bare TorchSharp loop on the same model, data and step:
-///   actors [--preset tiny] [--batch 16] [--seq-len 128] [--accumulation 1] [--reps 3] [--steps 10] [--warmup 2] [--save-interval 5] [--threads 1]
+///   actors [--preset tiny] [--batch 16] [--seq-len 128] [--accumulation 1] [--reps 3] [--steps 10] [--warmup 2] [--jit-steps 40] [--save-interval 5] [--threads 1]
 /// Both variants run in this one process, interleaved A/B/A/B (<c>--reps</c> pairs), each repetition from a fresh model
 /// with the same <c>--warmup</c> steps discarded. The bare loop does the worker's exact step (<see cref="GpuWorker.TrainOn"/>:
 /// same micro-batches built by <see cref="DataLoader.Build"/> from the same prepared data, same tensor creation, clip and
@@ -26,10 +26,11 @@ public static class ActorsBench
 {
     public static int Run(string[] args)
     {
-        var a = new BenchArgs(args, "--preset", "--batch", "--seq-len", "--accumulation", "--reps", "--steps", "--warmup", "--save-interval", "--threads", "--data", "--tokenizer");
+        var a = new BenchArgs(args, "--preset", "--batch", "--seq-len", "--accumulation", "--reps", "--steps", "--warmup", "--save-interval", "--threads", "--data", "--tokenizer", "--jit-steps");
         var preset = a.Get("--preset", "tiny");
         int batch = a.Int("--batch", 16), seqLen = a.Int("--seq-len", 128), accumulation = a.Int("--accumulation", 1);
         int reps = a.Int("--reps", 3), steps = a.Int("--steps", 10), warmup = a.Int("--warmup", 2), saveInterval = a.Int("--save-interval", 5), threads = a.Int("--threads", 1);
+        var jitSteps = a.Int("--jit-steps", 40);
         torch.set_num_threads(threads);
         var config = MiniMindConfig.Load(preset);
         var runDir = Directory.CreateTempSubdirectory("minimind-bench-actors-").FullName;
@@ -42,6 +43,16 @@ public static class ActorsBench
         var dataset = TrainingRun.OpenDataset(settings);   // prepared once, shared by every repetition of both variants
         var plan = TrainingPlan.For(dataset.Count, settings);
         Console.WriteLine($"preset {preset}: B{batch}×T{seqLen}×A{accumulation}, {reps} × (bare, actors) interleaved, {steps} timed steps each after {warmup} warm-up, {threads} torch thread(s), load {Measure.LoadAverage():0.00}");
+
+        // JIT warm-up: .NET recompiles a method at tier 1 after 30 calls, so code that runs once per step is still being
+        // recompiled during a run's first ~30 steps (a CLI run measured 0.4–0.75 s of JIT per 10 s at steps 20–40, on the
+        // background tiering thread). Both variants first run --jit-steps steps on one-row batches (same code paths, cheap),
+        // so the timed repetitions compare steady-state code, as a long training run has.
+        var jit = settings with { BatchSize = 1, MaxSteps = jitSteps };
+        var jitClock = Stopwatch.StartNew();
+        BareLoop(jit, dataset, TrainingPlan.For(dataset.Count, jit), 0, jitSteps);
+        ActorLoop(jit with { RunDir = Path.Combine(runDir, "jit") }, dataset, 0, jitSteps);
+        Console.WriteLine(FormattableString.Invariant($"JIT warm-up: {jitSteps} one-row steps of each variant in {jitClock.Elapsed.TotalSeconds:F1} s"));
 
         var bare = new List<double>();
         var actors = new List<double>();
@@ -80,7 +91,7 @@ public static class ActorsBench
         Directory.Delete(runDir, true);
         Console.WriteLine(JsonSerializer.Serialize(new
         {
-            bench = "actors", preset, batch, seq_len = seqLen, accumulation, reps, steps, warmup, threads,
+            bench = "actors", preset, batch, seq_len = seqLen, accumulation, reps, steps, warmup, jit_steps = jitSteps, threads,
             bare_ms_per_step = Math.Round(bareMs, 2), actor_ms_per_step = Math.Round(actorMs, 2),
             overhead = Math.Round(overhead, 4), pair_ratio_median = Math.Round(Measure.Median(pairRatios), 4),
             cpu_ms_per_step_bare = Math.Round(cpuBare, 2), cpu_ms_per_step_actors = Math.Round(cpuActors, 2), cpu_overhead = Math.Round(cpuActors / cpuBare - 1, 4),

@@ -13,10 +13,12 @@ public sealed class RunDirLockedException(string runDir, int? holderPid, string 
 
 /// <summary>One training process per run dir: an exclusive OS lock on <c>&lt;run-dir&gt;/run.lock</c> (flock on Linux,
 /// what <see cref="FileShare.None"/> takes), held until <see cref="Dispose"/> or process exit. The kernel releases it when
-/// the process dies, so a SIGKILLed holder leaves no stale lock. The file holds the holder's pid, for the error message.</summary>
+/// the process dies, so a SIGKILLed holder leaves no stale lock. The holder writes its pid to <c>run.pid</c> next to it,
+/// for the error message (.NET takes a shared flock on every open, so the locked file itself cannot be read by others).</summary>
 public sealed class RunDirLock : IDisposable
 {
     public const string FileName = "run.lock";
+    public const string PidFileName = "run.pid";
 
     readonly FileStream stream;
 
@@ -38,10 +40,15 @@ public sealed class RunDirLock : IDisposable
         {
             throw new RunDirLockedException(runDir, ReadHolder(path), path, e);
         }
-        stream.SetLength(0);
-        var pid = System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
-        stream.Write(pid);
-        stream.Flush(flushToDisk: true);
+        try
+        {
+            File.WriteAllText(PidFile(path), Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
         return new RunDirLock(stream, path);
     }
 
@@ -52,11 +59,9 @@ public sealed class RunDirLock : IDisposable
         {
             try
             {
-                // Read without asking for a lock of our own (a shared flock would fail while the holder has it exclusively).
-                using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-                var buffer = new byte[32];
-                var n = RandomAccess.Read(handle, buffer, 0);
-                if (int.TryParse(System.Text.Encoding.ASCII.GetString(buffer, 0, n).Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid))
+                // A pid of a dead process is a previous holder's (SIGKILLed): the new holder has not written its own yet.
+                if (int.TryParse(File.ReadAllText(PidFile(path)).Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid)
+                    && (!OperatingSystem.IsLinux() || Directory.Exists($"/proc/{pid}")))
                     return pid;
             }
             catch (IOException) { }
@@ -64,6 +69,8 @@ public sealed class RunDirLock : IDisposable
         }
         return null;
     }
+
+    static string PidFile(string lockFile) => System.IO.Path.Combine(System.IO.Path.GetDirectoryName(lockFile)!, PidFileName);
 
     public void Dispose() => stream.Dispose();
 }

@@ -25,7 +25,9 @@ public class KillResumeTests(ITestOutputHelper output)
 
         public Child(string runDir, int checkpointWriteDelayMs = 0, string? args = null)
         {
-            var psi = new ProcessStartInfo("dotnet", args ?? Args(runDir))
+            // `env --default-signal=INT`: a test host started in the background by a non-interactive shell inherits SIGINT
+            // as ignored, and so would the child (the .NET runtime then leaves it ignored); a terminal's Ctrl+C needs it live.
+            var psi = new ProcessStartInfo("env", "--default-signal=INT dotnet " + (args ?? Args(runDir)))
             {
                 WorkingDirectory = TestRuns.Repo,
                 RedirectStandardOutput = true,
@@ -40,6 +42,33 @@ public class KillResumeTests(ITestOutputHelper output)
         }
 
         public int LastStep => Lines.Select(l => l.StartsWith("step ", StringComparison.Ordinal) ? int.Parse(l[5..l.IndexOf('/')], System.Globalization.CultureInfo.InvariantCulture) : 0).DefaultIfEmpty(0).Max();
+
+        /// <summary>Sends <paramref name="signal"/> (INT = a terminal's Ctrl+C, TERM) with the kill command.</summary>
+        public async Task Signal(string signal)
+        {
+            using var kill = Process.Start("kill", $"-{signal} {Process.Id}");
+            await kill.WaitForExitAsync(TestContext.Current.CancellationToken);
+            Assert.Equal(0, kill.ExitCode);
+        }
+
+        /// <summary>Waits for the exit (failing after <paramref name="timeout"/>: a hang) and returns the exit code.</summary>
+        public async Task<int> Exit(TimeSpan timeout)
+        {
+            await Process.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(timeout, TestContext.Current.CancellationToken);
+            Process.WaitForExit();   // drains the redirected output
+            return Process.ExitCode;
+        }
+
+        /// <summary>Whether the process catches (SigCgt) and does not ignore (SigIgn) <paramref name="signal"/>, from /proc.</summary>
+        public bool Catches(int signal)
+        {
+            var status = File.ReadAllLines($"/proc/{Process.Id}/status");
+            ulong Mask(string key) => Convert.ToUInt64(status.Single(l => l.StartsWith(key, StringComparison.Ordinal))[key.Length..].Trim(), 16);
+            var bit = 1UL << (signal - 1);
+            return (Mask("SigCgt:") & bit) != 0 && (Mask("SigIgn:") & bit) == 0;
+        }
+
+        public bool Has(string prefix) => Lines.Any(l => l.StartsWith(prefix, StringComparison.Ordinal));
 
         public void KillHard()
         {
@@ -96,6 +125,7 @@ public class KillResumeTests(ITestOutputHelper output)
             c.KillHard();
             output.WriteLine($"kill 1 after step {c.LastStep}");
         }
+        Assert.True(File.Exists(Path.Combine(killed, Cluster.RunDirLock.FileName)));   // left behind by the killed holder: the restarts below must not be blocked by it
 
         // Kill 2: in the middle of a checkpoint write (a pause is injected half-way through the temp file).
         using (var c = new Child(killed, checkpointWriteDelayMs: 3000))
@@ -125,34 +155,104 @@ public class KillResumeTests(ITestOutputHelper output)
         Directory.Delete(killed, true);
     }
 
-    /// <summary>Sends SIGTERM, which takes the same path as Ctrl+C (SIGINT): under a non-interactive shell a background
-    /// child inherits SIGINT as ignored, so SIGINT cannot be tested reliably here.</summary>
+    /// <summary>Ctrl+C as a terminal sends it (SIGINT to the process) and SIGTERM: each finishes the current step, writes a
+    /// checkpoint and exits 0; re-running resumes and ends with the same final checkpoint as an uninterrupted run.</summary>
     [Fact]
-    public async Task Ctrl_C_or_SIGTERM_finishes_the_step_writes_a_checkpoint_exits_0_and_a_rerun_resumes_to_identical_weights()
+    public async Task Ctrl_C_SIGINT_or_SIGTERM_finishes_the_step_writes_a_checkpoint_exits_0_and_a_rerun_resumes_to_identical_weights()
     {
         Assert.True(File.Exists(Cli), $"CLI not built: {Cli}");
         // 40 steps: enough that the signal lands mid-run even when the test observes step 3 late on a loaded machine.
         const int steps = 40;
         var reference = TestRuns.TempRunDir("sigint-ref");
-        var dir = TestRuns.TempRunDir("sigint");
         var log = new List<string>();
         Assert.Equal(0, await RunToEnd(reference, log, Args(reference, steps, 100)));
 
-        using (var c = new Child(dir, args: Args(dir, steps, 100)))
+        foreach (var (signal, number) in new[] { ("INT", 2), ("TERM", 15) })
         {
-            await WaitFor(() => c.LastStep >= 3 || c.Process.HasExited, TimeSpan.FromMinutes(2), "step 3");
-            using (var kill = Process.Start("kill", $"-TERM {c.Process.Id}")) await kill.WaitForExitAsync(TestContext.Current.CancellationToken);
-            await c.Process.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken);
-            c.Process.WaitForExit();
-            foreach (var l in c.Lines) output.WriteLine(l);
-            Assert.Equal(0, c.Process.ExitCode);
-            Assert.Contains(c.Lines, l => l.StartsWith("stopped at step", StringComparison.Ordinal));
+            var dir = TestRuns.TempRunDir($"sig{signal.ToLowerInvariant()}");
+            using (var c = new Child(dir, args: Args(dir, steps, 100)))
+            {
+                await WaitFor(() => c.LastStep >= 3 || c.Process.HasExited, TimeSpan.FromMinutes(2), "step 3");
+                Assert.True(c.Catches(number), $"SIG{signal} is not caught by the child");
+                await c.Signal(signal);
+                var code = await c.Exit(TimeSpan.FromMinutes(2));
+                foreach (var l in c.Lines) output.WriteLine(l);
+                Assert.Equal(0, code);
+                var stopped = c.Lines.Single(l => l.StartsWith("stopped at step", StringComparison.Ordinal));
+                Assert.True(c.LastStep < steps, $"SIG{signal} landed after the run had finished");
+                Assert.Contains($"stopped at step {c.LastStep};", stopped, StringComparison.Ordinal);   // the step in flight was finished
+                Assert.True(File.Exists(Path.Combine(dir, "checkpoints", "pretrain", Actors.Checkpoints.TrainingCheckpoint.FileName(c.LastStep))));
+            }
+            var resumed = new List<string>();
+            Assert.Equal(0, await RunToEnd(dir, resumed, Args(dir, steps, 100)));
+            Assert.Contains(resumed, l => l.StartsWith("resumed from", StringComparison.Ordinal));
+            Assert.Equal(TestRuns.FinalCheckpoint(reference, steps), TestRuns.FinalCheckpoint(dir, steps));
+            Directory.Delete(dir, true);
         }
-        var resumed = new List<string>();
-        Assert.Equal(0, await RunToEnd(dir, resumed, Args(dir, steps, 100)));
-        Assert.Contains(resumed, l => l.StartsWith("resumed from", StringComparison.Ordinal));
-        Assert.Equal(TestRuns.FinalCheckpoint(reference, steps), TestRuns.FinalCheckpoint(dir, steps));
         Directory.Delete(reference, true);
+    }
+
+    public enum Phase { BeforeStart, RightAfterFinish }
+
+    /// <summary>A signal at any phase ends the process promptly with the right code: before the host is up the run stops at
+    /// step 0 (exit 0); after the run has finished (its shutdown under way) the signal changes nothing (exit 0, no hang).
+    /// Mid-run is the test above. The timeout is generous: a hang is minutes, a slow machine seconds.</summary>
+    [Theory]
+    [InlineData(Phase.BeforeStart, "TERM")]
+    [InlineData(Phase.BeforeStart, "INT")]
+    [InlineData(Phase.RightAfterFinish, "TERM")]
+    [InlineData(Phase.RightAfterFinish, "INT")]
+    public async Task A_signal_at_any_phase_leads_to_a_prompt_exit_with_the_right_code(Phase phase, string signal)
+    {
+        Assert.True(File.Exists(Cli), $"CLI not built: {Cli}");
+        var dir = TestRuns.TempRunDir($"phase-{phase}-{signal}");
+        using (var c = new Child(dir, args: Args(dir, 3, 100)))
+        {
+            // The header's first line is printed once the signal handlers are registered, before the host starts.
+            var trigger = phase == Phase.BeforeStart ? "minimind train" : "done:";
+            await WaitFor(() => c.Has(trigger) || c.Process.HasExited, TimeSpan.FromMinutes(2), trigger);
+            Assert.False(c.Process.HasExited, $"exited before the signal: {string.Join('\n', c.Lines)}");
+            await c.Signal(signal);
+            var code = await c.Exit(TimeSpan.FromMinutes(2));
+            foreach (var l in c.Lines) output.WriteLine(l);
+            Assert.Equal(0, code);
+            if (phase == Phase.BeforeStart)
+            {
+                Assert.Equal(0, c.LastStep);   // no step was run
+                Assert.True(c.Has("stopped at step 0;"));
+            }
+            else
+            {
+                Assert.True(c.Has("done: 3 steps"));
+            }
+        }
+        Directory.Delete(dir, true);
+    }
+
+    /// <summary>Two `train` processes on one run dir: the second fails at once naming the run dir and the holder's pid; the
+    /// first trains on undisturbed.</summary>
+    [Fact]
+    public async Task A_second_train_on_the_same_run_dir_fails_fast_naming_the_run_dir_and_the_holders_pid()
+    {
+        Assert.True(File.Exists(Cli), $"CLI not built: {Cli}");
+        var dir = TestRuns.TempRunDir("lock");
+        using var first = new Child(dir, args: Args(dir, 40, 100));
+        await WaitFor(() => first.LastStep >= 1 || first.Process.HasExited, TimeSpan.FromMinutes(2), "step 1 of the first process");
+        using (var second = new Child(dir, args: Args(dir, 40, 100)))
+        {
+            var code = await second.Exit(TimeSpan.FromMinutes(1));
+            foreach (var l in second.Lines) output.WriteLine(l);
+            Assert.Equal(4, code);   // ExitCode.OutputError: the run dir is not ours to write
+            var error = Assert.Single(second.Lines, l => l.StartsWith("stderr: error:", StringComparison.Ordinal));
+            Assert.Contains($"run dir {dir} is in use", error, StringComparison.Ordinal);
+            Assert.Contains($"pid {first.Process.Id}", error, StringComparison.Ordinal);
+            Assert.False(second.Has("started:"));
+        }
+        Assert.False(first.Process.HasExited);
+        var before = first.LastStep;
+        await WaitFor(() => first.LastStep > before || first.Process.HasExited, TimeSpan.FromMinutes(2), "the first process to go on");
+        await first.Signal("TERM");
+        Assert.Equal(0, await first.Exit(TimeSpan.FromMinutes(2)));
         Directory.Delete(dir, true);
     }
 }

@@ -106,6 +106,12 @@ public static class TrainStageCommands
 
     static async Task<ExitCode> RunAsync(CliContext ctx, TrainingSettings s, JournalSpec journal, string configName, IReadOnlyList<string> trainConfigs, CancellationToken ct)
     {
+        // Ctrl+C (SIGINT) or SIGTERM, at any phase: before the host is up the run stops as soon as it starts; mid-run the
+        // current step finishes, a checkpoint is written and the exit code is 0; once training has finished the signal is
+        // only acknowledged (shutdown is already under way, the exit code stays the run's). A second signal aborts at once.
+        // Registered for the whole command, until after the host has stopped (then Program ignores them until exit):
+        // without a registration the runtime's default handling would exit with 130/143 in a finished run's shutdown.
+        using var signals = new StopSignals(ctx.Error);
         using var runDirLock = RunDirLock.Acquire(s.RunDir);   // a second `train` on this run dir fails here, naming the holder
         TorchRuntime.SetThreads(s.Threads);
         var cfg = s.Config;
@@ -150,12 +156,6 @@ public static class TrainStageCommands
             }
         }
 
-        // Ctrl+C (SIGINT) or SIGTERM, at any phase: before the host is up the run stops as soon as it starts; mid-run the
-        // current step finishes, a checkpoint is written and the exit code is 0; once training has finished the signal is
-        // only acknowledged (shutdown is already under way, the exit code stays the run's). A second signal aborts at once.
-        // Registered for the whole command, until after the host has stopped: without a registration the runtime's
-        // default SIGTERM/SIGINT handling would exit with 143/130 in the middle of a finished run's shutdown.
-        using var signals = new StopSignals(ctx.Error);
         using var reg = ct.Register(signals.Request);
         await using var run = await TrainingRun.StartAsync(new TrainingRunOptions
         {
