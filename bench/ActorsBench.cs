@@ -12,7 +12,7 @@ namespace MiniMind.Bench;
 
 /// <summary>
 /// The actor pipeline's cost, side by side with a bare TorchSharp loop on the same model, data and step:
-///   actors [--preset tiny] [--batch 16] [--seq-len 128] [--accumulation 1] [--reps 3] [--steps 10] [--warmup 2] [--jit-steps 40] [--save-interval 5] [--threads 1]
+///   actors [--preset tiny] [--batch 16] [--seq-len 128] [--accumulation 1] [--reps 3] [--steps 10] [--warmup 2] [--jit-steps 80] [--save-interval 5] [--threads 1]
 /// Both variants run in this one process, interleaved A/B/A/B (<c>--reps</c> pairs), each repetition from a fresh model
 /// with the same <c>--warmup</c> steps discarded. The bare loop does the worker's exact step (<see cref="GpuWorker.TrainOn"/>:
 /// same micro-batches built by <see cref="DataLoader.Build"/> from the same prepared data, same tensor creation, clip and
@@ -30,7 +30,7 @@ public static class ActorsBench
         var preset = a.Get("--preset", "tiny");
         int batch = a.Int("--batch", 16), seqLen = a.Int("--seq-len", 128), accumulation = a.Int("--accumulation", 1);
         int reps = a.Int("--reps", 3), steps = a.Int("--steps", 10), warmup = a.Int("--warmup", 2), saveInterval = a.Int("--save-interval", 5), threads = a.Int("--threads", 1);
-        var jitSteps = a.Int("--jit-steps", 40);
+        var jitSteps = a.Int("--jit-steps", 80);
         torch.set_num_threads(threads);
         var config = MiniMindConfig.Load(preset);
         var runDir = Directory.CreateTempSubdirectory("minimind-bench-actors-").FullName;
@@ -44,9 +44,10 @@ public static class ActorsBench
         var plan = TrainingPlan.For(dataset.Count, settings);
         Console.WriteLine($"preset {preset}: B{batch}×T{seqLen}×A{accumulation}, {reps} × (bare, actors) interleaved, {steps} timed steps each after {warmup} warm-up, {threads} torch thread(s), load {Measure.LoadAverage():0.00}");
 
-        // JIT warm-up: .NET recompiles a method at tier 1 after 30 calls, so code that runs once per step is still being
-        // recompiled during a run's first ~30 steps (a CLI run measured 0.4–0.75 s of JIT per 10 s at steps 20–40, on the
-        // background tiering thread). Both variants first run --jit-steps steps on one-row batches (same code paths, cheap),
+        // JIT warm-up: .NET recompiles a method after 30 calls (with dynamic PGO: instrumented, then optimized after another
+        // 30), so code that runs once per step is still being recompiled during a run's first ~60 steps (a CLI run measured
+        // 0.4–0.75 s of JIT per 10 s at steps 20–40, on the background tiering thread; after 40 warm-up steps the bench still
+        // saw 100 ms/step of it). Both variants first run --jit-steps steps on one-row batches (same code paths, cheap),
         // so the timed repetitions compare steady-state code, as a long training run has.
         var jit = settings with { BatchSize = 1, MaxSteps = jitSteps };
         var jitClock = Stopwatch.StartNew();

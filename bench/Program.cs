@@ -11,7 +11,7 @@ var verbs = new (string Name, string Usage, Func<string[], int> Run)[]
         GenerateBench.Run),
     ("data-prepare", "data-prepare [--gib 1] [--stage pretrain|sft|dpo|reason] [--dataset dataset] [--tokenizer <dataset>/tokenizer/tokenizer.json] [--max-length 512] [--threads <all cores>]",
         DataPrepareBench.Run),
-    ("actors", "actors [--preset tiny] [--batch 16] [--seq-len 128] [--accumulation 1] [--reps 3] [--steps 10] [--warmup 2] [--jit-steps 40] [--save-interval 5] [--threads 1]",
+    ("actors", "actors [--preset tiny] [--batch 16] [--seq-len 128] [--accumulation 1] [--reps 3] [--steps 10] [--warmup 2] [--jit-steps 80] [--save-interval 5] [--threads 1]",
         ActorsBench.Run),
 };
 
