@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using MiniMind.Model;
 
@@ -26,7 +27,7 @@ public sealed record ServeSettings(string Host = "127.0.0.1", int Port = 8998, s
 /// </summary>
 public sealed class ChatServer : IAsyncDisposable
 {
-    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     readonly WebApplication app;
     readonly ModelWorker worker;
@@ -56,6 +57,8 @@ public sealed class ChatServer : IAsyncDisposable
             if (settings.Host is "localhost") k.ListenLocalhost(settings.Port);
             else k.Listen(IPAddress.Parse(settings.Host), settings.Port);
         });
+        // No ConsoleLifetime: the CLI owns Ctrl+C / SIGTERM (System.CommandLine's token), and in-process hosts own theirs.
+        builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>();
         var app = builder.Build();
         var server = new ChatServer(app, new ModelWorker(settings.TorchThreads), chat, settings);
         app.MapPost("/v1/chat/completions", server.CompletionsAsync);
@@ -66,6 +69,15 @@ public sealed class ChatServer : IAsyncDisposable
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         server.Address = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
         return server;
+    }
+
+    /// <summary>Cancelled when the host begins to stop.</summary>
+    public CancellationToken Stopping => app.Lifetime.ApplicationStopping;
+
+    sealed class NoSignalLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     async Task CompletionsAsync(HttpContext http)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net;
+using System.Runtime.InteropServices;
 
 namespace MiniMind.Cli.Serve;
 
@@ -35,7 +36,16 @@ public static class ServeCommand
             await using var server = await ChatServer.StartAsync(run.Chat, settings, logToStderr: true, ct);
             ctx.Out.WriteLine($"listening on {server.Address.GetLeftPart(UriPartial.Authority)}");
             ctx.Out.Flush();
-            try { await Task.Delay(Timeout.Infinite, ct); }
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, server.Stopping);
+            // Ctrl+C / SIGTERM: stop accepting, let Kestrel finish, exit 0.
+            void OnSignal(PosixSignalContext c)
+            {
+                c.Cancel = true;
+                stop.Cancel();
+            }
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+            try { await Task.Delay(Timeout.Infinite, stop.Token); }
             catch (OperationCanceledException) { }
             ctx.Error.WriteLine("shutting down");
             return ExitCode.Ok;
