@@ -71,6 +71,9 @@ public sealed class ChatServer : IAsyncDisposable
         return server;
     }
 
+    /// <summary>Runs <paramref name="func"/> on the model thread (tests read its dispose-scope statistics).</summary>
+    internal Task<T> OnModelThreadAsync<T>(Func<T> func) => worker.RunAsync(func);
+
     /// <summary>Cancelled when the host begins to stop.</summary>
     public CancellationToken Stopping => app.Lifetime.ApplicationStopping;
 

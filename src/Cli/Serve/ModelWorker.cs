@@ -32,6 +32,18 @@ public sealed class ModelWorker : IDisposable
     /// <summary>Queues <paramref name="job"/>; it must catch its own exceptions (an escaping one would stop the worker).</summary>
     public void Post(Action job) => jobs.Add(job);
 
+    /// <summary>Runs <paramref name="func"/> on the model thread after the jobs queued before it.</summary>
+    public Task<T> RunAsync<T>(Func<T> func)
+    {
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Post(() =>
+        {
+            try { done.SetResult(func()); }
+            catch (Exception e) { done.SetException(e); }
+        });
+        return done.Task;
+    }
+
     public void Dispose()
     {
         jobs.CompleteAdding();

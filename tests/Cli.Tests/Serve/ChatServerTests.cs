@@ -168,6 +168,17 @@ public sealed class ChatServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Answering_leaves_no_live_tensors_on_the_model_thread()
+    {
+        long Live() => TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        using (var warm = await Post(Body("warm up", 4, 1))) Assert.Equal(HttpStatusCode.OK, warm.StatusCode);
+        var before = await server.OnModelThreadAsync(Live);
+        foreach (var stream in new[] { false, true })
+            using (var r = await Post(Body("Hello", 10, 2, stream))) await r.Content.ReadAsStringAsync(Ct);
+        Assert.Equal(before, await server.OnModelThreadAsync(Live));
+    }
+
+    [Fact]
     public void The_server_binds_loopback_by_default() =>
         Assert.True(IPAddress.IsLoopback(IPAddress.Parse(server.Address.Host)), server.Address.ToString());
 }
