@@ -15,13 +15,20 @@ public static class MiniMindCommand
         root.Subcommands.Add(ModelCommands.Create(ctx));
         root.Subcommands.Add(DataCommands.Create(ctx));
         root.Subcommands.Add(TokenizerCommands.Create(ctx));
+        root.Subcommands.Add(ChatCommand.Create(ctx));
+        root.Subcommands.Add(EvalCommand.Create(ctx));
+        root.Subcommands.Add(Serve.ServeCommand.Create(ctx));
         return root;
     }
 
     /// <summary>Parses and runs <paramref name="args"/>; tests pass writers to capture stdout and stderr.</summary>
-    public static Task<int> RunAsync(string[] args, TextWriter? @out = null, TextWriter? err = null, CancellationToken cancellationToken = default)
+    public static Task<int> RunAsync(string[] args, TextWriter? @out = null, TextWriter? err = null, CancellationToken cancellationToken = default) =>
+        RunAsync(args, Console.In, @out, err, cancellationToken);
+
+    /// <summary>As above, with the reader interactive verbs (chat) take their input from.</summary>
+    public static Task<int> RunAsync(string[] args, TextReader input, TextWriter? @out = null, TextWriter? err = null, CancellationToken cancellationToken = default)
     {
-        var ctx = new CliContext(@out ?? Console.Out, err ?? Console.Error);
+        var ctx = new CliContext(@out ?? Console.Out, err ?? Console.Error) { In = input };
         var parse = Create(ctx).Parse(args);
         var config = new InvocationConfiguration { Output = ctx.Out, Error = ctx.Error };
         // Training drains on Ctrl+C (finish the step, checkpoint); System.CommandLine must not force an exit after 2 s.

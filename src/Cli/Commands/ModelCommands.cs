@@ -16,6 +16,7 @@ public static class ModelCommands
         model.Subcommands.Add(Logits(ctx));
         model.Subcommands.Add(Convert(ctx));
         model.Subcommands.Add(Info(ctx));
+        model.Subcommands.Add(ModelExportCommand.Create(ctx));
         return model;
     }
 
