@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using MiniMind.Actors;
+using MiniMind.Actors.Stages;
 using MiniMind.Cluster;
 using MiniMind.Model;
 using MiniMind.Model.Data;
@@ -110,6 +111,7 @@ public static class ActorsBench
     {
         var device = TorchRuntime.ParseDevice(s.Device);
         torch.manual_seed((long)(s.Seed & 0x7FFF_FFFF_FFFF_FFFF));
+        using var objective = StageObjective.For(s);
         using var model = new MiniMindForCausalLM(s.Config);
         model.to(device);
         var parameters = model.OptimizerParameters().Where(p => p.requires_grad).ToList();
@@ -122,7 +124,7 @@ public static class ActorsBench
             if (step == warmup) window.Start();
             var started = Stopwatch.GetTimestamp();
             var batches = DataLoader.Build(dataset, plan, order, step);
-            GpuWorker.TrainOn(model, opt, parameters, batches.Micro, plan.LearningRateAt(step), s.GradClip, device);
+            GpuWorker.TrainOn(objective, model, opt, parameters, batches.Micro, plan.LearningRateAt(step), s.GradClip, device);
             if (step >= warmup) times.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
         window.Stop();

@@ -8,10 +8,14 @@ namespace MiniMind.Actors;
 /// the current epoch's permutation, so a restart loses nothing.</summary>
 public sealed class DataLoader : ReceiveActor
 {
-    /// <summary>Rows × SeqLen ids and 0/1 loss weights, row-major; <paramref name="Samples"/> are the dataset indices.</summary>
+    /// <summary>Rows × SeqLen ids and loss weights (0/1; reason data: 0/1/10), row-major; <paramref name="Samples"/> are
+    /// the dataset indices. A DPO row is a pair, chosen then rejected side by side (<see cref="Stages.DpoPairDataset"/>).</summary>
     public sealed record MicroBatch(int Rows, int SeqLen, int[] X, int[] Y, float[] Mask, long[] Samples)
     {
-        public long Tokens => (long)Mask.Sum();
+        /// <summary>The loss denominator when it is not Σ Mask (reason data: Σ of the rows' <see cref="TrainingSample.LossNormalizer"/>).</summary>
+        public float? LossNormalizer { get; init; }
+
+        public long Tokens => (long)(LossNormalizer ?? Mask.Sum());
     }
 
     /// <summary>Asks for all micro-batches of optimizer step <paramref name="Step"/> (0-based).</summary>
@@ -56,6 +60,7 @@ public sealed class DataLoader : ReceiveActor
         {
             var rows = plan.BatchSize;
             var (x, y, mask, samples) = (new int[rows * t], new int[rows * t], new float[rows * t], new long[rows]);
+            float? normalizer = 0;
             for (var r = 0; r < rows; r++)
             {
                 samples[r] = order[plan.PositionOf(step, m, r)];
@@ -63,8 +68,9 @@ public sealed class DataLoader : ReceiveActor
                 s.X.CopyTo(x, r * t);
                 s.Y.CopyTo(y, r * t);
                 s.LossMask.CopyTo(mask, r * t);
+                normalizer = s.LossNormalizer is { } n ? normalizer + n : null;
             }
-            micro[m] = new MicroBatch(rows, t, x, y, mask, samples);
+            micro[m] = new MicroBatch(rows, t, x, y, mask, samples) { LossNormalizer = normalizer };
         }
         return new StepBatches(step, micro);
     }

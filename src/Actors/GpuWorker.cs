@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Akka.Actor;
 using MiniMind.Actors.Checkpoints;
+using MiniMind.Actors.Stages;
 using MiniMind.Model;
 using MiniMind.Model.Checkpoints;
 using TorchSharp;
@@ -35,7 +36,7 @@ public sealed class GpuWorker : ReceiveActor
 {
     public const string DispatcherId = "minimind-worker-dispatcher";
 
-    /// <summary>Build the model (seeded init, or <see cref="TrainingSettings.InitFrom"/>), then restore
+    /// <summary>Build the stage's model (<see cref="StageObjective.BuildModel"/>: seeded init, or <see cref="TrainingSettings.InitFrom"/>), then restore
     /// <paramref name="From"/> if given. <paramref name="Generation"/> tags replies so stale ones can be dropped.</summary>
     public sealed record Initialize(int Generation, TrainingCheckpoint? From);
     public sealed record WorkerReady(int Generation, long Step, long ParameterCount);
@@ -49,7 +50,7 @@ public sealed class GpuWorker : ReceiveActor
     public sealed record Snapshot(int Generation, long StepsDone);
     public sealed record Snapshotted(int Generation, TrainingCheckpoint Checkpoint, TimeSpan Elapsed);
 
-    /// <summary>Write MiniMind's fp16 .pth (<c>{k: v.half()}</c>) atomically.</summary>
+    /// <summary>Write the stage's output atomically (<see cref="StageObjective.Export"/>: MiniMind's fp16 <c>{k: v.half()}</c> .pth; LoRA: the adapters).</summary>
     public sealed record ExportWeights(int Generation, string Path);
     public sealed record WeightsExported(int Generation, string Path, string Sha256);
 
@@ -67,6 +68,7 @@ public sealed class GpuWorker : ReceiveActor
 
     readonly TrainingSettings settings;
     readonly FaultPlan faults;
+    StageObjective? objective;
     MiniMindForCausalLM? model;
     IReadOnlyList<Parameter> parameters = [];
     AdamW? optimizer;
@@ -96,6 +98,7 @@ public sealed class GpuWorker : ReceiveActor
     {
         optimizer?.Dispose();
         model?.Dispose();
+        objective?.Dispose();
         base.PostStop();
     }
 
@@ -109,6 +112,7 @@ public sealed class GpuWorker : ReceiveActor
         UseThreads();
         optimizer?.Dispose();
         model?.Dispose();
+        objective?.Dispose();
         var device = TorchRuntime.ParseDevice(settings.Device);
         long step = 0;
         // torch's default generator is process-wide: seeding and drawing the init must not interleave with another
@@ -116,11 +120,9 @@ public sealed class GpuWorker : ReceiveActor
         lock (RngGate)
         {
             torch.manual_seed((long)(settings.Seed & 0x7FFF_FFFF_FFFF_FFFF));
-            model = new MiniMindForCausalLM(settings.Config);
-            if (settings.InitFrom is { } init && msg.From is null)
-                StateDictLoader.LoadFile(model, init);
-            model.to(device);
-            parameters = model.OptimizerParameters().Where(p => p.requires_grad).ToList();
+            objective = StageObjective.For(settings);
+            model = objective.BuildModel(device, fresh: msg.From is null);
+            parameters = objective.TrainableParameters(model);
             optimizer = optim.AdamW(parameters, lr: settings.LearningRate, weight_decay: settings.WeightDecay);
             if (msg.From is { } ckpt)
             {
@@ -130,24 +132,24 @@ public sealed class GpuWorker : ReceiveActor
                 step = ckpt.Step;
             }
         }
-        Sender.Tell(new WorkerReady(msg.Generation, step, model.UniqueParameterCount()));
+        Sender.Tell(new WorkerReady(msg.Generation, step, parameters.Sum(p => p.numel())));
     }
 
     void OnRunStep(RunStep msg)
     {
-        if (model is null || optimizer is null) throw new InvalidOperationException("RunStep before Initialize");
+        if (model is null || optimizer is null || objective is null) throw new InvalidOperationException("RunStep before Initialize");
         UseThreads();
         if (faults.Take(msg.Step)) throw new InjectedFaultException($"injected fault at step {msg.Step}");
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var device = TorchRuntime.ParseDevice(settings.Device);
-        var (loss, norm, tokens) = TrainOn(model, optimizer, parameters, msg.Micro, msg.Lr, settings.GradClip, device);
+        var (loss, norm, tokens) = TrainOn(objective, model, optimizer, parameters, msg.Micro, msg.Lr, settings.GradClip, device);
         Sender.Tell(new StepRan(msg.Generation, msg.Step, loss, norm, tokens, System.Diagnostics.Stopwatch.GetElapsedTime(started)));
     }
 
     /// <summary>One optimizer step, all its tensor work in one dispose scope: per micro-batch the ids/mask arrays become
-    /// (B, T) tensors, loss/A backward; then clip and AdamW at <paramref name="lr"/>. Returns the mean micro-batch loss,
+    /// (B, T) tensors, the stage's loss/A backward; then clip and AdamW at <paramref name="lr"/>. Returns the mean micro-batch loss,
     /// the pre-clip grad norm and the loss tokens. Public so the bench's bare loop does exactly this work.</summary>
-    public static (double Loss, double GradNorm, long Tokens) TrainOn(MiniMindForCausalLM model, optim.Optimizer optimizer,
+    public static (double Loss, double GradNorm, long Tokens) TrainOn(StageObjective objective, MiniMindForCausalLM model, optim.Optimizer optimizer,
         IReadOnlyList<Parameter> parameters, IReadOnlyList<DataLoader.MicroBatch> micro, double lr, double clip, Device device)
     {
         using var scope = torch.NewDisposeScope();
@@ -159,10 +161,7 @@ public sealed class GpuWorker : ReceiveActor
         foreach (var mb in micro)
         {
             using var step = torch.NewDisposeScope();   // frees each micro-batch's graph before the next
-            var x = torch.tensor(mb.X, dtype: ScalarType.Int64).view(mb.Rows, mb.SeqLen).to(device);      // (B, T)
-            var y = torch.tensor(mb.Y, dtype: ScalarType.Int64).view(mb.Rows, mb.SeqLen).to(device);      // (B, T)
-            var mask = torch.tensor(mb.Mask).view(mb.Rows, mb.SeqLen).to(device);                          // (B, T)
-            var loss = Losses.PretrainLoss(model.call(x), y, mask, a);
+            var loss = objective.Loss(model, mb, a, device);
             loss.backward();
             lossSum += loss.item<float>() * a;
             tokens += mb.Tokens;
@@ -175,7 +174,7 @@ public sealed class GpuWorker : ReceiveActor
 
     void OnComputeGradients(ComputeGradients msg)
     {
-        if (model is null || optimizer is null) throw new InvalidOperationException("ComputeGradients before Initialize");
+        if (model is null || optimizer is null || objective is null) throw new InvalidOperationException("ComputeGradients before Initialize");
         UseThreads();
         if (msg.Micro == 0 && faults.Take(msg.Step)) throw new InjectedFaultException($"injected fault at step {msg.Step}");
         using var scope = torch.NewDisposeScope();
@@ -183,10 +182,7 @@ public sealed class GpuWorker : ReceiveActor
         model.train();
         optimizer.zero_grad();
         var mb = msg.Batch;
-        var x = torch.tensor(mb.X, dtype: ScalarType.Int64).view(mb.Rows, mb.SeqLen).to(device);      // (B, T)
-        var y = torch.tensor(mb.Y, dtype: ScalarType.Int64).view(mb.Rows, mb.SeqLen).to(device);      // (B, T)
-        var mask = torch.tensor(mb.Mask).view(mb.Rows, mb.SeqLen).to(device);                          // (B, T)
-        var loss = Losses.PretrainLoss(model.call(x), y, mask, msg.MicroCount);
+        var loss = objective.Loss(model, mb, msg.MicroCount, device);
         loss.backward();
         var flat = new float[parameters.Sum(p => p.numel())];
         var offset = 0;
@@ -246,10 +242,11 @@ public sealed class GpuWorker : ReceiveActor
 
     void OnExport(ExportWeights msg)
     {
-        if (model is null) throw new InvalidOperationException("ExportWeights before Initialize");
+        if (model is null || objective is null) throw new InvalidOperationException("ExportWeights before Initialize");
         using var scope = torch.NewDisposeScope();
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(msg.Path))!);     // LoRA writes into lora/
         var tmp = Path.ChangeExtension(msg.Path, ".tmp" + Path.GetExtension(msg.Path));   // writer picks the format by extension
-        StateDictFile.Write(tmp, model, StateDictWriteOptions.MiniMindHalf);
+        objective.Export(model, tmp);
         File.Move(tmp, msg.Path, overwrite: true);
         var sha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(msg.Path)));
         Sender.Tell(new WeightsExported(msg.Generation, msg.Path, sha));

@@ -147,7 +147,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         if (state.Started && state.SettingsJson is { } json && TrainingSettings.FromJson(json).Identity() != settings.Identity())
         {
             listener.Tell(new TrainingFinished(Outcome.Failed, state.CommittedStep, null,
-                $"{settings.RunDir} holds a different {settings.Stage} run (config, data or hyperparameters differ); use another --run-dir"));
+                $"{settings.RunDir} holds a different {settings.Stage} run (differs in: {string.Join(", ", TrainingSettings.FromJson(json).IdentityDifferences(settings))}); use another --run-dir"));
             return;
         }
         ITokenizedDataset dataset;

@@ -8,7 +8,7 @@ namespace MiniMind.Actors;
 /// Serialized into <see cref="Protocol.RunStarted"/>, so a resumed run can check it is the same run.</summary>
 public sealed record TrainingSettings
 {
-    /// <summary>"pretrain" or "sft".</summary>
+    /// <summary>pretrain, sft, lora, dpo, reason or distill (<see cref="Stages.TrainingStage"/>).</summary>
     public string Stage { get; init; } = "pretrain";
     /// <summary>The model config JSON (MiniMindConfig.ToJson()).</summary>
     public string ConfigJson { get; init; } = "";
@@ -41,25 +41,61 @@ public sealed record TrainingSettings
     /// <summary>Route every step through the <see cref="GradientAggregator"/> (gradients shipped as chunks, reduced in
     /// micro-batch order), the path workers on other nodes will take. Off: the worker accumulates locally (faster).</summary>
     public bool AggregateGradients { get; init; }
-    /// <summary>Initial weights (SFT: the pretrain output), or null for a fresh init from <see cref="Seed"/>.</summary>
+    /// <summary>Initial weights (the previous stage's output, <see cref="Stages.TrainingStage.InitFrom"/>), or null for a fresh init from <see cref="Seed"/>.</summary>
     public string? InitFrom { get; init; }
+    /// <summary>LoRA: MiniMind's lora_name; the output is lora/&lt;name&gt;_&lt;hidden&gt;.pth.</summary>
+    public string LoraName { get; init; } = "lora_medical";
+    /// <summary>LoRA: adapter rank (MiniMind: 8).</summary>
+    public int LoraRank { get; init; } = 8;
+    /// <summary>DPO: β of the loss (MiniMind: 0.1).</summary>
+    public double DpoBeta { get; init; } = 0.1;
+    /// <summary>Distill: weight of the CE term; loss = α·CE + (1−α)·KL·T². MiniMind's train_epoch default: 0.0.</summary>
+    public double Alpha { get; init; }
+    /// <summary>Distill: softmax temperature T. MiniMind's train_epoch default: 1.0.</summary>
+    public double Temperature { get; init; } = 1.0;
+    /// <summary>The frozen model a stage reads but does not train: DPO's reference (the SFT output), distill's teacher.
+    /// Not in the checkpoints: every (re)start reloads it from this file, checked against <see cref="FrozenModelSha256"/>.</summary>
+    public string? FrozenModelPath { get; init; }
+    /// <summary>SHA-256 of <see cref="FrozenModelPath"/> when the run was set up; part of <see cref="Identity"/>, so a
+    /// changed reference/teacher is a different run, and a worker refuses a file that changed under a running one.</summary>
+    public string? FrozenModelSha256 { get; init; }
+    /// <summary>The frozen model's config JSON when it differs from <see cref="ConfigJson"/> (a bigger teacher), else null.</summary>
+    public string? FrozenConfigJson { get; init; }
 
     [JsonIgnore] public MiniMindConfig Config => MiniMindConfig.FromJson(ConfigJson);
 
-    /// <summary>MiniMind's output name: pretrain_512.pth, full_sft_512_moe.pth, …</summary>
-    [JsonIgnore] public string OutputFileName => OutputName(Stage, Config);
+    /// <summary>MiniMind's output name, relative to the run dir: pretrain_512.pth, full_sft_512_moe.pth, rlhf_512.pth,
+    /// reason_512.pth, full_dist_512.pth, lora/lora_medical_512.pth (train_lora.py adds no _moe suffix).</summary>
+    [JsonIgnore] public string OutputFileName => Stage == Stages.TrainingStage.Lora.Name
+        ? Path.Combine("lora", $"{LoraName}_{Config.HiddenSize}.pth")
+        : OutputName(Stage, Config);
 
-    [JsonIgnore] public string CheckpointDir => Path.Combine(RunDir, "checkpoints", Stage);
+    /// <summary>The stage, plus the adapter name for LoRA (one run dir can train several adapters from one SFT model):
+    /// names the checkpoint folder and the journal's persistence id.</summary>
+    [JsonIgnore] public string RunName => Stage == Stages.TrainingStage.Lora.Name ? $"lora-{LoraName}" : Stage;
+
+    [JsonIgnore] public string CheckpointDir => Path.Combine(RunDir, "checkpoints", RunName);
 
     public static string OutputName(string stage, MiniMindConfig config) =>
-        $"{(stage == "sft" ? "full_sft" : stage)}_{config.HiddenSize}{(config.UseMoe ? "_moe" : "")}.pth";
+        $"{Stages.TrainingStage.Get(stage).OutputPrefix}_{config.HiddenSize}{(config.UseMoe ? "_moe" : "")}.pth";
 
     /// <summary>The fields that must match for a journal to belong to this run (paths and logging may differ).</summary>
     public string Identity() => JsonSerializer.Serialize(this with
     {
         RunDir = "", LogInterval = 0, SaveInterval = 0, KeepCheckpoints = 0, Threads = 0, Device = "", DataPath = Path.GetFileName(DataPath),
         TokenizerPath = "", InitFrom = InitFrom is null ? null : Path.GetFileName(InitFrom),
+        FrozenModelPath = FrozenModelPath is null ? null : Path.GetFileName(FrozenModelPath),
     });
+
+    /// <summary>The names of the <see cref="Identity"/> fields in which <paramref name="other"/> differs from this run.</summary>
+    public IReadOnlyList<string> IdentityDifferences(TrainingSettings other)
+    {
+        using var a = JsonDocument.Parse(Identity());
+        using var b = JsonDocument.Parse(other.Identity());
+        return a.RootElement.EnumerateObject()
+            .Where(p => !b.RootElement.TryGetProperty(p.Name, out var q) || p.Value.GetRawText() != q.GetRawText())
+            .Select(p => p.Name).ToList();
+    }
 
     public string ToJson() => JsonSerializer.Serialize(this);
 

@@ -10,7 +10,7 @@ public static class MiniMindCommand
     {
         ctx ??= CliContext.Console;
         var root = new RootCommand("MiniMind.Actors: train and run small Llama-style language models (MiniMind2) on a fault-tolerant actor system.");
-        root.Subcommands.Add(TrainCommand.Create(ctx, TrainStageCommands.Pretrain(ctx), TrainStageCommands.Sft(ctx), TrainTokenizerCommand.Create(ctx)));
+        root.Subcommands.Add(TrainCommand.Create(ctx, [.. TrainStageCommands.All(ctx), TrainTokenizerCommand.Create(ctx)]));
         root.Subcommands.Add(GenerateCommand.Create(ctx));
         root.Subcommands.Add(ModelCommands.Create(ctx));
         root.Subcommands.Add(DataCommands.Create(ctx));

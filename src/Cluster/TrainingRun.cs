@@ -48,16 +48,12 @@ public sealed class TrainingRun : IAsyncDisposable
 
     public static string PersistenceIdFor(TrainingSettings s, JournalSpec journal) =>
         journal.IsPostgres
-            ? $"minimind-train-{s.Stage}-{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Path.GetFullPath(s.RunDir))))[..16]}"
-            : $"minimind-train-{s.Stage}";
+            ? $"minimind-train-{s.RunName}-{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Path.GetFullPath(s.RunDir))))[..16]}"
+            : $"minimind-train-{s.RunName}";
 
     /// <summary>The training set: the JSONL prepared once into memory-mapped token shards, cached in the run dir under
     /// data/ and rebuilt when the source, tokenizer, stage or max length changes.</summary>
-    public static ITokenizedDataset OpenDataset(TrainingSettings s)
-    {
-        if (!File.Exists(s.TokenizerPath)) throw new FileNotFoundException($"tokenizer not found: {s.TokenizerPath}", s.TokenizerPath);
-        return PreparedData.OpenOrPrepare(s.DataPath, s.TokenizerPath, DataStages.Parse(s.Stage), s.MaxSeqLen, Path.Combine(s.RunDir, "data"));
-    }
+    public static ITokenizedDataset OpenDataset(TrainingSettings s) => Actors.Stages.StageData.Open(s);
 
     public static async Task<TrainingRun> StartAsync(TrainingRunOptions options, Action<object> report, CancellationToken ct = default)
     {

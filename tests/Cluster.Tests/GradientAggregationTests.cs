@@ -18,4 +18,35 @@ public class GradientAggregationTests
         Directory.Delete(local, true);
         Directory.Delete(aggregated, true);
     }
+    /// <summary>The later stages take the aggregated path too: LoRA ships only the adapters' gradients, DPO carries its
+    /// pairs and frozen reference through it unchanged.</summary>
+    [Theory]
+    [InlineData("lora", "lora_medical.jsonl")]
+    [InlineData("dpo", "dpo.jsonl")]
+    public async Task Later_stages_through_the_gradient_aggregator_give_the_same_weights_as_local_accumulation(string stage, string data)
+    {
+        var local = TestRuns.TempRunDir($"grad-{stage}-local");
+        var aggregated = TestRuns.TempRunDir($"grad-{stage}-agg");
+        MiniMind.Actors.TrainingSettings Settings(string dir)
+        {
+            var sft = Path.Combine(dir, "full_sft_64.pth");
+            TorchSharp.torch.manual_seed(9);
+            var tiny = TestRuns.Tiny(dir, 4, 4);
+            using (var m = new MiniMind.Model.MiniMindForCausalLM(tiny.Config))
+                MiniMind.Model.Checkpoints.StateDictFile.Write(sft, m, MiniMind.Model.Checkpoints.StateDictWriteOptions.MiniMindHalf);
+            return tiny with
+            {
+                Stage = stage, DataPath = Path.Combine(TestRuns.Repo, "dataset", data), MaxSeqLen = 128, LearningRate = 1e-3, InitFrom = sft,
+                FrozenModelPath = stage == "dpo" ? sft : null,
+            };
+        }
+        var a = await TestRuns.RunAsync(Settings(local));
+        var b = await TestRuns.RunAsync(Settings(aggregated) with { AggregateGradients = true });
+        Assert.True(Outcome.Completed == a.Finished.Outcome, a.Finished.Message);
+        Assert.True(Outcome.Completed == b.Finished.Outcome, b.Finished.Message);
+        var final = Path.Combine("checkpoints", stage == "lora" ? "lora-lora_medical" : stage, Actors.Checkpoints.TrainingCheckpoint.FileName(4));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(local, final)), File.ReadAllBytes(Path.Combine(aggregated, final)));
+        Directory.Delete(local, true);
+        Directory.Delete(aggregated, true);
+    }
 }

@@ -255,4 +255,45 @@ public class KillResumeTests(ITestOutputHelper output)
         Assert.Equal(0, await first.Exit(TimeSpan.FromMinutes(2)));
         Directory.Delete(dir, true);
     }
+    /// <summary>A later stage on the same machinery: LoRA (only the adapters in AdamW, the frozen base in the checkpoint),
+    /// SIGKILLed once mid-run and restarted, ends with the same checkpoint and adapter file as an uninterrupted run.</summary>
+    [Fact]
+    public async Task Lora_killed_with_SIGKILL_resumes_to_bitwise_identical_adapters()
+    {
+        Assert.True(File.Exists(Cli), $"CLI not built: {Cli}");
+        const int steps = 16;
+        var reference = TestRuns.TempRunDir("lora-kill-ref");
+        var killed = TestRuns.TempRunDir("lora-kill");
+        foreach (var dir in new[] { reference, killed })
+        {
+            TorchSharp.torch.manual_seed(5);
+            using var sft = new MiniMind.Model.MiniMindForCausalLM(MiniMind.Model.MiniMindConfig.Load(Path.Combine(TestRuns.Repo, "config", "presets", "tiny.json")));
+            MiniMind.Model.Checkpoints.StateDictFile.Write(Path.Combine(dir, "full_sft_64.pth"), sft, MiniMind.Model.Checkpoints.StateDictWriteOptions.MiniMindHalf);
+        }
+        string LoraArgs(string runDir) =>
+            $"\"{Cli}\" train lora --deterministic --threads 1 --run-dir \"{runDir}\" --max-steps {steps} --batch-size 2 --save-interval 3 --log-interval 1";
+        var log = new List<string>();
+        Assert.Equal(0, await RunToEnd(reference, log, LoraArgs(reference)));
+
+        var ckptDir = Path.Combine(killed, "checkpoints", "lora-lora_medical");
+        using (var c = new Child(killed, args: LoraArgs(killed)))
+        {
+            await WaitFor(() => c.Process.HasExited || (c.LastStep >= 5 && Directory.Exists(ckptDir) && Directory.EnumerateFiles(ckptDir, "*.ckpt").Any()),
+                TimeSpan.FromMinutes(2), "step 5");
+            Assert.False(c.Process.HasExited, "the run ended before it could be killed");
+            c.KillHard();
+            output.WriteLine($"killed after step {c.LastStep}");
+        }
+        var resumed = new List<string>();
+        Assert.Equal(0, await RunToEnd(killed, resumed, LoraArgs(killed)));
+        foreach (var l in resumed) output.WriteLine(l);
+        Assert.Contains(resumed, l => l.StartsWith("resumed from", StringComparison.Ordinal));
+
+        var final = Path.Combine("checkpoints", "lora-lora_medical", Actors.Checkpoints.TrainingCheckpoint.FileName(steps));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(reference, final)), File.ReadAllBytes(Path.Combine(killed, final)));
+        var adapters = Path.Combine("lora", "lora_medical_64.pth");
+        Assert.Equal(File.ReadAllBytes(Path.Combine(reference, adapters)), File.ReadAllBytes(Path.Combine(killed, adapters)));
+        Directory.Delete(reference, true);
+        Directory.Delete(killed, true);
+    }
 }

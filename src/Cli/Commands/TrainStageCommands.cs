@@ -3,40 +3,61 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using MiniMind.Actors;
+using MiniMind.Actors.Stages;
 using MiniMind.Cluster;
 using MiniMind.Model;
 using static MiniMind.Actors.TrainingCoordinator;
 
 namespace MiniMind.Cli.Commands;
 
-/// <summary><c>minimind train pretrain|sft</c>: one training stage on the actor runtime. Defaults are MiniMind's
-/// (config/train/&lt;stage&gt;.json), flags override them. Re-running the same command on the same run dir resumes;
-/// a completed run says so and exits 0. Ctrl+C finishes the current step, checkpoints and exits 0.</summary>
+/// <summary><c>minimind train pretrain|sft|lora|dpo|reason|distill</c>: one training stage on the actor runtime.
+/// Defaults are MiniMind's (<see cref="TrainingStage"/>, config/train/&lt;stage&gt;.json), flags override them. Each
+/// stage after pretrain starts from the previous stage's output in the run dir, as MiniMind's scripts do. Re-running
+/// the same command on the same run dir resumes; a completed run says so and exits 0. Ctrl+C finishes the current
+/// step, checkpoints and exits 0.</summary>
 public static class TrainStageCommands
 {
     public static Command Pretrain(CliContext ctx) =>
-        Stage(ctx, "pretrain", "Pretrain a model from scratch on a {\"text\"} JSONL (MiniMind train_pretrain.py).");
+        Stage(ctx, TrainingStage.Pretrain, "Pretrain a model from scratch on a {\"text\"} JSONL (MiniMind train_pretrain.py).");
 
     public static Command Sft(CliContext ctx) =>
-        Stage(ctx, "sft", "Full SFT from the pretrain output in the same run dir (MiniMind train_full_sft.py).");
+        Stage(ctx, TrainingStage.Sft, "Full SFT from the pretrain output in the same run dir (MiniMind train_full_sft.py).");
+
+    public static Command Lora(CliContext ctx) =>
+        Stage(ctx, TrainingStage.Lora, "LoRA fine-tuning of the SFT output: only rank-8 adapters train; writes lora/<name>_<hidden>.pth (MiniMind train_lora.py).");
+
+    public static Command Dpo(CliContext ctx) =>
+        Stage(ctx, TrainingStage.Dpo, "DPO of the SFT output against a frozen copy of it on chosen/rejected pairs; writes rlhf_<hidden>.pth (MiniMind train_dpo.py).");
+
+    public static Command Reason(CliContext ctx) =>
+        Stage(ctx, TrainingStage.Reason, "Reasoning distillation: SFT on <think>/<answer> data with the tags weighted ×10, from the DPO output; writes reason_<hidden>.pth (MiniMind train_distill_reason.py).");
+
+    public static Command Distill(CliContext ctx) =>
+        Stage(ctx, TrainingStage.Distill, "Knowledge distillation from a teacher checkpoint into the SFT output: α·CE + (1−α)·T²·KL; writes full_dist_<hidden>.pth (MiniMind train_distillation.py).");
+
+    /// <summary>Every model stage, in pipeline order.</summary>
+    public static Command[] All(CliContext ctx) => [Pretrain(ctx), Sft(ctx), Lora(ctx), Dpo(ctx), Reason(ctx), Distill(ctx)];
 
     /// <summary>True when the parsed command drains itself on Ctrl+C (System.CommandLine must not force an exit).</summary>
     public static bool HandlesCtrlC(ParseResult parse) =>
-        parse.CommandResult.Command.Name is "pretrain" or "sft" && parse.CommandResult.Parent is System.CommandLine.Parsing.CommandResult { Command.Name: "train" };
+        TrainingStage.All.Any(s => s.Name == parse.CommandResult.Command.Name) &&
+        parse.CommandResult.Parent is System.CommandLine.Parsing.CommandResult { Command.Name: "train" };
 
-    public static Command Stage(CliContext ctx, string stage, string description)
+    static Command Stage(CliContext ctx, TrainingStage stage, string description)
     {
+        var name = stage.Name;
         var config = CommonOptions.Config();
-        var data = new Option<string?>("--data") { Description = $"Training JSONL. Default: from config/train/{stage}.json (dataset/{(stage == "sft" ? "sft" : "pretrain")}.jsonl)." };
-        var tokenizer = new Option<string>("--tokenizer") { Description = "tokenizer.json. Default: dataset/tokenizer/tokenizer.json.", DefaultValueFactory = _ => "dataset/tokenizer/tokenizer.json" };
+        config.Aliases.Add("--preset");
+        var data = new Option<string?>("--data") { Description = $"Training JSONL. Default: from config/train/{name}.json ({stage.DefaultData})." };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = $"tokenizer.json. Default: {DefaultPaths.Tokenizer}." };
         var runDir = new Option<string>("--run-dir") { Description = "Run directory: journal, checkpoints, output. Default: runs/default.", DefaultValueFactory = _ => "runs/default" };
-        var trainConfig = new Option<string?>("--train-config") { Description = $"Hyperparameter file. Default: config/train/{stage}.json when present." };
+        var trainConfig = new Option<string?>("--train-config") { Description = $"Hyperparameter file. Default: config/train/{name}.json when present." };
         var maxSteps = new Option<long?>("--max-steps") { Description = "Stop after N optimizer steps (also the LR schedule's horizon). Default: all epochs." };
-        var epochs = new Option<int?>("--epochs") { Description = $"Epochs. Default: {(stage == "sft" ? 2 : 1)}." };
-        var batch = new Option<int?>("--batch-size") { Description = $"Samples per micro-batch. Default: {(stage == "sft" ? 16 : 32)}." };
-        var seq = new Option<int?>("--max-seq-len") { Description = "Tokens per sample. Default: 512." };
-        var accum = new Option<int?>("--accumulation-steps") { Description = $"Micro-batches per optimizer step. Default: {(stage == "sft" ? 1 : 8)}." };
-        var lr = new Option<double?>("--learning-rate") { Description = $"Peak LR of the cosine schedule. Default: {(stage == "sft" ? "5e-7" : "5e-4")}." };
+        var epochs = new Option<int?>("--epochs") { Description = $"Epochs. Default: {stage.Epochs}." };
+        var batch = new Option<int?>("--batch-size") { Description = $"Samples{(name == "dpo" ? " (chosen/rejected pairs)" : "")} per micro-batch. Default: {stage.BatchSize}." };
+        var seq = new Option<int?>("--max-seq-len") { Description = $"Tokens per sample. Default: {stage.MaxSeqLen}." };
+        var accum = new Option<int?>("--accumulation-steps") { Description = $"Micro-batches per optimizer step. Default: {stage.AccumulationSteps}." };
+        var lr = new Option<double?>("--learning-rate") { Description = $"Peak LR of the cosine schedule. Default: {stage.LearningRate.ToString(CultureInfo.InvariantCulture)}." };
         var save = new Option<int?>("--save-interval") { Description = "Checkpoint every K steps. Default: 100." };
         var logEvery = new Option<int?>("--log-interval") { Description = "Print a line every K steps. Default: 10." };
         var seed = new Option<ulong>("--seed") { Description = "Init and data-order seed. Default: 42.", DefaultValueFactory = _ => 42 };
@@ -45,14 +66,30 @@ public static class TrainStageCommands
         var threads = CommonOptions.Threads();
         var journal = new Option<string>("--journal") { Description = "sqlite (a file in the run dir), sqlite:<file> or postgres:<connection string>. Default: sqlite.", DefaultValueFactory = _ => "sqlite" };
         var keep = new Option<int>("--keep-checkpoints") { Description = "Checkpoints kept. Default: 3.", DefaultValueFactory = _ => 3 };
+        // stage-specific
+        var loraName = new Option<string>("--lora-name") { Description = "LoRA adapter name: the output is lora/<name>_<hidden>.pth. Default: lora_medical.", DefaultValueFactory = _ => "lora_medical" };
+        var beta = new Option<double?>("--beta") { Description = "DPO β. Default: 0.1." };
+        var teacher = new Option<string?>("--teacher") { Description = "Teacher weights (.pth/.safetensors). Default: full_sft_<teacher hidden>.pth in the run dir (with --teacher-preset), else the student's own full_sft (self-distillation)." };
+        var teacherPreset = new Option<string?>("--teacher-preset") { Description = "Teacher model config (preset or config.json). Default: inferred from the teacher file's shapes." };
+        var alpha = new Option<double?>("--alpha") { Description = "Weight of the CE term: loss = α·CE + (1−α)·T²·KL. Default: 0 (MiniMind's train_epoch default)." };
+        var temperature = new Option<double?>("--temperature") { Description = "Distillation temperature T. Default: 1.0 (MiniMind's train_epoch default)." };
 
-        var cmd = new Command(stage, description)
+        var cmd = new Command(name, description)
         {
             config, data, tokenizer, runDir, trainConfig, maxSteps, epochs, batch, seq, accum, lr, save, logEvery, seed, deterministic, device, threads, journal, keep,
         };
+        if (stage == TrainingStage.Lora) cmd.Options.Add(loraName);
+        if (stage == TrainingStage.Dpo) cmd.Options.Add(beta);
+        if (stage == TrainingStage.Distill)
+        {
+            cmd.Options.Add(teacher);
+            cmd.Options.Add(teacherPreset);
+            cmd.Options.Add(alpha);
+            cmd.Options.Add(temperature);
+        }
         cmd.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
         {
-            var file = TrainConfigFile.Load(parse.GetValue(trainConfig), stage, parse.GetValue(config)!);
+            var file = TrainConfigFile.Load(parse.GetValue(trainConfig), name, parse.GetValue(config)!);
             var det = parse.GetValue(deterministic);
             var t = parse.GetValue(threads);
             if (det && t == 0) t = 1;
@@ -60,16 +97,16 @@ public static class TrainStageCommands
             var dir = parse.GetValue(runDir)!;
             var settings = new TrainingSettings
             {
-                Stage = stage,
+                Stage = name,
                 ConfigJson = model.ToJson(),
-                DataPath = parse.GetValue(data) ?? file.Data ?? $"dataset/{(stage == "sft" ? "sft" : "pretrain")}.jsonl",
-                TokenizerPath = parse.GetValue(tokenizer)!,
+                DataPath = parse.GetValue(data) ?? DefaultPaths.Resolve(file.Data ?? stage.DefaultData),
+                TokenizerPath = parse.GetValue(tokenizer) ?? DefaultPaths.Resolve(DefaultPaths.Tokenizer),
                 RunDir = dir,
-                Epochs = parse.GetValue(epochs) ?? file.Epochs ?? (stage == "sft" ? 2 : 1),
-                BatchSize = parse.GetValue(batch) ?? file.BatchSize ?? (stage == "sft" ? 16 : 32),
-                MaxSeqLen = parse.GetValue(seq) ?? file.MaxSeqLen ?? 512,
-                AccumulationSteps = parse.GetValue(accum) ?? file.AccumulationSteps ?? (stage == "sft" ? 1 : 8),
-                LearningRate = parse.GetValue(lr) ?? file.LearningRate ?? (stage == "sft" ? 5e-7 : 5e-4),
+                Epochs = parse.GetValue(epochs) ?? file.Epochs ?? stage.Epochs,
+                BatchSize = parse.GetValue(batch) ?? file.BatchSize ?? stage.BatchSize,
+                MaxSeqLen = parse.GetValue(seq) ?? file.MaxSeqLen ?? stage.MaxSeqLen,
+                AccumulationSteps = parse.GetValue(accum) ?? file.AccumulationSteps ?? stage.AccumulationSteps,
+                LearningRate = parse.GetValue(lr) ?? file.LearningRate ?? stage.LearningRate,
                 GradClip = file.GradClip ?? 1.0,
                 MaxSteps = parse.GetValue(maxSteps) ?? 0,
                 SaveInterval = parse.GetValue(save) ?? file.SaveInterval ?? 100,
@@ -79,16 +116,21 @@ public static class TrainStageCommands
                 Device = parse.GetValue(device)!,
                 Threads = t,
                 KeepCheckpoints = parse.GetValue(keep),
-                InitFrom = stage == "sft" ? Path.Combine(dir, TrainingSettings.OutputName("pretrain", model)) : null,
+                InitFrom = stage.InitFrom is { } from ? Path.Combine(dir, TrainingSettings.OutputName(from, model)) : null,
+                LoraName = parse.GetValue(loraName) ?? "lora_medical",   // null when the option is not on this stage
+                DpoBeta = parse.GetValue(beta) ?? file.DpoBeta ?? 0.1,
+                Alpha = parse.GetValue(alpha) ?? file.Alpha ?? 0.0,
+                Temperature = parse.GetValue(temperature) ?? file.Temperature ?? 1.0,
             };
-            Validate(settings);
+            Validate(settings, parse.GetValue(config)!);
+            (settings, var frozen) = WithFrozenModel(settings, parse.GetValue(teacher), parse.GetValue(teacherPreset), parse.GetValue(config)!);
             var journalSpec = JournalSpec.Parse(parse.GetValue(journal), dir);
-            return await RunAsync(ctx, settings, journalSpec, parse.GetValue(config)!, file.Sources, ct);
+            return await RunAsync(ctx, settings, journalSpec, parse.GetValue(config)!, file.Sources, frozen, ct);
         }));
         return cmd;
     }
 
-    static void Validate(TrainingSettings s)
+    static void Validate(TrainingSettings s, string configName)
     {
         if (s.BatchSize < 1) throw new ArgumentException("--batch-size must be ≥ 1");
         if (s.AccumulationSteps < 1) throw new ArgumentException("--accumulation-steps must be ≥ 1");
@@ -96,15 +138,56 @@ public static class TrainStageCommands
         if (s.Epochs < 1) throw new ArgumentException("--epochs must be ≥ 1");
         if (s.MaxSteps < 0) throw new ArgumentException("--max-steps must be ≥ 0");
         if (s.LearningRate <= 0) throw new ArgumentException("--learning-rate must be > 0");
+        if (s.Alpha is < 0 or > 1) throw new ArgumentException("--alpha must be in [0, 1]");
+        if (s.Temperature <= 0) throw new ArgumentException("--temperature must be > 0");
+        if (s.DpoBeta <= 0) throw new ArgumentException("--beta must be > 0");
+        if (s.LoraName.Length == 0 || s.LoraName.IndexOfAny(['/', '\\']) >= 0 || s.LoraName.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0)
+            throw new ArgumentException($"--lora-name '{s.LoraName}' must be a plain file name");
         if (s.MaxSeqLen > s.Config.MaxPositionEmbeddings)
             throw new ArgumentException($"--max-seq-len {s.MaxSeqLen} exceeds the model's max_position_embeddings {s.Config.MaxPositionEmbeddings}");
         if (!File.Exists(s.DataPath)) throw new FileNotFoundException($"training data not found: {s.DataPath}", s.DataPath);
         if (!File.Exists(s.TokenizerPath)) throw new FileNotFoundException($"tokenizer not found: {s.TokenizerPath}", s.TokenizerPath);
         if (s.InitFrom is { } init && !File.Exists(init))
-            throw new CliException(ExitCode.InputError, $"SFT starts from the pretrain output, but {init} does not exist. HINT: run `minimind train pretrain --run-dir {s.RunDir}` (same --config) first.");
+        {
+            var from = TrainingStage.Get(TrainingStage.Get(s.Stage).InitFrom!);
+            throw new CliException(ExitCode.InputError,
+                $"{s.Stage} starts from the {from.Name} output, but {init} does not exist. HINT: run `minimind train {from.Name} --run-dir {s.RunDir} --config {configName}` first.");
+        }
     }
 
-    static async Task<ExitCode> RunAsync(CliContext ctx, TrainingSettings s, JournalSpec journal, string configName, IReadOnlyList<string> trainConfigs, CancellationToken ct)
+    /// <summary>DPO's reference (the SFT output) and distill's teacher: path, config and SHA-256 go into the settings,
+    /// so a resumed run reloads the same file and a changed file is refused.</summary>
+    static (TrainingSettings Settings, string? Header) WithFrozenModel(TrainingSettings s, string? teacher, string? teacherPreset, string configName)
+    {
+        if (s.Stage == TrainingStage.Dpo.Name)
+            return (s with { FrozenModelPath = s.InitFrom, FrozenModelSha256 = StageObjective.Sha256(s.InitFrom!) }, $"  reference: {s.InitFrom} (frozen)");
+        if (s.Stage != TrainingStage.Distill.Name) return (s, null);
+
+        var student = s.Config;
+        var presetConfig = teacherPreset is null ? null : MiniMindConfig.Load(teacherPreset);
+        var path = teacher ?? (presetConfig is null ? s.InitFrom! : Path.Combine(s.RunDir, TrainingSettings.OutputName("sft", presetConfig)));
+        if (!File.Exists(path))
+            throw new CliException(ExitCode.InputError, teacher is not null
+                ? $"teacher weights not found: {path}"
+                : $"distill's teacher is the SFT output of the teacher config, but {path} does not exist. HINT: run `minimind train sft --run-dir {s.RunDir} --config {teacherPreset}` first (after its pretrain), or pass --teacher <file>.");
+        string source;
+        MiniMindConfig config;
+        if (presetConfig is not null) (source, config) = (teacherPreset!, presetConfig);
+        else
+        {
+            var candidates = new List<(string, MiniMindConfig)> { ($"the student's config ({configName})", student) };
+            candidates.AddRange(MiniMindConfig.PresetNames().Select(n => ($"preset {n}", MiniMindConfig.Load(n))));
+            (source, config) = TeacherConfig.Infer(path, candidates);
+        }
+        return (s with
+        {
+            FrozenModelPath = path,
+            FrozenModelSha256 = StageObjective.Sha256(path),
+            FrozenConfigJson = config.ToJson() == s.ConfigJson ? null : config.ToJson(),
+        }, $"  teacher  : {path} (frozen; config: {source}, hidden {config.HiddenSize}, layers {config.NumHiddenLayers}{(config.UseMoe ? ", moe" : "")})");
+    }
+
+    static async Task<ExitCode> RunAsync(CliContext ctx, TrainingSettings s, JournalSpec journal, string configName, IReadOnlyList<string> trainConfigs, string? frozenHeader, CancellationToken ct)
     {
         // Ctrl+C (SIGINT) or SIGTERM, at any phase: before the host is up the run stops as soon as it starts; mid-run the
         // current step finishes, a checkpoint is written and the exit code is 0; once training has finished the signal is
@@ -123,6 +206,10 @@ public static class TrainStageCommands
         o.WriteLine($"  run dir  : {Path.GetFullPath(s.RunDir)}{(s.InitFrom is null ? "" : $" (from {s.InitFrom})")}");
         o.WriteLine($"  journal  : {journal.Display}");
         o.WriteLine(FormattableString.Invariant($"  schedule : {s.Epochs} epoch(s), batch {s.BatchSize} × accumulation {s.AccumulationSteps}, seq {s.MaxSeqLen}, lr {s.LearningRate:G3} cosine, AdamW wd {s.WeightDecay}, clip {s.GradClip}, save every {s.SaveInterval}"));
+        if (s.Stage == TrainingStage.Lora.Name) o.WriteLine($"  lora     : rank {s.LoraRank} on every square Linear, only the adapters train → {s.OutputFileName}");
+        if (frozenHeader is not null) o.WriteLine(frozenHeader);
+        if (s.Stage == TrainingStage.Dpo.Name) o.WriteLine(FormattableString.Invariant($"  dpo      : β {s.DpoBeta}, sequence-averaged log-probs"));
+        if (s.Stage == TrainingStage.Distill.Name) o.WriteLine(FormattableString.Invariant($"  distill  : loss = {s.Alpha}·CE + {1 - s.Alpha}·T²·KL, T {s.Temperature}"));
         o.WriteLine($"  hyperparameters from: {(trainConfigs.Count == 0 ? "built-in MiniMind defaults" : string.Join(" + ", trainConfigs))}, then flags");
         o.Flush();
 
@@ -202,6 +289,9 @@ public static class TrainStageCommands
         [System.Text.Json.Serialization.JsonPropertyName("grad_clip")] public double? GradClip { get; init; }
         [System.Text.Json.Serialization.JsonPropertyName("save_interval")] public int? SaveInterval { get; init; }
         [System.Text.Json.Serialization.JsonPropertyName("log_interval")] public int? LogInterval { get; init; }
+        [System.Text.Json.Serialization.JsonPropertyName("dpo_beta")] public double? DpoBeta { get; init; }
+        [System.Text.Json.Serialization.JsonPropertyName("alpha")] public double? Alpha { get; init; }
+        [System.Text.Json.Serialization.JsonPropertyName("temperature")] public double? Temperature { get; init; }
         [System.Text.Json.Serialization.JsonPropertyName("_comment")] public string? Comment { get; init; }
 
         static readonly JsonSerializerOptions Strict = new() { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow };
@@ -231,6 +321,7 @@ public static class TrainStageCommands
                     AccumulationSteps = f.AccumulationSteps ?? result.AccumulationSteps, LearningRate = f.LearningRate ?? result.LearningRate,
                     MaxSeqLen = f.MaxSeqLen ?? result.MaxSeqLen, GradClip = f.GradClip ?? result.GradClip,
                     SaveInterval = f.SaveInterval ?? result.SaveInterval, LogInterval = f.LogInterval ?? result.LogInterval,
+                    DpoBeta = f.DpoBeta ?? result.DpoBeta, Alpha = f.Alpha ?? result.Alpha, Temperature = f.Temperature ?? result.Temperature,
                 };
             }
             return result with { Sources = sources };
@@ -239,7 +330,7 @@ public static class TrainStageCommands
         static TrainConfigFile Read(string file)
         {
             try { return JsonSerializer.Deserialize<TrainConfigFile>(File.ReadAllText(file), Strict) ?? new TrainConfigFile(); }
-            catch (JsonException e) { throw new InvalidDataException($"{file}: {e.Message} (known fields: data, epochs, batch_size, accumulation_steps, learning_rate, max_seq_len, grad_clip, save_interval, log_interval)"); }
+            catch (JsonException e) { throw new InvalidDataException($"{file}: {e.Message} (known fields: data, epochs, batch_size, accumulation_steps, learning_rate, max_seq_len, grad_clip, save_interval, log_interval, dpo_beta, alpha, temperature)"); }
         }
     }
 }

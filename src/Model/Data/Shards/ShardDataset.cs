@@ -40,7 +40,12 @@ public sealed class ShardDataset : ITokenizedDataset, IDisposable
     public TrainingSample Get(long index)
     {
         var (file, at) = _set.Locate(index);
-        if (_stage == DataStage.Reason) at += 4;
+        float? normalizer = null;
+        if (_stage == DataStage.Reason)
+        {
+            normalizer = file.ReadInt32(at);
+            at += 4;
+        }
         var x = new int[SeqLen];
         var y = new int[SeqLen];
         var mask = new float[SeqLen];
@@ -48,7 +53,7 @@ public sealed class ShardDataset : ITokenizedDataset, IDisposable
         file.ReadSide(at, _maxLength, _padId, hasMask, x, y, mask);
         if (!hasMask)
             for (var i = 0; i < mask.Length; i++) mask[i] = y[i] != _padId ? 1f : 0f;
-        return new TrainingSample(x, y, mask);
+        return new TrainingSample(x, y, mask) { LossNormalizer = normalizer };
     }
 
     /// <summary>The loss normaliser of sample <paramref name="index"/>: for reason data MiniMind's
