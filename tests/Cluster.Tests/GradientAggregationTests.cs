@@ -30,11 +30,8 @@ public class GradientAggregationTests
         MiniMind.Actors.TrainingSettings Settings(string dir)
         {
             var sft = Path.Combine(dir, "full_sft_64.pth");
-            TorchSharp.torch.manual_seed(9);
-            var tiny = TestRuns.Tiny(dir, 4, 4);
-            using (var m = new MiniMind.Model.MiniMindForCausalLM(tiny.Config))
-                MiniMind.Model.Checkpoints.StateDictFile.Write(sft, m, MiniMind.Model.Checkpoints.StateDictWriteOptions.MiniMindHalf);
-            return tiny with
+            TestRuns.CopyTinyWeights(sft);
+            return TestRuns.Tiny(dir, 4, 4) with
             {
                 Stage = stage, DataPath = Path.Combine(TestRuns.Repo, "dataset", data), MaxSeqLen = 128, LearningRate = 1e-3, InitFrom = sft,
                 FrozenModelPath = stage == "dpo" ? sft : null,

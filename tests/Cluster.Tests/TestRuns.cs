@@ -24,6 +24,13 @@ static class TestRuns
         throw new InvalidOperationException("repository root (MiniMind.Actors.sln) not found above " + AppContext.BaseDirectory);
     }
 
+    /// <summary>Tiny-preset weights from the read-only fixtures (PyTorch MiniMind's dense_tiny), copied to
+    /// <paramref name="path"/>: a previous stage's output without drawing from torch's process-wide RNG, which
+    /// workers of tests running in parallel seed and draw from.</summary>
+    public static void CopyTinyWeights(string path) =>
+        File.Copy(Path.Combine(Environment.GetEnvironmentVariable("MINIMIND_SHARED") is { Length: > 0 } shared ? shared : Path.Combine(Repo, "..", "shared"),
+            "fixtures", "model", "dense_tiny", "dense_tiny.pth"), path);
+
     public static string TempRunDir(string name) => Directory.CreateTempSubdirectory($"minimind-{name}-").FullName;
 
     public static TrainingSettings Tiny(string runDir, long steps = 8, int saveInterval = 2) => new()
