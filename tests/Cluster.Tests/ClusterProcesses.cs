@@ -66,6 +66,56 @@ sealed class ClusterProcesses(ITestOutputHelper output) : IDisposable
         return (node.Process.ExitCode, [.. node.Lines]);
     }
 
+    /// <summary>The run's committed step from GET /api/train/status (-1 while the endpoint is down or has no run).</summary>
+    public static async Task<long> Step(int control)
+    {
+        try
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+            using var doc = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync($"http://127.0.0.1:{control}/api/train/status"));
+            return doc.RootElement.GetProperty("step").GetInt64();
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        {
+            return -1;
+        }
+    }
+
+    /// <summary>The node's event lines from GET /api/train/status (empty while the endpoint is down).</summary>
+    public static async Task<List<string>> Events(int control)
+    {
+        try
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+            using var doc = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync($"http://127.0.0.1:{control}/api/train/status"));
+            return [.. doc.RootElement.GetProperty("events").EnumerateArray().Select(e => e.GetString() ?? "")];
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        {
+            return [];
+        }
+    }
+
+    public static async Task WaitForEvent(int control, string text, TimeSpan timeout)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!(await Events(control)).Any(e => e.Contains(text, StringComparison.Ordinal)))
+        {
+            if (sw.Elapsed > timeout) throw new TimeoutException($"timed out waiting for event '{text}'");
+            await Task.Delay(100);
+        }
+    }
+
+    public static async Task WaitForStep(int control, long step, TimeSpan timeout)
+    {
+        var sw = Stopwatch.StartNew();
+        while (await Step(control) < step)
+        {
+            if (sw.Elapsed > timeout) throw new TimeoutException($"timed out waiting for step {step}");
+            await Task.Delay(100);
+        }
+    }
+
     public static string Str(int v) => v.ToString(CultureInfo.InvariantCulture);
 
     public static async Task WaitFor(Func<bool> condition, TimeSpan timeout, string what)

@@ -58,7 +58,7 @@ public sealed record RunRejected(string Reason) : IClusterMessage;
 
 /// <summary>The state of run <paramref name="RunId"/> (null: the newest run); replies <see cref="RunStatusReply"/>.</summary>
 public sealed record GetRunStatus(string? RunId) : IClusterMessage;
-public sealed record RunStatusReply(RunView? Run, IReadOnlyList<string> Workers) : IClusterMessage;
+public sealed record RunStatusReply(RunView? Run, IReadOnlyList<string> Workers, IReadOnlyList<string> Events) : IClusterMessage;
 
 /// <summary>What <c>GET /api/train/status</c> shows. <paramref name="State"/>: running, completed, failed, stopped.</summary>
 public sealed record RunView(string RunId, string Stage, string State, long Step, long Total, double? Loss, double Lr,

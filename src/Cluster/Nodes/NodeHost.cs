@@ -133,6 +133,8 @@ public sealed class NodeHost : IAsyncDisposable
                     },
                 })
                 .AddHocon($"akka.cluster.split-brain-resolver.stable-after = {(int)o.Timing.StableAfter.TotalMilliseconds}ms", HoconAddMode.Prepend)
+                // A worker started before the seed (or rejoining a restarted seed) retries every 2 s, not 10 s.
+                .AddHocon("akka.cluster.seed-node-timeout = 2s\nakka.cluster.retry-unsuccessful-join-after = 2s", HoconAddMode.Prepend)
                 .WithTrainingSerialization()
                 .WithWorkerDispatcher()
                 .WithActorSystemLivenessCheck();
@@ -157,7 +159,8 @@ public sealed class NodeHost : IAsyncDisposable
                 akka.WithActors((system, registry) =>
                 {
                     var proxy = registry.Get<RunManagerKey>();
-                    var node = Akka.Cluster.Cluster.Get(system).SelfAddress.HostPort();
+                    var self = Akka.Cluster.Cluster.Get(system).SelfAddress;
+                    var node = $"{self.Host}:{self.Port}";
                     system.ActorOf(ClusterWorker.Props(node, device, threads, proxy), "worker");
                 });
             }
