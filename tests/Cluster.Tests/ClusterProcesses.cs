@@ -33,9 +33,12 @@ sealed class ClusterProcesses(ITestOutputHelper output) : IDisposable
         }
     }
 
-    public Node Start(string name, params string[] args)
+    public Node Start(string name, params string[] args) => Start(name, null, args);
+
+    public Node Start(string name, IReadOnlyDictionary<string, string>? env, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = TestRuns.Repo, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         psi.ArgumentList.Add(Cli);
         foreach (var a in args) psi.ArgumentList.Add(a);
         var node = new Node(name, Process.Start(psi)!);
@@ -54,8 +57,9 @@ sealed class ClusterProcesses(ITestOutputHelper output) : IDisposable
         Start("seed", ["node", "seed", "--port", Str(port), "--control", $"127.0.0.1:{control}", "--journal", $"sqlite:{journal}",
             "--failure-detector", "fast", "--threads", "1", .. (device ? new[] { "--device", "cpu" } : [])]);
 
-    public Node Worker(string name, int seedPort, int port = 0) =>
-        Start(name, "node", "worker", "--seed", $"127.0.0.1:{seedPort}", "--device", "cpu", "--port", Str(port), "--failure-detector", "fast", "--threads", "1");
+    /// <param name="computeDelayMs">paces the run (each micro-batch waits this long) so the test can act mid-run.</param>
+    public Node Worker(string name, int seedPort, int port = 0, int computeDelayMs = 0) =>
+        Start(name, new Dictionary<string, string> { ["MINIMIND_TEST_COMPUTE_DELAY_MS"] = Str(computeDelayMs) }, "node", "worker", "--seed", $"127.0.0.1:{seedPort}", "--device", "cpu", "--port", Str(port), "--failure-detector", "fast", "--threads", "1");
 
     /// <summary>Runs `minimind ctl …` to the end.</summary>
     public async Task<(int Code, List<string> Lines)> Ctl(TimeSpan timeout, params string[] args)

@@ -37,6 +37,8 @@ public sealed record NodeOptions
     public FailureTiming Timing { get; init; } = FailureTiming.LongRun;
     /// <summary>Seed: turns a stage name and `minimind train &lt;stage&gt;` flags into settings (the CLI's parser).</summary>
     public ITrainArgsParser? TrainArgs { get; init; }
+    /// <summary>Test hook: delay before each micro-batch a worker node computes.</summary>
+    public TimeSpan ComputeDelay { get; init; }
     public Akka.Event.LogLevel AkkaLogLevel { get; init; } = Akka.Event.LogLevel.WarningLevel;
     public ILoggerProvider? LoggerProvider { get; init; }
 
@@ -161,7 +163,7 @@ public sealed class NodeHost : IAsyncDisposable
                     var proxy = registry.Get<RunManagerKey>();
                     var self = Akka.Cluster.Cluster.Get(system).SelfAddress;
                     var node = $"{self.Host}:{self.Port}";
-                    system.ActorOf(ClusterWorker.Props(node, device, threads, proxy), "worker");
+                    system.ActorOf(ClusterWorker.Props(node, device, threads, proxy, computeDelay: o.ComputeDelay), "worker");
                 });
             }
         });
