@@ -73,8 +73,9 @@ public sealed class ClusterWorker : ReceiveActor, IWithTimers
         });
         Receive<WorkerRestarted>(r =>
         {
-            // The replica lost its model: forget the run; the next registration makes the coordinator re-join us.
-            log.Warning("replica failed ({0}); leaving run until re-joined", r.Reason);
+            // The replica lost its model: forget the run; the coordinator reassigns our micro-batches and re-joins us.
+            log.Warning("replica failed ({0}); asking the coordinator to re-join it", r.Reason);
+            if (generation >= 0) coordinator.Tell(new ReplicaLost(generation, r.Reason));
             Reset(-1);
         });
         Timers.StartPeriodicTimer("register", new Register(), TimeSpan.Zero, registerEvery);

@@ -103,6 +103,13 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Command<WorkerJoined>(OnWorkerJoined);
         Command<WorkerLeft>(OnWorkerLeft);
         Command<ReplicaReady>(OnReplicaReady);
+        Command<ReplicaLost>(msg =>
+        {
+            if (msg.Generation != generation || !remotes.TryGetValue(Sender, out var r)) return;
+            var w = Sender;
+            OnWorkerLeft(new WorkerLeft(w, $"its replica failed: {msg.Reason}"));
+            OnWorkerJoined(new WorkerJoined(w, r.Node, r.Device));
+        });
         Command<CheckpointWritten>(OnCheckpointWritten);
         Command<WeightsExported>(OnWeightsExported);
         Command<WorkerRestarted>(OnWorkerRestarted);

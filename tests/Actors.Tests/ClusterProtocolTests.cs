@@ -15,7 +15,7 @@ public class ClusterProtocolTests
         var serializer = new TrainingSerializer((ExtendedActorSystem)system);
         object[] messages =
         [
-            new RegisterWorker("127.0.0.1:4054", "cpu"), new JoinRun("run", 3, "{\"Stage\":\"pretrain\"}", 12, 2), new ReplicaReady(3, 12),
+            new RegisterWorker("127.0.0.1:4054", "cpu"), new ReplicaLost(3, "boom"), new JoinRun("run", 3, "{\"Stage\":\"pretrain\"}", 12, 2), new ReplicaReady(3, 12),
             new ReducedGradient(3, 12, 4.5e-4, 6.25, 1022, 1000), new GradientAggregator.MicroBatchDone(12, 1, 6.5, 60),
             new StartRun("pretrain", "{}"), new RunAccepted("pretrain-1"), new RunRejected("busy"), new GetRunStatus(null),
             new RunRequested("pretrain-1", "pretrain", "{}", DateTimeOffset.UnixEpoch), new RunEnded("pretrain-1", "completed", "done", 12, "x.pth"),

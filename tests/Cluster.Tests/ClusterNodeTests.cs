@@ -66,7 +66,12 @@ public class ClusterNodeTests(SingleProcessReference reference, ITestOutputHelpe
         Directory.Delete(dir, true);
     }
 
-    async Task<List<string>> StartAndWait(ClusterProcesses p, int control, string runDir, Func<Task>? duringRun = null)
+    Task<List<string>> StartAndWait(ClusterProcesses p, int control, string runDir, Func<Task>? duringRun = null) =>
+        StartAndWait(reference, p, control, runDir, duringRun);
+
+    /// <summary>`ctl train start` + `ctl train status --wait` (running <paramref name="duringRun"/> meanwhile); asserts the
+    /// run completed with the single-process weights, bit for bit; returns the status lines.</summary>
+    internal static async Task<List<string>> StartAndWait(SingleProcessReference reference, ClusterProcesses p, int control, string runDir, Func<Task>? duringRun = null)
     {
         var (code, lines) = await p.Ctl(Minute, ["--host", $"127.0.0.1:{control}", "train", "start", .. SingleProcessReference.TrainArgs(runDir)]);
         Assert.True(code == 0, string.Join("\n", lines));
@@ -117,18 +122,27 @@ public class ClusterNodeTests(SingleProcessReference reference, ITestOutputHelpe
         Assert.True(assigned.GetValueOrDefault("127.0.0.1:47422") > 0 && assigned.GetValueOrDefault("127.0.0.1:47423") > 0, string.Join(", ", assigned));
         Directory.Delete(dir, true);
     }
+}
+
+/// <summary>The coordinator's node dies: kill -9 of the seed mid-run, restart with the same command. The journal is
+/// PostgreSQL (what a multi-machine cluster uses); the workers are downed by the split-brain resolver, rejoin, and the
+/// run resumes from the journal and the newest checkpoint, ending bitwise equal to the single-process run.</summary>
+[Collection(PostgresCollection.Name)]
+public class SeedFailoverTests(PostgresFixture postgres, SingleProcessReference reference, ITestOutputHelper output) : IClassFixture<SingleProcessReference>
+{
+    static readonly TimeSpan Minute = TimeSpan.FromMinutes(1);
 
     [Fact]
-    public async Task Seed_killed_with_SIGKILL_and_restarted_resumes_the_run_from_journal_and_checkpoint()
+    public async Task Seed_killed_with_SIGKILL_and_restarted_resumes_the_run_from_its_PostgreSQL_journal_and_checkpoint()
     {
         var dir = TestRuns.TempRunDir("cluster-seed-kill");
-        var journal = Path.Combine(dir, "journal.db");
+        var journal = "postgres:" + postgres.ConnectionString();
         using var p = new ClusterProcesses(output);
         var seed = p.Seed(47440, 47441, journal, device: false);
         var w1 = p.Worker("worker-1", 47440, 47442, computeDelayMs: 150);
         await ClusterProcesses.WaitFor(() => (seed.Saw("seed up") && w1.Saw("worker up")) || seed.Process.HasExited, Minute, "seed and worker");
 
-        var lines = await StartAndWait(p, 47441, Path.Combine(dir, "run"), async () =>
+        var lines = await ClusterNodeTests.StartAndWait(reference, p, 47441, Path.Combine(dir, "run"), async () =>
         {
             await ClusterProcesses.WaitForStep(47441, 3, 2 * Minute);   // a checkpoint at step 2 exists
             seed.KillHard();

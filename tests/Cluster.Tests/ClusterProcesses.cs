@@ -53,8 +53,10 @@ sealed class ClusterProcesses(ITestOutputHelper output) : IDisposable
         return node;
     }
 
+    /// <param name="journal">a SQLite file, or a full `postgres:…` journal spec.</param>
     public Node Seed(int port, int control, string journal, bool device = true) =>
-        Start("seed", ["node", "seed", "--port", Str(port), "--control", $"127.0.0.1:{control}", "--journal", $"sqlite:{journal}",
+        Start("seed", ["node", "seed", "--port", Str(port), "--control", $"127.0.0.1:{control}", "--journal",
+            journal.StartsWith("postgres:", StringComparison.Ordinal) ? journal : $"sqlite:{journal}",
             "--failure-detector", "fast", "--threads", "1", .. (device ? new[] { "--device", "cpu" } : [])]);
 
     /// <param name="computeDelayMs">paces the run (each micro-batch waits this long) so the test can act mid-run.</param>

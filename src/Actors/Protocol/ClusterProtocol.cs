@@ -38,6 +38,9 @@ public sealed record BlobChunk(int Generation, int Index, int Count, byte[] Data
 /// <summary>Worker node → coordinator: the replica is initialised at <paramref name="Step"/> and takes work.</summary>
 public sealed record ReplicaReady(int Generation, long Step) : IClusterMessage;
 
+/// <summary>Worker node → coordinator: the replica failed (its model is gone); take back its micro-batches and re-join it.</summary>
+public sealed record ReplicaLost(int Generation, string Reason) : IClusterMessage;
+
 /// <summary>Coordinator → worker node (sender = the aggregator): compute one micro-batch's gradient of
 /// <paramref name="Step"/> once the replica has applied all earlier steps.</summary>
 public sealed record RemoteCompute(int Generation, long Step, int Micro, int MicroCount, DataLoader.MicroBatch Batch) : IClusterMessage;
