@@ -45,6 +45,46 @@ public static class TrainStageCommands
 
     static Command Stage(CliContext ctx, TrainingStage stage, string description)
     {
+        var (cmd, resolve) = Build(stage, description);
+        cmd.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
+        {
+            var r = resolve(parse);
+            var journalSpec = JournalSpec.Parse(parse.GetValue(r.Journal), r.Settings.RunDir);
+            return await RunAsync(ctx, r.Settings, journalSpec, r.ConfigName, r.File.Sources, r.FrozenHeader, ct);
+        }));
+        return cmd;
+    }
+
+    /// <summary>The settings `minimind train &lt;stage&gt; &lt;args&gt;` would run with, for a run started over the cluster
+    /// (`minimind ctl train start`): same flags, same defaults and checks, paths made absolute on the seed.
+    /// Bad flags are an <see cref="ArgumentException"/>; --journal belongs to the seed node, not to the run.</summary>
+    public static TrainingSettings ParseSettings(string stageName, IReadOnlyList<string> args)
+    {
+        var stage = TrainingStage.All.FirstOrDefault(s => s.Name == stageName)
+            ?? throw new ArgumentException($"unknown stage '{stageName}' (expected {string.Join(", ", TrainingStage.All.Select(s => s.Name))})");
+        var (cmd, resolve) = Build(stage, "");
+        var parse = cmd.Parse(args.ToArray());
+        if (parse.Errors.Count > 0) throw new ArgumentException(string.Join("; ", parse.Errors.Select(e => e.Message)));
+        Resolved r;
+        try { r = resolve(parse); }
+        catch (CliException e) { throw new ArgumentException(e.Message, e); }
+        if (parse.GetResult(r.Journal) is { Implicit: false })
+            throw new ArgumentException("--journal is set on the seed node (minimind node seed --journal …), not per run");
+        var s = r.Settings;
+        return s with
+        {
+            DataPath = Path.GetFullPath(s.DataPath), TokenizerPath = Path.GetFullPath(s.TokenizerPath), RunDir = Path.GetFullPath(s.RunDir),
+            InitFrom = s.InitFrom is null ? null : Path.GetFullPath(s.InitFrom),
+            FrozenModelPath = s.FrozenModelPath is null ? null : Path.GetFullPath(s.FrozenModelPath),
+        };
+    }
+
+    /// <summary>A stage verb's resolved settings: flags over config/train files over MiniMind's defaults.</summary>
+    sealed record Resolved(TrainingSettings Settings, TrainConfigFile File, string ConfigName, string? FrozenHeader, Option<string> Journal);
+
+    /// <summary>The options of a stage verb and how a parse of them resolves into <see cref="TrainingSettings"/>.</summary>
+    static (Command Command, Func<ParseResult, Resolved> Resolve) Build(TrainingStage stage, string description)
+    {
         var name = stage.Name;
         var config = CommonOptions.Config();
         config.Aliases.Add("--preset");
@@ -87,7 +127,7 @@ public static class TrainStageCommands
             cmd.Options.Add(alpha);
             cmd.Options.Add(temperature);
         }
-        cmd.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
+        Resolved Resolve(ParseResult parse)
         {
             var file = TrainConfigFile.Load(parse.GetValue(trainConfig), name, parse.GetValue(config)!);
             var det = parse.GetValue(deterministic);
@@ -124,10 +164,9 @@ public static class TrainStageCommands
             };
             Validate(settings, parse.GetValue(config)!);
             (settings, var frozen) = WithFrozenModel(settings, parse.GetValue(teacher), parse.GetValue(teacherPreset), parse.GetValue(config)!);
-            var journalSpec = JournalSpec.Parse(parse.GetValue(journal), dir);
-            return await RunAsync(ctx, settings, journalSpec, parse.GetValue(config)!, file.Sources, frozen, ct);
-        }));
-        return cmd;
+            return new Resolved(settings, file, parse.GetValue(config)!, frozen, journal);
+        }
+        return (cmd, Resolve);
     }
 
     static void Validate(TrainingSettings s, string configName)
