@@ -36,7 +36,7 @@ public class ClusterProtocolTests
         var batch = new DataLoader.MicroBatch(2, 3, [1, 2, 3, 4, 5, 6], [2, 3, 4, 5, 6, 7], [1, 1, 0, 1, 1, 1], [10, 42]);
         var rc = new RemoteCompute(3, 12, 1, 4, batch);
         var bytes = serializer.ToBinary(rc);
-        Assert.True(bytes.Length < 32 + 6 * 12 + 2 * 8 + 16, $"{bytes.Length} bytes: not the binary layout");
+        Assert.True(bytes.Length < 32 + 6 * 12 + 2 * 8 + 16 + 5, $"{bytes.Length} bytes: not the binary layout");
         var back = (RemoteCompute)serializer.FromBinary(bytes, serializer.Manifest(rc));
         Assert.Equal((rc.Generation, rc.Step, rc.Micro, rc.MicroCount), (back.Generation, back.Step, back.Micro, back.MicroCount));
         Assert.Equal((batch.Rows, batch.SeqLen), (back.Batch.Rows, back.Batch.SeqLen));
@@ -44,6 +44,12 @@ public class ClusterProtocolTests
         Assert.Equal(batch.Y, back.Batch.Y);
         Assert.Equal(batch.Mask, back.Batch.Mask);
         Assert.Equal(batch.Samples, back.Batch.Samples);
+        Assert.Null(back.Batch.LossNormalizer);
+
+        // reason data: the micro-batch's loss denominator travels with it
+        var reason = new RemoteCompute(3, 12, 1, 4, batch with { LossNormalizer = 7.25f });
+        var reasonBack = (RemoteCompute)serializer.FromBinary(serializer.ToBinary(reason), serializer.Manifest(reason));
+        Assert.Equal(7.25f, reasonBack.Batch.LossNormalizer);
 
         var blob = Enumerable.Range(0, 9_000_001).Select(i => (byte)(i * 31)).ToArray();
         var chunks = BlobChunk.Split(5, blob);

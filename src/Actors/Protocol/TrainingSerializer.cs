@@ -92,7 +92,8 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
         return JsonSerializer.Deserialize(bytes, type) ?? throw new System.Runtime.Serialization.SerializationException($"TrainingSerializer: null '{manifest}'");
     }
 
-    /// <summary>Binary: gen, step, micro, count, rows, seqLen, then X, Y (int32), mask (float32), samples (int64).</summary>
+    /// <summary>Binary: gen, step, micro, count, rows, seqLen, then X, Y (int32), mask (float32), samples (int64), then the
+    /// loss normalizer (a presence byte + float32; reason data).</summary>
     static byte[] WriteRemoteCompute(RemoteCompute m)
     {
         var b = m.Batch;
@@ -105,6 +106,8 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
             w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(b.Y.AsSpan()));
             w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(b.Mask.AsSpan()));
             w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(b.Samples.AsSpan()));
+            w.Write(b.LossNormalizer.HasValue);
+            w.Write(b.LossNormalizer ?? 0f);
         }
         return ms.ToArray();
     }
@@ -121,6 +124,9 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
             return a;
         }
         var batch = new DataLoader.MicroBatch(rows, seqLen, Read<int>(n), Read<int>(n), Read<float>(n), Read<long>(samples));
+        var hasNormalizer = r.ReadBoolean();
+        var normalizer = r.ReadSingle();
+        batch = batch with { LossNormalizer = hasNormalizer ? normalizer : null };
         return new RemoteCompute(gen, step, micro, count, batch);
     }
 }
