@@ -189,7 +189,7 @@ public sealed class GpuWorker : ReceiveActor
             offset += n;
         }
         optimizer.zero_grad();
-        foreach (var chunk in Protocol.GradientChunk.Split(msg.Step, msg.Micro, flat)) msg.Aggregator.Tell(chunk);
+        Protocol.GradientTransport.For(Context.System).Send(msg.Aggregator, msg.Step, msg.Micro, flat, Self);
         msg.Aggregator.Tell(new GradientAggregator.MicroBatchDone(msg.Step, msg.Micro, loss.item<float>() * msg.MicroCount, mb.Tokens));
     }
 

@@ -13,16 +13,18 @@ namespace MiniMind.Actors;
 public sealed class GradientAggregator : ReceiveActor
 {
     /// <summary>Expect <paramref name="MicroCount"/> gradients of <paramref name="Length"/> floats for <paramref name="Step"/>;
-    /// when complete, send <see cref="GpuWorker.ApplyGradients"/> to <paramref name="Applier"/> with replies to <paramref name="ReplyTo"/>.</summary>
-    public sealed record BeginStep(int Generation, long Step, int MicroCount, int Length, double Lr, IActorRef Applier, IActorRef ReplyTo);
+    /// when complete, send <see cref="GpuWorker.ApplyGradients"/> to <paramref name="Applier"/> with replies to <paramref name="ReplyTo"/>,
+    /// and the reduced gradient (<see cref="ReducedGradient"/> + chunks) to every remote replica in <paramref name="Replicas"/>.</summary>
+    public sealed record BeginStep(int Generation, long Step, int MicroCount, int Length, double Lr, IActorRef Applier, IActorRef ReplyTo,
+                                   IReadOnlyList<IActorRef>? Replicas = null);
 
     /// <summary>A worker finished a micro-batch's backward: its unscaled loss and target-token count.</summary>
-    public sealed record MicroBatchDone(long Step, int Micro, double Loss, long Tokens);
+    public sealed record MicroBatchDone(long Step, int Micro, double Loss, long Tokens) : IClusterMessage;
 
     sealed class Pending(BeginStep begin)
     {
         public BeginStep Begin { get; } = begin;
-        public Dictionary<int, List<GradientChunk>> Chunks { get; } = [];
+        public Dictionary<int, Dictionary<int, GradientChunk>> Chunks { get; } = [];
         public Dictionary<int, MicroBatchDone> Done { get; } = [];
     }
 
@@ -40,11 +42,13 @@ public sealed class GradientAggregator : ReceiveActor
         Receive<GradientChunk>(c =>
         {
             if (!Accept(c.Step, c)) return;
-            if (!pending!.Chunks.TryGetValue(c.Micro, out var list)) pending.Chunks[c.Micro] = list = [];
-            list.Add(c);
+            // A micro-batch reassigned after a worker was lost may arrive twice: the bytes are identical (same replica
+            // state, same data, deterministic), so the first copy of each chunk wins.
+            if (!pending!.Chunks.TryGetValue(c.Micro, out var chunks)) pending.Chunks[c.Micro] = chunks = [];
+            chunks.TryAdd(c.Index, c);
             TryComplete();
         });
-        Receive<MicroBatchDone>(d => { if (Accept(d.Step, d)) { pending!.Done[d.Micro] = d; TryComplete(); } });
+        Receive<MicroBatchDone>(d => { if (Accept(d.Step, d)) { pending!.Done.TryAdd(d.Micro, d); TryComplete(); } });
     }
 
     public static Props Props() => Akka.Actor.Props.Create(() => new GradientAggregator());
@@ -66,11 +70,20 @@ public sealed class GradientAggregator : ReceiveActor
         var b = p.Begin;
         if (p.Done.Count < b.MicroCount) return;
         for (var m = 0; m < b.MicroCount; m++)
-            if (!p.Chunks.TryGetValue(m, out var cs) || cs.Count == 0 || cs.Count < cs[0].Count) return;
-        var sum = Reduce(Enumerable.Range(0, b.MicroCount).Select(m => GradientChunk.Join(p.Chunks[m], b.Length)));
+            if (!p.Chunks.TryGetValue(m, out var cs) || cs.Count == 0 || cs.Count < cs.Values.First().Count) return;
+        var sum = Reduce(Enumerable.Range(0, b.MicroCount).Select(m => GradientChunk.Join(p.Chunks[m].Values, b.Length)));
         var loss = Enumerable.Range(0, b.MicroCount).Sum(m => p.Done[m].Loss) / b.MicroCount;
         var tokens = p.Done.Values.Sum(d => d.Tokens);
         b.Applier.Tell(new GpuWorker.ApplyGradients(b.Generation, b.Step, b.Lr, sum, loss, tokens), b.ReplyTo);
+        if (b.Replicas is { Count: > 0 } replicas)
+        {
+            var transport = GradientTransport.For(Context.System);
+            foreach (var r in replicas)
+            {
+                r.Tell(new ReducedGradient(b.Generation, b.Step, b.Lr, loss, tokens, b.Length));
+                transport.Send(r, b.Step, ReducedGradient.ReducedMicro, sum, Self);
+            }
+        }
         pending = null;
     }
 

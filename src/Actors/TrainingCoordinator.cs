@@ -54,12 +54,29 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     public enum Outcome { Completed, AlreadyCompleted, Stopped, Failed }
     public sealed record TrainingFinished(Outcome Outcome, long Step, string? OutputFile, string Message);
 
+    // ---- cluster membership (from the RunManager; issue 5) ----
+    /// <summary>A worker node's <see cref="ClusterWorker"/> is present: make it a replica (snapshot at the next step
+    /// boundary), then give it micro-batches.</summary>
+    public sealed record WorkerJoined(IActorRef Worker, string Node, string Device);
+    /// <summary>A worker node left, was downed or became unreachable: its unfinished micro-batches go to the others.</summary>
+    public sealed record WorkerLeft(IActorRef Worker, string Reason);
+
     readonly TrainingSettings settings;
     readonly Func<TrainingSettings, ITokenizedDataset> openDataset;
     readonly IActorRef listener;
     readonly FaultPlan faults;
     readonly TimeSpan checkpointWriteDelay;
+    readonly bool localCompute;
     readonly ILoggingAdapter log = Context.GetLogger();
+
+    enum ReplicaState { Pending, Joining, Ready }
+    sealed record Remote(string Node, string Device, ReplicaState State, long JoinStep);
+    readonly Dictionary<IActorRef, Remote> remotes = [];
+    /// <summary>The step in flight: who computes each micro-batch.</summary>
+    readonly Dictionary<int, IActorRef> assigned = [];
+    DataLoader.StepBatches? inFlight;
+    /// <summary>Snapshots requested from worker-0 (step → write a checkpoint?, send to joiners?).</summary>
+    readonly Dictionary<long, (bool Checkpoint, bool Join)> snapshots = [];
 
     TrainingState state = TrainingState.Empty;
     TrainingPlan? plan;
@@ -81,8 +98,9 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     bool saveRequested;
 
     public TrainingCoordinator(string persistenceId, TrainingSettings settings, Func<TrainingSettings, ITokenizedDataset> openDataset,
-                               IActorRef listener, FaultPlan faults, TimeSpan checkpointWriteDelay)
+                               IActorRef listener, FaultPlan faults, TimeSpan checkpointWriteDelay, bool localCompute = true)
     {
+        this.localCompute = localCompute;
         PersistenceId = persistenceId;
         this.settings = settings;
         this.openDataset = openDataset;
@@ -111,11 +129,10 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             Pump();
         });
         Command<StepRan>(OnStepRan);
-        Command<Snapshotted>(s =>
-        {
-            health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow);
-            if (s.Generation == generation) { pendingStall += s.Elapsed; writer.Tell(new WriteCheckpoint(s.Generation, s.Checkpoint)); }
-        });
+        Command<Snapshotted>(OnSnapshotted);
+        Command<WorkerJoined>(OnWorkerJoined);
+        Command<WorkerLeft>(OnWorkerLeft);
+        Command<ReplicaReady>(OnReplicaReady);
         Command<CheckpointWritten>(OnCheckpointWritten);
         Command<WeightsExported>(OnWeightsExported);
         Command<WorkerRestarted>(OnWorkerRestarted);
@@ -127,9 +144,12 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    /// <param name="localCompute">worker-0 (the coordinator's replica) computes micro-batches; off on a seed node
+    /// without --device, where it only applies updates, snapshots and exports (and computes orphaned micro-batches when
+    /// no worker node is left).</param>
     public static Props Props(string persistenceId, TrainingSettings settings, Func<TrainingSettings, ITokenizedDataset> openDataset,
-                              IActorRef listener, FaultPlan? faults = null, TimeSpan checkpointWriteDelay = default) =>
-        Akka.Actor.Props.Create(() => new TrainingCoordinator(persistenceId, settings, openDataset, listener, faults ?? FaultPlan.None, checkpointWriteDelay));
+                              IActorRef listener, FaultPlan? faults = null, TimeSpan checkpointWriteDelay = default, bool localCompute = true) =>
+        Akka.Actor.Props.Create(() => new TrainingCoordinator(persistenceId, settings, openDataset, listener, faults ?? FaultPlan.None, checkpointWriteDelay, localCompute));
 
     /// <summary>Supervision: a worker fault (device error, OOM, injected) is retried: restart, reload the newest
     /// checkpoint and redo the steps since, at most 3 times a minute (then the worker stops and the run fails).
@@ -237,6 +257,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         generation++;
         workerReady = false;
         stepInFlight = false;
+        ResetReplicas();
         writer.Tell(new LoadLatest(generation, state.Checkpoints));
     }
 
@@ -276,6 +297,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         }
         if (nextStep >= plan!.TotalSteps) { Finish(); return; }
         if (stopRequested) { FinishStopped(); return; }
+        JoinPending();
         Pump();
     }
 
@@ -289,15 +311,114 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             if (!buffer.ContainsKey(s) && requested.Add(s)) loader.Tell(new DataLoader.FetchStepBatches(s));
         if (workerReady && !stepInFlight && !stopRequested && !paused && buffer.TryGetValue(nextStep, out var batches))
         {
-            stepInFlight = true;
             if (!settings.AggregateGradients)
             {
+                stepInFlight = true;
                 worker.Tell(new RunStep(generation, nextStep, plan.LearningRateAt(nextStep), batches.Micro));
                 return;
             }
-            aggregator.Tell(new GradientAggregator.BeginStep(generation, nextStep, batches.Micro.Count, gradientLength, plan.LearningRateAt(nextStep), worker, Self));
-            for (var m = 0; m < batches.Micro.Count; m++)
-                worker.Tell(new ComputeGradients(generation, nextStep, m, batches.Micro.Count, batches.Micro[m], aggregator));
+            var computers = Computers();
+            if (computers.Count == 0) return;   // no worker yet: wait for one to join
+            stepInFlight = true;
+            inFlight = batches;
+            assigned.Clear();
+            var replicas = remotes.Where(r => r.Value.State != ReplicaState.Pending).Select(r => r.Key).ToList();
+            aggregator.Tell(new GradientAggregator.BeginStep(generation, nextStep, batches.Micro.Count, gradientLength, plan.LearningRateAt(nextStep), worker, Self, replicas));
+            for (var m = 0; m < batches.Micro.Count; m++) Assign(m, computers[m % computers.Count]);
+        }
+    }
+
+    /// <summary>Who computes micro-batches now: worker-0 (when it computes) and the remote replicas that are ready.
+    /// Any of them gives the same bits for a micro-batch (same weights, same data), so the split is free.</summary>
+    List<IActorRef> Computers()
+    {
+        var list = new List<IActorRef>();
+        if (localCompute) list.Add(worker);
+        list.AddRange(remotes.Where(r => r.Value.State == ReplicaState.Ready).OrderBy(r => r.Value.Node, StringComparer.Ordinal).Select(r => r.Key));
+        return list;
+    }
+
+    void Assign(int micro, IActorRef target)
+    {
+        var b = inFlight!;
+        assigned[micro] = target;
+        if (target.Equals(worker))
+            worker.Tell(new ComputeGradients(generation, b.Step, micro, b.Micro.Count, b.Micro[micro], aggregator));
+        else
+            target.Tell(new RemoteCompute(generation, b.Step, micro, b.Micro.Count, b.Micro[micro]), aggregator);
+    }
+
+    void OnWorkerJoined(WorkerJoined msg)
+    {
+        if (remotes.ContainsKey(msg.Worker)) return;
+        remotes[msg.Worker] = new Remote(msg.Node, msg.Device, ReplicaState.Pending, -1);
+        listener.Tell(new TrainingNotice($"worker {msg.Node} ({msg.Device}) joined"));
+        JoinPending();
+    }
+
+    void OnWorkerLeft(WorkerLeft msg)
+    {
+        if (!remotes.Remove(msg.Worker, out var gone)) return;
+        listener.Tell(new TrainingNotice($"worker {gone.Node} left ({msg.Reason})"));
+        if (!stepInFlight || inFlight is null) return;
+        var orphans = assigned.Where(a => a.Value.Equals(msg.Worker)).Select(a => a.Key).Order().ToList();
+        if (orphans.Count == 0) return;
+        // Its micro-batches go to the others (worker-0 as a last resort, so the step always completes). A copy that
+        // the lost worker did deliver is identical and deduplicated by the aggregator.
+        var computers = Computers();
+        if (computers.Count == 0) computers = [worker];
+        for (var i = 0; i < orphans.Count; i++) Assign(orphans[i], computers[i % computers.Count]);
+        log.Info("reassigned micro-batches {0} of step {1} from {2}", string.Join(",", orphans), inFlight.Step, gone.Node);
+    }
+
+    void OnReplicaReady(ReplicaReady msg)
+    {
+        if (msg.Generation != generation || !remotes.TryGetValue(Sender, out var r) || r.State != ReplicaState.Joining) return;
+        remotes[Sender] = r with { State = ReplicaState.Ready };
+        Pump();
+    }
+
+    void ResetReplicas()
+    {
+        foreach (var k in remotes.Keys.ToList()) remotes[k] = remotes[k] with { State = ReplicaState.Pending, JoinStep = -1 };
+        snapshots.Clear();
+        assigned.Clear();
+    }
+
+    /// <summary>At a step boundary, pending workers become replicas of the state at <c>nextStep</c>: one snapshot of
+    /// worker-0 (model, AdamW, RNG), sent in chunks; they receive the reduced gradients from <c>nextStep</c> on.</summary>
+    void JoinPending()
+    {
+        if (!workerReady || stepInFlight || finishing || plan is null || !remotes.Values.Any(r => r.State == ReplicaState.Pending)) return;
+        foreach (var k in remotes.Where(r => r.Value.State == ReplicaState.Pending).Select(r => r.Key).ToList())
+            remotes[k] = remotes[k] with { State = ReplicaState.Joining, JoinStep = nextStep };
+        RequestSnapshot(nextStep, checkpoint: false, join: true);
+    }
+
+    void RequestSnapshot(long step, bool checkpoint, bool join)
+    {
+        var had = snapshots.TryGetValue(step, out var p);
+        snapshots[step] = (p.Checkpoint || checkpoint, p.Join || join);
+        if (!had) worker.Tell(new Snapshot(generation, step));
+    }
+
+    void OnSnapshotted(Snapshotted s)
+    {
+        health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow);
+        if (s.Generation != generation || !snapshots.Remove(s.Checkpoint.Step, out var purpose)) return;
+        if (purpose.Checkpoint)
+        {
+            pendingStall += s.Elapsed;
+            writer.Tell(new WriteCheckpoint(s.Generation, s.Checkpoint));
+        }
+        if (!purpose.Join) return;
+        var joiners = remotes.Where(r => r.Value.State == ReplicaState.Joining && r.Value.JoinStep == s.Checkpoint.Step).Select(r => r.Key).ToList();
+        if (joiners.Count == 0) return;
+        var chunks = BlobChunk.Split(generation, s.Checkpoint.ToBytes());
+        foreach (var j in joiners)
+        {
+            j.Tell(new JoinRun(PersistenceId, generation, settings.ToJson(), s.Checkpoint.Step, chunks.Count));
+            foreach (var c in chunks) j.Tell(c);
         }
     }
 
@@ -308,6 +429,8 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         if (settings.AggregateGradients && !aggregator.IsNobody()) health = health.Seen(aggregator.Path.Name, now, completesWork: true);
         if (msg.Generation != generation || msg.Step != nextStep) return;
         stepInFlight = false;
+        assigned.Clear();
+        inFlight = null;
         buffer.Remove(msg.Step);
         requested.Remove(msg.Step);
         var done = msg.Step + 1;
@@ -327,7 +450,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         if (done == plan.TotalSteps)
         {
             finishing = true;
-            worker.Tell(new Snapshot(generation, done));
+            RequestSnapshot(done, checkpoint: true, join: false);
             return;
         }
         if (stopRequested)
@@ -338,8 +461,9 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         if (done % Math.Max(1, settings.SaveInterval) == 0 || saveRequested)
         {
             saveRequested = false;
-            worker.Tell(new Snapshot(generation, done));
+            RequestSnapshot(done, checkpoint: true, join: false);
         }
+        JoinPending();
         Pump();
     }
 
@@ -360,7 +484,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         if (state.LatestCheckpoint?.Step == nextStep)
             Stopped(nextStep, $"stopped at step {nextStep}; checkpoint {state.LatestCheckpoint.File}");
         else
-            worker.Tell(new Snapshot(generation, nextStep));
+            RequestSnapshot(nextStep, checkpoint: true, join: false);
     }
 
     void Stopped(long step, string message)
@@ -417,6 +541,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         generation++;            // drop replies of the failed incarnation now
         workerReady = false;
         stepInFlight = false;
+        ResetReplicas();
         finishing = false;
         Timers.StartSingleTimer("reload-worker", new ReloadWorker(), delay);
     }
@@ -455,7 +580,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             return;
         }
         saveWaiters.Add((msg.RequestId, Sender, nextStep));
-        if (workerReady && !stepInFlight && !finishing) worker.Tell(new Snapshot(generation, nextStep));
+        if (workerReady && !stepInFlight && !finishing) RequestSnapshot(nextStep, checkpoint: true, join: false);
         else saveRequested = true;   // after the step in flight (OnStepRan)
     }
 

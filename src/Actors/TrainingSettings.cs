@@ -58,7 +58,7 @@ public sealed record TrainingSettings
     public string Identity() => JsonSerializer.Serialize(this with
     {
         RunDir = "", LogInterval = 0, SaveInterval = 0, KeepCheckpoints = 0, Threads = 0, Device = "", DataPath = Path.GetFileName(DataPath),
-        TokenizerPath = "", InitFrom = InitFrom is null ? null : Path.GetFileName(InitFrom),
+        TokenizerPath = "", AggregateGradients = false, InitFrom = InitFrom is null ? null : Path.GetFileName(InitFrom),
     });
 
     public string ToJson() => JsonSerializer.Serialize(this);

@@ -15,6 +15,8 @@ public static class MiniMindCommand
         root.Subcommands.Add(ModelCommands.Create(ctx));
         root.Subcommands.Add(DataCommands.Create(ctx));
         root.Subcommands.Add(TokenizerCommands.Create(ctx));
+        root.Subcommands.Add(NodeCommands.Create(ctx));
+        root.Subcommands.Add(CtlCommand.Create(ctx));
         return root;
     }
 
@@ -25,7 +27,7 @@ public static class MiniMindCommand
         var parse = Create(ctx).Parse(args);
         var config = new InvocationConfiguration { Output = ctx.Out, Error = ctx.Error };
         // Training drains on Ctrl+C (finish the step, checkpoint); System.CommandLine must not force an exit after 2 s.
-        if (TrainStageCommands.HandlesCtrlC(parse)) config.ProcessTerminationTimeout = null;
+        if (TrainStageCommands.HandlesCtrlC(parse) || NodeCommands.HandlesCtrlC(parse)) config.ProcessTerminationTimeout = null;
         return parse.InvokeAsync(config, cancellationToken);
     }
 }

@@ -21,6 +21,20 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
         [typeof(CheckpointDiscarded)] = "checkpoint-discarded.v1",
         [typeof(RunCompleted)] = "run-completed.v1",
         [typeof(GradientChunk)] = "gradient-chunk.v1",
+        [typeof(GradientAggregator.MicroBatchDone)] = "micro-batch-done.v1",
+        [typeof(RegisterWorker)] = "register-worker.v1",
+        [typeof(JoinRun)] = "join-run.v1",
+        [typeof(BlobChunk)] = "blob-chunk.v1",
+        [typeof(ReplicaReady)] = "replica-ready.v1",
+        [typeof(RemoteCompute)] = "remote-compute.v1",
+        [typeof(ReducedGradient)] = "reduced-gradient.v1",
+        [typeof(StartRun)] = "start-run.v1",
+        [typeof(RunAccepted)] = "run-accepted.v1",
+        [typeof(RunRejected)] = "run-rejected.v1",
+        [typeof(GetRunStatus)] = "get-run-status.v1",
+        [typeof(RunStatusReply)] = "run-status.v1",
+        [typeof(RunRequested)] = "run-requested.v1",
+        [typeof(RunEnded)] = "run-ended.v1",
     };
 
     static readonly Dictionary<string, Type> Types = Manifests.ToDictionary(kv => kv.Value, kv => kv.Key);
@@ -45,6 +59,16 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
             c.Data.CopyTo(s[28..]);
             return bytes;
         }
+        if (obj is BlobChunk b)
+        {
+            var bytes = new byte[12 + b.Data.Length];
+            BinaryPrimitives.WriteInt32LittleEndian(bytes, b.Generation);
+            BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4), b.Index);
+            BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(8), b.Count);
+            b.Data.CopyTo(bytes, 12);
+            return bytes;
+        }
+        if (obj is RemoteCompute rc) return WriteRemoteCompute(rc);
         Manifest(obj);
         return JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType());
     }
@@ -60,6 +84,42 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
                 BinaryPrimitives.ReadInt32LittleEndian(s[12..]), BinaryPrimitives.ReadInt32LittleEndian(s[16..]),
                 BinaryPrimitives.ReadInt64LittleEndian(s[20..]), s[28..].ToArray());
         }
+        if (type == typeof(BlobChunk))
+            return new BlobChunk(BinaryPrimitives.ReadInt32LittleEndian(bytes), BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(4)),
+                BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8)), bytes.AsSpan(12).ToArray());
+        if (type == typeof(RemoteCompute)) return ReadRemoteCompute(bytes);
         return JsonSerializer.Deserialize(bytes, type) ?? throw new System.Runtime.Serialization.SerializationException($"TrainingSerializer: null '{manifest}'");
+    }
+
+    /// <summary>Binary: gen, step, micro, count, rows, seqLen, then X, Y (int32), mask (float32), samples (int64).</summary>
+    static byte[] WriteRemoteCompute(RemoteCompute m)
+    {
+        var b = m.Batch;
+        using var ms = new MemoryStream(32 + b.X.Length * 12 + b.Samples.Length * 8);
+        using (var w = new BinaryWriter(ms))
+        {
+            w.Write(m.Generation); w.Write(m.Step); w.Write(m.Micro); w.Write(m.MicroCount);
+            w.Write(b.Rows); w.Write(b.SeqLen); w.Write(b.X.Length); w.Write(b.Samples.Length);
+            w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(b.X.AsSpan()));
+            w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(b.Y.AsSpan()));
+            w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(b.Mask.AsSpan()));
+            w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(b.Samples.AsSpan()));
+        }
+        return ms.ToArray();
+    }
+
+    static RemoteCompute ReadRemoteCompute(byte[] bytes)
+    {
+        using var r = new BinaryReader(new MemoryStream(bytes));
+        var (gen, step, micro, count) = (r.ReadInt32(), r.ReadInt64(), r.ReadInt32(), r.ReadInt32());
+        var (rows, seqLen, n, samples) = (r.ReadInt32(), r.ReadInt32(), r.ReadInt32(), r.ReadInt32());
+        T[] Read<T>(int length) where T : struct
+        {
+            var a = new T[length];
+            r.BaseStream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(a.AsSpan()));
+            return a;
+        }
+        var batch = new DataLoader.MicroBatch(rows, seqLen, Read<int>(n), Read<int>(n), Read<float>(n), Read<long>(samples));
+        return new RemoteCompute(gen, step, micro, count, batch);
     }
 }

@@ -26,37 +26,83 @@ public static class TrainStageCommands
 
     public static Command Stage(CliContext ctx, string stage, string description)
     {
-        var config = CommonOptions.Config();
-        var data = new Option<string?>("--data") { Description = $"Training JSONL. Default: from config/train/{stage}.json (dataset/{(stage == "sft" ? "sft" : "pretrain")}.jsonl)." };
-        var tokenizer = new Option<string>("--tokenizer") { Description = "tokenizer.json. Default: dataset/tokenizer/tokenizer.json.", DefaultValueFactory = _ => "dataset/tokenizer/tokenizer.json" };
-        var runDir = new Option<string>("--run-dir") { Description = "Run directory: journal, checkpoints, output. Default: runs/default.", DefaultValueFactory = _ => "runs/default" };
-        var trainConfig = new Option<string?>("--train-config") { Description = $"Hyperparameter file. Default: config/train/{stage}.json when present." };
-        var maxSteps = new Option<long?>("--max-steps") { Description = "Stop after N optimizer steps (also the LR schedule's horizon). Default: all epochs." };
-        var epochs = new Option<int?>("--epochs") { Description = $"Epochs. Default: {(stage == "sft" ? 2 : 1)}." };
-        var batch = new Option<int?>("--batch-size") { Description = $"Samples per micro-batch. Default: {(stage == "sft" ? 16 : 32)}." };
-        var seq = new Option<int?>("--max-seq-len") { Description = "Tokens per sample. Default: 512." };
-        var accum = new Option<int?>("--accumulation-steps") { Description = $"Micro-batches per optimizer step. Default: {(stage == "sft" ? 1 : 8)}." };
-        var lr = new Option<double?>("--learning-rate") { Description = $"Peak LR of the cosine schedule. Default: {(stage == "sft" ? "5e-7" : "5e-4")}." };
-        var save = new Option<int?>("--save-interval") { Description = "Checkpoint every K steps. Default: 100." };
-        var logEvery = new Option<int?>("--log-interval") { Description = "Print a line every K steps. Default: 10." };
-        var seed = new Option<ulong>("--seed") { Description = "Init and data-order seed. Default: 42.", DefaultValueFactory = _ => 42 };
-        var deterministic = new Option<bool>("--deterministic") { Description = "Bitwise-reproducible CPU training (one torch thread unless --threads is given)." };
-        var device = CommonOptions.Device();
-        var threads = CommonOptions.Threads();
-        var journal = new Option<string>("--journal") { Description = "sqlite (a file in the run dir), sqlite:<file> or postgres:<connection string>. Default: sqlite.", DefaultValueFactory = _ => "sqlite" };
-        var keep = new Option<int>("--keep-checkpoints") { Description = "Checkpoints kept. Default: 3.", DefaultValueFactory = _ => 3 };
-
-        var cmd = new Command(stage, description)
-        {
-            config, data, tokenizer, runDir, trainConfig, maxSteps, epochs, batch, seq, accum, lr, save, logEvery, seed, deterministic, device, threads, journal, keep,
-        };
+        var o = new StageOptions(stage);
+        var cmd = o.Command(description);
         cmd.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
         {
-            var file = TrainConfigFile.Load(parse.GetValue(trainConfig), stage, parse.GetValue(config)!);
+            var (settings, file) = o.Resolve(parse);
+            var journalSpec = JournalSpec.Parse(parse.GetValue(o.Journal), settings.RunDir);
+            return await RunAsync(ctx, settings, journalSpec, parse.GetValue(o.Config)!, file.Sources, ct);
+        }));
+        return cmd;
+    }
+
+    /// <summary>The settings `minimind train &lt;stage&gt; &lt;args&gt;` would run with, for a run started over the cluster
+    /// (`minimind ctl train start`): same flags, same defaults and checks, paths made absolute on the seed.
+    /// Bad flags are an <see cref="ArgumentException"/>; --journal belongs to the seed node, not to the run.</summary>
+    public static TrainingSettings ParseSettings(string stage, IReadOnlyList<string> args)
+    {
+        if (stage is not ("pretrain" or "sft")) throw new ArgumentException($"unknown stage '{stage}' (expected pretrain or sft)");
+        var o = new StageOptions(stage);
+        var parse = o.Command("").Parse(args.ToArray());
+        if (parse.Errors.Count > 0) throw new ArgumentException(string.Join("; ", parse.Errors.Select(e => e.Message)));
+        if (parse.GetResult(o.Journal) is { Implicit: false })
+            throw new ArgumentException("--journal is set on the seed node (minimind node seed --journal …), not per run");
+        var s = o.Resolve(parse).Settings;
+        return s with
+        {
+            DataPath = Path.GetFullPath(s.DataPath), TokenizerPath = Path.GetFullPath(s.TokenizerPath), RunDir = Path.GetFullPath(s.RunDir),
+            InitFrom = s.InitFrom is null ? null : Path.GetFullPath(s.InitFrom),
+        };
+    }
+
+    /// <summary>The options of a stage verb and how they resolve into <see cref="TrainingSettings"/>.</summary>
+    sealed class StageOptions
+    {
+        readonly string stage;
+        public readonly Option<string> Config = CommonOptions.Config();
+        readonly Option<string?> data;
+        readonly Option<string> tokenizer = new("--tokenizer") { Description = "tokenizer.json. Default: dataset/tokenizer/tokenizer.json.", DefaultValueFactory = _ => "dataset/tokenizer/tokenizer.json" };
+        readonly Option<string> runDir = new("--run-dir") { Description = "Run directory: journal, checkpoints, output. Default: runs/default.", DefaultValueFactory = _ => "runs/default" };
+        readonly Option<string?> trainConfig;
+        readonly Option<long?> maxSteps = new("--max-steps") { Description = "Stop after N optimizer steps (also the LR schedule's horizon). Default: all epochs." };
+        readonly Option<int?> epochs;
+        readonly Option<int?> batch;
+        readonly Option<int?> seq = new("--max-seq-len") { Description = "Tokens per sample. Default: 512." };
+        readonly Option<int?> accum;
+        readonly Option<double?> lr;
+        readonly Option<int?> save = new("--save-interval") { Description = "Checkpoint every K steps. Default: 100." };
+        readonly Option<int?> logEvery = new("--log-interval") { Description = "Print a line every K steps. Default: 10." };
+        readonly Option<ulong> seed = new("--seed") { Description = "Init and data-order seed. Default: 42.", DefaultValueFactory = _ => 42 };
+        readonly Option<bool> deterministic = new("--deterministic") { Description = "Bitwise-reproducible CPU training (one torch thread unless --threads is given)." };
+        readonly Option<string> device = CommonOptions.Device();
+        readonly Option<int> threads = CommonOptions.Threads();
+        public readonly Option<string> Journal = new("--journal") { Description = "sqlite (a file in the run dir), sqlite:<file> or postgres:<connection string>. Default: sqlite.", DefaultValueFactory = _ => "sqlite" };
+        readonly Option<int> keep = new("--keep-checkpoints") { Description = "Checkpoints kept. Default: 3.", DefaultValueFactory = _ => 3 };
+
+        public StageOptions(string stage)
+        {
+            this.stage = stage;
+            data = new("--data") { Description = $"Training JSONL. Default: from config/train/{stage}.json (dataset/{(stage == "sft" ? "sft" : "pretrain")}.jsonl)." };
+            trainConfig = new("--train-config") { Description = $"Hyperparameter file. Default: config/train/{stage}.json when present." };
+            epochs = new("--epochs") { Description = $"Epochs. Default: {(stage == "sft" ? 2 : 1)}." };
+            batch = new("--batch-size") { Description = $"Samples per micro-batch. Default: {(stage == "sft" ? 16 : 32)}." };
+            accum = new("--accumulation-steps") { Description = $"Micro-batches per optimizer step. Default: {(stage == "sft" ? 1 : 8)}." };
+            lr = new("--learning-rate") { Description = $"Peak LR of the cosine schedule. Default: {(stage == "sft" ? "5e-7" : "5e-4")}." };
+        }
+
+        public Command Command(string description) => new(stage, description)
+        {
+            Config, data, tokenizer, runDir, trainConfig, maxSteps, epochs, batch, seq, accum, lr, save, logEvery, seed, deterministic, device, threads, Journal, keep,
+        };
+
+        public (TrainingSettings Settings, TrainConfigFile File) Resolve(ParseResult parse)
+        {
+            var file = TrainConfigFile.Load(parse.GetValue(trainConfig), stage, parse.GetValue(Config)!);
             var det = parse.GetValue(deterministic);
             var t = parse.GetValue(threads);
             if (det && t == 0) t = 1;
-            var model = MiniMindConfig.Load(parse.GetValue(config)!);
+            var model = MiniMindConfig.Load(parse.GetValue(Config)!);
             var dir = parse.GetValue(runDir)!;
             var settings = new TrainingSettings
             {
@@ -82,10 +128,8 @@ public static class TrainStageCommands
                 InitFrom = stage == "sft" ? Path.Combine(dir, TrainingSettings.OutputName("pretrain", model)) : null,
             };
             Validate(settings);
-            var journalSpec = JournalSpec.Parse(parse.GetValue(journal), dir);
-            return await RunAsync(ctx, settings, journalSpec, parse.GetValue(config)!, file.Sources, ct);
-        }));
-        return cmd;
+            return (settings, file);
+        }
     }
 
     static void Validate(TrainingSettings s)

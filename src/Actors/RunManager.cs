@@ -1,0 +1,172 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Event;
+using Akka.Persistence;
+using MiniMind.Actors.Protocol;
+using static MiniMind.Actors.TrainingCoordinator;
+
+namespace MiniMind.Actors;
+
+/// <summary>
+/// The cluster's coordinator role (issue 5), run as a cluster singleton on the seed: accepts runs from the control
+/// endpoint (<see cref="StartRun"/>), journals them (<see cref="RunRequested"/>/<see cref="RunEnded"/>), runs the active
+/// one's <see cref="TrainingCoordinator"/> as a child, keeps the worker nodes (registered through the singleton proxy,
+/// dropped when they stop, become unreachable or are removed) and tells the coordinator about them. After a restart of
+/// the seed (or a move of the singleton) recovery finds the unfinished run and starts its coordinator again, which
+/// resumes from its own journal and newest checkpoint; workers re-register within seconds.
+/// </summary>
+public sealed class RunManager : ReceivePersistentActor
+{
+    /// <summary>Builds the props of a run's coordinator (under its backoff supervisor), reporting to <c>listener</c>.</summary>
+    public delegate Props CoordinatorFactory(string runId, TrainingSettings settings, IActorRef listener);
+
+    sealed record Run(RunRequested Request, RunEnded? End);
+    sealed record Live(long Step, long Total, double Loss, double Lr, double TokensPerSecond, string? Message, DateTimeOffset LastReport, long LastStep);
+
+    readonly CoordinatorFactory coordinatorFactory;
+    readonly ILoggingAdapter log = Context.GetLogger();
+    ImmutableList<Run> runs = [];
+    readonly Dictionary<string, Live> live = [];
+    readonly Dictionary<IActorRef, RegisterWorker> workers = [];
+    IActorRef coordinator = ActorRefs.Nobody;
+    string? activeRun;
+
+    public RunManager(string persistenceId, CoordinatorFactory coordinatorFactory)
+    {
+        PersistenceId = persistenceId;
+        this.coordinatorFactory = coordinatorFactory;
+
+        Recover<RunRequested>(e => runs = runs.Add(new Run(e, null)));
+        Recover<RunEnded>(Apply);
+        Recover<RecoveryCompleted>(_ =>
+        {
+            if (runs.LastOrDefault() is { End: null } unfinished) Launch(unfinished.Request, resumed: true);
+        });
+
+        Command<StartRun>(OnStartRun);
+        Command<GetRunStatus>(g => Sender.Tell(Status(g.RunId)));
+        Command<RegisterWorker>(OnRegister);
+        Command<Terminated>(t => Drop(t.ActorRef, "stopped"));
+        Command<ClusterEvent.UnreachableMember>(u => DropAt(u.Member.Address, "unreachable"));
+        Command<ClusterEvent.MemberRemoved>(u => DropAt(u.Member.Address, "removed from the cluster"));
+        Command<ClusterEvent.IMemberEvent>(_ => { });
+        Command<ClusterEvent.CurrentClusterState>(_ => { });
+        Command<TrainingBegan>(b => Update(l => l with { Step = b.FromStep, Total = b.TotalSteps, LastStep = b.FromStep, LastReport = DateTimeOffset.UtcNow }));
+        Command<TrainingProgress>(OnProgress);
+        Command<TrainingNotice>(n => { log.Info("run {0}: {1}", activeRun, n.Text); Update(l => l with { Message = n.Text }); });
+        Command<TrainingFinished>(OnFinished);
+    }
+
+    public override string PersistenceId { get; }
+
+    public static Props Props(string persistenceId, CoordinatorFactory coordinatorFactory) =>
+        Akka.Actor.Props.Create(() => new RunManager(persistenceId, coordinatorFactory));
+
+    protected override void PreStart()
+    {
+        base.PreStart();
+        Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+            typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.MemberRemoved));
+    }
+
+    protected override void PostStop()
+    {
+        Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
+        base.PostStop();
+    }
+
+    void Apply(RunEnded e) => runs = runs.Select(r => r.Request.RunId == e.RunId ? r with { End = e } : r).ToImmutableList();
+
+    void OnStartRun(StartRun msg)
+    {
+        if (activeRun is not null)
+        {
+            Sender.Tell(new RunRejected($"run {activeRun} is still running; wait for it (ctl train status --wait) or start the next stage afterwards"));
+            return;
+        }
+        var runId = $"{msg.Stage}-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..4]}";
+        var sender = Sender;
+        Persist(new RunRequested(runId, msg.Stage, msg.SettingsJson, DateTimeOffset.UtcNow), e =>
+        {
+            runs = runs.Add(new Run(e, null));
+            Launch(e, resumed: false);
+            sender.Tell(new RunAccepted(runId));
+        });
+    }
+
+    void Launch(RunRequested request, bool resumed)
+    {
+        var settings = TrainingSettings.FromJson(request.SettingsJson) with { AggregateGradients = true };
+        activeRun = request.RunId;
+        live[request.RunId] = new Live(0, 0, double.NaN, 0, 0, resumed ? "resuming after a coordinator restart" : null, DateTimeOffset.UtcNow, 0);
+        coordinator = Context.ActorOf(coordinatorFactory(request.RunId, settings, Self), $"run-{request.RunId}");
+        foreach (var (worker, reg) in workers) coordinator.Tell(new WorkerJoined(worker, reg.Node, reg.Device));
+        log.Info("run {0} ({1}) {2} with {3} worker node(s)", request.RunId, request.Stage, resumed ? "resumed" : "started", workers.Count);
+    }
+
+    void OnRegister(RegisterWorker msg)
+    {
+        if (workers.ContainsKey(Sender)) return;
+        workers[Sender] = msg;
+        Context.Watch(Sender);
+        log.Info("worker {0} ({1}) registered", msg.Node, msg.Device);
+        if (!coordinator.IsNobody()) coordinator.Tell(new WorkerJoined(Sender, msg.Node, msg.Device));
+    }
+
+    void DropAt(Address address, string reason)
+    {
+        foreach (var w in workers.Keys.Where(w => w.Path.Address == address).ToList()) Drop(w, reason);
+    }
+
+    void Drop(IActorRef worker, string reason)
+    {
+        if (!workers.Remove(worker, out var reg)) return;
+        Context.Unwatch(worker);
+        log.Info("worker {0} {1}", reg.Node, reason);
+        if (!coordinator.IsNobody()) coordinator.Tell(new WorkerLeft(worker, reason));
+    }
+
+    void Update(Func<Live, Live> change)
+    {
+        if (activeRun is not null && live.TryGetValue(activeRun, out var l)) live[activeRun] = change(l);
+    }
+
+    void OnProgress(TrainingProgress p)
+    {
+        var now = DateTimeOffset.UtcNow;
+        Update(l =>
+        {
+            var dt = (now - l.LastReport).TotalSeconds;
+            var tps = dt > 0 && p.Step > l.LastStep ? (p.Step - l.LastStep) * p.StepTokens / dt : l.TokensPerSecond;
+            return l with { Step = p.Step, Total = p.TotalSteps, Loss = p.Loss, Lr = p.Lr, TokensPerSecond = tps, LastReport = now, LastStep = p.Step };
+        });
+    }
+
+    void OnFinished(TrainingFinished f)
+    {
+        if (activeRun is not { } runId) return;
+        var outcome = f.Outcome == Outcome.AlreadyCompleted ? Outcome.Completed : f.Outcome;
+        Persist(new RunEnded(runId, outcome.ToString().ToLowerInvariant(), f.Message, f.Step, f.OutputFile), e =>
+        {
+            Apply(e);
+            Update(l => l with { Step = Math.Max(l.Step, e.Step), Message = e.Message });
+            Context.Stop(coordinator);
+            coordinator = ActorRefs.Nobody;
+            activeRun = null;
+        });
+    }
+
+    RunStatusReply Status(string? runId)
+    {
+        var nodes = workers.Values.Select(w => $"{w.Node} ({w.Device})").Order(StringComparer.Ordinal).ToList();
+        var run = runId is null ? runs.LastOrDefault() : runs.FirstOrDefault(r => r.Request.RunId == runId);
+        if (run is null) return new RunStatusReply(null, nodes);
+        var r = run.Request;
+        live.TryGetValue(r.RunId, out var l);
+        var state = run.End?.Outcome ?? "running";
+        var view = new RunView(r.RunId, r.Stage, state, run.End?.Step ?? l?.Step ?? 0, l?.Total ?? 0, l is null || double.IsNaN(l.Loss) ? null : l.Loss, l?.Lr ?? 0,
+            l?.TokensPerSecond ?? 0, run.End?.Outcome, run.End?.Message ?? l?.Message, run.End?.OutputFile, r.At, workers.Count);
+        return new RunStatusReply(view, nodes);
+    }
+}

@@ -1,0 +1,148 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json;
+using MiniMind.Cluster.Control;
+
+namespace MiniMind.Cli.Commands;
+
+/// <summary><c>minimind ctl --host &lt;control&gt; …</c>: talks to a seed node's control endpoint (HTTP/JSON).
+/// <c>train start &lt;stage&gt; &lt;train flags&gt;</c> prints the run id; <c>train status [--run id] [--wait]</c> shows the
+/// run and, with --wait, follows it and exits 0 when it completes (1 if it failed or was stopped).</summary>
+public static class CtlCommand
+{
+    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public static Command Create(CliContext ctx)
+    {
+        var host = new Option<string>("--host")
+        {
+            Description = $"The seed's control endpoint host:port. Default: {NodeCommands.DefaultControl}.",
+            DefaultValueFactory = _ => NodeCommands.DefaultControl,
+            Recursive = true,
+        };
+        var token = new Option<string?>("--token") { Description = "Access token for the control endpoint (sent as a Bearer token).", Recursive = true };
+        var ctl = new Command("ctl", "Control a running cluster through the seed's control endpoint.") { host, token };
+        var train = new Command("train", "Training runs on the cluster.");
+        train.Subcommands.Add(Start(ctx, host, token));
+        train.Subcommands.Add(Status(ctx, host, token));
+        ctl.Subcommands.Add(train);
+        return ctl;
+    }
+
+    internal static HttpClient Client(ParseResult parse, Option<string> host, Option<string?> token)
+    {
+        var h = NodeCommands.CheckHostPort(parse.GetValue(host)!, "--host");
+        var client = new HttpClient { BaseAddress = new Uri($"http://{h}/"), Timeout = TimeSpan.FromSeconds(30) };
+        if (parse.GetValue(token) is { Length: > 0 } t) client.DefaultRequestHeaders.Authorization = new("Bearer", t);
+        return client;
+    }
+
+    static Command Start(CliContext ctx, Option<string> host, Option<string?> token)
+    {
+        var stage = new Argument<string>("stage") { Description = "pretrain or sft; the flags that follow are those of `minimind train <stage>`." };
+        var cmd = new Command("start", "Start a training stage on the cluster; prints the run id.") { stage };
+        cmd.TreatUnmatchedTokensAsErrors = false;
+        cmd.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
+        {
+            using var client = Client(parse, host, token);
+            var body = new TrainRoutes.StartRequest(parse.GetValue(stage), [.. parse.UnmatchedTokens]);
+            using var response = await Send(client, c => c.PostAsJsonAsync("api/train/start", body, Json, ct));
+            if (!response.IsSuccessStatusCode) throw await Failure(response, ct);
+            var started = await response.Content.ReadFromJsonAsync<TrainRoutes.StartResponse>(Json, ct) ?? throw new InvalidDataException("empty reply");
+            ctx.Out.WriteLine(started.RunId);
+            return ExitCode.Ok;
+        }));
+        return cmd;
+    }
+
+    static Command Status(CliContext ctx, Option<string> host, Option<string?> token)
+    {
+        var run = new Option<string?>("--run") { Description = "Run id. Default: the newest run." };
+        var wait = new Option<bool>("--wait") { Description = "Follow the run until it ends: exit 0 when it completed, 1 when it failed or was stopped." };
+        var timeout = new Option<double>("--timeout") { Description = "With --wait: give up after this many seconds (0 = never). Default: 0.", DefaultValueFactory = _ => 0 };
+        var cmd = new Command("status", "Show a run's progress (stage, step, loss, lr, tokens/s, outcome).") { run, wait, timeout };
+        cmd.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
+        {
+            using var client = Client(parse, host, token);
+            var url = "api/train/status" + (parse.GetValue(run) is { } id ? $"?run={Uri.EscapeDataString(id)}" : "");
+            if (!parse.GetValue(wait))
+            {
+                var s = await Fetch(client, url, ct);
+                ctx.Out.WriteLine(Line(s));
+                return ExitCode.Ok;
+            }
+            var limit = parse.GetValue(timeout);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            string? last = null;
+            var unreachable = false;
+            while (true)
+            {
+                TrainRoutes.TrainStatus? s = null;
+                try
+                {
+                    s = await Fetch(client, url, ct);
+                    unreachable = false;
+                }
+                catch (CliException e) when (e.Code == ExitCode.Error && e.Message.StartsWith("cannot reach", StringComparison.Ordinal))
+                {
+                    // The seed may be restarting (it resumes the run from its journal): keep waiting.
+                    if (!unreachable) ctx.Error.WriteLine($"warning: {e.Message}; still waiting");
+                    unreachable = true;
+                }
+                if (s is not null)
+                {
+                    var line = Line(s);
+                    if (line != last) ctx.Out.WriteLine(line);
+                    ctx.Out.Flush();
+                    last = line;
+                    if (s.State != "running")
+                    {
+                        if (s.State == "completed") return ExitCode.Ok;
+                        throw new CliException(ExitCode.Error, $"run {s.RunId} {s.State}: {s.Message}");
+                    }
+                }
+                if (limit > 0 && clock.Elapsed.TotalSeconds > limit)
+                    throw new CliException(ExitCode.Error, $"timed out after {limit:0} s waiting for the run to end");
+                await Task.Delay(TimeSpan.FromMilliseconds(500), ct);
+            }
+        }));
+        return cmd;
+    }
+
+    static string Line(TrainRoutes.TrainStatus s)
+    {
+        var loss = s.Loss is { } l ? l.ToString("0.0000", CultureInfo.InvariantCulture) : "-";
+        var end = s.Outcome is null ? "" : $" | {s.Message}";
+        return FormattableString.Invariant($"run {s.RunId} | {s.Stage} | {s.State} | step {s.Step}/{s.Total} | loss {loss} | lr {s.Lr:0.000e+00} | {s.TokensPerSecond:0} tok/s | workers {s.Workers}{end}");
+    }
+
+    static async Task<TrainRoutes.TrainStatus> Fetch(HttpClient client, string url, CancellationToken ct)
+    {
+        using var response = await Send(client, c => c.GetAsync(url, ct));
+        if (!response.IsSuccessStatusCode) throw await Failure(response, ct);
+        return await response.Content.ReadFromJsonAsync<TrainRoutes.TrainStatus>(Json, ct) ?? throw new InvalidDataException("empty reply");
+    }
+
+    internal static async Task<HttpResponseMessage> Send(HttpClient client, Func<HttpClient, Task<HttpResponseMessage>> send)
+    {
+        try
+        {
+            return await send(client);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new CliException(ExitCode.Error, $"cannot reach the control endpoint {client.BaseAddress} ({e.Message}). HINT: is `minimind node seed` running with this --control?");
+        }
+    }
+
+    internal static async Task<CliException> Failure(HttpResponseMessage response, CancellationToken ct)
+    {
+        var text = await response.Content.ReadAsStringAsync(ct);
+        string message;
+        try { message = JsonSerializer.Deserialize<TrainRoutes.ErrorResponse>(text, Json)?.Error ?? text; }
+        catch (JsonException) { message = text; }
+        var code = (int)response.StatusCode is 400 or 404 or 409 ? ExitCode.ArgumentError : ExitCode.Error;
+        return new CliException(code, $"{(int)response.StatusCode} {response.ReasonPhrase}: {message}");
+    }
+}

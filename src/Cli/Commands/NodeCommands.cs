@@ -1,0 +1,169 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using MiniMind.Actors;
+using MiniMind.Cluster;
+using MiniMind.Cluster.Nodes;
+
+namespace MiniMind.Cli.Commands;
+
+/// <summary><c>minimind node seed|worker</c>: cluster nodes (issue 5). The seed is the cluster's first member, hosts
+/// the coordinator singleton (run manager + the active run's coordinator, journal, checkpoints) and the control
+/// endpoint; workers join it and compute micro-batches. Both run until Ctrl+C/SIGTERM (a worker then leaves the
+/// cluster gracefully; its micro-batches go to the others).</summary>
+public static class NodeCommands
+{
+    public const string DefaultControl = "127.0.0.1:5470";
+
+    public static Command Create(CliContext ctx)
+    {
+        var node = new Command("node", "Run a cluster node: the seed (coordinator + control endpoint) or a worker.");
+        node.Subcommands.Add(Seed(ctx));
+        node.Subcommands.Add(Worker(ctx));
+        return node;
+    }
+
+    /// <summary>True when the parsed command drains itself on Ctrl+C (System.CommandLine must not force an exit).</summary>
+    public static bool HandlesCtrlC(ParseResult parse) =>
+        parse.CommandResult.Parent is System.CommandLine.Parsing.CommandResult { Command.Name: "node" };
+
+    static Option<string> Host() => new("--host") { Description = "Address this node binds and advertises to the cluster. Default: 127.0.0.1.", DefaultValueFactory = _ => "127.0.0.1" };
+    static Option<string> Timing() => new("--failure-detector")
+    {
+        Description = "long-run (heartbeat pause 15 s, split-brain resolver stable after 20 s) or fast (3 s / 3 s, for tests). Default: long-run.",
+        DefaultValueFactory = _ => "long-run",
+    };
+    static Option<int> Threads() => new("--threads") { Description = "Torch threads of this node's worker (0 = the run's --threads). Default: 0.", DefaultValueFactory = _ => 0 };
+
+    static Command Seed(CliContext ctx)
+    {
+        var port = new Option<int>("--port") { Description = "Akka.Remote port (workers join host:port).", Required = true };
+        var control = new Option<string>("--control") { Description = $"Control endpoint host:port (HTTP). Default: {DefaultControl}.", DefaultValueFactory = _ => DefaultControl };
+        var journal = new Option<string>("--journal")
+        {
+            Description = "sqlite:<file> or postgres:<connection string> (use PostgreSQL when the seed may move to another machine). Default: sqlite:runs/cluster/journal.db.",
+            DefaultValueFactory = _ => "sqlite:runs/cluster/journal.db",
+        };
+        var device = new Option<string?>("--device") { Description = "Also run a training worker on this node: cpu or cuda:N. Default: none (coordinate only)." };
+        var host = Host();
+        var timing = Timing();
+        var threads = Threads();
+        var cmd = new Command("seed", "Start the seed node: coordinator singleton, journal, checkpoints, control endpoint (and a local worker with --device).")
+        {
+            port, control, journal, device, host, timing, threads,
+        };
+        cmd.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
+        {
+            var options = new NodeOptions
+            {
+                Host = parse.GetValue(host)!,
+                Port = CheckPort(parse.GetValue(port), "--port"),
+                Control = parse.GetValue(control)!,
+                Journal = JournalSpec.Parse(parse.GetValue(journal), "runs/cluster"),
+                Device = ParseDevice(parse.GetValue(device)),
+                Threads = parse.GetValue(threads),
+                Timing = ParseTiming(parse.GetValue(timing)!),
+                TrainArgs = new CliTrainArgs(),
+            };
+            await using var node = await NodeHost.StartAsync(options, ct);
+            ctx.Out.WriteLine($"seed up: {node.SelfAddress} | control {node.ControlUrl} | journal {options.Journal.Display} | local worker {options.Device ?? "none"}");
+            ctx.Out.Flush();
+            var signalled = await WaitForSignalOrTermination(node, ct);
+            ctx.Out.WriteLine(signalled ? "seed: shutting down" : "seed: the actor system terminated");
+            return signalled ? ExitCode.Ok : ExitCode.Error;
+        }));
+        return cmd;
+    }
+
+    static Command Worker(CliContext ctx)
+    {
+        var seed = new Option<string>("--seed") { Description = "The seed node's host:port.", Required = true };
+        var device = new Option<string>("--device") { Description = "cpu or cuda:N.", Required = true };
+        var port = new Option<int>("--port") { Description = "Akka.Remote port (0 = any free port). Default: 0.", DefaultValueFactory = _ => 0 };
+        var host = Host();
+        var timing = Timing();
+        var threads = Threads();
+        var cmd = new Command("worker", "Start a worker node: joins the seed, receives the current weights, computes micro-batches.")
+        {
+            seed, device, port, host, timing, threads,
+        };
+        cmd.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
+        {
+            var options = new NodeOptions
+            {
+                Host = parse.GetValue(host)!,
+                Port = parse.GetValue(port) == 0 ? 0 : CheckPort(parse.GetValue(port), "--port"),
+                Seed = CheckHostPort(parse.GetValue(seed)!, "--seed"),
+                Device = ParseDevice(parse.GetValue(device)),
+                Threads = parse.GetValue(threads),
+                Timing = ParseTiming(parse.GetValue(timing)!),
+            };
+            // A worker cut off from the seed is downed by the split-brain resolver (the seed's side survives): it then
+            // starts a fresh actor system and joins the seed again, as often as it takes.
+            while (true)
+            {
+                await using var node = await NodeHost.StartAsync(options, ct);
+                ctx.Out.WriteLine($"worker up: {node.SelfAddress} ({options.Device}) → seed {options.Seed}");
+                ctx.Out.Flush();
+                if (await WaitForSignalOrTermination(node, ct))
+                {
+                    ctx.Out.WriteLine("worker: leaving the cluster");
+                    return ExitCode.Ok;
+                }
+                ctx.Error.WriteLine("worker: lost the cluster (downed or the seed is gone); rejoining in 2 s");
+                await Task.Delay(TimeSpan.FromSeconds(2), ct);
+            }
+        }));
+        return cmd;
+    }
+
+    /// <summary>True on Ctrl+C/SIGTERM/cancellation, false when the node's actor system terminated by itself.</summary>
+    static async Task<bool> WaitForSignalOrTermination(NodeHost node, CancellationToken ct)
+    {
+        var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnSignal(PosixSignalContext c)
+        {
+            c.Cancel = true;
+            signal.TrySetResult();
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var reg = ct.Register(() => signal.TrySetResult());
+        var first = await Task.WhenAny(signal.Task, node.Terminated);
+        return first == signal.Task;
+    }
+
+    static string? ParseDevice(string? device)
+    {
+        if (device is null) return null;
+        var devices = device.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (devices.Length == 0) throw new ArgumentException("--device: empty");
+        if (devices.Length > 1)
+            throw new ArgumentException($"--device {device}: several devices in one worker are not supported yet; start one worker per device");
+        if (devices[0] != "cpu" && !devices[0].StartsWith("cuda", StringComparison.Ordinal))
+            throw new ArgumentException($"--device {device}: expected cpu or cuda:N");
+        return devices[0];
+    }
+
+    static FailureTiming ParseTiming(string value) => value switch
+    {
+        "long-run" => FailureTiming.LongRun,
+        "fast" => FailureTiming.Fast,
+        _ => throw new ArgumentException($"--failure-detector {value}: expected long-run or fast"),
+    };
+
+    static int CheckPort(int port, string option) =>
+        port is > 0 and < 65536 ? port : throw new ArgumentException($"{option} {port}: expected a TCP port (1-65535)");
+
+    internal static string CheckHostPort(string value, string option)
+    {
+        var i = value.LastIndexOf(':');
+        if (i <= 0 || !int.TryParse(value[(i + 1)..], System.Globalization.CultureInfo.InvariantCulture, out var p) || p is <= 0 or > 65535)
+            throw new ArgumentException($"{option} {value}: expected host:port");
+        return value;
+    }
+
+    sealed class CliTrainArgs : ITrainArgsParser
+    {
+        public TrainingSettings Parse(string stage, IReadOnlyList<string> args) => TrainStageCommands.ParseSettings(stage, args);
+    }
+}

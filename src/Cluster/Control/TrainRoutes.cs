@@ -1,0 +1,66 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using MiniMind.Actors.Protocol;
+using MiniMind.Cluster.Nodes;
+
+namespace MiniMind.Cluster.Control;
+
+/// <summary>
+/// Training over the cluster.
+/// <list type="bullet">
+/// <item><c>POST /api/train/start</c> body <c>{"stage":"pretrain","args":["--max-steps","8",…]}</c> (the flags of
+/// <c>minimind train &lt;stage&gt;</c>, resolved on the seed) → 200 <c>{"runId":"…"}</c>; 400 <c>{"error":…}</c> for bad
+/// flags or files; 409 when a run is still active.</item>
+/// <item><c>GET /api/train/status[?run=&lt;id&gt;]</c> → 200 <see cref="TrainStatus"/> (the newest run without <c>run</c>);
+/// 404 when there is no such run.</item>
+/// </list>
+/// </summary>
+public static class TrainRoutes
+{
+    public sealed record StartRequest(string? Stage, string[]? Args);
+    public sealed record StartResponse(string RunId);
+    public sealed record ErrorResponse(string Error);
+
+    /// <summary>The status JSON (camelCase): state is running, completed, failed or stopped; outcome is null while running.</summary>
+    public sealed record TrainStatus(string RunId, string Stage, string State, long Step, long Total, double? Loss, double Lr,
+        double TokensPerSecond, string? Outcome, string? Message, string? OutputFile, DateTimeOffset StartedAt, int Workers,
+        IReadOnlyList<string> WorkerNodes);
+
+    static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
+
+    public static IEndpointRouteBuilder MapTrainRoutes(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/api/train/start", async (StartRequest body, IRequiredActor<RunManagerKey> runs, ITrainArgsParser parser, CancellationToken ct) =>
+        {
+            if (string.IsNullOrWhiteSpace(body.Stage)) return Results.BadRequest(new ErrorResponse("\"stage\" is required (pretrain or sft)"));
+            string settingsJson;
+            try
+            {
+                settingsJson = parser.Parse(body.Stage, body.Args ?? []).ToJson();
+            }
+            catch (Exception e) when (e is ArgumentException or FileNotFoundException or InvalidDataException or FormatException or IOException)
+            {
+                return Results.BadRequest(new ErrorResponse(e is FileNotFoundException f && f.FileName is not null ? $"file not found: {f.FileName}" : e.Message));
+            }
+            var reply = await runs.ActorRef.Ask<object>(new StartRun(body.Stage, settingsJson), AskTimeout, ct);
+            return reply switch
+            {
+                RunAccepted a => Results.Ok(new StartResponse(a.RunId)),
+                RunRejected r => Results.Conflict(new ErrorResponse(r.Reason)),
+                _ => Results.Problem($"unexpected reply {reply.GetType().Name}"),
+            };
+        });
+
+        app.MapGet("/api/train/status", async (string? run, IRequiredActor<RunManagerKey> runs, CancellationToken ct) =>
+        {
+            var reply = await runs.ActorRef.Ask<RunStatusReply>(new GetRunStatus(run), AskTimeout, ct);
+            if (reply.Run is not { } v) return Results.NotFound(new ErrorResponse(run is null ? "no run has been started" : $"no run {run}"));
+            return Results.Ok(new TrainStatus(v.RunId, v.Stage, v.State, v.Step, v.Total, v.Loss, v.Lr, v.TokensPerSecond, v.Outcome, v.Message,
+                v.OutputFile, v.StartedAt, v.Workers, reply.Workers));
+        });
+        return app;
+    }
+}
