@@ -72,11 +72,11 @@ public static class ActorRoutes
         return (new HealthInfo(rows, processMemory, errors), reports);
     }
 
-    public static IEndpointRouteBuilder MapActorRoutes(this IEndpointRouteBuilder app, ActorSystem system, RunRegistry runs)
+    public static IEndpointRouteBuilder MapActorRoutes(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/actors/hierarchy", (HttpRequest request) =>
+        app.MapGet("/api/actors/hierarchy", (HttpRequest request, ActorSystem system) =>
             ControlJson.Ok(Hierarchy(system, string.Equals(request.Query["system"], "true", StringComparison.OrdinalIgnoreCase))));
-        app.MapGet("/api/actors/health", async () => ControlJson.Ok((await HealthAsync(runs)).Info));
+        app.MapGet("/api/actors/health", async (RunRegistry runs) => ControlJson.Ok((await HealthAsync(runs)).Info));
         return app;
     }
 }

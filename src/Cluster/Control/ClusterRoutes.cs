@@ -39,11 +39,11 @@ public static class ClusterRoutes
     static MemberInfo Describe(Member m, bool reachable) =>
         new(m.Address.ToString(), m.Roles.OrderBy(r => r, StringComparer.Ordinal).ToList(), m.Status.ToString(), reachable, m.AppVersion.ToString());
 
-    public static IEndpointRouteBuilder MapClusterRoutes(this IEndpointRouteBuilder app, ActorSystem system)
+    public static IEndpointRouteBuilder MapClusterRoutes(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/cluster/members", () => ControlJson.Ok(Snapshot(system)));
+        app.MapGet("/api/cluster/members", (ActorSystem system) => ControlJson.Ok(Snapshot(system)));
 
-        app.MapPost("/api/cluster/leave", (LeaveRequest request) =>
+        app.MapPost("/api/cluster/leave", (LeaveRequest request, ActorSystem system) =>
         {
             if (string.IsNullOrWhiteSpace(request.Address)) return ControlJson.Error(400, "address is required");
             Address address;
@@ -59,7 +59,7 @@ public static class ClusterRoutes
             return ControlJson.Ok(new { leaving = address.ToString() });
         });
 
-        app.MapPost("/api/cluster/down-unreachable", () =>
+        app.MapPost("/api/cluster/down-unreachable", (ActorSystem system) =>
         {
             var cluster = Akka.Cluster.Cluster.Get(system);
             var downed = cluster.State.Unreachable.Select(m => m.Address).ToList();
@@ -67,7 +67,7 @@ public static class ClusterRoutes
             return ControlJson.Ok(new { downed = downed.Select(a => a.ToString()).ToList() });
         });
 
-        app.MapGet("/api/cluster/events", async (HttpContext ctx) =>
+        app.MapGet("/api/cluster/events", async (HttpContext ctx, ActorSystem system) =>
         {
             ctx.Response.Headers.ContentType = "text/event-stream";
             ctx.Response.Headers.CacheControl = "no-cache";

@@ -29,11 +29,11 @@ public static class DashboardRoutes
         return new DashboardData(list, ClusterRoutes.Snapshot(system), health);
     }
 
-    public static IEndpointRouteBuilder MapDashboardRoutes(this IEndpointRouteBuilder app, ActorSystem system, TrainingMonitor monitor, RunRegistry runs)
+    public static IEndpointRouteBuilder MapDashboardRoutes(this IEndpointRouteBuilder app)
     {
         app.MapGet("/", () => Results.Content(Page.Value, "text/html; charset=utf-8"));
         app.MapGet("/dashboard", () => Results.Content(Page.Value, "text/html; charset=utf-8"));
-        app.MapGet("/api/dashboard", async () => ControlJson.Ok(await DataAsync(system, monitor, runs)));
+        app.MapGet("/api/dashboard", async (ActorSystem system, TrainingMonitor monitor, RunRegistry runs) => ControlJson.Ok(await DataAsync(system, monitor, runs)));
         return app;
     }
 }

@@ -75,9 +75,9 @@ public static class MetricsRoutes
         return p.ToString();
     }
 
-    public static IEndpointRouteBuilder MapMetricsRoutes(this IEndpointRouteBuilder app, ActorSystem system, TrainingMonitor monitor, RunRegistry runs)
+    public static IEndpointRouteBuilder MapMetricsRoutes(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/metrics", async () => Results.Text(await RenderAsync(system, monitor, runs), PrometheusText.ContentType));
+        app.MapGet("/metrics", async (ActorSystem system, TrainingMonitor monitor, RunRegistry runs) => Results.Text(await RenderAsync(system, monitor, runs), PrometheusText.ContentType));
         return app;
     }
 }

@@ -21,11 +21,11 @@ public static class RunRoutes
     static IResult NoRun(string? id) =>
         ControlJson.Error(404, string.IsNullOrEmpty(id) ? "no training run on this node (start one with `minimind ctl train start`)" : $"no run named {id} on this node");
 
-    public static IEndpointRouteBuilder MapRunRoutes(this IEndpointRouteBuilder app, TrainingMonitor monitor, RunRegistry runs)
+    public static IEndpointRouteBuilder MapRunRoutes(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/runs", () => ControlJson.Ok(new { runs = monitor.Runs() }));
+        app.MapGet("/api/runs", (TrainingMonitor monitor) => ControlJson.Ok(new { runs = monitor.Runs() }));
 
-        app.MapPost("/api/train/pause", async (string? run) =>
+        app.MapPost("/api/train/pause", async (string? run, TrainingMonitor monitor, RunRegistry runs) =>
         {
             if (runs.Find(run) is not { } r) return NoRun(run);
             var paused = await r.Coordinator.Ask<TrainingPaused>(new PauseTraining(Guid.NewGuid().ToString("N")), AskTimeout);
@@ -33,7 +33,7 @@ public static class RunRoutes
             return ControlJson.Ok(new { run = r.Id, status = "paused", step = paused.Step, stepInFlight = paused.StepInFlight });
         });
 
-        app.MapPost("/api/train/resume", async (string? run) =>
+        app.MapPost("/api/train/resume", async (string? run, TrainingMonitor monitor, RunRegistry runs) =>
         {
             if (runs.Find(run) is not { } r) return NoRun(run);
             var resumed = await r.Coordinator.Ask<TrainingResumed>(new ResumeTraining(Guid.NewGuid().ToString("N")), AskTimeout);
@@ -41,7 +41,7 @@ public static class RunRoutes
             return ControlJson.Ok(new { run = r.Id, status = "running", step = resumed.Step });
         });
 
-        app.MapPost("/api/train/stop", (string? run) =>
+        app.MapPost("/api/train/stop", (string? run, TrainingMonitor monitor, RunRegistry runs) =>
         {
             if (runs.Find(run) is not { } r) return NoRun(run);
             r.Coordinator.Tell(new StopTraining(Guid.NewGuid().ToString("N")));
@@ -49,7 +49,7 @@ public static class RunRoutes
             return ControlJson.Ok(new { run = r.Id, status = "stopping" });
         });
 
-        app.MapGet("/api/checkpoints", async (string? run) =>
+        app.MapGet("/api/checkpoints", async (string? run, RunRegistry runs) =>
         {
             if (runs.Find(run) is not { } r) return NoRun(run);
             var status = await r.Coordinator.Ask<TrainingStatus>(new FetchTrainingStatus(Guid.NewGuid().ToString("N")), AskTimeout);
@@ -61,7 +61,7 @@ public static class RunRoutes
             return ControlJson.Ok(new { run = r.Id, checkpoints = list });
         });
 
-        app.MapPost("/api/checkpoints/save", async (string? run) =>
+        app.MapPost("/api/checkpoints/save", async (string? run, TrainingMonitor monitor, RunRegistry runs) =>
         {
             if (runs.Find(run) is not { } r) return NoRun(run);
             var taken = await r.Coordinator.Ask<CheckpointTaken>(new SaveCheckpoint(Guid.NewGuid().ToString("N")), SaveTimeout);
@@ -70,7 +70,7 @@ public static class RunRoutes
             return ControlJson.Ok(new { run = r.Id, file = taken.File, step = taken.Step });
         });
 
-        app.MapGet("/api/log", (long? after, int? limit) =>
+        app.MapGet("/api/log", (long? after, int? limit, TrainingMonitor monitor) =>
             ControlJson.Ok(new { lines = monitor.LogAfter(after ?? 0, Math.Clamp(limit ?? 200, 1, 2000)) }));
         return app;
     }

@@ -30,9 +30,10 @@ sealed class ControlTestHost : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Services.AddSingleton(system).AddOps(monitor, runs);
         var app = builder.Build();
         app.UseControlToken(token);
-        app.MapOpsRoutes(system, monitor, runs);
+        app.MapOpsRoutes();
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new ControlTestHost(app, address);
