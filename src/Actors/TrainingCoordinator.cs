@@ -35,6 +35,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     // ---- operations (minimind ctl): pause/resume, checkpoint on demand, actor health ----
     /// <summary>Start no new step after the one in flight; the children and the model stay. Replies <see cref="TrainingPaused"/>.</summary>
     public sealed record PauseTraining(string RequestId);
+    /// <summary><paramref name="Step"/>: the steps done when the run stands still (the step in flight included).</summary>
     public sealed record TrainingPaused(string RequestId, long Step, bool StepInFlight);
     /// <summary>Continue after <see cref="PauseTraining"/>. Replies <see cref="TrainingResumed"/>.</summary>
     public sealed record ResumeTraining(string RequestId);
@@ -556,7 +557,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     {
         if (phase == "running") phase = "paused";
         paused = true;
-        Sender.Tell(new TrainingPaused(msg.RequestId, nextStep, stepInFlight));
+        Sender.Tell(new TrainingPaused(msg.RequestId, stepInFlight ? nextStep + 1 : nextStep, stepInFlight));
     }
 
     void OnResume(ResumeTraining msg)

@@ -4,6 +4,7 @@ using Akka.Cluster;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using MiniMind.Actors;
 
 namespace MiniMind.Cluster.Control;
 
@@ -35,18 +36,18 @@ public static class MetricsRoutes
         PerRun("minimind_train_tokens_total", "counter", "Non-pad target tokens of the reported steps since this process started.", r => monitor.TokensTotal(r.Id));
 
         var (_, reports) = await ActorRoutes.HealthAsync(runs);
-        p.Family("minimind_actor_restarts_total", "counter", "Restarts of a training actor by its supervisor.");
-        p.Family("minimind_actor_step_rate", "gauge", "Work items per second a training actor completed recently (steps, batches, checkpoints).");
-        p.Family("minimind_actor_seconds_since_last_message", "gauge", "Seconds since the coordinator last heard from the actor.");
         var now = DateTimeOffset.UtcNow;
-        foreach (var (run, report) in reports)
-            foreach (var child in report.Health.Children.Values)
-            {
-                (string, string)[] labels = [("run", run.Id), ("actor", child.Name)];
-                p.Sample("minimind_actor_restarts_total", child.Restarts, labels);
-                p.Sample("minimind_actor_step_rate", child.Rate, labels);
-                if (child.LastMessage is { } t) p.Sample("minimind_actor_seconds_since_last_message", Math.Max(0, (now - t).TotalSeconds), labels);
-            }
+        void PerActor(string name, string type, string help, Func<ChildHealth, double?> value)
+        {
+            p.Family(name, type, help);   // a family's samples follow its TYPE line, together
+            foreach (var (run, report) in reports)
+                foreach (var child in report.Health.Children.Values)
+                    if (value(child) is { } v) p.Sample(name, v, ("run", run.Id), ("actor", child.Name));
+        }
+        PerActor("minimind_actor_restarts_total", "counter", "Restarts of a training actor by its supervisor.", c => c.Restarts);
+        PerActor("minimind_actor_step_rate", "gauge", "Work items per second a training actor completed recently (steps, batches, checkpoints).", c => c.Rate);
+        PerActor("minimind_actor_seconds_since_last_message", "gauge", "Seconds since the coordinator last heard from the actor.",
+            c => c.LastMessage is { } t ? Math.Max(0, (now - t).TotalSeconds) : null);
         p.Family("minimind_journal_write_seconds", "summary", "Journal write latency of committed steps (PersistAsync round trip).");
         foreach (var (run, report) in reports)
         {

@@ -55,7 +55,7 @@ public static class RunRoutes
             var status = await r.Coordinator.Ask<TrainingStatus>(new FetchTrainingStatus(Guid.NewGuid().ToString("N")), AskTimeout);
             var list = status.State.Checkpoints.Select(c =>
             {
-                var f = new FileInfo(c.File);
+                var f = new FileInfo(Path.IsPathRooted(c.File) ? c.File : Path.Combine(r.RunDir, "checkpoints", r.Stage, c.File));
                 return new CheckpointInfo(c.File, c.Step, c.Sha256, f.Exists ? f.Length : null, f.Exists ? f.LastWriteTimeUtc : null);
             }).ToList();
             return ControlJson.Ok(new { run = r.Id, checkpoints = list });
