@@ -164,6 +164,8 @@ public static class TrainStageCommands
         o.Flush();
 
         var clock = Stopwatch.StartNew();
+        // A terminal gets a progress bar (with ETA) under the step lines; a file or pipe gets the plain lines only.
+        var bar = new ProgressBar(ctx);
         var lastReport = TimeSpan.Zero;
         long lastStep = 0, tokensSinceReport = 0, startStep = 0;
         var tokensPerStep = (long)s.BatchSize * s.AccumulationSteps * (s.MaxSeqLen - 1);
@@ -187,8 +189,9 @@ public static class TrainStageCommands
                         var tps = dt > 0 ? tokensSinceReport / dt : 0;
                         var perStep = (now.TotalSeconds) / Math.Max(1, p.Step - startStep);
                         var eta = TimeSpan.FromSeconds(perStep * (p.TotalSteps - p.Step));
-                        o.WriteLine(FormattableString.Invariant(
+                        bar.Line(FormattableString.Invariant(
                             $"step {p.Step}/{p.TotalSteps} | epoch {p.Epoch + 1} | loss {p.Loss:0.0000} | lr {p.Lr:0.000e+00} | grad norm {p.GradNorm:0.000} | {tps:0} tok/s | ETA {eta:hh\\:mm\\:ss}"));
+                        if (bar.Interactive) bar.Report((double)p.Step / Math.Max(1, p.TotalSteps), $"step {p.Step}/{p.TotalSteps}");
                         lastReport = now;
                         lastStep = p.Step;
                         break;
@@ -221,6 +224,7 @@ public static class TrainStageCommands
         using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, OnSignal);
         using var reg = ct.Register(run.Stop);
         var finished = await run.Finished;
+        bar.Finish();
         switch (finished.Outcome)
         {
             case Outcome.Completed:

@@ -50,8 +50,8 @@ public class OpsRoutesTests
         // pause: the step count stops moving
         var paused = await ctl.PostJsonAsync("/api/train/pause");
         Assert.Equal("paused", paused.GetProperty("status").GetString());
-        await Task.Delay(500);
-        var pausedAt = RunStep(await ctl.GetJsonAsync("/api/runs"));
+        var pausedAt = paused.GetProperty("step").GetInt64();   // the step in flight included
+        await Until(async () => RunStep(await ctl.GetJsonAsync("/api/runs")) == pausedAt, "the step in flight to finish");
         await Task.Delay(1000);
         Assert.Equal(pausedAt, RunStep(await ctl.GetJsonAsync("/api/runs")));
         Assert.Equal("paused", (await ctl.GetJsonAsync("/api/runs")).GetProperty("runs")[0].GetProperty("status").GetString());

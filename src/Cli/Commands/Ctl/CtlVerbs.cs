@@ -58,12 +58,24 @@ public static class CtlVerbs
 
     static Option<string?> RunOption() => new("--run") { Description = "Run id (see `ctl run list`). Default: the newest run on the node." };
 
-    /// <summary>Sets an action that ends quietly with exit 0 on Ctrl+C (for the tails).</summary>
+    /// <summary>True for the tails, which end on Ctrl+C/SIGTERM with exit 0 (System.CommandLine must not map that to 130).</summary>
+    public static bool HandlesCtrlC(ParseResult parse) =>
+        parse.CommandResult.Command.Name == "tail" && parse.CommandResult.Parent is System.CommandLine.Parsing.CommandResult { Command.Name: "cluster" or "log" };
+
+    /// <summary>Sets an action that follows until Ctrl+C/SIGTERM, then ends quietly with exit 0 (for the tails).</summary>
     static void SetFollowAction(Command cmd, CliContext ctx, Func<ParseResult, CancellationToken, Task> body) =>
         cmd.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
         {
-            try { await body(parse, ct); }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            void OnSignal(System.Runtime.InteropServices.PosixSignalContext c)
+            {
+                c.Cancel = true;
+                stop.Cancel();
+            }
+            using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, OnSignal);
+            using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, OnSignal);
+            try { await body(parse, stop.Token); }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
             return ExitCode.Ok;
         }));
 
