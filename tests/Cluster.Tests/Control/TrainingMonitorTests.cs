@@ -46,7 +46,7 @@ public class TrainingMonitorTests
         Assert.InRange(points.Count, 32, 64);
         Assert.Equal(1, points[0].Step);
         Assert.True(points[^1].Step > 100_000 - 100_000 / 32, $"last point at step {points[^1].Step}");
-        Assert.True(points.Zip(points.Skip(1)).All(p => p.First.Step < p.Second.Step));
+        Assert.True(points.Zip(points.Skip(1)).All(p => p.Item1.Step < p.Item2.Step));
     }
 
     [Fact]
