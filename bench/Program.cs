@@ -13,6 +13,8 @@ var verbs = new (string Name, string Usage, Func<string[], int> Run)[]
         DataPrepareBench.Run),
     ("actors", "actors [--preset tiny] [--batch 16] [--seq-len 128] [--accumulation 1] [--steps 30] [--warmup 3] [--save-interval 10] [--threads 1]",
         ActorsBench.Run),
+    ("cluster", "cluster [--workers 1,2] [--preset tiny] [--batch 16] [--seq-len 128] [--accumulation 4] [--steps 20] [--warmup 3] [--threads 1] [--port 47480] [--cli src/Cli/bin/Release/net10.0/minimind.dll]",
+        ClusterBench.Run),
 };
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")

@@ -21,6 +21,7 @@ public sealed class ClusterWorker : ReceiveActor, IWithTimers
     readonly string device;
     readonly int threads;
     readonly IActorRef runManager;
+    readonly TimeSpan computeDelay;
     readonly ILoggingAdapter log = Context.GetLogger();
 
     int generation = -1;
@@ -37,8 +38,9 @@ public sealed class ClusterWorker : ReceiveActor, IWithTimers
 
     sealed record Register;
 
-    public ClusterWorker(string node, string device, int threads, IActorRef runManager, TimeSpan registerEvery)
+    public ClusterWorker(string node, string device, int threads, IActorRef runManager, TimeSpan registerEvery, TimeSpan computeDelay)
     {
+        this.computeDelay = computeDelay;
         this.node = node;
         this.device = device;
         this.threads = threads;
@@ -71,8 +73,9 @@ public sealed class ClusterWorker : ReceiveActor, IWithTimers
         });
         Receive<WorkerRestarted>(r =>
         {
-            // The replica lost its model: forget the run; the next registration makes the coordinator re-join us.
-            log.Warning("replica failed ({0}); leaving run until re-joined", r.Reason);
+            // The replica lost its model: forget the run; the coordinator reassigns our micro-batches and re-joins us.
+            log.Warning("replica failed ({0}); asking the coordinator to re-join it", r.Reason);
+            if (generation >= 0) coordinator.Tell(new ReplicaLost(generation, r.Reason));
             Reset(-1);
         });
         Timers.StartPeriodicTimer("register", new Register(), TimeSpan.Zero, registerEvery);
@@ -80,8 +83,10 @@ public sealed class ClusterWorker : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string node, string device, int threads, IActorRef runManager, TimeSpan? registerEvery = null) =>
-        Akka.Actor.Props.Create(() => new ClusterWorker(node, device, threads, runManager, registerEvery ?? TimeSpan.FromSeconds(2)));
+    /// <param name="computeDelay">Test hook: each micro-batch starts this much later (paces a run so that a test can
+    /// act in the middle of it on a loaded machine).</param>
+    public static Props Props(string node, string device, int threads, IActorRef runManager, TimeSpan? registerEvery = null, TimeSpan computeDelay = default) =>
+        Akka.Actor.Props.Create(() => new ClusterWorker(node, device, threads, runManager, registerEvery ?? TimeSpan.FromSeconds(2), computeDelay));
 
     void Reset(int newGeneration)
     {
@@ -135,7 +140,11 @@ public sealed class ClusterWorker : ReceiveActor, IWithTimers
         foreach (var old in computes.Keys.Where(k => k < replicaStep).ToList()) computes.Remove(old);
         if (computes.Remove(replicaStep, out var work))
             foreach (var (c, aggregator) in work)
-                replica.Tell(new ComputeGradients(generation, c.Step, c.Micro, c.MicroCount, c.Batch, aggregator));
+            {
+                var compute = new ComputeGradients(generation, c.Step, c.Micro, c.MicroCount, c.Batch, aggregator);
+                if (computeDelay > TimeSpan.Zero) Context.System.Scheduler.ScheduleTellOnce(computeDelay, replica, compute, Self);
+                else replica.Tell(compute);
+            }
         if (!reduced.TryGetValue(replicaStep, out var r) || !reducedChunks.TryGetValue(replicaStep, out var chunks)) return;
         if (chunks.Count == 0 || chunks.Count < chunks.Values.First().Count) return;
         reduced.Remove(replicaStep);

@@ -31,6 +31,14 @@ public sealed class RunManager : ReceivePersistentActor
     readonly Dictionary<IActorRef, RegisterWorker> workers = [];
     IActorRef coordinator = ActorRefs.Nobody;
     string? activeRun;
+    /// <summary>The newest membership and run notices (worker joined/left, micro-batches reassigned, …), oldest first.</summary>
+    readonly Queue<string> events = new();
+
+    void Event(string text)
+    {
+        events.Enqueue($"{DateTimeOffset.UtcNow:HH:mm:ss} {text}");
+        while (events.Count > 50) events.Dequeue();
+    }
 
     public RunManager(string persistenceId, CoordinatorFactory coordinatorFactory)
     {
@@ -54,7 +62,7 @@ public sealed class RunManager : ReceivePersistentActor
         Command<ClusterEvent.CurrentClusterState>(_ => { });
         Command<TrainingBegan>(b => Publish(b).Update(l => l with { Step = b.FromStep, Total = b.TotalSteps, LastStep = b.FromStep, LastReport = DateTimeOffset.UtcNow }));
         Command<TrainingProgress>(p => Publish(p).OnProgress(p));
-        Command<TrainingNotice>(n => { Publish(n); log.Info("run {0}: {1}", activeRun, n.Text); Update(l => l with { Message = n.Text }); });
+        Command<TrainingNotice>(n => { Publish(n); log.Info("run {0}: {1}", activeRun, n.Text); Event(n.Text); Update(l => l with { Message = n.Text }); });
         Command<TrainingFinished>(f => Publish(f).OnFinished(f));
     }
 
@@ -111,6 +119,7 @@ public sealed class RunManager : ReceivePersistentActor
         Context.System.EventStream.Publish(new RunLaunched(request.RunId, request.Stage, settings.RunDir, coordinator));
         foreach (var (worker, reg) in workers) coordinator.Tell(new WorkerJoined(worker, reg.Node, reg.Device));
         log.Info("run {0} ({1}) {2} with {3} worker node(s)", request.RunId, request.Stage, resumed ? "resumed" : "started", workers.Count);
+        Event($"run {request.RunId} {(resumed ? "resumed after a coordinator restart" : "started")} with {workers.Count} worker node(s)");
     }
 
     void OnRegister(RegisterWorker msg)
@@ -119,6 +128,7 @@ public sealed class RunManager : ReceivePersistentActor
         workers[Sender] = msg;
         Context.Watch(Sender);
         log.Info("worker {0} ({1}) registered", msg.Node, msg.Device);
+        Event($"worker {msg.Node} ({msg.Device}) registered");
         if (!coordinator.IsNobody()) coordinator.Tell(new WorkerJoined(Sender, msg.Node, msg.Device));
     }
 
@@ -132,6 +142,7 @@ public sealed class RunManager : ReceivePersistentActor
         if (!workers.Remove(worker, out var reg)) return;
         Context.Unwatch(worker);
         log.Info("worker {0} {1}", reg.Node, reason);
+        Event($"worker {reg.Node} {reason}");
         if (!coordinator.IsNobody()) coordinator.Tell(new WorkerLeft(worker, reason));
     }
 
@@ -169,12 +180,12 @@ public sealed class RunManager : ReceivePersistentActor
     {
         var nodes = workers.Values.Select(w => $"{w.Node} ({w.Device})").Order(StringComparer.Ordinal).ToList();
         var run = runId is null ? runs.LastOrDefault() : runs.FirstOrDefault(r => r.Request.RunId == runId);
-        if (run is null) return new RunStatusReply(null, nodes);
+        if (run is null) return new RunStatusReply(null, nodes, [.. events]);
         var r = run.Request;
         live.TryGetValue(r.RunId, out var l);
         var state = run.End?.Outcome ?? "running";
         var view = new RunView(r.RunId, r.Stage, state, run.End?.Step ?? l?.Step ?? 0, l?.Total ?? 0, l is null || double.IsNaN(l.Loss) ? null : l.Loss, l?.Lr ?? 0,
             l?.TokensPerSecond ?? 0, run.End?.Outcome, run.End?.Message ?? l?.Message, run.End?.OutputFile, r.At, workers.Count);
-        return new RunStatusReply(view, nodes);
+        return new RunStatusReply(view, nodes, [.. events]);
     }
 }

@@ -75,6 +75,8 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     readonly Dictionary<IActorRef, Remote> remotes = [];
     /// <summary>The step in flight: who computes each micro-batch.</summary>
     readonly Dictionary<int, IActorRef> assigned = [];
+    /// <summary>Micro-batches handed to each node in this incarnation (reported when the run ends).</summary>
+    readonly SortedDictionary<string, long> computedBy = new(StringComparer.Ordinal);
     DataLoader.StepBatches? inFlight;
     /// <summary>Snapshots requested from worker-0 (step → write a checkpoint?, send to joiners?).</summary>
     readonly Dictionary<long, (bool Checkpoint, bool Join)> snapshots = [];
@@ -134,6 +136,13 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Command<WorkerJoined>(OnWorkerJoined);
         Command<WorkerLeft>(OnWorkerLeft);
         Command<ReplicaReady>(OnReplicaReady);
+        Command<ReplicaLost>(msg =>
+        {
+            if (msg.Generation != generation || !remotes.TryGetValue(Sender, out var r)) return;
+            var w = Sender;
+            OnWorkerLeft(new WorkerLeft(w, $"its replica failed: {msg.Reason}"));
+            OnWorkerJoined(new WorkerJoined(w, r.Node, r.Device));
+        });
         Command<CheckpointWritten>(OnCheckpointWritten);
         Command<WeightsExported>(OnWeightsExported);
         Command<WorkerRestarted>(OnWorkerRestarted);
@@ -343,6 +352,8 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     {
         var b = inFlight!;
         assigned[micro] = target;
+        var name = target.Equals(worker) ? "coordinator" : remotes.TryGetValue(target, out var r) ? r.Node : target.Path.Address.ToString();
+        computedBy[name] = computedBy.GetValueOrDefault(name) + 1;
         if (target.Equals(worker))
             worker.Tell(new ComputeGradients(generation, b.Step, micro, b.Micro.Count, b.Micro[micro], aggregator));
         else
@@ -369,13 +380,14 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         var computers = Computers();
         if (computers.Count == 0) computers = [worker];
         for (var i = 0; i < orphans.Count; i++) Assign(orphans[i], computers[i % computers.Count]);
-        log.Info("reassigned micro-batches {0} of step {1} from {2}", string.Join(",", orphans), inFlight.Step, gone.Node);
+        listener.Tell(new TrainingNotice($"reassigned micro-batches {string.Join(",", orphans)} of step {inFlight.Step} from {gone.Node}"));
     }
 
     void OnReplicaReady(ReplicaReady msg)
     {
         if (msg.Generation != generation || !remotes.TryGetValue(Sender, out var r) || r.State != ReplicaState.Joining) return;
         remotes[Sender] = r with { State = ReplicaState.Ready };
+        listener.Tell(new TrainingNotice($"worker {r.Node} ready at step {msg.Step}"));
         Pump();
     }
 
@@ -529,6 +541,8 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         {
             state = state.Apply(e);
             phase = "completed";
+            if (settings.AggregateGradients && computedBy.Count > 0)
+                listener.Tell(new TrainingNotice("micro-batches assigned: " + string.Join(", ", computedBy.Select(kv => $"{kv.Key} {kv.Value}"))));
             listener.Tell(new TrainingFinished(Outcome.Completed, e.Step, e.OutputFile, $"done: {e.Step} steps, wrote {e.OutputFile}"));
         });
     }

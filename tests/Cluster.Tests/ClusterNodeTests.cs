@@ -6,7 +6,7 @@ namespace MiniMind.Cluster.Tests;
 /// computed once for the class.</summary>
 public sealed class SingleProcessReference : IAsyncLifetime
 {
-    public const int Steps = 8;
+    public const int Steps = 12;
     public const int Accumulation = 4;
     public string RunDir { get; } = TestRuns.TempRunDir("cluster-ref");
 
@@ -53,7 +53,7 @@ public class ClusterNodeTests(SingleProcessReference reference, ITestOutputHelpe
 
         (code, lines) = await p.Ctl(2 * Minute, "--host", "127.0.0.1:47411", "train", "status", "--wait", "--run", runId);
         Assert.Equal(0, code);
-        Assert.Contains(lines, l => l.Contains("| completed | step 8/8", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("| completed | step 12/12", StringComparison.Ordinal));
 
         // A second start while nothing runs is accepted; status without --run shows the newest run.
         Assert.Equal(reference.Final, TestRuns.FinalCheckpoint(Path.Combine(dir, "run"), SingleProcessReference.Steps));
@@ -63,6 +63,94 @@ public class ClusterNodeTests(SingleProcessReference reference, ITestOutputHelpe
         (code, lines) = await p.Ctl(Minute, "--host", "127.0.0.1:47411", "train", "start", "pretrain", "--batch-size", "0");
         Assert.Equal(2, code);
         Assert.Contains(lines, l => l.Contains("--batch-size must be", StringComparison.Ordinal));
+        Directory.Delete(dir, true);
+    }
+
+    Task<List<string>> StartAndWait(ClusterProcesses p, int control, string runDir, Func<Task>? duringRun = null) =>
+        StartAndWait(reference, p, control, runDir, duringRun);
+
+    /// <summary>`ctl train start` + `ctl train status --wait` (running <paramref name="duringRun"/> meanwhile); asserts the
+    /// run completed with the single-process weights, bit for bit; returns the status lines.</summary>
+    internal static async Task<List<string>> StartAndWait(SingleProcessReference reference, ClusterProcesses p, int control, string runDir, Func<Task>? duringRun = null)
+    {
+        var (code, lines) = await p.Ctl(Minute, ["--host", $"127.0.0.1:{control}", "train", "start", .. SingleProcessReference.TrainArgs(runDir)]);
+        Assert.True(code == 0, string.Join("\n", lines));
+        var wait = p.Ctl(3 * Minute, "--host", $"127.0.0.1:{control}", "train", "status", "--wait");
+        if (duringRun is not null) await duringRun();
+        (code, lines) = await wait;
+        Assert.True(code == 0, string.Join("\n", lines));
+        Assert.Contains(lines, l => l.Contains("| completed | step 12/12", StringComparison.Ordinal));
+        Assert.Equal(reference.Final, TestRuns.FinalCheckpoint(runDir, SingleProcessReference.Steps));
+        Assert.Equal(reference.Output, File.ReadAllBytes(Path.Combine(runDir, "pretrain_64.pth")));
+        return lines;
+    }
+
+    /// <summary>"micro-batches assigned: a 12, b 20" → {a: 12, b: 20}.</summary>
+    static Dictionary<string, long> Assigned(List<string> lines)
+    {
+        var line = Assert.Single(lines, l => l.Contains("micro-batches assigned: ", StringComparison.Ordinal));
+        return line[(line.IndexOf("assigned: ", StringComparison.Ordinal) + 10)..].Split(", ")
+            .Select(x => x.Split(' ')).ToDictionary(x => x[0], x => long.Parse(x[1], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public async Task Worker_joining_mid_run_takes_work_and_a_worker_killed_with_SIGKILL_mid_run_is_replaced_bitwise_equal_to_one_process()
+    {
+        var dir = TestRuns.TempRunDir("cluster-elastic");
+        using var p = new ClusterProcesses(output);
+        var seed = p.Seed(47420, 47421, Path.Combine(dir, "journal.db"), device: false);
+        var w1 = p.Worker("worker-1", 47420, 47422, computeDelayMs: 300);
+        await ClusterProcesses.WaitFor(() => (seed.Saw("seed up") && w1.Saw("worker up")) || seed.Process.HasExited, Minute, "seed and worker-1");
+
+        var lines = await StartAndWait(p, 47421, Path.Combine(dir, "run"), async () =>
+        {
+            p.Worker("worker-2", 47420, 47423, computeDelayMs: 300);
+            output.WriteLine("started worker-2 (it joins a run in progress)");
+            await ClusterProcesses.WaitForEvent(47421, "worker 127.0.0.1:47423 ready", 2 * Minute);
+            await ClusterProcesses.WaitForStep(47421, await ClusterProcesses.Step(47421) + 1, 2 * Minute);
+            w1.KillHard();
+            output.WriteLine($"killed worker-1 after step {await ClusterProcesses.Step(47421)}");
+        });
+        // The seed computes nothing (no --device): worker-1 did, worker-2 joined mid-run from the current weights and
+        // took work, then worker-1's in-flight micro-batches went to worker-2, which finished the run alone.
+        var ready = Assert.Single(lines, l => l.Contains("worker 127.0.0.1:47423 ready at step ", StringComparison.Ordinal));
+        Assert.True(long.Parse(ready[(ready.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture) > 0, ready);   // joined mid-run
+        Assert.Contains(lines, l => l.Contains("worker 127.0.0.1:47422 unreachable", StringComparison.Ordinal) || l.Contains("worker 127.0.0.1:47422 removed", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("reassigned micro-batches", StringComparison.Ordinal));
+        var assigned = Assigned(lines);
+        Assert.DoesNotContain("coordinator", assigned.Keys);
+        Assert.True(assigned.GetValueOrDefault("127.0.0.1:47422") > 0 && assigned.GetValueOrDefault("127.0.0.1:47423") > 0, string.Join(", ", assigned));
+        Directory.Delete(dir, true);
+    }
+}
+
+/// <summary>The coordinator's node dies: kill -9 of the seed mid-run, restart with the same command. The journal is
+/// PostgreSQL (what a multi-machine cluster uses); the workers are downed by the split-brain resolver, rejoin, and the
+/// run resumes from the journal and the newest checkpoint, ending bitwise equal to the single-process run.</summary>
+[Collection(PostgresCollection.Name)]
+public class SeedFailoverTests(PostgresFixture postgres, SingleProcessReference reference, ITestOutputHelper output) : IClassFixture<SingleProcessReference>
+{
+    static readonly TimeSpan Minute = TimeSpan.FromMinutes(1);
+
+    [Fact]
+    public async Task Seed_killed_with_SIGKILL_and_restarted_resumes_the_run_from_its_PostgreSQL_journal_and_checkpoint()
+    {
+        var dir = TestRuns.TempRunDir("cluster-seed-kill");
+        var journal = "postgres:" + postgres.ConnectionString();
+        using var p = new ClusterProcesses(output);
+        var seed = p.Seed(47440, 47441, journal, device: false);
+        var w1 = p.Worker("worker-1", 47440, 47442, computeDelayMs: 150);
+        await ClusterProcesses.WaitFor(() => (seed.Saw("seed up") && w1.Saw("worker up")) || seed.Process.HasExited, Minute, "seed and worker");
+
+        var lines = await ClusterNodeTests.StartAndWait(reference, p, 47441, Path.Combine(dir, "run"), async () =>
+        {
+            await ClusterProcesses.WaitForStep(47441, 3, 2 * Minute);   // a checkpoint at step 2 exists
+            seed.KillHard();
+            output.WriteLine("killed the seed after step 3");
+            p.Seed(47440, 47441, journal, device: false);
+        });
+        Assert.Contains(lines, l => l.Contains("resumed after a coordinator restart", StringComparison.Ordinal));
+        Assert.True(w1.Saw("lost the cluster"), "the worker should have been downed and rejoined");
         Directory.Delete(dir, true);
     }
 }

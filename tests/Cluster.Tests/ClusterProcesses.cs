@@ -33,9 +33,12 @@ sealed class ClusterProcesses(ITestOutputHelper output) : IDisposable
         }
     }
 
-    public Node Start(string name, params string[] args)
+    public Node Start(string name, params string[] args) => Start(name, null, args);
+
+    public Node Start(string name, IReadOnlyDictionary<string, string>? env, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = TestRuns.Repo, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         psi.ArgumentList.Add(Cli);
         foreach (var a in args) psi.ArgumentList.Add(a);
         var node = new Node(name, Process.Start(psi)!);
@@ -50,12 +53,15 @@ sealed class ClusterProcesses(ITestOutputHelper output) : IDisposable
         return node;
     }
 
+    /// <param name="journal">a SQLite file, or a full `postgres:…` journal spec.</param>
     public Node Seed(int port, int control, string journal, bool device = true) =>
-        Start("seed", ["node", "seed", "--port", Str(port), "--control", $"127.0.0.1:{control}", "--journal", $"sqlite:{journal}",
+        Start("seed", ["node", "seed", "--port", Str(port), "--control", $"127.0.0.1:{control}", "--journal",
+            journal.StartsWith("postgres:", StringComparison.Ordinal) ? journal : $"sqlite:{journal}",
             "--failure-detector", "fast", "--threads", "1", .. (device ? new[] { "--device", "cpu" } : [])]);
 
-    public Node Worker(string name, int seedPort, int port = 0) =>
-        Start(name, "node", "worker", "--seed", $"127.0.0.1:{seedPort}", "--device", "cpu", "--port", Str(port), "--failure-detector", "fast", "--threads", "1");
+    /// <param name="computeDelayMs">paces the run (each micro-batch waits this long) so the test can act mid-run.</param>
+    public Node Worker(string name, int seedPort, int port = 0, int computeDelayMs = 0) =>
+        Start(name, new Dictionary<string, string> { ["MINIMIND_TEST_COMPUTE_DELAY_MS"] = Str(computeDelayMs) }, "node", "worker", "--seed", $"127.0.0.1:{seedPort}", "--device", "cpu", "--port", Str(port), "--failure-detector", "fast", "--threads", "1");
 
     /// <summary>Runs `minimind ctl …` to the end.</summary>
     public async Task<(int Code, List<string> Lines)> Ctl(TimeSpan timeout, params string[] args)
@@ -64,6 +70,56 @@ sealed class ClusterProcesses(ITestOutputHelper output) : IDisposable
         await node.Process.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(timeout, TestContext.Current.CancellationToken);
         node.Process.WaitForExit();
         return (node.Process.ExitCode, [.. node.Lines]);
+    }
+
+    /// <summary>The run's committed step from GET /api/train/status (-1 while the endpoint is down or has no run).</summary>
+    public static async Task<long> Step(int control)
+    {
+        try
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+            using var doc = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync($"http://127.0.0.1:{control}/api/train/status"));
+            return doc.RootElement.GetProperty("step").GetInt64();
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        {
+            return -1;
+        }
+    }
+
+    /// <summary>The node's event lines from GET /api/train/status (empty while the endpoint is down).</summary>
+    public static async Task<List<string>> Events(int control)
+    {
+        try
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+            using var doc = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync($"http://127.0.0.1:{control}/api/train/status"));
+            return [.. doc.RootElement.GetProperty("events").EnumerateArray().Select(e => e.GetString() ?? "")];
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        {
+            return [];
+        }
+    }
+
+    public static async Task WaitForEvent(int control, string text, TimeSpan timeout)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!(await Events(control)).Any(e => e.Contains(text, StringComparison.Ordinal)))
+        {
+            if (sw.Elapsed > timeout) throw new TimeoutException($"timed out waiting for event '{text}'");
+            await Task.Delay(100);
+        }
+    }
+
+    public static async Task WaitForStep(int control, long step, TimeSpan timeout)
+    {
+        var sw = Stopwatch.StartNew();
+        while (await Step(control) < step)
+        {
+            if (sw.Elapsed > timeout) throw new TimeoutException($"timed out waiting for step {step}");
+            await Task.Delay(100);
+        }
     }
 
     public static string Str(int v) => v.ToString(CultureInfo.InvariantCulture);

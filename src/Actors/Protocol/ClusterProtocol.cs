@@ -38,6 +38,9 @@ public sealed record BlobChunk(int Generation, int Index, int Count, byte[] Data
 /// <summary>Worker node → coordinator: the replica is initialised at <paramref name="Step"/> and takes work.</summary>
 public sealed record ReplicaReady(int Generation, long Step) : IClusterMessage;
 
+/// <summary>Worker node → coordinator: the replica failed (its model is gone); take back its micro-batches and re-join it.</summary>
+public sealed record ReplicaLost(int Generation, string Reason) : IClusterMessage;
+
 /// <summary>Coordinator → worker node (sender = the aggregator): compute one micro-batch's gradient of
 /// <paramref name="Step"/> once the replica has applied all earlier steps.</summary>
 public sealed record RemoteCompute(int Generation, long Step, int Micro, int MicroCount, DataLoader.MicroBatch Batch) : IClusterMessage;
@@ -58,7 +61,7 @@ public sealed record RunRejected(string Reason) : IClusterMessage;
 
 /// <summary>The state of run <paramref name="RunId"/> (null: the newest run); replies <see cref="RunStatusReply"/>.</summary>
 public sealed record GetRunStatus(string? RunId) : IClusterMessage;
-public sealed record RunStatusReply(RunView? Run, IReadOnlyList<string> Workers) : IClusterMessage;
+public sealed record RunStatusReply(RunView? Run, IReadOnlyList<string> Workers, IReadOnlyList<string> Events) : IClusterMessage;
 
 /// <summary>What <c>GET /api/train/status</c> shows. <paramref name="State"/>: running, completed, failed, stopped.</summary>
 public sealed record RunView(string RunId, string Stage, string State, long Step, long Total, double? Loss, double Lr,

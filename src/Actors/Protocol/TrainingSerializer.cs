@@ -26,6 +26,7 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
         [typeof(JoinRun)] = "join-run.v1",
         [typeof(BlobChunk)] = "blob-chunk.v1",
         [typeof(ReplicaReady)] = "replica-ready.v1",
+        [typeof(ReplicaLost)] = "replica-lost.v1",
         [typeof(RemoteCompute)] = "remote-compute.v1",
         [typeof(ReducedGradient)] = "reduced-gradient.v1",
         [typeof(StartRun)] = "start-run.v1",

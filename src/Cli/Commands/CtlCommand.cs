@@ -80,6 +80,7 @@ public static class CtlCommand
             var clock = System.Diagnostics.Stopwatch.StartNew();
             string? last = null;
             var unreachable = false;
+            var seenEvents = new HashSet<string>();
             while (true)
             {
                 TrainRoutes.TrainStatus? s = null;
@@ -96,6 +97,8 @@ public static class CtlCommand
                 }
                 if (s is not null)
                 {
+                    foreach (var e in s.Events ?? [])
+                        if (seenEvents.Add(e)) ctx.Out.WriteLine($"event: {e}");
                     var line = Line(s);
                     if (line != last) ctx.Out.WriteLine(line);
                     ctx.Out.Flush();

@@ -70,6 +70,7 @@ public static class NodeCommands
                 Timing = ParseTiming(parse.GetValue(timing)!),
                 TrainArgs = new CliTrainArgs(),
             };
+            WarmUpTorch(options.Device ?? "cpu");   // the coordinator's replica
             await using var node = await NodeHost.StartAsync(options, ct);
             ctx.Out.WriteLine($"seed up: {node.SelfAddress} | control {node.ControlUrl} | journal {options.Journal.Display} | local worker {options.Device ?? "none"}");
             ctx.Out.Flush();
@@ -102,7 +103,10 @@ public static class NodeCommands
                 Device = ParseDevice(parse.GetValue(device)),
                 Threads = parse.GetValue(threads),
                 Timing = ParseTiming(parse.GetValue(timing)!),
+                ComputeDelay = TimeSpan.FromMilliseconds(int.TryParse(Environment.GetEnvironmentVariable("MINIMIND_TEST_COMPUTE_DELAY_MS"),
+                    System.Globalization.CultureInfo.InvariantCulture, out var ms) ? ms : 0),
             };
+            WarmUpTorch(options.Device!);
             // A worker cut off from the seed is downed by the split-brain resolver (the seed's side survives): it then
             // starts a fresh actor system and joins the seed again, as often as it takes.
             while (true)
@@ -136,6 +140,12 @@ public static class NodeCommands
         using var reg = ct.Register(() => signal.TrySetResult());
         var first = await Task.WhenAny(signal.Task, node.Terminated);
         return first == signal.Task;
+    }
+
+    /// <summary>Loads libtorch now rather than when the first run's snapshot arrives (seconds on a busy machine).</summary>
+    static void WarmUpTorch(string device)
+    {
+        using var t = TorchSharp.torch.zeros(1, device: Model.TorchRuntime.ParseDevice(device));
     }
 
     static string? ParseDevice(string? device)

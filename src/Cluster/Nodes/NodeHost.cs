@@ -40,6 +40,8 @@ public sealed record NodeOptions
     public FailureTiming Timing { get; init; } = FailureTiming.LongRun;
     /// <summary>Seed: turns a stage name and `minimind train &lt;stage&gt;` flags into settings (the CLI's parser).</summary>
     public ITrainArgsParser? TrainArgs { get; init; }
+    /// <summary>Test hook: delay before each micro-batch a worker node computes.</summary>
+    public TimeSpan ComputeDelay { get; init; }
     public Akka.Event.LogLevel AkkaLogLevel { get; init; } = Akka.Event.LogLevel.WarningLevel;
     public ILoggerProvider? LoggerProvider { get; init; }
 
@@ -140,6 +142,8 @@ public sealed class NodeHost : IAsyncDisposable
                     },
                 })
                 .AddHocon($"akka.cluster.split-brain-resolver.stable-after = {(int)o.Timing.StableAfter.TotalMilliseconds}ms", HoconAddMode.Prepend)
+                // A worker started before the seed (or rejoining a restarted seed) retries every 2 s, not 10 s.
+                .AddHocon("akka.cluster.seed-node-timeout = 2s\nakka.cluster.retry-unsuccessful-join-after = 2s", HoconAddMode.Prepend)
                 .WithTrainingSerialization()
                 .WithWorkerDispatcher()
                 .WithActorSystemLivenessCheck();
@@ -165,8 +169,9 @@ public sealed class NodeHost : IAsyncDisposable
                 akka.WithActors((system, registry) =>
                 {
                     var proxy = registry.Get<RunManagerKey>();
-                    var node = Akka.Cluster.Cluster.Get(system).SelfAddress.HostPort();
-                    system.ActorOf(ClusterWorker.Props(node, device, threads, proxy), "worker");
+                    var self = Akka.Cluster.Cluster.Get(system).SelfAddress;
+                    var node = $"{self.Host}:{self.Port}";
+                    system.ActorOf(ClusterWorker.Props(node, device, threads, proxy, computeDelay: o.ComputeDelay), "worker");
                 });
             }
         });
