@@ -3,6 +3,8 @@
 #   python3-torch + python3-numpy  (PyTorch interop tests: .pth files we write must load in real PyTorch)
 #   postgresql-15                  (journal tests start a throwaway PostgreSQL cluster in a temp dir; they fail,
 #                                   never skip, without it. As root they run it as the 'postgres' user via runuser.)
+#   chromium                       (the dashboard test loads the control endpoint's page in headless Chromium and keeps
+#                                   a screenshot; it fails, never skips, without /usr/bin/chromium)
 # Prints a closing line "tests: N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,6 +13,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 need=()
 /usr/bin/python3 -c "import torch, numpy" 2>/dev/null || need+=(python3-torch python3-numpy)
 [ -x "${PG_BIN:-/usr/lib/postgresql/15/bin}/initdb" ] || need+=(postgresql-15)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: missing Debian packages ${need[*]}; install them (sudo apt-get install ${need[*]}) or run as root." >&2

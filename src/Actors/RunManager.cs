@@ -60,10 +60,10 @@ public sealed class RunManager : ReceivePersistentActor
         Command<ClusterEvent.MemberRemoved>(u => DropAt(u.Member.Address, "removed from the cluster"));
         Command<ClusterEvent.IMemberEvent>(_ => { });
         Command<ClusterEvent.CurrentClusterState>(_ => { });
-        Command<TrainingBegan>(b => Update(l => l with { Step = b.FromStep, Total = b.TotalSteps, LastStep = b.FromStep, LastReport = DateTimeOffset.UtcNow }));
-        Command<TrainingProgress>(OnProgress);
-        Command<TrainingNotice>(n => { log.Info("run {0}: {1}", activeRun, n.Text); Event(n.Text); Update(l => l with { Message = n.Text }); });
-        Command<TrainingFinished>(OnFinished);
+        Command<TrainingBegan>(b => Publish(b).Update(l => l with { Step = b.FromStep, Total = b.TotalSteps, LastStep = b.FromStep, LastReport = DateTimeOffset.UtcNow }));
+        Command<TrainingProgress>(p => Publish(p).OnProgress(p));
+        Command<TrainingNotice>(n => { Publish(n); log.Info("run {0}: {1}", activeRun, n.Text); Event(n.Text); Update(l => l with { Message = n.Text }); });
+        Command<TrainingFinished>(f => Publish(f).OnFinished(f));
     }
 
     public override string PersistenceId { get; }
@@ -82,6 +82,13 @@ public sealed class RunManager : ReceivePersistentActor
     {
         Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
         base.PostStop();
+    }
+
+    /// <summary>Reports of the active run also go to the local EventStream (the control endpoint's monitor).</summary>
+    RunManager Publish(object report)
+    {
+        if (activeRun is { } id) Context.System.EventStream.Publish(new RunReported(id, report));
+        return this;
     }
 
     void Apply(RunEnded e) => runs = runs.Select(r => r.Request.RunId == e.RunId ? r with { End = e } : r).ToImmutableList();
@@ -109,6 +116,7 @@ public sealed class RunManager : ReceivePersistentActor
         activeRun = request.RunId;
         live[request.RunId] = new Live(0, 0, double.NaN, 0, 0, resumed ? "resuming after a coordinator restart" : null, DateTimeOffset.UtcNow, 0);
         coordinator = Context.ActorOf(coordinatorFactory(request.RunId, settings, Self), $"run-{request.RunId}");
+        Context.System.EventStream.Publish(new RunLaunched(request.RunId, request.Stage, settings.RunDir, coordinator));
         foreach (var (worker, reg) in workers) coordinator.Tell(new WorkerJoined(worker, reg.Node, reg.Device));
         log.Info("run {0} ({1}) {2} with {3} worker node(s)", request.RunId, request.Stage, resumed ? "resumed" : "started", workers.Count);
         Event($"run {request.RunId} {(resumed ? "resumed after a coordinator restart" : "started")} with {workers.Count} worker node(s)");

@@ -32,6 +32,22 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     public sealed record FetchTrainingStatus(string RequestId);
     public sealed record TrainingStatus(string RequestId, TrainingState State);
 
+    // ---- operations (minimind ctl): pause/resume, checkpoint on demand, actor health ----
+    /// <summary>Start no new step after the one in flight; the children and the model stay. Replies <see cref="TrainingPaused"/>.</summary>
+    public sealed record PauseTraining(string RequestId);
+    /// <summary><paramref name="Step"/>: the steps done when the run stands still (the step in flight included).</summary>
+    public sealed record TrainingPaused(string RequestId, long Step, bool StepInFlight);
+    /// <summary>Continue after <see cref="PauseTraining"/>. Replies <see cref="TrainingResumed"/>.</summary>
+    public sealed record ResumeTraining(string RequestId);
+    public sealed record TrainingResumed(string RequestId, long Step);
+    /// <summary>Checkpoint after the current step (now when idle or paused). Replies <see cref="CheckpointTaken"/> once the
+    /// checkpoint is written and journaled (Error set when the run cannot checkpoint, e.g. not started or finished).</summary>
+    public sealed record SaveCheckpoint(string RequestId);
+    public sealed record CheckpointTaken(string RequestId, string? File, long Step, string? Error);
+    public sealed record FetchActorHealth(string RequestId);
+    /// <summary><paramref name="Phase"/>: starting, running, paused, stopping, completed, stopped or failed.</summary>
+    public sealed record ActorHealthReport(string RequestId, string Path, string Phase, long Step, long TotalSteps, HealthBook Health);
+
     // ---- to the listener ----
     public sealed record TrainingBegan(bool Resumed, long FromStep, long TotalSteps, long SampleCount, long ParameterCount, string? Checkpoint);
     public sealed record TrainingProgress(long Step, long TotalSteps, int Epoch, double Loss, double Lr, double GradNorm, long StepTokens, TimeSpan StepTime, TimeSpan CheckpointStall);
@@ -77,6 +93,12 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     readonly Dictionary<long, DataLoader.StepBatches> buffer = [];
     readonly HashSet<long> requested = [];
     TimeSpan pendingStall;
+    // operations
+    HealthBook health = HealthBook.Empty;
+    bool paused;
+    string phase = "starting";
+    readonly List<(string RequestId, IActorRef ReplyTo, long MinStep)> saveWaiters = [];
+    bool saveRequested;
 
     public TrainingCoordinator(string persistenceId, TrainingSettings settings, Func<TrainingSettings, ITokenizedDataset> openDataset,
                                IActorRef listener, FaultPlan faults, TimeSpan checkpointWriteDelay, bool localCompute = true)
@@ -95,9 +117,20 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Command<StartTraining>(_ => OnStart());
         Command<StopTraining>(OnStop);
         Command<FetchTrainingStatus>(f => Sender.Tell(new TrainingStatus(f.RequestId, state)));
+        Command<PauseTraining>(OnPause);
+        Command<ResumeTraining>(OnResume);
+        Command<SaveCheckpoint>(OnSaveCheckpoint);
+        Command<FetchActorHealth>(f => Sender.Tell(new ActorHealthReport(f.RequestId, Self.Path.ToStringWithoutAddress(), phase, nextStep, plan?.TotalSteps ?? state.TotalSteps, health)));
+        Command<ChildRestarted>(c => health = health.Restarted(c.Name));
         Command<LatestLoaded>(OnLatestLoaded);
         Command<WorkerReady>(OnWorkerReady);
-        Command<DataLoader.StepBatches>(b => { buffer[b.Step] = b; Pump(); });
+        Command<DataLoader.StepBatches>(b =>
+        {
+            buffer[b.Step] = b;
+            health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow, completesWork: true)
+                .Holds(Sender.Path.Name, buffer.Values.Sum(x => x.Micro.Sum(m => m.X.Length * 8L + m.Mask.Length * 4L + m.Samples.Length * 8L)));
+            Pump();
+        });
         Command<StepRan>(OnStepRan);
         Command<Snapshotted>(OnSnapshotted);
         Command<WorkerJoined>(OnWorkerJoined);
@@ -130,13 +163,28 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     /// <summary>Supervision: a worker fault (device error, OOM, injected) is retried: restart, reload the newest
     /// checkpoint and redo the steps since, at most 3 times a minute (then the worker stops and the run fails).
-    /// Bad data or a missing/corrupt file cannot be fixed by retrying: escalate.</summary>
+    /// Bad data or a missing/corrupt file cannot be fixed by retrying: escalate. Each restart is counted per child
+    /// for <c>actor health</c>.</summary>
     protected override SupervisorStrategy SupervisorStrategy() =>
-        new OneForOneStrategy(3, TimeSpan.FromMinutes(1), ex => ex switch
+        new RestartCountingStrategy(3, TimeSpan.FromMinutes(1), ex => ex switch
         {
             InvalidDataException or FileNotFoundException or DirectoryNotFoundException => Directive.Escalate,
             _ => Directive.Restart,
         });
+
+    sealed record ChildRestarted(string Name);
+
+    /// <summary>One-for-one, telling the supervisor which child it restarts.</summary>
+    sealed class RestartCountingStrategy(int maxRetries, TimeSpan within, Func<Exception, Directive> decider)
+        : OneForOneStrategy(maxRetries, within, decider)
+    {
+        public override void ProcessFailure(IActorContext context, bool restart, IActorRef child, Exception cause,
+                                            Akka.Actor.Internal.ChildRestartStats stats, IReadOnlyCollection<Akka.Actor.Internal.ChildRestartStats> children)
+        {
+            if (restart) context.Self.Tell(new ChildRestarted(child.Path.Name));
+            base.ProcessFailure(context, restart, child, cause, stats, children);
+        }
+    }
 
     sealed record ReloadWorker;
 
@@ -173,12 +221,14 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         begun = true;
         if (state.Completed)
         {
+            phase = "completed";
             listener.Tell(new TrainingFinished(Outcome.AlreadyCompleted, state.CommittedStep, state.OutputFile,
                 $"run already completed at step {state.CommittedStep}: {state.OutputFile}"));
             return;
         }
         if (state.Started && state.SettingsJson is { } json && TrainingSettings.FromJson(json).Identity() != settings.Identity())
         {
+            phase = "failed";
             listener.Tell(new TrainingFinished(Outcome.Failed, state.CommittedStep, null,
                 $"{settings.RunDir} holds a different {settings.Stage} run (differs in: {string.Join(", ", TrainingSettings.FromJson(json).IdentityDifferences(settings))}); use another --run-dir"));
             return;
@@ -191,6 +241,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException)
         {
+            phase = "failed";
             listener.Tell(new TrainingFinished(Outcome.Failed, 0, null, e.Message));
             return;
         }
@@ -201,6 +252,9 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         worker = Context.ActorOf(workerProps, "worker-0");
         if (settings.AggregateGradients) aggregator = Context.ActorOf(GradientAggregator.Props(), "gradient-aggregator");
         Context.Watch(worker);
+        foreach (var child in new[] { loader, writer, worker, aggregator }.Where(c => !c.IsNobody()))
+            health = health.Created(child.Path.Name);
+        phase = "running";
         if (!state.Started)
             Persist(new RunStarted(settings.Stage, settings.ToJson(), dataset.Count, plan.TotalSteps), e => { state = state.Apply(e); Reload(); });
         else
@@ -219,6 +273,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     void OnLatestLoaded(LatestLoaded msg)
     {
+        health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow);
         if (msg.Generation != generation) return;
         foreach (var (file, reason) in msg.Rejected)
         {
@@ -235,6 +290,8 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     void OnWorkerReady(WorkerReady msg)
     {
+        // fp32 weights, gradients and AdamW's two moments
+        health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow).Holds(Sender.Path.Name, msg.ParameterCount * 16);
         if (msg.Generation != generation) return;
         workerReady = true;
         nextStep = msg.Step;
@@ -262,7 +319,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         if (plan is null || finishing) return;
         for (var s = nextStep; s <= nextStep + 1 && s < plan.TotalSteps; s++)
             if (!buffer.ContainsKey(s) && requested.Add(s)) loader.Tell(new DataLoader.FetchStepBatches(s));
-        if (workerReady && !stepInFlight && !stopRequested && buffer.TryGetValue(nextStep, out var batches))
+        if (workerReady && !stepInFlight && !stopRequested && !paused && buffer.TryGetValue(nextStep, out var batches))
         {
             if (!settings.AggregateGradients)
             {
@@ -360,6 +417,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     void OnSnapshotted(Snapshotted s)
     {
+        health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow);
         if (s.Generation != generation || !snapshots.Remove(s.Checkpoint.Step, out var purpose)) return;
         if (purpose.Checkpoint)
         {
@@ -379,6 +437,9 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     void OnStepRan(StepRan msg)
     {
+        var now = DateTimeOffset.UtcNow;
+        health = health.Seen(Sender.Path.Name, now, completesWork: true);
+        if (settings.AggregateGradients && !aggregator.IsNobody()) health = health.Seen(aggregator.Path.Name, now, completesWork: true);
         if (msg.Generation != generation || msg.Step != nextStep) return;
         stepInFlight = false;
         assigned.Clear();
@@ -388,7 +449,12 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         var done = msg.Step + 1;
         nextStep = done;
         var lr = plan!.LearningRateAt(msg.Step);
-        PersistAsync(new StepCommitted(plan.EpochOf(msg.Step), done, plan.CursorAfter(msg.Step), msg.Loss, lr, msg.Tokens), e => state = state.Apply(e));
+        var persistStarted = System.Diagnostics.Stopwatch.GetTimestamp();
+        PersistAsync(new StepCommitted(plan.EpochOf(msg.Step), done, plan.CursorAfter(msg.Step), msg.Loss, lr, msg.Tokens), e =>
+        {
+            state = state.Apply(e);
+            health = health.JournalWrite(System.Diagnostics.Stopwatch.GetElapsedTime(persistStarted));
+        });
         if (done % Math.Max(1, settings.LogInterval) == 0 || done == plan.TotalSteps || done == 1)
         {
             listener.Tell(new TrainingProgress(done, plan.TotalSteps, plan.EpochOf(msg.Step), msg.Loss, lr, msg.GradNorm, msg.Tokens, msg.Elapsed, pendingStall));
@@ -405,7 +471,11 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             FinishStopped();
             return;
         }
-        if (done % Math.Max(1, settings.SaveInterval) == 0) RequestSnapshot(done, checkpoint: true, join: false);
+        if (done % Math.Max(1, settings.SaveInterval) == 0 || saveRequested)
+        {
+            saveRequested = false;
+            RequestSnapshot(done, checkpoint: true, join: false);
+        }
         JoinPending();
         Pump();
     }
@@ -414,6 +484,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     {
         if (stopRequested) return;
         stopRequested = true;
+        if (phase is "running" or "paused" or "starting") phase = "stopping";
         if (!begun || plan is null || finishing) return;
         if (workerReady && !stepInFlight) FinishStopped();
     }
@@ -424,16 +495,24 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         finishing = true;
         stopAtStep = nextStep;
         if (state.LatestCheckpoint?.Step == nextStep)
-            listener.Tell(new TrainingFinished(Outcome.Stopped, nextStep, null, $"stopped at step {nextStep}; checkpoint {state.LatestCheckpoint.File}"));
+            Stopped(nextStep, $"stopped at step {nextStep}; checkpoint {state.LatestCheckpoint.File}");
         else
             RequestSnapshot(nextStep, checkpoint: true, join: false);
     }
 
+    void Stopped(long step, string message)
+    {
+        phase = "stopped";
+        listener.Tell(new TrainingFinished(Outcome.Stopped, step, null, message));
+    }
+
     void OnCheckpointWritten(CheckpointWritten msg)
     {
+        health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow, completesWork: true).CheckpointWrite(msg.Elapsed);
         Persist(new CheckpointSaved(msg.File, msg.Sha256, msg.Step), e =>
         {
             state = state.Apply(e);
+            ReplySaved(msg.File, msg.Step);
             var prunable = state.Prunable(settings.KeepCheckpoints);
             if (prunable.Count > 0)
             {
@@ -443,7 +522,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             if (msg.Generation != generation) return;
             if (msg.Step == plan!.TotalSteps) Finish();
             else if (msg.Step == stopAtStep)
-                listener.Tell(new TrainingFinished(Outcome.Stopped, msg.Step, null, $"stopped at step {msg.Step}; checkpoint {msg.File}"));
+                Stopped(msg.Step, $"stopped at step {msg.Step}; checkpoint {msg.File}");
         });
     }
 
@@ -456,10 +535,12 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     void OnWeightsExported(WeightsExported msg)
     {
+        health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow);
         if (msg.Generation != generation) return;
         Persist(new RunCompleted(msg.Path, msg.Sha256, plan!.TotalSteps), e =>
         {
             state = state.Apply(e);
+            phase = "completed";
             if (settings.AggregateGradients && computedBy.Count > 0)
                 listener.Tell(new TrainingNotice("micro-batches assigned: " + string.Join(", ", computedBy.Select(kv => $"{kv.Key} {kv.Value}"))));
             listener.Tell(new TrainingFinished(Outcome.Completed, e.Step, e.OutputFile, $"done: {e.Step} steps, wrote {e.OutputFile}"));
@@ -482,6 +563,49 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     void Fail(string message)
     {
+        phase = "failed";
         listener.Tell(new TrainingFinished(Outcome.Failed, state.CommittedStep, null, message));
+    }
+
+    void OnPause(PauseTraining msg)
+    {
+        if (phase == "running") phase = "paused";
+        paused = true;
+        Sender.Tell(new TrainingPaused(msg.RequestId, stepInFlight ? nextStep + 1 : nextStep, stepInFlight));
+    }
+
+    void OnResume(ResumeTraining msg)
+    {
+        if (phase == "paused") phase = "running";
+        paused = false;
+        Sender.Tell(new TrainingResumed(msg.RequestId, nextStep));
+        Pump();
+    }
+
+    void OnSaveCheckpoint(SaveCheckpoint msg)
+    {
+        if (!begun || plan is null || state.Completed || phase is "failed" or "completed")
+        {
+            Sender.Tell(new CheckpointTaken(msg.RequestId, null, state.CommittedStep, $"no checkpoint: the run is {phase}"));
+            return;
+        }
+        if (!stepInFlight && state.LatestCheckpoint is { } latest && latest.Step == nextStep)
+        {
+            Sender.Tell(new CheckpointTaken(msg.RequestId, latest.File, latest.Step, null));
+            return;
+        }
+        saveWaiters.Add((msg.RequestId, Sender, nextStep));
+        if (workerReady && !stepInFlight && !finishing) RequestSnapshot(nextStep, checkpoint: true, join: false);
+        else saveRequested = true;   // after the step in flight (OnStepRan)
+    }
+
+    void ReplySaved(string file, long step)
+    {
+        for (var i = saveWaiters.Count - 1; i >= 0; i--)
+        {
+            if (saveWaiters[i].MinStep > step) continue;
+            saveWaiters[i].ReplyTo.Tell(new CheckpointTaken(saveWaiters[i].RequestId, file, step, null));
+            saveWaiters.RemoveAt(i);
+        }
     }
 }

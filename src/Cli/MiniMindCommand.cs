@@ -20,6 +20,7 @@ public static class MiniMindCommand
         root.Subcommands.Add(Serve.ServeCommand.Create(ctx));
         root.Subcommands.Add(NodeCommands.Create(ctx));
         root.Subcommands.Add(CtlCommand.Create(ctx));
+        HelpExamples.Apply(root);
         return root;
     }
 
@@ -34,7 +35,8 @@ public static class MiniMindCommand
         var parse = Create(ctx).Parse(args);
         var config = new InvocationConfiguration { Output = ctx.Out, Error = ctx.Error };
         // Training drains on Ctrl+C (finish the step, checkpoint); System.CommandLine must not force an exit after 2 s.
-        if (TrainStageCommands.HandlesCtrlC(parse) || NodeCommands.HandlesCtrlC(parse)) config.ProcessTerminationTimeout = null;
+        if (TrainStageCommands.HandlesCtrlC(parse) || NodeCommands.HandlesCtrlC(parse) || Commands.Ctl.CtlVerbs.HandlesCtrlC(parse))
+            config.ProcessTerminationTimeout = null;
         return parse.InvokeAsync(config, cancellationToken);
     }
 }

@@ -46,6 +46,12 @@ public sealed class TrainingRun : IAsyncDisposable
 
     public Task<TrainingCoordinator.TrainingFinished> Finished => finished.Task;
 
+    /// <summary>The run's actor system (for the control endpoint: cluster state, actor tree).</summary>
+    public ActorSystem ActorSystem => host.Services.GetRequiredService<ActorSystem>();
+
+    /// <summary>The coordinator's BackoffSupervisor, which forwards every message to the coordinator.</summary>
+    public IActorRef Coordinator => supervisor;
+
     public static string PersistenceIdFor(TrainingSettings s, JournalSpec journal) =>
         journal.IsPostgres
             ? $"minimind-train-{s.RunName}-{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Path.GetFullPath(s.RunDir))))[..16]}"

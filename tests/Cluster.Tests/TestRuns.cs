@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
-using System.Runtime.CompilerServices;
 using MiniMind.Actors;
 using MiniMind.Model;
-using TorchSharp;
 using static MiniMind.Actors.TrainingCoordinator;
 
 namespace MiniMind.Cluster.Tests;
@@ -10,11 +8,6 @@ namespace MiniMind.Cluster.Tests;
 /// <summary>Tiny, fast, deterministic training runs for the tests (tiny preset, batch 2 × accumulation 2, seq 32).</summary>
 static class TestRuns
 {
-#pragma warning disable CA2255 // process-wide torch setting for a test assembly: one intra-op thread (2-core CI)
-    [ModuleInitializer]
-#pragma warning restore CA2255
-    internal static void Init() => torch.set_num_threads(1);
-
     public static string Repo { get; } = FindRepo();
 
     static string FindRepo()

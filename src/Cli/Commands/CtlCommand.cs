@@ -27,6 +27,10 @@ public static class CtlCommand
         train.Subcommands.Add(Start(ctx, host, token));
         train.Subcommands.Add(Status(ctx, host, token));
         ctl.Subcommands.Add(train);
+        Ctl.CtlVerbs.AddTo(ctl, train, ctx, host, token);   // issue 7: pbm's verbs
+        // No verb: an interactive shell (pbm-like), reading verbs from stdin.
+        ctl.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, () =>
+            Ctl.CtlShell.RunAsync(ctx, Console.In, !Console.IsInputRedirected, NodeCommands.CheckHostPort(parse.GetValue(host)!, "--host"), parse.GetValue(token), ct)));
         return ctl;
     }
 
@@ -145,7 +149,8 @@ public static class CtlCommand
         string message;
         try { message = JsonSerializer.Deserialize<TrainRoutes.ErrorResponse>(text, Json)?.Error ?? text; }
         catch (JsonException) { message = text; }
-        var code = (int)response.StatusCode is 400 or 404 or 409 ? ExitCode.ArgumentError : ExitCode.Error;
+        var code = (int)response.StatusCode is 400 or 401 or 404 or 409 ? ExitCode.ArgumentError : ExitCode.Error;
+        if ((int)response.StatusCode == 401) message += " HINT: pass the node's --control-token as --token.";
         return new CliException(code, $"{(int)response.StatusCode} {response.ReasonPhrase}: {message}");
     }
 }

@@ -44,12 +44,17 @@ public static class NodeCommands
             DefaultValueFactory = _ => "sqlite:runs/cluster/journal.db",
         };
         var device = new Option<string?>("--device") { Description = "Also run a training worker on this node: cpu or cuda:N. Default: none (coordinate only)." };
+        var controlToken = new Option<string?>("--control-token")
+        {
+            Description = "Access token of the control endpoint; required when --control is not a loopback address (every request must then send it). Default: $MINIMIND_CONTROL_TOKEN, else none.",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("MINIMIND_CONTROL_TOKEN"),
+        };
         var host = Host();
         var timing = Timing();
         var threads = Threads();
         var cmd = new Command("seed", "Start the seed node: coordinator singleton, journal, checkpoints, control endpoint (and a local worker with --device).")
         {
-            port, control, journal, device, host, timing, threads,
+            port, control, controlToken, journal, device, host, timing, threads,
         };
         cmd.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
         {
@@ -58,6 +63,7 @@ public static class NodeCommands
                 Host = parse.GetValue(host)!,
                 Port = CheckPort(parse.GetValue(port), "--port"),
                 Control = parse.GetValue(control)!,
+                ControlToken = parse.GetValue(controlToken),
                 Journal = JournalSpec.Parse(parse.GetValue(journal), "runs/cluster"),
                 Device = ParseDevice(parse.GetValue(device)),
                 Threads = parse.GetValue(threads),

@@ -254,6 +254,8 @@ public static class TrainStageCommands
 
         var clock = Stopwatch.StartNew();
         var rate = new TrainingRate();
+        // A terminal gets a progress bar (with ETA) under the step lines; a file or pipe gets the plain lines only.
+        var bar = new ProgressBar(ctx);
         var tokensPerStep = (long)s.BatchSize * s.AccumulationSteps * (s.MaxSeqLen - 1);
         void Report(object m)
         {
@@ -271,8 +273,9 @@ public static class TrainStageCommands
                         rate = rate.Add(p.Step, clock.Elapsed);
                         var tps = rate.TokensPerSecond(tokensPerStep) is { } t ? t.ToString("0", CultureInfo.InvariantCulture) : "--";
                         var eta = rate.Eta(p.TotalSteps) is { } e ? e.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture) : "--:--:--";
-                        o.WriteLine(FormattableString.Invariant(
+                        bar.Line(FormattableString.Invariant(
                             $"step {p.Step}/{p.TotalSteps} | epoch {p.Epoch + 1} | loss {p.Loss:0.0000} | lr {p.Lr:0.000e+00} | grad norm {p.GradNorm:0.000} | {tps} tok/s | ETA {eta}"));
+                        if (bar.Interactive) bar.Report((double)p.Step / Math.Max(1, p.TotalSteps), $"step {p.Step}/{p.TotalSteps}");
                         break;
                     case TrainingNotice n:
                         ctx.Error.WriteLine(n.Text);
@@ -292,6 +295,7 @@ public static class TrainStageCommands
         }, Report, CancellationToken.None);
         signals.Attach(run.Stop);
         var finished = await run.Finished;
+        bar.Finish();
         signals.Finished();
         switch (finished.Outcome)
         {

@@ -12,6 +12,8 @@ namespace MiniMind.Cluster.Control;
 /// <item><c>GET /alive</c>: 200 while the ActorSystem runs (Akka.Hosting liveness check).</item>
 /// <item><c>GET /ready</c>: 200 once this node is Up in the cluster, 503 before.</item>
 /// <item><c>POST /api/train/start</c>, <c>GET /api/train/status</c>: see <see cref="TrainRoutes"/>.</item>
+/// <item><c>/api/cluster/*</c>, <c>/api/actors/*</c>, <c>/api/runs</c>, <c>/api/train/pause|resume|stop</c>, <c>/api/checkpoints</c>,
+/// <c>/api/log</c>, <c>/metrics</c>, <c>/</c> (dashboard): see <see cref="OpsRoutes"/>.</item>
 /// </list>
 /// </summary>
 public static class ControlEndpoint
@@ -21,6 +23,7 @@ public static class ControlEndpoint
         app.MapHealthChecks("/alive", new HealthCheckOptions { Predicate = r => r.Tags.Contains("liveness") });
         app.MapHealthChecks("/ready", new HealthCheckOptions { Predicate = r => r.Tags.Contains("ready") });
         app.MapTrainRoutes();
+        app.MapOpsRoutes();   // issue 7: cluster, actors, runs, metrics, dashboard (services: OpsRoutes.AddOps)
         return app;
     }
 }

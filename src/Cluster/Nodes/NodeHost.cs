@@ -26,6 +26,9 @@ public sealed record NodeOptions
     public string? Seed { get; init; }
     /// <summary>Seed: the control endpoint's "host:port" (HTTP; loopback by default).</summary>
     public string? Control { get; init; }
+    /// <summary>The control endpoint's access token: required (and checked on every request) when <see cref="Control"/>
+    /// is not a loopback address.</summary>
+    public string? ControlToken { get; init; }
     /// <summary>Seed: the journal of the run manager and of every run's coordinator.</summary>
     public JournalSpec? Journal { get; init; }
     /// <summary>The device of this node's training worker; on a seed, null = no local worker (its replica only applies
@@ -92,6 +95,7 @@ public sealed class NodeHost : IAsyncDisposable
         if (o.IsSeed)
         {
             if (o.Journal is null) throw new ArgumentException("a seed node needs a journal");
+            ControlAuth.ValidateBinding(ControlHostName(o.Control ?? "127.0.0.1:0"), o.ControlToken);
             web = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
             web.WebHost.UseUrls($"http://{o.Control ?? "127.0.0.1:0"}");
             builder = web;
@@ -106,6 +110,9 @@ public sealed class NodeHost : IAsyncDisposable
         builder.Services.AddSingleton<IHostLifetime, ManualLifetime>();
         builder.Services.AddHealthChecks();
         if (o.TrainArgs is not null) builder.Services.AddSingleton(o.TrainArgs);
+        var monitor = new TrainingMonitor();
+        var runs = new RunRegistry();
+        builder.Services.AddOps(monitor, runs);
 
         var self = $"akka.tcp://{SystemName}@{o.Host}:{o.Port}";
         var seed = o.IsSeed ? self : $"akka.tcp://{SystemName}@{o.Seed}";
@@ -150,7 +157,8 @@ public sealed class NodeHost : IAsyncDisposable
                         var coordinator = TrainingCoordinator.Props(TrainingRun.PersistenceIdFor(s, journal), s, TrainingRun.OpenDataset, listener,
                             localCompute: device is not null);
                         return BackoffSupervisor.Props(Backoff.OnStop(coordinator, "coordinator", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, 3));
-                    }), singleton, createProxyToo: true);
+                    }), singleton, createProxyToo: true)
+                    .WithActors((system, _) => system.ActorOf(OpsFeed.Props(monitor, runs), "ops-feed"));
             }
             else
             {
@@ -172,6 +180,7 @@ public sealed class NodeHost : IAsyncDisposable
         if (web is not null)
         {
             var app = web.Build();
+            app.UseControlToken(o.ControlToken);
             app.MapControlRoutes();
             h = app;
         }
@@ -186,6 +195,13 @@ public sealed class NodeHost : IAsyncDisposable
     /// <summary>The control endpoint's bound address (seed only), e.g. http://127.0.0.1:47401.</summary>
     public string? ControlUrl =>
         host is WebApplication app ? app.Urls.FirstOrDefault() : null;
+
+    /// <summary>The host part of "host:port" ("[::1]:5470" → "::1").</summary>
+    public static string ControlHostName(string hostPort)
+    {
+        var colon = hostPort.LastIndexOf(':');
+        return (colon > 0 ? hostPort[..colon] : hostPort).Trim('[', ']');
+    }
 
     static string RunManagerPersistenceId(JournalSpec journal) => "minimind-run-manager";
 

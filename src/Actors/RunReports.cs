@@ -1,0 +1,11 @@
+using Akka.Actor;
+
+namespace MiniMind.Actors;
+
+/// <summary>Published on the local EventStream by the <see cref="RunManager"/> when it launches a run's coordinator
+/// (for the seed's control endpoint: steering and health of the run).</summary>
+public sealed record RunLaunched(string RunId, string Stage, string RunDir, IActorRef Coordinator);
+
+/// <summary>Published on the local EventStream by the <see cref="RunManager"/> for every listener report of a run
+/// (TrainingBegan/Progress/Notice/Finished): the control endpoint's metrics, curves and log.</summary>
+public sealed record RunReported(string RunId, object Report);

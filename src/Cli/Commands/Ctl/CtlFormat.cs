@@ -1,0 +1,98 @@
+using System.Globalization;
+using System.Text;
+using MiniMind.Cluster.Control;
+
+namespace MiniMind.Cli.Commands.Ctl;
+
+/// <summary>What <c>minimind ctl</c> prints: pure functions from the control API's records to lines, in pbm's shapes
+/// where pbm has the verb (<c>cluster show</c>: <c>address | [roles] | status |  | version</c>, then <c>Count: N nodes</c>).</summary>
+public static class CtlFormat
+{
+    static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    /// <summary>pbm's <c>cluster show</c>: one line per member, then the count.</summary>
+    public static IReadOnlyList<string> ClusterShow(ClusterInfo info)
+    {
+        var lines = info.Members
+            .Select(m => $"{m.Address} | [{string.Join(",", m.Roles)}] | {m.Status}{(m.Reachable ? "" : " (unreachable)")} |  | {m.Version}")
+            .ToList();
+        lines.Add($"Count: {info.Members.Count} nodes");
+        return lines;
+    }
+
+    /// <summary>One membership/reachability change of <c>cluster tail</c>.</summary>
+    public static string ClusterEvent(ClusterEventInfo e) =>
+        $"{e.At.ToUniversalTime():HH:mm:ss} {e.Type} {e.Address} | [{string.Join(",", e.Roles)}] | {e.Status}";
+
+    /// <summary>The actor tree: each actor's full path, indented by its depth.</summary>
+    public static IReadOnlyList<string> Hierarchy(ActorHierarchy h) =>
+        [$"{h.Address}", .. h.Actors.Select(a => new string(' ', 2 * Math.Max(0, a.Depth - 1)) + a.Path)];
+
+    public static IReadOnlyList<string> Health(HealthInfo h)
+    {
+        var rows = h.Actors.Select(a => new[]
+        {
+            a.Run, a.Path, a.State, a.Restarts.ToString(Inv),
+            a.SinceLastMessage is { } s ? Seconds(s) + " ago" : "-",
+            a.StepRate.ToString("0.00", Inv) + "/s",
+            a.MemoryBytes is { } m ? Bytes(m) : "-",
+        }).ToList();
+        var lines = Table(["RUN", "ACTOR", "STATE", "RESTARTS", "LAST MESSAGE", "STEP RATE", "MEMORY"], rows).ToList();
+        if (h.Actors.Count == 0) lines.Add("(no training actors: no run on this node)");
+        lines.Add($"process memory: {Bytes(h.ProcessMemoryBytes)}");
+        lines.AddRange(h.Errors.Select(e => "warning: " + e));
+        return lines;
+    }
+
+    public static IReadOnlyList<string> Runs(IReadOnlyList<RunSummary> runs) =>
+        runs.Count == 0
+            ? ["(no runs on this node)"]
+            : Table(["RUN", "STAGE", "STATUS", "STEP", "LOSS", "LR", "TOK/S", "STARTED"], runs.Select(r => new[]
+            {
+                r.Id, r.Stage, r.Status, $"{r.Step}/{r.TotalSteps}",
+                r.Last is { } p ? p.Loss.ToString("0.0000", Inv) : "-",
+                r.Last is { } q ? q.Lr.ToString("0.000e+00", Inv) : "-",
+                r.Last is { } t ? t.TokensPerSecond.ToString("0", Inv) : "-",
+                r.Started.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss", Inv),
+            }).ToList());
+
+    public static IReadOnlyList<string> Checkpoints(string run, IReadOnlyList<CheckpointInfo> list) =>
+        list.Count == 0
+            ? [$"(no checkpoints yet for {run})"]
+            : Table(["STEP", "FILE", "SIZE", "WRITTEN", "SHA256"], list.Select(c => new[]
+            {
+                c.Step.ToString(Inv), c.File, c.Bytes is { } b ? Bytes(b) : "missing",
+                c.Written is { } w ? w.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss", Inv) : "-", c.Sha256.Length > 12 ? c.Sha256[..12] : c.Sha256,
+            }).ToList());
+
+    public static string Log(LogLine l) => $"{l.At.ToUniversalTime():HH:mm:ss} [{l.Run}] {l.Text}";
+
+    /// <summary>Columns separated by " | ", padded to the widest cell.</summary>
+    public static IReadOnlyList<string> Table(string[] header, IReadOnlyList<string[]> rows)
+    {
+        var widths = header.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(r => r[i].Length))).ToArray();
+        string Line(string[] cells)
+        {
+            var sb = new StringBuilder();
+            for (var i = 0; i < cells.Length; i++)
+            {
+                if (i > 0) sb.Append(" | ");
+                sb.Append(i == cells.Length - 1 ? cells[i] : cells[i].PadRight(widths[i]));
+            }
+            return sb.ToString();
+        }
+        return [Line(header), .. rows.Select(Line)];
+    }
+
+    public static string Bytes(long v)
+    {
+        string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
+        double x = v;
+        var i = 0;
+        while (x >= 1024 && i < units.Length - 1) { x /= 1024; i++; }
+        return i == 0 ? $"{v} B" : x.ToString("0.0", Inv) + " " + units[i];
+    }
+
+    public static string Seconds(double s) =>
+        s < 60 ? s.ToString("0.0", Inv) + " s" : s < 3600 ? (s / 60).ToString("0.0", Inv) + " min" : (s / 3600).ToString("0.0", Inv) + " h";
+}

@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Cluster;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using MiniMind.Actors;
+
+namespace MiniMind.Cluster.Control;
+
+/// <summary><c>GET /metrics</c>: Prometheus text. Per run: step, loss, lr, tokens/s, grad norm, tokens; per training
+/// actor: restarts, step rate, seconds since its last message; journal and checkpoint write latencies; cluster
+/// members by status; process memory.</summary>
+public static class MetricsRoutes
+{
+    public static async Task<string> RenderAsync(ActorSystem system, TrainingMonitor monitor, RunRegistry runs)
+    {
+        var p = new PrometheusText();
+        var summaries = monitor.Runs();
+
+        p.Family("minimind_run_info", "gauge", "A training run of this node (value 1); its stage and status are labels.");
+        foreach (var r in summaries) p.Sample("minimind_run_info", 1, ("run", r.Id), ("stage", r.Stage), ("status", r.Status));
+
+        void PerRun(string name, string type, string help, Func<RunSummary, double?> value)
+        {
+            p.Family(name, type, help);
+            foreach (var r in summaries)
+                if (value(r) is { } v) p.Sample(name, v, ("run", r.Id), ("stage", r.Stage));
+        }
+        PerRun("minimind_train_step", "gauge", "Optimizer steps done.", r => r.Step);
+        PerRun("minimind_train_total_steps", "gauge", "Optimizer steps planned for the run.", r => r.TotalSteps);
+        PerRun("minimind_train_loss", "gauge", "Loss of the last reported step.", r => r.Last?.Loss);
+        PerRun("minimind_train_lr", "gauge", "Learning rate of the last reported step.", r => r.Last?.Lr);
+        PerRun("minimind_train_tokens_per_second", "gauge", "Non-pad target tokens per second of the last reported step.", r => r.Last?.TokensPerSecond);
+        PerRun("minimind_train_grad_norm", "gauge", "Gradient norm (before clipping) of the last reported step.", r => r.Last?.GradNorm);
+        PerRun("minimind_train_tokens_total", "counter", "Non-pad target tokens of the reported steps since this process started.", r => monitor.TokensTotal(r.Id));
+
+        var (_, reports) = await ActorRoutes.HealthAsync(runs);
+        var now = DateTimeOffset.UtcNow;
+        void PerActor(string name, string type, string help, Func<ChildHealth, double?> value)
+        {
+            p.Family(name, type, help);   // a family's samples follow its TYPE line, together
+            foreach (var (run, report) in reports)
+                foreach (var child in report.Health.Children.Values)
+                    if (value(child) is { } v) p.Sample(name, v, ("run", run.Id), ("actor", child.Name));
+        }
+        PerActor("minimind_actor_restarts_total", "counter", "Restarts of a training actor by its supervisor.", c => c.Restarts);
+        PerActor("minimind_actor_step_rate", "gauge", "Work items per second a training actor completed recently (steps, batches, checkpoints).", c => c.Rate);
+        PerActor("minimind_actor_seconds_since_last_message", "gauge", "Seconds since the coordinator last heard from the actor.",
+            c => c.LastMessage is { } t ? Math.Max(0, (now - t).TotalSeconds) : null);
+        p.Family("minimind_journal_write_seconds", "summary", "Journal write latency of committed steps (PersistAsync round trip).");
+        foreach (var (run, report) in reports)
+        {
+            p.Sample("minimind_journal_write_seconds_sum", report.Health.Journal.Sum.TotalSeconds, ("run", run.Id));
+            p.Sample("minimind_journal_write_seconds_count", report.Health.Journal.Count, ("run", run.Id));
+        }
+        p.Family("minimind_checkpoint_write_seconds", "summary", "Checkpoint file write latency (tmp + fsync + rename).");
+        foreach (var (run, report) in reports)
+        {
+            p.Sample("minimind_checkpoint_write_seconds_sum", report.Health.Checkpoint.Sum.TotalSeconds, ("run", run.Id));
+            p.Sample("minimind_checkpoint_write_seconds_count", report.Health.Checkpoint.Count, ("run", run.Id));
+        }
+
+        var state = Akka.Cluster.Cluster.Get(system).State;
+        p.Family("minimind_cluster_members", "gauge", "Cluster members seen by this node, by status.");
+        foreach (var g in state.Members.GroupBy(m => m.Status.ToString()).OrderBy(g => g.Key, StringComparer.Ordinal))
+            p.Sample("minimind_cluster_members", g.Count(), ("status", g.Key));
+        p.Family("minimind_cluster_unreachable_members", "gauge", "Members this node's failure detector marks unreachable.");
+        p.Sample("minimind_cluster_unreachable_members", state.Unreachable.Count);
+
+        using var self = Process.GetCurrentProcess();
+        p.Family("process_resident_memory_bytes", "gauge", "Resident memory of this process.");
+        p.Sample("process_resident_memory_bytes", self.WorkingSet64);
+        p.Family("dotnet_gc_heap_bytes", "gauge", "Managed heap size.");
+        p.Sample("dotnet_gc_heap_bytes", GC.GetTotalMemory(false));
+        return p.ToString();
+    }
+
+    public static IEndpointRouteBuilder MapMetricsRoutes(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/metrics", async (ActorSystem system, TrainingMonitor monitor, RunRegistry runs) => Results.Text(await RenderAsync(system, monitor, runs), PrometheusText.ContentType));
+        return app;
+    }
+}

@@ -1,0 +1,67 @@
+using MiniMind.Cli.Commands.Ctl;
+using MiniMind.Cluster.Control;
+using Xunit;
+
+namespace MiniMind.Cli.Tests.Commands.Ctl;
+
+public class CtlFormatTests
+{
+    [Fact]
+    public void Cluster_show_prints_pbm_s_member_lines_and_the_count()
+    {
+        var info = new ClusterInfo("akka.tcp://minimind@10.0.0.1:4053", "akka.tcp://minimind@10.0.0.1:4053",
+        [
+            new MemberInfo("akka.tcp://minimind@10.0.0.1:4053", ["coordinator", "worker"], "Up", true, "1.0.0"),
+            new MemberInfo("akka.tcp://minimind@10.0.0.2:4053", ["worker"], "Leaving", false, "1.0.0"),
+        ]);
+        Assert.Equal(
+        [
+            "akka.tcp://minimind@10.0.0.1:4053 | [coordinator,worker] | Up |  | 1.0.0",
+            "akka.tcp://minimind@10.0.0.2:4053 | [worker] | Leaving (unreachable) |  | 1.0.0",
+            "Count: 2 nodes",
+        ], CtlFormat.ClusterShow(info));
+    }
+
+    [Fact]
+    public void Hierarchy_indents_full_paths_by_depth()
+    {
+        var lines = CtlFormat.Hierarchy(new ActorHierarchy("akka.tcp://m@h:1", [new ActorNode("/user", 1), new ActorNode("/user/a", 2), new ActorNode("/user/a/b", 3)]));
+        Assert.Equal(["akka.tcp://m@h:1", "/user", "  /user/a", "    /user/a/b"], lines);
+    }
+
+    [Fact]
+    public void Health_is_an_aligned_table_with_units()
+    {
+        var lines = CtlFormat.Health(new HealthInfo(
+        [
+            new ActorHealthRow("r1", "/user/x/coordinator/worker-0", "running", 2, 1.25, 3.5, 8L * 1024 * 1024),
+            new ActorHealthRow("r1", "/user/x/coordinator/checkpoint-writer", "running", 0, null, 0, null),
+        ], 300L * 1024 * 1024, ["r2: the coordinator did not answer within 5 s"]));
+        Assert.Equal("RUN | ACTOR                                 | STATE   | RESTARTS | LAST MESSAGE | STEP RATE | MEMORY", lines[0]);
+        Assert.Equal("r1  | /user/x/coordinator/worker-0          | running | 2        | 1.3 s ago    | 3.50/s    | 8.0 MiB", lines[1]);
+        Assert.Equal("r1  | /user/x/coordinator/checkpoint-writer | running | 0        | -            | 0.00/s    | -", lines[2]);
+        Assert.Equal("process memory: 300.0 MiB", lines[3]);
+        Assert.Equal("warning: r2: the coordinator did not answer within 5 s", lines[4]);
+    }
+
+    [Fact]
+    public void Runs_checkpoints_and_log_lines()
+    {
+        var at = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
+        var runs = CtlFormat.Runs([new RunSummary("pretrain-1", "pretrain", "runs/a", "running", 7, 300, at, new MetricPoint(7, 8.5, 5.5e-4, 1234.4, 2.0, at), null)]);
+        Assert.Equal("pretrain-1 | pretrain | running | 7/300 | 8.5000 | 5.500e-04 | 1234  | 2026-01-02 03:04:05", runs[1]);
+        Assert.Equal(["(no runs on this node)"], CtlFormat.Runs([]));
+        var cps = CtlFormat.Checkpoints("r", [new CheckpointInfo("step_00000021.ckpt", 21, "18784dc527350000", 2048, at), new CheckpointInfo("gone.ckpt", 30, "ab", null, null)]);
+        Assert.Equal("21   | step_00000021.ckpt | 2.0 KiB | 2026-01-02 03:04:05 | 18784dc52735", cps[1]);
+        Assert.Equal("30   | gone.ckpt          | missing | -                   | ab", cps[2]);
+        Assert.Equal("03:04:05 [r] step 7/300", CtlFormat.Log(new LogLine(3, at, "r", "step 7/300")));
+        Assert.Equal("03:04:05 MemberUp akka.tcp://m@h:1 | [worker] | Up", CtlFormat.ClusterEvent(new ClusterEventInfo("MemberUp", "akka.tcp://m@h:1", ["worker"], "Up", at)));
+    }
+
+    [Theory]
+    [InlineData("cluster show", new[] { "cluster", "show" })]
+    [InlineData("  train   start pretrain --run-dir \"my runs/a\" ", new[] { "train", "start", "pretrain", "--run-dir", "my runs/a" })]
+    [InlineData("log tail -n 5 'x y' a\\ b", new[] { "log", "tail", "-n", "5", "x y", "a b" })]
+    [InlineData("", new string[0])]
+    public void Shell_splits_lines_into_words_like_a_shell(string line, string[] words) => Assert.Equal(words, CtlShell.Split(line));
+}

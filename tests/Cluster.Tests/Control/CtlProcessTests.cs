@@ -1,0 +1,205 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Xunit;
+
+namespace MiniMind.Cluster.Tests.Control;
+
+/// <summary>Every ctl verb against a real `minimind node seed` process with a tiny run, and the dashboard in headless
+/// Chromium (ports 47600-47699).</summary>
+[Collection("cluster processes")]
+public partial class CtlProcessTests(ITestOutputHelper output)
+{
+    static readonly TimeSpan Patience = TimeSpan.FromMinutes(2);
+    const string Token = "ops-test-token";
+
+    [Fact]
+    public async Task Every_ctl_verb_works_against_a_seed_during_a_run_and_the_dashboard_draws_curves_in_chromium()
+    {
+        using var procs = new ClusterProcesses(output);
+        var dir = TestRuns.TempRunDir("ctl-proc");
+        const int control = 47611;
+        var seed = procs.Start("seed", "node", "seed", "--port", "47610", "--control", $"127.0.0.1:{control}", "--control-token", Token,
+            "--journal", $"sqlite:{Path.Combine(dir, "journal.db")}", "--failure-detector", "fast", "--threads", "1", "--device", "cpu");
+        await ClusterProcesses.WaitFor(() => seed.Saw("seed up:"), Patience, "the seed");
+        string[] host = ["--host", $"127.0.0.1:{control}", "--token", Token];
+
+        // without the token: 401 → exit 2 with a hint
+        var denied = await procs.Ctl(Patience, "--host", $"127.0.0.1:{control}", "cluster", "show");
+        Assert.Equal(2, denied.Code);
+        Assert.Contains(denied.Lines, l => l.Contains("401", StringComparison.Ordinal) && l.Contains("--token", StringComparison.Ordinal));
+
+        var start = await procs.Ctl(Patience, [.. host, "train", "start", "pretrain", "--max-steps", "2000", "--batch-size", "2", "--accumulation-steps", "2",
+            "--max-seq-len", "32", "--run-dir", Path.Combine(dir, "run"), "--log-interval", "1", "--save-interval", "1000", "--deterministic",
+            "--data", Path.Combine(TestRuns.Repo, "dataset", "pretrain.jsonl"), "--tokenizer", Path.Combine(TestRuns.Repo, "dataset", "tokenizer", "tokenizer.json")]);
+        Assert.Equal(0, start.Code);
+
+        // cluster show: pbm's shape
+        var show = await procs.Ctl(Patience, [.. host, "cluster", "show"]);
+        Assert.Equal(0, show.Code);
+        Assert.Matches(@"^akka\.tcp://minimind@127\.0\.0\.1:47610 \| \[coordinator,worker\] \| Up \|  \| \S+$", show.Lines[0]);
+        Assert.Equal("Count: 1 nodes", show.Lines[1]);
+
+        // wait for steps (run list)
+        await Until(async () => StepOf(await procs.Ctl(Patience, [.. host, "run", "list"])) >= 3, "3 steps");
+
+        var tree = await procs.Ctl(Patience, [.. host, "actor", "hierarchy"]);
+        Assert.Equal(0, tree.Code);
+        foreach (var child in new[] { "data-loader", "worker-0", "gradient-aggregator", "checkpoint-writer" })
+            Assert.Contains(tree.Lines, l => l.TrimStart().StartsWith("/user/run-manager/", StringComparison.Ordinal) && l.EndsWith("/coordinator/" + child, StringComparison.Ordinal));
+
+        var health = await procs.Ctl(Patience, [.. host, "actor", "health"]);
+        Assert.Equal(0, health.Code);
+        Assert.StartsWith("RUN ", health.Lines[0]);
+        Assert.Matches(@"/coordinator/worker-0 +\| running +\| 0 +\| [0-9.]+ (s|min) ago +\| [0-9.]+/s +\| [0-9.]+ (KiB|MiB)$",
+            Assert.Single(health.Lines, l => l.Contains("/worker-0", StringComparison.Ordinal)));
+
+        // pause → checkpoint → list → resume
+        var paused = await procs.Ctl(Patience, [.. host, "train", "pause"]);
+        Assert.Equal(0, paused.Code);
+        Assert.Matches(@"^run pretrain-\S+: paused at step \d+$", paused.Lines[0]);
+        var saved = await procs.Ctl(Patience, [.. host, "checkpoint", "save"]);
+        Assert.Equal(0, saved.Code);
+        var m = SavedLine().Match(saved.Lines[0]);
+        Assert.True(m.Success, saved.Lines[0]);
+        var list = await procs.Ctl(Patience, [.. host, "checkpoint", "list"]);
+        Assert.Contains(list.Lines, l => l.StartsWith(m.Groups[2].Value + " ", StringComparison.Ordinal) && l.Contains(m.Groups[1].Value, StringComparison.Ordinal)
+                                         && !l.Contains("missing", StringComparison.Ordinal));
+        var stepPaused = StepOf(await procs.Ctl(Patience, [.. host, "run", "list"]));
+        await Task.Delay(1500);
+        Assert.Equal(stepPaused, StepOf(await procs.Ctl(Patience, [.. host, "run", "list"])));
+        Assert.Equal(0, (await procs.Ctl(Patience, [.. host, "train", "resume"])).Code);
+        await Until(async () => StepOf(await procs.Ctl(Patience, [.. host, "run", "list"])) > stepPaused + 3, "steps after resume");
+
+        var log = await procs.Ctl(Patience, [.. host, "log", "tail", "-n", "5", "--no-follow"]);
+        Assert.Equal(0, log.Code);
+        Assert.Equal(5, log.Lines.Count);
+        Assert.All(log.Lines, l => Assert.Matches(@"^\d\d:\d\d:\d\d \[pretrain-\S+\] ", l));
+
+        // the dashboard, in headless Chromium, during the run
+        await Dashboard($"http://127.0.0.1:{control}/?token={Token}");
+
+        // cluster tail streams until Ctrl+C, then exits 0
+        var tail = procs.Start("tail", ["ctl", .. host, "cluster", "tail"]);
+        await ClusterProcesses.WaitFor(() => tail.Saw("MemberUp akka.tcp://minimind@127.0.0.1:47610"), Patience, "cluster tail's MemberUp");
+        Signal(tail.Process, "INT");
+        await tail.Process.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(Patience, TestContext.Current.CancellationToken);
+        Assert.Equal(0, tail.Process.ExitCode);
+
+        // the interactive shell, scripted through stdin
+        var shell = await Shell(["ctl", .. host], "cluster show\n\"run\" list\nnot-a-verb\nexit\ncluster show\n");
+        Assert.Equal(0, shell.Code);
+        Assert.Single(shell.Out, l => l == "Count: 1 nodes");    // the line after `exit` is not run
+        Assert.Contains(shell.Out, l => l.StartsWith("RUN ", StringComparison.Ordinal));
+        Assert.Contains("not-a-verb", shell.Err, StringComparison.Ordinal);
+
+        // errors: a non-member → 404 → exit 2; then stop the run
+        var leave = await procs.Ctl(Patience, [.. host, "cluster", "leave", "akka.tcp://minimind@127.0.0.1:1"]);
+        Assert.Equal(2, leave.Code);
+        Assert.Equal(0, (await procs.Ctl(Patience, [.. host, "cluster", "down-unreachable"])).Code);
+        Assert.Equal(0, (await procs.Ctl(Patience, [.. host, "train", "stop"])).Code);
+        await Until(async () => (await procs.Ctl(Patience, [.. host, "run", "list"])).Lines.Any(l => l.Contains("| stopped ", StringComparison.Ordinal)), "stopped");
+    }
+
+    [Fact]
+    public async Task A_seed_refuses_a_control_endpoint_off_loopback_without_a_token()
+    {
+        using var procs = new ClusterProcesses(output);
+        var dir = TestRuns.TempRunDir("ctl-bind");
+        var seed = procs.Start("seed", "node", "seed", "--port", "47620", "--control", "0.0.0.0:47621", "--journal", $"sqlite:{Path.Combine(dir, "j.db")}");
+        await seed.Process.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(Patience, TestContext.Current.CancellationToken);
+        seed.Process.WaitForExit();
+        Assert.Equal(2, seed.Process.ExitCode);
+        Assert.Contains(seed.Lines, l => l.Contains("--control-token", StringComparison.Ordinal));
+    }
+
+    [GeneratedRegex(@"^run pretrain-\S+: checkpoint (\S+) at step (\d+)$")]
+    private static partial Regex SavedLine();
+
+    static long StepOf((int Code, List<string> Lines) runList)
+    {
+        var row = runList.Lines.FirstOrDefault(l => l.StartsWith("pretrain-", StringComparison.Ordinal));
+        if (row is null) return -1;
+        var step = row.Split('|')[3].Trim();
+        return long.Parse(step[..step.IndexOf('/', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    static async Task Until(Func<Task<bool>> condition, string what)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (sw.Elapsed > Patience) throw new TimeoutException($"timed out waiting for {what}");
+            await Task.Delay(300);
+        }
+    }
+
+    static void Signal(Process p, string signal)
+    {
+        using var kill = Process.Start("kill", ["-" + signal, p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        kill.WaitForExit();
+    }
+
+    static async Task<(int Code, List<string> Out, string Err)> Shell(string[] args, string input)
+    {
+        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = TestRuns.Repo, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(ClusterProcesses.Cli);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.StandardInput.WriteAsync(input);
+        p.StandardInput.Close();
+        await p.WaitForExitAsync().WaitAsync(Patience);
+        return (p.ExitCode, (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToList(), await stderr);
+    }
+
+    /// <summary>Loads the dashboard in headless Chromium: the DOM after a few seconds must show each curve drawn with
+    /// points (the page records them per canvas), and a screenshot is kept in the test output directory.</summary>
+    async Task Dashboard(string url)
+    {
+        const string chromium = "/usr/bin/chromium";
+        if (!File.Exists(chromium))
+            Assert.Fail($"{chromium} is missing: install Debian's chromium package (.ci/run and test.sh do: apt-get install -y chromium)");
+        var outDir = Path.Combine(AppContext.BaseDirectory, "test-output");
+        Directory.CreateDirectory(outDir);
+        var dom = await RunChromium(chromium, url, "--dump-dom");
+        var canvases = CanvasTag().Matches(dom).Select(c => (Metric: c.Groups[1].Value, Points: int.Parse(c.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture))).ToList();
+        output.WriteLine("dashboard canvases: " + string.Join(", ", canvases.Select(c => $"{c.Metric}={c.Points}")));
+        Assert.Equal(["loss", "lr", "tokensPerSecond"], canvases.Select(c => c.Metric).ToArray());
+        Assert.All(canvases, c => Assert.True(c.Points >= 3, $"{c.Metric}: {c.Points} points drawn"));
+        Assert.Matches(@"<td>\[coordinator,worker\]</td>", dom);
+        Assert.Matches(@"<td>/user/run-manager/\S+/coordinator/worker-0</td>", dom);
+        var png = Path.Combine(outDir, "dashboard.png");
+        File.Delete(png);
+        await RunChromium(chromium, url, $"--screenshot={png}");
+        Assert.True(File.Exists(png) && new FileInfo(png).Length > 10_000, $"screenshot {png}");
+        output.WriteLine($"dashboard screenshot: {png}");
+    }
+
+    static async Task<string> RunChromium(string chromium, string url, string mode)
+    {
+        var profile = Directory.CreateTempSubdirectory("minimind-chromium-").FullName;
+        var psi = new ProcessStartInfo(chromium) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                                  "--disable-component-update", "--disable-sync", $"--user-data-dir={profile}", "--window-size=1280,1400",
+                                  "--virtual-time-budget=5000", mode, url })
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        try
+        {
+            await p.WaitForExitAsync().WaitAsync(Patience);
+        }
+        finally
+        {
+            if (!p.HasExited) p.Kill(entireProcessTree: true);
+            try { Directory.Delete(profile, recursive: true); } catch (IOException) { }
+        }
+        Assert.True(p.ExitCode == 0, $"chromium {mode} exited {p.ExitCode}: {await stderr}");
+        return await stdout;
+    }
+
+    [GeneratedRegex(@"<canvas id=""chart-\w+"" data-metric=""(\w+)"" data-points=""(\d+)""")]
+    private static partial Regex CanvasTag();
+}
