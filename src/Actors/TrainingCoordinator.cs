@@ -441,6 +441,17 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         health = health.Seen(Sender.Path.Name, now, completesWork: true);
         if (settings.AggregateGradients && !aggregator.IsNobody()) health = health.Seen(aggregator.Path.Name, now, completesWork: true);
         if (msg.Generation != generation || msg.Step != nextStep) return;
+        if (!double.IsFinite(msg.Loss) || !double.IsFinite(msg.GradNorm))
+        {
+            // A NaN/∞ gradient has already been applied to the replicas: nothing of this step is journaled or
+            // checkpointed, the run stops, and a re-run resumes from the newest checkpoint (all of whose weights are finite).
+            finishing = true;
+            stepInFlight = false;
+            var what = double.IsFinite(msg.Loss) ? $"the gradient norm is {msg.GradNorm}" : $"the loss is {msg.Loss}";
+            Fail($"step {msg.Step + 1}: {what} (diverged, or the data gave no loss tokens); nothing of this step was kept and " +
+                 $"the newest checkpoint (step {state.LatestCheckpoint?.Step ?? 0}) is intact: lower --learning-rate or check the data, then re-run to resume");
+            return;
+        }
         stepInFlight = false;
         assigned.Clear();
         inFlight = null;

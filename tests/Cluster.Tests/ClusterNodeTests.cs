@@ -104,6 +104,9 @@ public class ClusterNodeTests(SingleProcessReference reference, ITestOutputHelpe
 
         var lines = await StartAndWait(p, 47421, Path.Combine(dir, "run"), async () =>
         {
+            // "worker up" is not "registered with the run": worker-1 may still be joining the seed. Start worker-2 only
+            // once worker-1 has finished a step, so worker-2 really joins a run in progress.
+            await ClusterProcesses.WaitForStep(47421, 1, 2 * Minute);
             p.Worker("worker-2", 47420, 47423, computeDelayMs: 300);
             output.WriteLine("started worker-2 (it joins a run in progress)");
             await ClusterProcesses.WaitForEvent(47421, "worker 127.0.0.1:47423 ready", 2 * Minute);

@@ -32,6 +32,11 @@ public static class NodeCommands
         Description = "long-run (heartbeat pause 15 s, split-brain resolver stable after 20 s) or fast (3 s / 3 s, for tests). Default: long-run.",
         DefaultValueFactory = _ => "long-run",
     };
+    static Option<string?> ControlToken() => new("--control-token")
+    {
+        Description = "Access token of the control endpoint; required when --control is not a loopback address (every request must then send it). Default: $MINIMIND_CONTROL_TOKEN, else none.",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("MINIMIND_CONTROL_TOKEN"),
+    };
     static Option<int> Threads() => new("--threads") { Description = "Torch threads of this node's worker (0 = the run's --threads). Default: 0.", DefaultValueFactory = _ => 0 };
 
     static Command Seed(CliContext ctx)
@@ -44,11 +49,7 @@ public static class NodeCommands
             DefaultValueFactory = _ => "sqlite:runs/cluster/journal.db",
         };
         var device = new Option<string?>("--device") { Description = "Also run a training worker on this node: cpu or cuda:N. Default: none (coordinate only)." };
-        var controlToken = new Option<string?>("--control-token")
-        {
-            Description = "Access token of the control endpoint; required when --control is not a loopback address (every request must then send it). Default: $MINIMIND_CONTROL_TOKEN, else none.",
-            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("MINIMIND_CONTROL_TOKEN"),
-        };
+        var controlToken = ControlToken();
         var host = Host();
         var timing = Timing();
         var threads = Threads();
@@ -89,9 +90,11 @@ public static class NodeCommands
         var host = Host();
         var timing = Timing();
         var threads = Threads();
+        var control = new Option<string?>("--control") { Description = "Also serve a control endpoint on this worker at host:port (cluster view, actor tree, metrics; train verbs reach the coordinator). Default: none." };
+        var controlToken = ControlToken();
         var cmd = new Command("worker", "Start a worker node: joins the seed, receives the current weights, computes micro-batches.")
         {
-            seed, device, port, host, timing, threads,
+            seed, device, port, host, timing, threads, control, controlToken,
         };
         cmd.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
         {
@@ -100,6 +103,9 @@ public static class NodeCommands
                 Host = parse.GetValue(host)!,
                 Port = parse.GetValue(port) == 0 ? 0 : CheckPort(parse.GetValue(port), "--port"),
                 Seed = CheckHostPort(parse.GetValue(seed)!, "--seed"),
+                Control = parse.GetValue(control) is { } c ? CheckHostPort(c, "--control") : null,
+                ControlToken = parse.GetValue(controlToken),
+                TrainArgs = new CliTrainArgs(),
                 Device = ParseDevice(parse.GetValue(device)),
                 Threads = parse.GetValue(threads),
                 Timing = ParseTiming(parse.GetValue(timing)!),
@@ -112,7 +118,7 @@ public static class NodeCommands
             while (true)
             {
                 await using var node = await NodeHost.StartAsync(options, ct);
-                ctx.Out.WriteLine($"worker up: {node.SelfAddress} ({options.Device}) → seed {options.Seed}");
+                ctx.Out.WriteLine($"worker up: {node.SelfAddress} ({options.Device}) → seed {options.Seed}{(node.ControlUrl is { } url ? $" | control {url}" : "")}");
                 ctx.Out.Flush();
                 if (await WaitForSignalOrTermination(node, ct))
                 {

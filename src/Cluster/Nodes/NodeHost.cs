@@ -92,9 +92,11 @@ public sealed class NodeHost : IAsyncDisposable
     {
         IHostApplicationBuilder builder;
         WebApplicationBuilder? web = null;
-        if (o.IsSeed)
+        if (o.IsSeed && o.Journal is null) throw new ArgumentException("a seed node needs a journal");
+        // The seed always serves the control endpoint; a worker only when started with --control (its own members'
+        // view, actor tree and metrics; train verbs go to the coordinator singleton through the proxy).
+        if (o.IsSeed || o.Control is not null)
         {
-            if (o.Journal is null) throw new ArgumentException("a seed node needs a journal");
             ControlAuth.ValidateBinding(ControlHostName(o.Control ?? "127.0.0.1:0"), o.ControlToken);
             web = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
             web.WebHost.UseUrls($"http://{o.Control ?? "127.0.0.1:0"}");
@@ -192,7 +194,7 @@ public sealed class NodeHost : IAsyncDisposable
         return new NodeHost(h, h.Services.GetRequiredService<ActorSystem>());
     }
 
-    /// <summary>The control endpoint's bound address (seed only), e.g. http://127.0.0.1:47401.</summary>
+    /// <summary>The control endpoint's bound address (the seed, or a worker started with --control), e.g. http://127.0.0.1:47401.</summary>
     public string? ControlUrl =>
         host is WebApplication app ? app.Urls.FirstOrDefault() : null;
 

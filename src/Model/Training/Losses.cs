@@ -8,14 +8,15 @@ namespace MiniMind.Model;
 public static class Losses
 {
     /// <summary>Σ(CE·mask)/Σmask over (B, T) positions: per-token cross-entropy of logits (B, T, V) against labels (B, T),
-    /// weighted by loss_mask (B, T) of 0/1.</summary>
+    /// weighted by loss_mask (B, T) of 0/1. A batch without loss tokens gives 0 (MiniMind's 0/0 would be NaN and poison
+    /// the weights); Σmask ≥ 1 is unchanged by the clamp, so every other result is bit for bit MiniMind's.</summary>
     public static Tensor MaskedCrossEntropy(Tensor logits, Tensor labels, Tensor loss_mask)
     {
         using var scope = NewDisposeScope();
         var V = logits.shape[^1];
         // Cross-entropy always in float32, as autocast does (logits are bf16 under mixed precision).
         var ce = F.cross_entropy(logits.reshape(-1, V).to_type(ScalarType.Float32), labels.reshape(-1), reduction: nn.Reduction.None).view(labels.shape);
-        var loss = (ce * loss_mask).sum() / loss_mask.sum();
+        var loss = (ce * loss_mask).sum() / loss_mask.sum().clamp_min(1);
         return loss.MoveToOuterDisposeScope();
     }
 

@@ -169,4 +169,15 @@ public sealed class TrainStageCommandsTests : IDisposable
         Assert.Contains($"{run.File("full_sft_512.pth")} does not exist", r.Error);
         Assert.Contains("minimind train sft", r.Error);
     }
+
+    [Fact]
+    public async Task A_diverged_step_stops_the_run_naming_the_step_and_journals_nothing_of_it()
+    {
+        Weights("pretrain_64.pth");
+        var r = await Train("sft", "--learning-rate", "1e30");   // step 1 blows the weights up, step 2 has no finite loss
+        Assert.Equal((int)ExitCode.Error, r.ExitCode);
+        Assert.Matches(@"step 2: the (loss|gradient norm) is (NaN|∞|-∞|Infinity|-Infinity)", r.Error);
+        Assert.Contains("re-run to resume", r.Error);
+        Assert.False(File.Exists(run.File("full_sft_64.pth")), "a diverged run must not write its output");
+    }
 }

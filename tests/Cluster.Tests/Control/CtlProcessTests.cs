@@ -112,6 +112,37 @@ public partial class CtlProcessTests(ITestOutputHelper output)
         Assert.Contains(seed.Lines, l => l.Contains("--control-token", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task A_worker_started_with_control_serves_the_cluster_view_its_actor_tree_and_reaches_the_coordinator()
+    {
+        using var procs = new ClusterProcesses(output);
+        var dir = TestRuns.TempRunDir("ctl-worker");
+        var seed = procs.Seed(47625, 47626, Path.Combine(dir, "journal.db"), device: false);
+        await ClusterProcesses.WaitFor(() => seed.Saw("seed up:"), Patience, "the seed");
+        var worker = procs.Start("worker", "node", "worker", "--seed", "127.0.0.1:47625", "--device", "cpu", "--port", "47627",
+            "--control", "127.0.0.1:47628", "--failure-detector", "fast", "--threads", "1");
+        await ClusterProcesses.WaitFor(() => worker.Saw("worker up:") && worker.Saw("control http://127.0.0.1:47628"), Patience, "the worker's control endpoint");
+        string[] host = ["--host", "127.0.0.1:47628"];
+
+        await Until(async () => (await procs.Ctl(Patience, [.. host, "cluster", "show"])).Lines.Count(l => l.Contains(" | Up | ", StringComparison.Ordinal)) == 2, "both members Up in the worker's view");
+        var show = await procs.Ctl(Patience, [.. host, "cluster", "show"]);
+        Assert.Contains(show.Lines, l => l.StartsWith("akka.tcp://minimind@127.0.0.1:47625 | [coordinator] | Up", StringComparison.Ordinal));
+        Assert.Contains(show.Lines, l => l.StartsWith("akka.tcp://minimind@127.0.0.1:47627 | [worker] | Up", StringComparison.Ordinal));
+
+        var tree = await procs.Ctl(Patience, [.. host, "actor", "hierarchy"]);
+        Assert.Equal(0, tree.Code);
+        Assert.Contains(tree.Lines, l => l.Contains("/user/worker", StringComparison.Ordinal));
+
+        // train verbs reach the coordinator singleton on the seed through the worker's proxy
+        var start = await procs.Ctl(Patience, [.. host, "train", "start", "pretrain", "--max-steps", "2", "--batch-size", "2", "--accumulation-steps", "1",
+            "--max-seq-len", "32", "--run-dir", Path.Combine(dir, "run"), "--save-interval", "1000", "--deterministic",
+            "--data", Path.Combine(TestRuns.Repo, "dataset", "pretrain.jsonl"), "--tokenizer", Path.Combine(TestRuns.Repo, "dataset", "tokenizer", "tokenizer.json")]);
+        Assert.Equal(0, start.Code);
+        var status = await procs.Ctl(Patience, [.. host, "train", "status", "--wait"]);
+        Assert.Equal(0, status.Code);
+        Assert.True(File.Exists(Path.Combine(dir, "run", "pretrain_64.pth")), "the run's output, written by the seed");
+    }
+
     [GeneratedRegex(@"^run pretrain-\S+: checkpoint (\S+) at step (\d+)$")]
     private static partial Regex SavedLine();
 

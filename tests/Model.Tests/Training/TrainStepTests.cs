@@ -22,3 +22,30 @@ public class TrainStepTests
         Assert.All(model.state_dict(), kv => Assert.True(kv.Value.equal(before[kv.Key]).all().item<bool>(), kv.Key));
     }
 }
+
+public class MaskedCrossEntropyTests
+{
+    [Fact]
+    public void A_batch_without_loss_tokens_gives_a_zero_loss_and_zero_gradients_not_NaN()
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var logits = TorchSharp.torch.randn(2, 3, 5).requires_grad_(true);
+        var labels = TorchSharp.torch.tensor(new long[] { 1, 2, 3, 4, 0, 1 }).view(2, 3);
+        var loss = Losses.MaskedCrossEntropy(logits, labels, TorchSharp.torch.zeros(2, 3));
+        loss.backward();
+        Assert.Equal(0f, loss.item<float>());
+        Assert.Equal(0f, logits.grad!.abs().max().item<float>());
+    }
+
+    [Fact]
+    public void The_clamp_leaves_a_real_mask_sum_bit_for_bit()
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var logits = TorchSharp.torch.randn(2, 3, 5);
+        var labels = TorchSharp.torch.tensor(new long[] { 1, 2, 3, 4, 0, 1 }).view(2, 3);
+        var mask = TorchSharp.torch.tensor(new float[] { 0, 1, 1, 0, 0, 1 }).view(2, 3);
+        var ce = TorchSharp.torch.nn.functional.cross_entropy(logits.reshape(-1, 5), labels.reshape(-1), reduction: TorchSharp.torch.nn.Reduction.None).view(2, 3);
+        var expected = ((ce * mask).sum() / mask.sum()).item<float>();
+        Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(Losses.MaskedCrossEntropy(logits, labels, mask).item<float>()));
+    }
+}
