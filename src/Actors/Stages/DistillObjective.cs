@@ -14,21 +14,11 @@ namespace MiniMind.Actors.Stages;
 /// torch does not have (a rename slip for <c>dim=-1</c>): the intended softmax over the last, vocabulary dimension is
 /// what is computed here. Defaults are its train_epoch defaults, α = 0 and T = 1.
 /// </summary>
-public sealed class DistillObjective(TrainingSettings settings) : StageObjective(settings)
+public sealed class DistillObjective(TrainingSettings settings) : FrozenModelObjective(settings, "teacher")
 {
-    MiniMindForCausalLM? teacher;
-
-    public override MiniMindForCausalLM BuildModel(Device device, bool fresh)
-    {
-        var student = base.BuildModel(device, fresh);
-        teacher?.Dispose();
-        teacher = LoadFrozen(device, "teacher");
-        return student;
-    }
-
     public override Tensor Loss(MiniMindForCausalLM model, DataLoader.MicroBatch batch, int accumulation, Device device)
     {
-        if (teacher is null) throw new InvalidOperationException("Loss before BuildModel");
+        var teacher = Frozen;
         using var scope = NewDisposeScope();
         var (x, y, mask) = Inputs(batch, device);
         var output = model.call(x);
@@ -63,11 +53,5 @@ public sealed class DistillObjective(TrainingSettings settings) : StageObjective
         var kl = (teacherProbs * (logTeacher - logStudent)).sum() / rows.shape[0];              // kl_div(batchmean)
         var loss = alpha * ceLoss + (1 - alpha) * temperature * temperature * kl;
         return loss.MoveToOuterDisposeScope();
-    }
-
-    public override void Dispose()
-    {
-        teacher?.Dispose();
-        base.Dispose();
     }
 }

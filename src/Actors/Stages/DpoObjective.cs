@@ -7,21 +7,11 @@ namespace MiniMind.Actors.Stages;
 /// eval, no grad), β = <see cref="TrainingSettings.DpoBeta"/>, sequence-averaged masked log-probs (<see cref="Dpo"/>).
 /// A micro-batch row is a pair (<see cref="DpoPairDataset"/>); it becomes MiniMind's batch of chosen rows then
 /// rejected rows. No aux loss, as in MiniMind.</summary>
-public sealed class DpoObjective(TrainingSettings settings) : StageObjective(settings)
+public sealed class DpoObjective(TrainingSettings settings) : FrozenModelObjective(settings, "DPO reference")
 {
-    MiniMindForCausalLM? reference;
-
-    public override MiniMindForCausalLM BuildModel(Device device, bool fresh)
-    {
-        var policy = base.BuildModel(device, fresh);
-        reference?.Dispose();
-        reference = LoadFrozen(device, "DPO reference");
-        return policy;
-    }
-
     public override Tensor Loss(MiniMindForCausalLM model, DataLoader.MicroBatch batch, int accumulation, Device device)
     {
-        if (reference is null) throw new InvalidOperationException("Loss before BuildModel");
+        var reference = Frozen;
         var (x, y, mask) = Inputs(batch, device);                                   // (B, 2T): pair rows
         return Loss(model, reference, Split(x), Split(y), Split(mask), Settings.DpoBeta) / accumulation;
     }
@@ -42,11 +32,5 @@ public sealed class DpoObjective(TrainingSettings settings) : StageObjective(set
     {
         var (b, t) = (pairs.shape[0], pairs.shape[1] / 2);
         return pairs.view(b, 2, t).transpose(0, 1).reshape(2 * b, t);
-    }
-
-    public override void Dispose()
-    {
-        reference?.Dispose();
-        base.Dispose();
     }
 }
