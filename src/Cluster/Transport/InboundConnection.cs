@@ -93,7 +93,7 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
-            failure = $"connection from {_from} broke: {e.Message}";
+            failure = $"connection from {_from} broke mid-transfer: {e.Message}";
         }
         finally
         {

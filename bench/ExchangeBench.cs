@@ -1,0 +1,279 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Akka.Actor;
+using Akka.Configuration;
+using MiniMind.Actors.Protocol;
+using MiniMind.Cluster.Transport;
+
+namespace MiniMind.Bench;
+
+/// <summary>
+/// Gradient exchange between two processes on loopback (issue 5):
+///   exchange [--params 25829888] [--reps 5] [--frame-kb 1024] [--chunk-mb 4]
+/// Moves one float32 gradient of --params floats (default: minimind2-small, 25.83M) from this process to a child
+/// (`exchange-peer`), each repetition three ways, interleaved so machine load hits them alike:
+///   (a) raw TCP: one socket, length prefix, one write of the whole buffer, 1-byte ack (the ceiling);
+///   (b) BulkChannel: SendAsync(float[]) until the receiver's ack (frames read into a fresh float[], checksummed, told to an actor);
+///   (c) Akka.Remote: GradientChunk.Split into --chunk-mb chunks (TrainingSerializer), Tell each, the remote actor
+///       joins them into a float[] and replies.
+/// Prints MB/s (10^6 bytes/s) per repetition, the medians, and (b)/(a), (c)/(a) (target (b)/(a) ≥ 0.5).
+/// </summary>
+public static class ExchangeBench
+{
+    const string Topic = "gradient";
+
+    public static int Run(string[] args)
+    {
+        var a = new BenchArgs(args, "--params", "--reps", "--frame-kb", "--chunk-mb");
+        int parameters = a.Int("--params", 25_829_888), reps = a.Int("--reps", 5), frameKb = a.Int("--frame-kb", 1024), chunkMb = a.Int("--chunk-mb", 4);
+        var gradient = new float[parameters];
+        var random = new Random(1);
+        for (var i = 0; i < gradient.Length; i++) gradient[i] = (float)random.NextDouble();
+        var bytes = (long)parameters * sizeof(float);
+        Console.WriteLine($"gradient: {parameters:N0} float32 = {bytes / 1e6:F1} MB; {reps} repetitions (+1 warm-up); BulkChannel frame {frameKb} KiB; Akka chunk {chunkMb} MiB");
+
+        using var peer = Peer.Start($"exchange-peer --frame-kb {frameKb} --chunk-mb {chunkMb}");
+        var ready = peer.WaitForLine("ready ", TimeSpan.FromSeconds(60));
+        var fields = ready.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(f => f.Split('=', 2)).ToDictionary(f => f[0], f => f[1]);
+        Console.WriteLine($"peer pid {peer.Process.Id}: {ready}");
+
+        using var system = ActorSystem.Create("exchange-sender", RemoteConfig(chunkMb));
+        var sink = system.ActorSelection($"{fields["akka"]}/user/sink").ResolveOne(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
+        var channel = BulkChannel.Start(new BulkChannelOptions { FrameBytes = frameKb * 1024 });
+        var bulkPeer = BulkEndpoint.Parse(fields["bulk"]);
+        using var raw = new TcpClient { NoDelay = true };
+        raw.Connect(IPAddress.Loopback, int.Parse(fields["raw"], CultureInfo.InvariantCulture));
+        var rawStream = raw.GetStream();
+
+        var results = new Dictionary<string, List<double>> { ["raw"] = [], ["bulk"] = [], ["akka"] = [] };
+        for (var rep = 0; rep <= reps; rep++)
+        {
+            var r = RawOnce(rawStream, gradient);
+            var b = BulkOnce(channel, bulkPeer, gradient);
+            var k = AkkaOnce(system, sink, gradient, rep, chunkMb);
+            var mbps = (r: bytes / 1e6 / r, b: bytes / 1e6 / b, k: bytes / 1e6 / k);
+            Console.WriteLine($"{(rep == 0 ? "warm-up" : $"rep {rep}"),-8} raw TCP {mbps.r,7:F0} MB/s   BulkChannel {mbps.b,7:F0} MB/s   Akka.Remote {mbps.k,6:F0} MB/s");
+            if (rep == 0) continue;
+            results["raw"].Add(mbps.r);
+            results["bulk"].Add(mbps.b);
+            results["akka"].Add(mbps.k);
+        }
+        double rawMed = Median(results["raw"]), bulkMed = Median(results["bulk"]), akkaMed = Median(results["akka"]);
+        Console.WriteLine($"median   raw TCP {rawMed,7:F0} MB/s   BulkChannel {bulkMed,7:F0} MB/s   Akka.Remote {akkaMed,6:F0} MB/s");
+        Console.WriteLine($"BulkChannel / raw TCP = {bulkMed / rawMed:F2} (target ≥ 0.50); Akka.Remote / raw TCP = {akkaMed / rawMed:F3}");
+
+        channel.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        system.Terminate().Wait(TimeSpan.FromSeconds(10));
+        peer.Stop();
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            bench = "exchange", parameters, bytes, reps, frame_kb = frameKb, chunk_mb = chunkMb,
+            raw_mbps = Math.Round(rawMed, 1), bulk_mbps = Math.Round(bulkMed, 1), akka_mbps = Math.Round(akkaMed, 1),
+            bulk_over_raw = Math.Round(bulkMed / rawMed, 3), akka_over_raw = Math.Round(akkaMed / rawMed, 4),
+            raw_runs = results["raw"].Select(v => Math.Round(v)), bulk_runs = results["bulk"].Select(v => Math.Round(v)), akka_runs = results["akka"].Select(v => Math.Round(v)),
+        }));
+        return 0;
+    }
+
+    static double Median(List<double> v)
+    {
+        var s = v.Order().ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    static double RawOnce(NetworkStream stream, float[] gradient)
+    {
+        var clock = Stopwatch.StartNew();
+        Span<byte> length = stackalloc byte[8];
+        BinaryPrimitives.WriteInt64LittleEndian(length, (long)gradient.Length * sizeof(float));
+        stream.Write(length);
+        stream.Write(MemoryMarshal.AsBytes(gradient.AsSpan()));
+        if (stream.ReadByte() != 1) throw new InvalidOperationException("raw TCP peer did not acknowledge");
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    static double BulkOnce(BulkChannel channel, BulkEndpoint peer, float[] gradient)
+    {
+        var clock = Stopwatch.StartNew();
+        channel.SendAsync(peer, new BulkHeader(Guid.NewGuid(), Topic), gradient).GetAwaiter().GetResult();
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    static double AkkaOnce(ActorSystem system, IActorRef sink, float[] gradient, int step, int chunkMb)
+    {
+        var done = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var waiter = system.ActorOf(Props.Create(() => new Waiter(done)));
+        var clock = Stopwatch.StartNew();
+        foreach (var chunk in GradientChunk.Split(step, 0, gradient, chunkMb << 20)) sink.Tell(chunk, waiter);
+        var reply = done.Task.WaitAsync(TimeSpan.FromMinutes(2)).GetAwaiter().GetResult();
+        var seconds = clock.Elapsed.TotalSeconds;
+        system.Stop(waiter);
+        if (reply is not string s || s != $"joined {step} {gradient.Length}") throw new InvalidOperationException($"Akka peer replied {reply}");
+        return seconds;
+    }
+
+    static Config RemoteConfig(int chunkMb) => ConfigurationFactory.ParseString($$"""
+        akka.loglevel = WARNING
+        akka.actor.provider = remote
+        akka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0, maximum-frame-size = {{(chunkMb << 20) + 65536}}b }
+        akka.actor.serializers.training = "MiniMind.Actors.Protocol.TrainingSerializer, MiniMind.Actors"
+        akka.actor.serialization-bindings { "MiniMind.Actors.Protocol.GradientChunk, MiniMind.Actors" = training }
+        """);
+
+    /// <summary>Completes a task with the first message it gets (the Akka peer's reply).</summary>
+    sealed class Waiter : ReceiveActor
+    {
+        public Waiter(TaskCompletionSource<object> done) => ReceiveAny(m => done.TrySetResult(m));
+    }
+
+    /// <summary>The Akka side of the peer: collects a step's chunks, joins them into one float[] (what an aggregator
+    /// does), replies "joined step floats" to the sender of the last chunk.</summary>
+    sealed class Sink : ReceiveActor
+    {
+        readonly List<GradientChunk> _chunks = [];
+
+        public Sink() => Receive<GradientChunk>(c =>
+        {
+            _chunks.Add(c);
+            if (_chunks.Count < c.Count) return;
+            var length = (int)(_chunks.Sum(x => (long)x.Data.Length) / sizeof(float));
+            var joined = GradientChunk.Join(_chunks, length);
+            _chunks.Clear();
+            Sender.Tell($"joined {c.Step} {joined.Length}");
+        });
+    }
+
+    /// <summary>Counts what arrives on the BulkChannel (the payload is dropped; the ack already went back).</summary>
+    sealed class BulkSink : ReceiveActor
+    {
+        public BulkSink()
+        {
+            Receive<BulkTransferReceived>(_ => { });
+            Receive<BulkTransferFailed>(f => Console.Error.WriteLine($"bulk transfer {f.TransferId} failed: {f.Reason}"));
+        }
+    }
+
+    /// <summary>
+    /// The child process:
+    ///   exchange-peer [--frame-kb 1024] [--chunk-mb 4] [--send-to host:port --send-bytes N [--stall-after-bytes M]]
+    /// Prints "ready raw=PORT bulk=HOST:PORT akka=ADDRESS" and serves until stdin closes. With --send-to it also sends
+    /// N bytes on topic "gradient" to that BulkChannel and, after M bytes, prints "stalled" and hangs mid-transfer (for
+    /// the kill test in tests/Cluster.Tests/Transport).
+    /// </summary>
+    public static int RunPeer(string[] args)
+    {
+        var a = new BenchArgs(args, "--frame-kb", "--chunk-mb", "--send-to", "--send-bytes", "--stall-after-bytes");
+        int frameKb = a.Int("--frame-kb", 1024), chunkMb = a.Int("--chunk-mb", 4);
+        using var system = ActorSystem.Create("exchange-peer", RemoteConfig(chunkMb));
+        system.ActorOf(Props.Create(() => new Sink()), "sink");
+        var channel = BulkChannel.Start(new BulkChannelOptions { FrameBytes = frameKb * 1024 }, system.Log);
+        channel.Subscribe(Topic, system.ActorOf(Props.Create(() => new BulkSink()), "bulk-sink"));
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        _ = Task.Run(() => ServeRaw(listener));
+        var akka = ((ExtendedActorSystem)system).Provider.DefaultAddress;
+        Console.WriteLine($"ready raw={((IPEndPoint)listener.LocalEndpoint).Port} bulk={channel.Endpoint} akka={akka}");
+        Console.Out.Flush();
+        if (a.String("--send-to") is { } target)
+        {
+            var total = long.Parse(a.Required("--send-bytes"), CultureInfo.InvariantCulture);
+            var stallAfter = a.String("--stall-after-bytes") is { } s ? long.Parse(s, CultureInfo.InvariantCulture) : long.MaxValue;
+            var payload = new byte[total];
+            channel.SendAsync(BulkEndpoint.Parse(target), new BulkHeader(Guid.NewGuid(), Topic), payload, progress: sent =>
+            {
+                if (sent < stallAfter) return;
+                Console.WriteLine("stalled");
+                Console.Out.Flush();
+                Thread.Sleep(Timeout.Infinite);
+            }).GetAwaiter().GetResult();
+            Console.WriteLine("sent");
+        }
+        while (Console.In.ReadLine() is not null) { }
+        channel.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        listener.Stop();
+        system.Terminate().Wait(TimeSpan.FromSeconds(10));
+        return 0;
+    }
+
+    static void ServeRaw(TcpListener listener)
+    {
+        try
+        {
+            using var client = listener.AcceptTcpClient();
+            client.NoDelay = true;
+            var stream = client.GetStream();
+            var length = new byte[8];
+            byte[] buffer = [];
+            while (true)
+            {
+                stream.ReadExactly(length);
+                var n = BinaryPrimitives.ReadInt64LittleEndian(length);
+                if (buffer.Length < n) buffer = new byte[n];
+                stream.ReadExactly(buffer.AsSpan(0, (int)n));
+                stream.WriteByte(1);
+            }
+        }
+        catch (Exception e) when (e is EndOfStreamException or IOException or SocketException or ObjectDisposedException) { }
+    }
+
+    /// <summary>This bench executable started again as a child process (apphost, or `dotnet minimind-bench.dll`).</summary>
+    sealed class Peer : IDisposable
+    {
+        readonly List<string> _lines = [];
+
+        Peer(Process process)
+        {
+            Process = process;
+            process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_lines) { _lines.Add(e.Data); Monitor.PulseAll(_lines); } };
+            process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine($"peer: {e.Data}"); };
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+        }
+
+        public Process Process { get; }
+
+        public static Peer Start(string args)
+        {
+            var exe = Environment.ProcessPath ?? "dotnet";
+            var psi = Path.GetFileNameWithoutExtension(exe) == "dotnet"
+                ? new ProcessStartInfo(exe, $"\"{typeof(ExchangeBench).Assembly.Location}\" {args}")
+                : new ProcessStartInfo(exe, args);
+            psi.RedirectStandardInput = psi.RedirectStandardOutput = psi.RedirectStandardError = true;
+            return new Peer(Process.Start(psi) ?? throw new InvalidOperationException("cannot start the exchange peer"));
+        }
+
+        public string WaitForLine(string prefix, TimeSpan timeout)
+        {
+            var deadline = DateTime.UtcNow + timeout;
+            lock (_lines)
+            {
+                while (true)
+                {
+                    var line = _lines.FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal));
+                    if (line is not null) return line;
+                    if (Process.HasExited) throw new InvalidOperationException($"exchange peer exited with {Process.ExitCode} before printing '{prefix}'");
+                    var left = deadline - DateTime.UtcNow;
+                    if (left <= TimeSpan.Zero) throw new TimeoutException($"exchange peer did not print '{prefix}' within {timeout}");
+                    Monitor.Wait(_lines, TimeSpan.FromMilliseconds(Math.Min(left.TotalMilliseconds, 200)));
+                }
+            }
+        }
+
+        public void Stop()
+        {
+            Process.StandardInput.Close();
+            if (!Process.WaitForExit(TimeSpan.FromSeconds(15))) Process.Kill(entireProcessTree: true);
+        }
+
+        public void Dispose()
+        {
+            if (!Process.HasExited) Process.Kill(entireProcessTree: true);
+            Process.Dispose();
+        }
+    }
+}
