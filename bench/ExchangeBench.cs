@@ -18,7 +18,10 @@ namespace MiniMind.Bench;
 /// Moves one float32 gradient of --params floats (default: minimind2-small, 25.83M) from this process to a child
 /// (`exchange-peer`), each repetition three ways, interleaved so machine load hits them alike:
 ///   (a) raw TCP: one socket, length prefix, one write of the whole buffer, 1-byte ack (the ceiling);
-///   (b) BulkChannel: SendAsync(float[]) until the receiver's ack (frames read into a fresh float[], checksummed, told to an actor);
+///   (b) BulkChannel, coordinated as in training: the sender asks the receiving actor (Akka message) for a transfer id,
+///       the actor Expects it with its own reused float[] buffer, the sender SendAsync(float[])s until the receiver's ack
+///       (frames checksummed, read straight into the buffer, BulkTransferReceived told to the actor);
+///   (b') BulkChannel to a topic subscriber: the receiver allocates a fresh float[] per transfer (shows that cost);
 ///   (c) Akka.Remote: GradientChunk.Split into --chunk-mb chunks (TrainingSerializer), Tell each, the remote actor
 ///       joins them into a float[] and replies.
 /// Prints MB/s (10^6 bytes/s) per repetition, the medians, and (b)/(a), (c)/(a) (target (b)/(a) ≥ 0.5).
@@ -50,22 +53,26 @@ public static class ExchangeBench
         raw.Connect(IPAddress.Loopback, int.Parse(fields["raw"], CultureInfo.InvariantCulture));
         var rawStream = raw.GetStream();
 
-        var results = new Dictionary<string, List<double>> { ["raw"] = [], ["bulk"] = [], ["akka"] = [] };
+        var bulkSink = system.ActorSelection($"{fields["akka"]}/user/bulk-sink").ResolveOne(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
+
+        var results = new Dictionary<string, List<double>> { ["raw"] = [], ["bulk"] = [], ["fresh"] = [], ["akka"] = [] };
+        Console.WriteLine("MB/s     (a) raw TCP   (b) BulkChannel   (b') fresh array   (c) Akka.Remote");
         for (var rep = 0; rep <= reps; rep++)
         {
-            var r = RawOnce(rawStream, gradient);
-            var b = BulkOnce(channel, bulkPeer, gradient);
-            var k = AkkaOnce(system, sink, gradient, rep, chunkMb);
-            var mbps = (r: bytes / 1e6 / r, b: bytes / 1e6 / b, k: bytes / 1e6 / k);
-            Console.WriteLine($"{(rep == 0 ? "warm-up" : $"rep {rep}"),-8} raw TCP {mbps.r,7:F0} MB/s   BulkChannel {mbps.b,7:F0} MB/s   Akka.Remote {mbps.k,6:F0} MB/s");
+            var r = bytes / 1e6 / RawOnce(rawStream, gradient);
+            var b = bytes / 1e6 / BulkOnce(channel, bulkPeer, bulkSink, gradient);
+            var f = bytes / 1e6 / BulkOnce(channel, bulkPeer, null, gradient);
+            var k = bytes / 1e6 / AkkaOnce(system, sink, gradient, rep, chunkMb);
+            Console.WriteLine($"{(rep == 0 ? "warm-up" : $"rep {rep}"),-8} {r,13:F0} {b,17:F0} {f,18:F0} {k,17:F0}");
             if (rep == 0) continue;
-            results["raw"].Add(mbps.r);
-            results["bulk"].Add(mbps.b);
-            results["akka"].Add(mbps.k);
+            results["raw"].Add(r);
+            results["bulk"].Add(b);
+            results["fresh"].Add(f);
+            results["akka"].Add(k);
         }
-        double rawMed = Median(results["raw"]), bulkMed = Median(results["bulk"]), akkaMed = Median(results["akka"]);
-        Console.WriteLine($"median   raw TCP {rawMed,7:F0} MB/s   BulkChannel {bulkMed,7:F0} MB/s   Akka.Remote {akkaMed,6:F0} MB/s");
-        Console.WriteLine($"BulkChannel / raw TCP = {bulkMed / rawMed:F2} (target ≥ 0.50); Akka.Remote / raw TCP = {akkaMed / rawMed:F3}");
+        double rawMed = Median(results["raw"]), bulkMed = Median(results["bulk"]), freshMed = Median(results["fresh"]), akkaMed = Median(results["akka"]);
+        Console.WriteLine($"{"median",-8} {rawMed,13:F0} {bulkMed,17:F0} {freshMed,18:F0} {akkaMed,17:F0}");
+        Console.WriteLine($"(b)/(a) BulkChannel / raw TCP = {bulkMed / rawMed:F2} (target ≥ 0.50); (b')/(a) = {freshMed / rawMed:F2}; (c)/(a) Akka.Remote / raw TCP = {akkaMed / rawMed:F3}");
 
         channel.DisposeAsync().AsTask().GetAwaiter().GetResult();
         system.Terminate().Wait(TimeSpan.FromSeconds(10));
@@ -73,9 +80,10 @@ public static class ExchangeBench
         Console.WriteLine(JsonSerializer.Serialize(new
         {
             bench = "exchange", parameters, bytes, reps, frame_kb = frameKb, chunk_mb = chunkMb,
-            raw_mbps = Math.Round(rawMed, 1), bulk_mbps = Math.Round(bulkMed, 1), akka_mbps = Math.Round(akkaMed, 1),
-            bulk_over_raw = Math.Round(bulkMed / rawMed, 3), akka_over_raw = Math.Round(akkaMed / rawMed, 4),
-            raw_runs = results["raw"].Select(v => Math.Round(v)), bulk_runs = results["bulk"].Select(v => Math.Round(v)), akka_runs = results["akka"].Select(v => Math.Round(v)),
+            raw_mbps = Math.Round(rawMed, 1), bulk_mbps = Math.Round(bulkMed, 1), bulk_fresh_mbps = Math.Round(freshMed, 1), akka_mbps = Math.Round(akkaMed, 1),
+            bulk_over_raw = Math.Round(bulkMed / rawMed, 3), bulk_fresh_over_raw = Math.Round(freshMed / rawMed, 3), akka_over_raw = Math.Round(akkaMed / rawMed, 4),
+            raw_runs = results["raw"].Select(v => Math.Round(v)), bulk_runs = results["bulk"].Select(v => Math.Round(v)),
+            bulk_fresh_runs = results["fresh"].Select(v => Math.Round(v)), akka_runs = results["akka"].Select(v => Math.Round(v)),
         }));
         return 0;
     }
@@ -97,10 +105,13 @@ public static class ExchangeBench
         return clock.Elapsed.TotalSeconds;
     }
 
-    static double BulkOnce(BulkChannel channel, BulkEndpoint peer, float[] gradient)
+    /// <summary>One transfer; with <paramref name="receiver"/> it first asks that actor for a transfer id (timed too).</summary>
+    static double BulkOnce(BulkChannel channel, BulkEndpoint peer, IActorRef? receiver, float[] gradient)
     {
         var clock = Stopwatch.StartNew();
-        channel.SendAsync(peer, new BulkHeader(Guid.NewGuid(), Topic), gradient).GetAwaiter().GetResult();
+        var id = receiver is null ? Guid.NewGuid()
+            : Guid.Parse(receiver.Ask<string>($"expect {gradient.Length}", TimeSpan.FromSeconds(30)).GetAwaiter().GetResult(), CultureInfo.InvariantCulture);
+        channel.SendAsync(peer, new BulkHeader(id, Topic), gradient).GetAwaiter().GetResult();
         return clock.Elapsed.TotalSeconds;
     }
 
@@ -148,11 +159,22 @@ public static class ExchangeBench
         });
     }
 
-    /// <summary>Counts what arrives on the BulkChannel (the payload is dropped; the ack already went back).</summary>
+    /// <summary>The BulkChannel side of the peer. "expect N" (an Akka message from the sender) → Expects a new transfer
+    /// id into this actor's reused N-float buffer and replies the id; received payloads are dropped (the ack already went back).</summary>
     sealed class BulkSink : ReceiveActor
     {
-        public BulkSink()
+        float[] _buffer = [];
+
+        public BulkSink(BulkChannel channel)
         {
+            Receive<string>(m => m.StartsWith("expect ", StringComparison.Ordinal), m =>
+            {
+                var n = int.Parse(m.AsSpan(7), CultureInfo.InvariantCulture);
+                if (_buffer.Length != n) _buffer = new float[n];
+                var id = Guid.NewGuid();
+                channel.Expect(id, Self, _buffer);
+                Sender.Tell(id.ToString());
+            });
             Receive<BulkTransferReceived>(_ => { });
             Receive<BulkTransferFailed>(f => Console.Error.WriteLine($"bulk transfer {f.TransferId} failed: {f.Reason}"));
         }
@@ -172,7 +194,7 @@ public static class ExchangeBench
         using var system = ActorSystem.Create("exchange-peer", RemoteConfig(chunkMb));
         system.ActorOf(Props.Create(() => new Sink()), "sink");
         var channel = BulkChannel.Start(new BulkChannelOptions { FrameBytes = frameKb * 1024 }, system.Log);
-        channel.Subscribe(Topic, system.ActorOf(Props.Create(() => new BulkSink()), "bulk-sink"));
+        channel.Subscribe(Topic, system.ActorOf(Props.Create(() => new BulkSink(channel)), "bulk-sink"));
         var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         _ = Task.Run(() => ServeRaw(listener));

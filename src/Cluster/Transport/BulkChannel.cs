@@ -23,7 +23,7 @@ public sealed class BulkChannel : IAsyncDisposable
     readonly Socket _listener;
     readonly CancellationTokenSource _shutdown = new();
     readonly ConcurrentDictionary<string, IActorRef> _subscribers = new(StringComparer.Ordinal);
-    readonly ConcurrentDictionary<Guid, IActorRef> _expected = new();
+    readonly ConcurrentDictionary<Guid, Route> _expected = new();
     readonly ConcurrentDictionary<BulkEndpoint, Lazy<Task<OutboundConnection>>> _outbound = new();
     readonly ConcurrentDictionary<InboundConnection, Task> _inbound = new();
     readonly Task _acceptLoop;
@@ -83,17 +83,35 @@ public sealed class BulkChannel : IAsyncDisposable
 
     /// <summary>Delivers the transfer with this id (one time) to <paramref name="target"/>, whatever its topic. Call it
     /// before telling the sender the id, so the transfer cannot arrive first.</summary>
-    public void Expect(Guid transferId, IActorRef target)
+    public void Expect(Guid transferId, IActorRef target) => AddExpected(transferId, target, null);
+
+    /// <summary>As <see cref="Expect(Guid, IActorRef)"/>, reading the float32 payload straight into
+    /// <paramref name="destination"/> (e.g. a buffer the actor reuses every step: no allocation, no page faults). The
+    /// payload must be exactly <c>destination.Length</c> floats, else it is refused. The actor must not touch the array
+    /// until it gets <see cref="BulkTransferReceived"/> (whose payload is this array) or <see cref="BulkTransferFailed"/>
+    /// (the array then holds partial data).</summary>
+    public void Expect(Guid transferId, IActorRef target, float[] destination) =>
+        AddExpected(transferId, target, BulkPayload.Of(destination ?? throw new ArgumentNullException(nameof(destination))));
+
+    /// <summary>As <see cref="Expect(Guid, IActorRef, float[])"/> for a byte payload of exactly <c>destination.Length</c> bytes.</summary>
+    public void Expect(Guid transferId, IActorRef target, byte[] destination) =>
+        AddExpected(transferId, target, BulkPayload.Of(destination ?? throw new ArgumentNullException(nameof(destination))));
+
+    void AddExpected(Guid transferId, IActorRef target, BulkPayload? destination)
     {
-        if (!_expected.TryAdd(transferId, RequireLocal(target)))
+        if (!_expected.TryAdd(transferId, new Route(RequireLocal(target), destination)))
             throw new InvalidOperationException($"bulk transfer {transferId} is already expected");
     }
 
-    /// <summary>Withdraws an <see cref="Expect"/> whose transfer has not begun; false when it is unknown or already began.</summary>
+    /// <summary>Withdraws an <see cref="Expect(Guid, IActorRef)"/> whose transfer has not begun; false when it is unknown or already began.</summary>
     public bool CancelExpect(Guid transferId) => _expected.TryRemove(transferId, out _);
 
-    internal IActorRef? ResolveTarget(Guid transferId, string topic) =>
-        _expected.TryRemove(transferId, out var target) ? target : _subscribers.GetValueOrDefault(topic);
+    /// <summary>Where a transfer goes: its actor, and the array to fill when the actor supplied one.</summary>
+    internal sealed record Route(IActorRef Target, BulkPayload? Destination);
+
+    internal Route? ResolveTarget(Guid transferId, string topic) =>
+        _expected.TryRemove(transferId, out var route) ? route
+        : _subscribers.TryGetValue(topic, out var target) ? new Route(target, null) : null;
 
     static IActorRef RequireLocal(IActorRef target)
     {

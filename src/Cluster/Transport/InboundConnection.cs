@@ -118,12 +118,23 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
     {
         var (total, kind, topic, metadata) = BulkWire.ParseBegin(payload);
         if (_open.ContainsKey(h.TransferId)) throw new BulkProtocolException($"transfer {h.TransferId} began twice");
-        var t = new Incoming(h.TransferId, topic, metadata, total) { Target = channel.ResolveTarget(h.TransferId, topic) };
+        var route = channel.ResolveTarget(h.TransferId, topic);
+        var t = new Incoming(h.TransferId, topic, metadata, total) { Target = route?.Target };
         var limit = Math.Min(options.MaxPayloadBytes, Array.MaxLength);
         string? refusal = null;
         if (t.Target is null) refusal = $"no actor on {channel.Endpoint} expects transfer {h.TransferId} or subscribes to topic '{topic}'";
         else if (total > limit) refusal = $"payload of {total} bytes exceeds the limit of {limit} bytes on {channel.Endpoint}";
         else if (kind == BulkPayloadKind.Float32 && total % sizeof(float) != 0) refusal = $"float32 payload of {total} bytes is not a multiple of 4";
+        else if (route!.Destination is { } into)
+        {
+            if (into.Kind != kind || into.ByteLength != total)
+                refusal = $"the receiving actor expects {into.ByteLength} bytes of {into.Kind}, the sender announced {total} bytes of {kind}";
+            else
+            {
+                t.Payload = into;
+                t.Destination = into.Floats is { } f ? new FloatBytes(f).Memory : into.Bytes;
+            }
+        }
         else
         {
             try
