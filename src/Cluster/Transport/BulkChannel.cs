@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Event;
@@ -164,24 +165,12 @@ public sealed class BulkChannel : IAsyncDisposable
             throw new BulkTransferException($"{what} failed: {e.Message}", e);
         }
         var answer = connection.Open(header.TransferId);
-        long sent = 0;
+        var sent = new StrongBox<long>();
         try
         {
-            await connection.WriteFrameAsync(FrameType.Begin, header.TransferId, BulkWire.Begin(header, payload.Length, kind)).ConfigureAwait(false);
-            while (sent < payload.Length && !answer.IsCompleted)
-            {
-                if (cancellationToken.IsCancellationRequested)
-                {
-                    await connection.TryAbortAsync(header.TransferId, "cancelled by the sender").ConfigureAwait(false);
-                    cancellationToken.ThrowIfCancellationRequested();
-                }
-                var n = (int)Math.Min(_options.FrameBytes, payload.Length - sent);
-                await connection.WriteFrameAsync(FrameType.Data, header.TransferId, payload.Slice((int)sent, n)).ConfigureAwait(false);
-                sent += n;
-                progress?.Invoke(sent);
-            }
-            if (sent < payload.Length && answer.IsCompletedSuccessfully)   // refused early: stop the receiver discarding
-                await connection.TryAbortAsync(header.TransferId, "refused by the receiver").ConfigureAwait(false);
+            // The frames go out from a dedicated thread with blocking writes (see FrameIo); the caller only awaits.
+            await Task.Factory.StartNew(() => WriteFrames(connection, header, payload, kind, answer, sent, progress, cancellationToken),
+                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
             string? refusal;
             try
             {
@@ -190,24 +179,41 @@ public sealed class BulkChannel : IAsyncDisposable
             catch (TimeoutException)
             {
                 connection.Fail($"no acknowledgement from {peer} within {_options.IoTimeout.TotalSeconds:0.###} s after the last frame (peer stalled)", null);
-                throw;   // unreachable in practice: Fail faults the answer first; kept for the compiler
+                refusal = await answer.ConfigureAwait(false);   // faulted by Fail: throws the connection exception
             }
-            if (refusal is not null) throw new BulkTransferException($"{what} refused by the receiver after {sent} bytes sent: {refusal}");
+            if (refusal is not null) throw new BulkTransferException($"{what} refused by the receiver after {sent.Value} bytes sent: {refusal}");
             return new BulkSendResult(header.TransferId, payload.Length, clock.Elapsed);
         }
         catch (BulkConnectionException e)
         {
-            throw new BulkTransferException($"{what} failed after {sent} of {payload.Length} bytes sent: {e.Message}", e);
-        }
-        catch (TimeoutException)
-        {
-            var failure = answer.Exception?.InnerException?.Message ?? "no acknowledgement";
-            throw new BulkTransferException($"{what} failed after {sent} of {payload.Length} bytes sent: {failure}");
+            throw new BulkTransferException($"{what} failed after {sent.Value} of {payload.Length} bytes sent: {e.Message}", e);
         }
         finally
         {
             connection.Close(header.TransferId);
         }
+    }
+
+    /// <summary>Begin, then Data frames in order until the payload is out or the receiver answered early (refusal,
+    /// broken connection). Cancellation is checked between frames and tells the receiver to drop the transfer.</summary>
+    void WriteFrames(OutboundConnection connection, BulkHeader header, ReadOnlyMemory<byte> payload, BulkPayloadKind kind,
+        Task<string?> answer, StrongBox<long> sent, Action<long>? progress, CancellationToken cancellationToken)
+    {
+        connection.WriteFrame(FrameType.Begin, header.TransferId, BulkWire.Begin(header, payload.Length, kind));
+        while (sent.Value < payload.Length && !answer.IsCompleted)
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                connection.TryAbort(header.TransferId, "cancelled by the sender");
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+            var n = (int)Math.Min(_options.FrameBytes, payload.Length - sent.Value);
+            connection.WriteFrame(FrameType.Data, header.TransferId, payload.Span.Slice((int)sent.Value, n));
+            sent.Value += n;
+            progress?.Invoke(sent.Value);
+        }
+        if (sent.Value < payload.Length && answer.IsCompletedSuccessfully)   // refused early: stop the receiver discarding
+            connection.TryAbort(header.TransferId, "refused by the receiver");
     }
 
     async Task<OutboundConnection> ConnectionAsync(BulkEndpoint peer, CancellationToken cancellationToken)
@@ -258,7 +264,7 @@ public sealed class BulkChannel : IAsyncDisposable
             }
             BulkWire.Configure(socket, _options.SocketBufferBytes);
             var connection = new InboundConnection(this, socket, _options);
-            var run = Task.Run(() => connection.RunAsync(_shutdown.Token));
+            var run = Task.Factory.StartNew(() => connection.Run(_shutdown.Token), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             _inbound[connection] = run;
         }
     }

@@ -34,41 +34,43 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
 
     public void Close() => socket.Dispose();
 
-    public async Task RunAsync(CancellationToken shutdown)
+    /// <summary>The connection's read loop; runs on its own thread with blocking reads (see FrameIo).</summary>
+    public void Run(CancellationToken shutdown)
     {
         string failure;
         try
         {
-            using (var hello = Timeout(shutdown, always: true))
-            {
-                var (h, payload) = await FrameIo.ReadControlAsync(_stream, _readHeader, hello.Token).ConfigureAwait(false);
-                if (h.Type != FrameType.Hello) throw new BulkProtocolException($"expected a hello frame, got {h.Type}");
-                _from = BulkWire.ParseHello(payload);
-                await FrameIo.WriteControlAsync(_stream, _writeHeader, FrameType.Hello, Guid.Empty, BulkWire.Hello(channel.Endpoint), hello.Token).ConfigureAwait(false);
-            }
+            socket.ReceiveTimeout = socket.SendTimeout = FrameIo.Milliseconds(options.IoTimeout);
+            var hello = FrameIo.ReadHeader(_stream, _readHeader);
+            if (hello.Type != FrameType.Hello) throw new BulkProtocolException($"expected a hello frame, got {hello.Type}");
+            _from = BulkWire.ParseHello(FrameIo.ReadControlPayload(_stream, hello));
+            FrameIo.WriteControl(_stream, _writeHeader, FrameType.Hello, Guid.Empty, BulkWire.Hello(channel.Endpoint));
             while (true)
             {
-                using var frame = Timeout(shutdown, always: false);
+                // IoTimeout while a transfer is open; an idle connection is kept for reuse with no limit.
+                var idle = _open.Count == 0;
+                socket.ReceiveTimeout = idle ? 0 : FrameIo.Milliseconds(options.IoTimeout);
                 FrameHeader h;
                 try
                 {
-                    h = await FrameIo.ReadHeaderAsync(_stream, _readHeader, frame.Token).ConfigureAwait(false);
+                    h = FrameIo.ReadHeader(_stream, _readHeader);
                 }
-                catch (EndOfStreamException) when (_open.Count == 0)
+                catch (EndOfStreamException) when (idle)
                 {
                     failure = "";   // the peer closed an idle connection: nothing lost
                     break;
                 }
+                if (idle) socket.ReceiveTimeout = FrameIo.Milliseconds(options.IoTimeout);
                 switch (h.Type)
                 {
                     case FrameType.Begin:
-                        await OnBeginAsync(h, await FrameIo.ReadControlPayloadAsync(_stream, h, frame.Token).ConfigureAwait(false), frame.Token).ConfigureAwait(false);
+                        OnBegin(h, FrameIo.ReadControlPayload(_stream, h));
                         break;
                     case FrameType.Data:
-                        await OnDataAsync(h, frame.Token).ConfigureAwait(false);
+                        OnData(h);
                         break;
                     case FrameType.Abort:
-                        OnAbort(h.TransferId, FrameIo.Text(await FrameIo.ReadControlPayloadAsync(_stream, h, frame.Token).ConfigureAwait(false)));
+                        OnAbort(h.TransferId, FrameIo.Text(FrameIo.ReadControlPayload(_stream, h)));
                         break;
                     default:
                         throw new BulkProtocolException($"unexpected {h.Type} frame from the sender");
@@ -77,15 +79,7 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
         }
         catch (EndOfStreamException)
         {
-            failure = $"connection from {_from} closed mid-transfer";
-        }
-        catch (OperationCanceledException) when (shutdown.IsCancellationRequested)
-        {
-            failure = "bulk channel shut down";
-        }
-        catch (OperationCanceledException)
-        {
-            failure = $"no data from {_from} for {options.IoTimeout.TotalSeconds:0.###} s (sender stalled)";
+            failure = shutdown.IsCancellationRequested ? "bulk channel shut down" : $"connection from {_from} closed mid-transfer";
         }
         catch (BulkProtocolException e)
         {
@@ -93,7 +87,9 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
-            failure = $"connection from {_from} broke mid-transfer: {e.Message}";
+            failure = shutdown.IsCancellationRequested ? "bulk channel shut down"
+                : FrameIo.IsTimeout(e) ? $"no data from {_from} for {options.IoTimeout.TotalSeconds:0.###} s (sender stalled)"
+                : $"connection from {_from} broke mid-transfer: {e.Message}";
         }
         finally
         {
@@ -105,16 +101,7 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
         _open.Clear();
     }
 
-    /// <summary>The token for one frame: IoTimeout while a transfer is open (or for the hello), else only shutdown,
-    /// since an idle connection is kept for reuse.</summary>
-    CancellationTokenSource Timeout(CancellationToken shutdown, bool always)
-    {
-        var cts = CancellationTokenSource.CreateLinkedTokenSource(shutdown);
-        if (always || _open.Count > 0) cts.CancelAfter(options.IoTimeout);
-        return cts;
-    }
-
-    async Task OnBeginAsync(FrameHeader h, byte[] payload, CancellationToken ct)
+    void OnBegin(FrameHeader h, byte[] payload)
     {
         var (total, kind, topic, metadata) = BulkWire.ParseBegin(payload);
         if (_open.ContainsKey(h.TransferId)) throw new BulkProtocolException($"transfer {h.TransferId} began twice");
@@ -163,15 +150,15 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
             if (t.Target is not null) Fail(t, refusal);
             t.Dropped = true;
             t.Payload = null;
-            await AnswerAsync(FrameType.Nack, t.Id, refusal, ct).ConfigureAwait(false);
+            Answer(FrameType.Nack, t.Id, refusal);
             if (total > 0) _open[t.Id] = t;
             return;
         }
-        if (total == 0) await DeliverAsync(t, ct).ConfigureAwait(false);
+        if (total == 0) Deliver(t);
         else _open[t.Id] = t;
     }
 
-    async Task OnDataAsync(FrameHeader h, CancellationToken ct)
+    void OnData(FrameHeader h)
     {
         if (!_open.TryGetValue(h.TransferId, out var t)) throw new BulkProtocolException($"data frame for unknown transfer {h.TransferId}");
         if (h.Length > t.Total - t.Received)
@@ -182,7 +169,7 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
             for (var left = h.Length; left > 0;)
             {
                 var n = Math.Min(left, _scratch.Length);
-                await _stream.ReadExactlyAsync(_scratch.AsMemory(0, n), ct).ConfigureAwait(false);
+                _stream.ReadExactly(_scratch.AsSpan(0, n));
                 left -= n;
             }
             t.Received += h.Length;
@@ -191,7 +178,7 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
         }
         var start = t.Received;
         var slice = t.Destination.Slice((int)start, h.Length);
-        await _stream.ReadExactlyAsync(slice, ct).ConfigureAwait(false);
+        _stream.ReadExactly(slice.Span);
         t.Received += h.Length;
         if (BulkWire.Hash(slice.Span) != h.PayloadHash)
         {
@@ -202,13 +189,13 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
             t.Payload = null;
             t.Destination = default;
             if (t.Received == t.Total) _open.Remove(t.Id);
-            await AnswerAsync(FrameType.Nack, t.Id, reason, ct).ConfigureAwait(false);
+            Answer(FrameType.Nack, t.Id, reason);
             return;
         }
         if (t.Received == t.Total)
         {
             _open.Remove(t.Id);
-            await DeliverAsync(t, ct).ConfigureAwait(false);
+            Deliver(t);
         }
     }
 
@@ -218,10 +205,10 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
         if (!t.Dropped) Fail(t, $"sender aborted: {reason}");
     }
 
-    async Task DeliverAsync(Incoming t, CancellationToken ct)
+    void Deliver(Incoming t)
     {
         t.Target!.Tell(new BulkTransferReceived(t.Id, t.Topic, t.Metadata, _from, t.Payload!), ActorRefs.NoSender);
-        await AnswerAsync(FrameType.Ack, t.Id, null, ct).ConfigureAwait(false);
+        Answer(FrameType.Ack, t.Id, null);
     }
 
     void Fail(Incoming t, string reason)
@@ -230,6 +217,6 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
         if (t.Target is not null) channel.Log?.Warning("bulk transfer {0} ('{1}') from {2} dropped after {3} of {4} bytes: {5}", t.Id, t.Topic, _from, t.Received, t.Total, reason);
     }
 
-    Task AnswerAsync(FrameType type, Guid id, string? reason, CancellationToken ct) =>
-        FrameIo.WriteControlAsync(_stream, _writeHeader, type, id, reason is null ? [] : FrameIo.Text(reason), ct);
+    void Answer(FrameType type, Guid id, string? reason) =>
+        FrameIo.WriteControl(_stream, _writeHeader, type, id, reason is null ? [] : FrameIo.Text(reason));
 }

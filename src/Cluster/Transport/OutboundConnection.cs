@@ -25,6 +25,7 @@ internal sealed class OutboundConnection
         _stream = stream;
         _options = options;
         _onClosed = onClosed;
+        socket.SendTimeout = FrameIo.Milliseconds(options.IoTimeout);   // bounds every blocking frame write
     }
 
     public BulkEndpoint Peer { get; }
@@ -81,26 +82,23 @@ internal sealed class OutboundConnection
 
     public void Close(Guid id) => _pending.TryRemove(id, out _);
 
-    /// <summary>Writes one frame. A write error or a write that makes no progress for IoTimeout fails the connection.</summary>
-    public async Task WriteFrameAsync(FrameType type, Guid id, ReadOnlyMemory<byte> payload)
+    /// <summary>Writes one frame, blocking (call it from the sending thread). A write error or a write that makes no
+    /// progress for IoTimeout (SO_SNDTIMEO) fails the connection.</summary>
+    public void WriteFrame(FrameType type, Guid id, ReadOnlySpan<byte> payload)
     {
-        var hash = BulkWire.Hash(payload.Span);   // outside the lock: concurrent transfers hash in parallel
-        await _writeLock.WaitAsync().ConfigureAwait(false);
+        var hash = BulkWire.Hash(payload);   // outside the lock: concurrent transfers hash in parallel
+        _writeLock.Wait();
         try
         {
             ThrowIfFailed();
-            using var timeout = new CancellationTokenSource(_options.IoTimeout);
             try
             {
-                await FrameIo.WriteAsync(_stream, _writeHeader, type, id, payload, hash, timeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
-            {
-                Fail($"no progress writing to {Peer} for {_options.IoTimeout.TotalSeconds:0.###} s (peer stalled)", null);
+                FrameIo.Write(_stream, _writeHeader, type, id, payload, hash);
             }
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
             {
-                Fail($"connection to {Peer} broke: {e.Message}", e);
+                if (FrameIo.IsTimeout(e)) Fail($"no progress writing to {Peer} for {_options.IoTimeout.TotalSeconds:0.###} s (peer stalled)", null);
+                else Fail($"connection to {Peer} broke: {e.Message}", e);
             }
             ThrowIfFailed();
         }
@@ -111,9 +109,9 @@ internal sealed class OutboundConnection
     }
 
     /// <summary>Tells the receiver to drop a transfer; best effort (a broken connection drops it anyway).</summary>
-    public async Task TryAbortAsync(Guid id, string reason)
+    public void TryAbort(Guid id, string reason)
     {
-        try { await WriteFrameAsync(FrameType.Abort, id, FrameIo.Text(reason)).ConfigureAwait(false); }
+        try { WriteFrame(FrameType.Abort, id, FrameIo.Text(reason)); }
         catch (BulkConnectionException) { }
     }
 
