@@ -49,7 +49,7 @@ internal sealed class OutboundConnection
             if (h.Type != FrameType.Hello) throw new BulkProtocolException($"expected a hello frame, got {h.Type}");
             BulkWire.ParseHello(payload);
             var connection = new OutboundConnection(peer, socket, stream, options, onClosed);
-            _ = Task.Run(connection.ReadLoopAsync, CancellationToken.None);
+            new Thread(connection.ReadLoop) { IsBackground = true, Name = $"bulk acks from {peer}" }.Start();
             return connection;
         }
         catch (OperationCanceledException) when (!shutdown.IsCancellationRequested)
@@ -121,14 +121,16 @@ internal sealed class OutboundConnection
         if (failure is not null) throw failure;
     }
 
-    async Task ReadLoopAsync()
+    /// <summary>Reads the receiver's Ack/Nack frames (blocking, on its own thread) and completes the transfers' answers.</summary>
+    void ReadLoop()
     {
         var header = new byte[BulkWire.HeaderBytes];
         try
         {
             while (true)
             {
-                var (h, payload) = await FrameIo.ReadControlAsync(_stream, header, CancellationToken.None).ConfigureAwait(false);
+                var h = FrameIo.ReadHeader(_stream, header);
+                var payload = FrameIo.ReadControlPayload(_stream, h);
                 if (h.Type is not (FrameType.Ack or FrameType.Nack)) throw new BulkProtocolException($"unexpected {h.Type} frame from the receiver");
                 if (_pending.TryGetValue(h.TransferId, out var tcs))
                     tcs.TrySetResult(h.Type == FrameType.Ack ? null : FrameIo.Text(payload));
