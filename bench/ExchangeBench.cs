@@ -14,7 +14,7 @@ namespace MiniMind.Bench;
 
 /// <summary>
 /// Gradient exchange between two processes on loopback (issue 5):
-///   exchange [--params 25829888] [--reps 9] [--frame-kb 1024] [--chunk-mb 4]
+///   exchange [--params 25829888] [--reps 9] [--frame-kb 1024] [--chunk-mb 4] [--socket-buffer-kb 4096 (0: kernel default)]
 /// Moves one float32 gradient of --params floats (default: minimind2-small, 25.83M) from this process to a child
 /// (`exchange-peer`), each repetition three ways, interleaved so machine load hits them alike:
 ///   (a) raw TCP: one socket, length prefix, one write of the whole buffer, 1-byte ack (the ceiling);
@@ -32,22 +32,34 @@ public static class ExchangeBench
 
     public static int Run(string[] args)
     {
-        var a = new BenchArgs(args, "--params", "--reps", "--frame-kb", "--chunk-mb");
+        var a = new BenchArgs(args, "--params", "--reps", "--frame-kb", "--chunk-mb", "--socket-buffer-kb");
         int parameters = a.Int("--params", 25_829_888), reps = a.Int("--reps", 9), frameKb = a.Int("--frame-kb", 1024), chunkMb = a.Int("--chunk-mb", 4);
+        var socketKb = SocketKb(a);
         var gradient = new float[parameters];
         var random = new Random(1);
         for (var i = 0; i < gradient.Length; i++) gradient[i] = (float)random.NextDouble();
         var bytes = (long)parameters * sizeof(float);
-        Console.WriteLine($"gradient: {parameters:N0} float32 = {bytes / 1e6:F1} MB; {reps} repetitions (+1 warm-up); BulkChannel frame {frameKb} KiB; Akka chunk {chunkMb} MiB");
+        Console.WriteLine($"gradient: {parameters:N0} float32 = {bytes / 1e6:F1} MB; {reps} repetitions (+1 warm-up); BulkChannel frame {frameKb} KiB, socket buffers {socketKb} KiB; Akka chunk {chunkMb} MiB");
+        var span = MemoryMarshal.AsBytes(gradient.AsSpan());
+        var copy = new byte[span.Length];
+        var hashClock = Stopwatch.StartNew();
+        for (var i = 0; i < 3; i++) System.IO.Hashing.XxHash3.HashToUInt64(span);
+        var hashSeconds = hashClock.Elapsed.TotalSeconds;
+        var crcClock = Stopwatch.StartNew();
+        for (var i = 0; i < 3; i++) System.IO.Hashing.Crc32.HashToUInt32(span);
+        var crcSeconds = crcClock.Elapsed.TotalSeconds;
+        var copyClock = Stopwatch.StartNew();
+        for (var i = 0; i < 3; i++) span.CopyTo(copy);
+        Console.WriteLine($"one core, whole gradient: memcpy {3 * bytes / 1e9 / copyClock.Elapsed.TotalSeconds:F1} GB/s, XxHash3 (the frame checksum) {3 * bytes / 1e9 / hashSeconds:F1} GB/s, CRC-32 {3 * bytes / 1e9 / crcSeconds:F1} GB/s");
 
-        using var peer = Peer.Start($"exchange-peer --frame-kb {frameKb} --chunk-mb {chunkMb}");
+        using var peer = Peer.Start($"exchange-peer --frame-kb {frameKb} --chunk-mb {chunkMb} --socket-buffer-kb {socketKb}");
         var ready = peer.WaitForLine("ready ", TimeSpan.FromSeconds(60));
         var fields = ready.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(f => f.Split('=', 2)).ToDictionary(f => f[0], f => f[1]);
         Console.WriteLine($"peer pid {peer.Process.Id}: {ready}");
 
         using var system = ActorSystem.Create("exchange-sender", RemoteConfig(chunkMb));
         var sink = system.ActorSelection($"{fields["akka"]}/user/sink").ResolveOne(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
-        var channel = BulkChannel.Start(new BulkChannelOptions { FrameBytes = frameKb * 1024 });
+        var channel = BulkChannel.Start(new BulkChannelOptions { FrameBytes = frameKb * 1024, SocketBufferBytes = socketKb * 1024 });
         var bulkPeer = BulkEndpoint.Parse(fields["bulk"]);
         using var raw = new TcpClient { NoDelay = true };
         raw.Connect(IPAddress.Loopback, int.Parse(fields["raw"], CultureInfo.InvariantCulture));
@@ -91,6 +103,9 @@ public static class ExchangeBench
         }));
         return 0;
     }
+
+    /// <summary>--socket-buffer-kb: KiB, or 0 for the kernel's default (autotuned) buffers.</summary>
+    static int SocketKb(BenchArgs a) => a.String("--socket-buffer-kb") == "0" ? 0 : a.Int("--socket-buffer-kb", new BulkChannelOptions().SocketBufferBytes / 1024);
 
     static double Median(List<double> v)
     {
@@ -194,11 +209,11 @@ public static class ExchangeBench
     /// </summary>
     public static int RunPeer(string[] args)
     {
-        var a = new BenchArgs(args, "--frame-kb", "--chunk-mb", "--send-to", "--send-bytes", "--stall-after-bytes");
-        int frameKb = a.Int("--frame-kb", 1024), chunkMb = a.Int("--chunk-mb", 4);
+        var a = new BenchArgs(args, "--frame-kb", "--chunk-mb", "--socket-buffer-kb", "--send-to", "--send-bytes", "--stall-after-bytes");
+        int frameKb = a.Int("--frame-kb", 1024), chunkMb = a.Int("--chunk-mb", 4), socketKb = SocketKb(a);
         using var system = ActorSystem.Create("exchange-peer", RemoteConfig(chunkMb));
         system.ActorOf(Props.Create(() => new Sink()), "sink");
-        var channel = BulkChannel.Start(new BulkChannelOptions { FrameBytes = frameKb * 1024 }, system.Log);
+        var channel = BulkChannel.Start(new BulkChannelOptions { FrameBytes = frameKb * 1024, SocketBufferBytes = socketKb * 1024 }, system.Log);
         channel.Subscribe(Topic, system.ActorOf(Props.Create(() => new BulkSink(channel)), "bulk-sink"));
         var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

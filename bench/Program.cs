@@ -13,7 +13,7 @@ var verbs = new (string Name, string Usage, Func<string[], int> Run)[]
         DataPrepareBench.Run),
     ("actors", "actors [--preset tiny] [--batch 16] [--seq-len 128] [--accumulation 1] [--steps 30] [--warmup 3] [--save-interval 10] [--threads 1]",
         ActorsBench.Run),
-    ("exchange", "exchange [--params 25829888] [--reps 9] [--frame-kb 1024] [--chunk-mb 4]",
+    ("exchange", "exchange [--params 25829888] [--reps 9] [--frame-kb 1024] [--chunk-mb 4] [--socket-buffer-kb 4096 (0: kernel default)]",
         ExchangeBench.Run),
     ("exchange-peer", "exchange-peer [--frame-kb 1024] [--chunk-mb 4] [--send-to host:port --send-bytes N [--stall-after-bytes M]]   (child of exchange; tests)",
         ExchangeBench.RunPeer),
