@@ -50,7 +50,7 @@ public static class ExchangeBench
         var crcSeconds = crcClock.Elapsed.TotalSeconds;
         var copyClock = Stopwatch.StartNew();
         for (var i = 0; i < 3; i++) span.CopyTo(copy);
-        Console.WriteLine($"one core, whole gradient: memcpy {3 * bytes / 1e9 / copyClock.Elapsed.TotalSeconds:F1} GB/s, XxHash3 (the frame checksum) {3 * bytes / 1e9 / hashSeconds:F1} GB/s, CRC-32 {3 * bytes / 1e9 / crcSeconds:F1} GB/s");
+        Console.WriteLine($"one core, whole gradient: memcpy {3 * bytes / 1e9 / copyClock.Elapsed.TotalSeconds:F1} GB/s, XxHash3 {3 * bytes / 1e9 / hashSeconds:F1} GB/s, CRC-32 (the frame checksum) {3 * bytes / 1e9 / crcSeconds:F1} GB/s");
 
         using var peer = Peer.Start($"exchange-peer --frame-kb {frameKb} --chunk-mb {chunkMb} --socket-buffer-kb {socketKb}");
         var ready = peer.WaitForLine("ready ", TimeSpan.FromSeconds(60));

@@ -10,7 +10,7 @@ namespace MiniMind.Cluster.Transport;
 
 /// <summary>
 /// A bulk-data side channel next to Akka.Remote: one per node, listening on its own TCP port. Large payloads
-/// (gradients, weights) go peer to peer as length-prefixed, XxHash3-checked frames on plain sockets, at close to raw
+/// (gradients, weights) go peer to peer as length-prefixed, CRC-32-checked frames on plain sockets, at close to raw
 /// TCP speed, instead of through the remoting association that also carries heartbeats (notes/akka.md §3–§4).
 /// Actors coordinate with small Akka messages: the receiver advertises <see cref="Endpoint"/> and a transfer id, the
 /// sender calls <see cref="SendAsync(BulkEndpoint, BulkHeader, ReadOnlyMemory{float}, Action{long}?, CancellationToken)"/>,

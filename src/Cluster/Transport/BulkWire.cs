@@ -18,8 +18,8 @@ internal enum FrameType : byte
     Nack = 6,    // receiver → sender: UTF-8 reason; the receiver dropped the transfer
 }
 
-/// <summary>One 40-byte frame header: magic, type, transfer id, payload length, XxHash3 of the payload, and a 32-bit
-/// XxHash3 of the header itself (so a corrupted length never desynchronises the stream unnoticed).</summary>
+/// <summary>One 40-byte frame header: magic, type, transfer id, payload length, CRC-32 of the payload, and a CRC-32
+/// of the header itself (so a corrupted length never desynchronises the stream unnoticed).</summary>
 internal readonly record struct FrameHeader(FrameType Type, Guid TransferId, int Length, ulong PayloadHash);
 
 internal static class BulkWire
@@ -29,7 +29,9 @@ internal static class BulkWire
     public const int HeaderBytes = 40;
     public const int MaxControlBytes = 2 + BulkHeader.MaxTopicBytes + 8 + 1 + 4 + BulkHeader.MaxMetadataBytes + 64;
 
-    public static ulong Hash(ReadOnlySpan<byte> payload) => XxHash3.HashToUInt64(payload);
+    /// <summary>The frame checksum: CRC-32 (IEEE). System.IO.Hashing's carry-less-multiply CRC-32 measured faster than
+    /// its XxHash3 on this machine (bench `exchange` prints both), and the checksum is on the data path twice.</summary>
+    public static ulong Hash(ReadOnlySpan<byte> payload) => Crc32.HashToUInt32(payload);
 
     public static void Write(Span<byte> dest, in FrameHeader h)
     {
@@ -40,7 +42,7 @@ internal static class BulkWire
         if (!h.TransferId.TryWriteBytes(dest[8..24])) throw new InvalidOperationException("guid");
         BinaryPrimitives.WriteInt32LittleEndian(dest[24..], h.Length);
         BinaryPrimitives.WriteUInt64LittleEndian(dest[28..], h.PayloadHash);
-        BinaryPrimitives.WriteUInt32LittleEndian(dest[36..], (uint)XxHash3.HashToUInt64(dest[..36]));
+        BinaryPrimitives.WriteUInt32LittleEndian(dest[36..], Crc32.HashToUInt32(dest[..36]));
     }
 
     /// <summary>Parses a header; a wrong magic, header checksum, type or length is a protocol error (the stream
@@ -49,7 +51,7 @@ internal static class BulkWire
     {
         var magic = BinaryPrimitives.ReadUInt32LittleEndian(src);
         if (magic != Magic) throw new BulkProtocolException($"bad frame magic 0x{magic:X8} (expected 0x{Magic:X8}): not a bulk channel peer, or a corrupted stream");
-        if (BinaryPrimitives.ReadUInt32LittleEndian(src[36..]) != (uint)XxHash3.HashToUInt64(src[..36]))
+        if (BinaryPrimitives.ReadUInt32LittleEndian(src[36..]) != Crc32.HashToUInt32(src[..36]))
             throw new BulkProtocolException("frame header checksum mismatch: corrupted stream");
         var type = (FrameType)src[4];
         if (type is < FrameType.Hello or > FrameType.Nack) throw new BulkProtocolException($"unknown frame type {(byte)type}");
