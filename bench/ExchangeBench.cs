@@ -1,0 +1,321 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Akka.Actor;
+using Akka.Configuration;
+using MiniMind.Actors.Protocol;
+using MiniMind.Cluster.Transport;
+
+namespace MiniMind.Bench;
+
+/// <summary>
+/// Gradient exchange between two processes on loopback (issue 5):
+///   exchange [--params 25829888] [--reps 9] [--frame-kb 1024] [--chunk-mb 4] [--socket-buffer-kb 4096 (0: kernel default)]
+/// Moves one float32 gradient of --params floats (default: minimind2-small, 25.83M) from this process to a child
+/// (`exchange-peer`), each repetition three ways, interleaved so machine load hits them alike:
+///   (a) raw TCP: one socket, length prefix, one write of the whole buffer, 1-byte ack (the ceiling);
+///   (b) BulkChannel, coordinated as in training: the sender asks the receiving actor (Akka message) for a transfer id,
+///       the actor Expects it with its own reused float[] buffer, the sender SendAsync(float[])s until the receiver's ack
+///       (frames checksummed, read straight into the buffer, BulkTransferReceived told to the actor);
+///   (b') BulkChannel to a topic subscriber: the receiver allocates a fresh float[] per transfer (shows that cost);
+///   (c) Akka.Remote: GradientChunk.Split into --chunk-mb chunks (TrainingSerializer), Tell each, the remote actor
+///       joins them into a float[] and replies.
+/// Prints MB/s (10^6 bytes/s) per repetition, the medians, and (b)/(a), (c)/(a) (target (b)/(a) ≥ 0.5).
+/// </summary>
+public static class ExchangeBench
+{
+    const string Topic = "gradient";
+
+    public static int Run(string[] args)
+    {
+        var a = new BenchArgs(args, "--params", "--reps", "--frame-kb", "--chunk-mb", "--socket-buffer-kb");
+        int parameters = a.Int("--params", 25_829_888), reps = a.Int("--reps", 9), frameKb = a.Int("--frame-kb", 1024), chunkMb = a.Int("--chunk-mb", 4);
+        var socketKb = SocketKb(a);
+        var gradient = new float[parameters];
+        var random = new Random(1);
+        for (var i = 0; i < gradient.Length; i++) gradient[i] = (float)random.NextDouble();
+        var bytes = (long)parameters * sizeof(float);
+        Console.WriteLine($"gradient: {parameters:N0} float32 = {bytes / 1e6:F1} MB; {reps} repetitions (+1 warm-up); BulkChannel frame {frameKb} KiB, socket buffers {socketKb} KiB; Akka chunk {chunkMb} MiB");
+        var span = MemoryMarshal.AsBytes(gradient.AsSpan());
+        var copy = new byte[span.Length];
+        var hashClock = Stopwatch.StartNew();
+        for (var i = 0; i < 3; i++) System.IO.Hashing.XxHash3.HashToUInt64(span);
+        var hashSeconds = hashClock.Elapsed.TotalSeconds;
+        var crcClock = Stopwatch.StartNew();
+        for (var i = 0; i < 3; i++) System.IO.Hashing.Crc32.HashToUInt32(span);
+        var crcSeconds = crcClock.Elapsed.TotalSeconds;
+        var copyClock = Stopwatch.StartNew();
+        for (var i = 0; i < 3; i++) span.CopyTo(copy);
+        Console.WriteLine($"one core, whole gradient: memcpy {3 * bytes / 1e9 / copyClock.Elapsed.TotalSeconds:F1} GB/s, XxHash3 {3 * bytes / 1e9 / hashSeconds:F1} GB/s, CRC-32 (the frame checksum) {3 * bytes / 1e9 / crcSeconds:F1} GB/s");
+
+        using var peer = Peer.Start($"exchange-peer --frame-kb {frameKb} --chunk-mb {chunkMb} --socket-buffer-kb {socketKb}");
+        var ready = peer.WaitForLine("ready ", TimeSpan.FromSeconds(60));
+        var fields = ready.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(f => f.Split('=', 2)).ToDictionary(f => f[0], f => f[1]);
+        Console.WriteLine($"peer pid {peer.Process.Id}: {ready}");
+
+        using var system = ActorSystem.Create("exchange-sender", RemoteConfig(chunkMb));
+        var sink = system.ActorSelection($"{fields["akka"]}/user/sink").ResolveOne(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
+        var channel = BulkChannel.Start(new BulkChannelOptions { FrameBytes = frameKb * 1024, SocketBufferBytes = socketKb * 1024 });
+        var bulkPeer = BulkEndpoint.Parse(fields["bulk"]);
+        using var raw = new TcpClient { NoDelay = true };
+        raw.Connect(IPAddress.Loopback, int.Parse(fields["raw"], CultureInfo.InvariantCulture));
+        var rawStream = raw.GetStream();
+
+        var bulkSink = system.ActorSelection($"{fields["akka"]}/user/bulk-sink").ResolveOne(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
+
+        var results = new Dictionary<string, List<double>> { ["raw"] = [], ["bulk"] = [], ["fresh"] = [], ["akka"] = [] };
+        Console.WriteLine("MB/s     (a) raw TCP   (b) BulkChannel   (b') fresh array   (c) Akka.Remote");
+        for (var rep = 0; rep <= reps; rep++)
+        {
+            var r = bytes / 1e6 / RawOnce(rawStream, gradient);
+            var b = bytes / 1e6 / BulkOnce(channel, bulkPeer, bulkSink, gradient);
+            var f = bytes / 1e6 / BulkOnce(channel, bulkPeer, null, gradient);
+            var k = bytes / 1e6 / AkkaOnce(system, sink, gradient, rep, chunkMb);
+            Console.WriteLine($"{(rep == 0 ? "warm-up" : $"rep {rep}"),-8} {r,13:F0} {b,17:F0} {f,18:F0} {k,17:F0}");
+            if (rep == 0) continue;
+            results["raw"].Add(r);
+            results["bulk"].Add(b);
+            results["fresh"].Add(f);
+            results["akka"].Add(k);
+        }
+        double rawMed = Median(results["raw"]), bulkMed = Median(results["bulk"]), freshMed = Median(results["fresh"]), akkaMed = Median(results["akka"]);
+        Console.WriteLine($"{"median",-8} {rawMed,13:F0} {bulkMed,17:F0} {freshMed,18:F0} {akkaMed,17:F0}");
+        Console.WriteLine($"{"best",-8} {results["raw"].Max(),13:F0} {results["bulk"].Max(),17:F0} {results["fresh"].Max(),18:F0} {results["akka"].Max(),17:F0}");
+        Console.WriteLine($"medians: (b)/(a) BulkChannel / raw TCP = {bulkMed / rawMed:F2} (target ≥ 0.50); (b')/(a) = {freshMed / rawMed:F2}; (c)/(a) Akka.Remote / raw TCP = {akkaMed / rawMed:F3}");
+        Console.WriteLine($"best:    (b)/(a) = {results["bulk"].Max() / results["raw"].Max():F2}; (b')/(a) = {results["fresh"].Max() / results["raw"].Max():F2}; (c)/(a) = {results["akka"].Max() / results["raw"].Max():F3}");
+        var paired = Median(results["bulk"].Zip(results["raw"], (b, r) => b / r).ToList());
+        Console.WriteLine($"median of the per-repetition ratios (b)/(a) = {paired:F2} (the pair runs back to back, so it is the least load-sensitive figure)");
+
+        channel.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        system.Terminate().Wait(TimeSpan.FromSeconds(10));
+        peer.Stop();
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            bench = "exchange", parameters, bytes, reps, frame_kb = frameKb, chunk_mb = chunkMb,
+            raw_mbps = Math.Round(rawMed, 1), bulk_mbps = Math.Round(bulkMed, 1), bulk_fresh_mbps = Math.Round(freshMed, 1), akka_mbps = Math.Round(akkaMed, 1),
+            bulk_over_raw = Math.Round(bulkMed / rawMed, 3), bulk_over_raw_paired = Math.Round(paired, 3), bulk_fresh_over_raw = Math.Round(freshMed / rawMed, 3), akka_over_raw = Math.Round(akkaMed / rawMed, 4),
+            raw_runs = results["raw"].Select(v => Math.Round(v)), bulk_runs = results["bulk"].Select(v => Math.Round(v)),
+            bulk_fresh_runs = results["fresh"].Select(v => Math.Round(v)), akka_runs = results["akka"].Select(v => Math.Round(v)),
+        }));
+        return 0;
+    }
+
+    /// <summary>--socket-buffer-kb: KiB, or 0 for the kernel's default (autotuned) buffers.</summary>
+    static int SocketKb(BenchArgs a) => a.String("--socket-buffer-kb") == "0" ? 0 : a.Int("--socket-buffer-kb", new BulkChannelOptions().SocketBufferBytes / 1024);
+
+    static double Median(List<double> v)
+    {
+        var s = v.Order().ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    static double RawOnce(NetworkStream stream, float[] gradient)
+    {
+        var clock = Stopwatch.StartNew();
+        Span<byte> length = stackalloc byte[8];
+        BinaryPrimitives.WriteInt64LittleEndian(length, (long)gradient.Length * sizeof(float));
+        stream.Write(length);
+        stream.Write(MemoryMarshal.AsBytes(gradient.AsSpan()));
+        if (stream.ReadByte() != 1) throw new InvalidOperationException("raw TCP peer did not acknowledge");
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>One transfer; with <paramref name="receiver"/> it first asks that actor for a transfer id (not timed: in
+    /// training the id is handed out ahead, in the message that starts the step).</summary>
+    static double BulkOnce(BulkChannel channel, BulkEndpoint peer, IActorRef? receiver, float[] gradient)
+    {
+        var id = receiver is null ? Guid.NewGuid()
+            : Guid.Parse(receiver.Ask<string>($"expect {gradient.Length}", TimeSpan.FromSeconds(30)).GetAwaiter().GetResult(), CultureInfo.InvariantCulture);
+        var clock = Stopwatch.StartNew();
+        channel.SendAsync(peer, new BulkHeader(id, Topic), gradient).GetAwaiter().GetResult();
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    static double AkkaOnce(ActorSystem system, IActorRef sink, float[] gradient, int step, int chunkMb)
+    {
+        var done = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var waiter = system.ActorOf(Props.Create(() => new Waiter(done)));
+        var clock = Stopwatch.StartNew();
+        foreach (var chunk in GradientChunk.Split(step, 0, gradient, chunkMb << 20)) sink.Tell(chunk, waiter);
+        var reply = done.Task.WaitAsync(TimeSpan.FromMinutes(2)).GetAwaiter().GetResult();
+        var seconds = clock.Elapsed.TotalSeconds;
+        system.Stop(waiter);
+        if (reply is not string s || s != $"joined {step} {gradient.Length}") throw new InvalidOperationException($"Akka peer replied {reply}");
+        return seconds;
+    }
+
+    static Config RemoteConfig(int chunkMb) => ConfigurationFactory.ParseString($$"""
+        akka.loglevel = WARNING
+        akka.actor.provider = remote
+        akka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0, maximum-frame-size = {{(chunkMb << 20) + 65536}}b }
+        akka.actor.serializers.training = "MiniMind.Actors.Protocol.TrainingSerializer, MiniMind.Actors"
+        akka.actor.serialization-bindings { "MiniMind.Actors.Protocol.GradientChunk, MiniMind.Actors" = training }
+        """);
+
+    /// <summary>Completes a task with the first message it gets (the Akka peer's reply).</summary>
+    sealed class Waiter : ReceiveActor
+    {
+        public Waiter(TaskCompletionSource<object> done) => ReceiveAny(m => done.TrySetResult(m));
+    }
+
+    /// <summary>The Akka side of the peer: collects a step's chunks, joins them into one float[] (what an aggregator
+    /// does), replies "joined step floats" to the sender of the last chunk.</summary>
+    sealed class Sink : ReceiveActor
+    {
+        readonly List<GradientChunk> _chunks = [];
+
+        public Sink() => Receive<GradientChunk>(c =>
+        {
+            _chunks.Add(c);
+            if (_chunks.Count < c.Count) return;
+            var length = (int)(_chunks.Sum(x => (long)x.Data.Length) / sizeof(float));
+            var joined = GradientChunk.Join(_chunks, length);
+            _chunks.Clear();
+            Sender.Tell($"joined {c.Step} {joined.Length}");
+        });
+    }
+
+    /// <summary>The BulkChannel side of the peer. "expect N" (an Akka message from the sender) → Expects a new transfer
+    /// id into this actor's reused N-float buffer and replies the id; received payloads are dropped (the ack already went back).</summary>
+    sealed class BulkSink : ReceiveActor
+    {
+        float[] _buffer = [];
+
+        public BulkSink(BulkChannel channel)
+        {
+            Receive<string>(m => m.StartsWith("expect ", StringComparison.Ordinal), m =>
+            {
+                var n = int.Parse(m.AsSpan(7), CultureInfo.InvariantCulture);
+                if (_buffer.Length != n) _buffer = new float[n];
+                var id = Guid.NewGuid();
+                channel.Expect(id, Self, _buffer);
+                Sender.Tell(id.ToString());
+            });
+            Receive<BulkTransferReceived>(_ => { });
+            Receive<BulkTransferFailed>(f => Console.Error.WriteLine($"bulk transfer {f.TransferId} failed: {f.Reason}"));
+        }
+    }
+
+    /// <summary>
+    /// The child process:
+    ///   exchange-peer [--frame-kb 1024] [--chunk-mb 4] [--send-to host:port --send-bytes N [--stall-after-bytes M]]
+    /// Prints "ready raw=PORT bulk=HOST:PORT akka=ADDRESS" and serves until stdin closes. With --send-to it also sends
+    /// N bytes on topic "gradient" to that BulkChannel and, after M bytes, prints "stalled" and hangs mid-transfer (for
+    /// the kill test in tests/Cluster.Tests/Transport).
+    /// </summary>
+    public static int RunPeer(string[] args)
+    {
+        var a = new BenchArgs(args, "--frame-kb", "--chunk-mb", "--socket-buffer-kb", "--send-to", "--send-bytes", "--stall-after-bytes");
+        int frameKb = a.Int("--frame-kb", 1024), chunkMb = a.Int("--chunk-mb", 4), socketKb = SocketKb(a);
+        using var system = ActorSystem.Create("exchange-peer", RemoteConfig(chunkMb));
+        system.ActorOf(Props.Create(() => new Sink()), "sink");
+        var channel = BulkChannel.Start(new BulkChannelOptions { FrameBytes = frameKb * 1024, SocketBufferBytes = socketKb * 1024 }, system.Log);
+        channel.Subscribe(Topic, system.ActorOf(Props.Create(() => new BulkSink(channel)), "bulk-sink"));
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        _ = Task.Run(() => ServeRaw(listener));
+        var akka = ((ExtendedActorSystem)system).Provider.DefaultAddress;
+        Console.WriteLine($"ready raw={((IPEndPoint)listener.LocalEndpoint).Port} bulk={channel.Endpoint} akka={akka}");
+        Console.Out.Flush();
+        if (a.String("--send-to") is { } target)
+        {
+            var total = long.Parse(a.Required("--send-bytes"), CultureInfo.InvariantCulture);
+            var stallAfter = a.String("--stall-after-bytes") is { } s ? long.Parse(s, CultureInfo.InvariantCulture) : long.MaxValue;
+            var payload = new byte[total];
+            channel.SendAsync(BulkEndpoint.Parse(target), new BulkHeader(Guid.NewGuid(), Topic), payload, progress: sent =>
+            {
+                if (sent < stallAfter) return;
+                Console.WriteLine("stalled");
+                Console.Out.Flush();
+                Thread.Sleep(Timeout.Infinite);
+            }).GetAwaiter().GetResult();
+            Console.WriteLine("sent");
+        }
+        while (Console.In.ReadLine() is not null) { }
+        channel.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        listener.Stop();
+        system.Terminate().Wait(TimeSpan.FromSeconds(10));
+        return 0;
+    }
+
+    static void ServeRaw(TcpListener listener)
+    {
+        try
+        {
+            using var client = listener.AcceptTcpClient();
+            client.NoDelay = true;
+            var stream = client.GetStream();
+            var length = new byte[8];
+            byte[] buffer = [];
+            while (true)
+            {
+                stream.ReadExactly(length);
+                var n = BinaryPrimitives.ReadInt64LittleEndian(length);
+                if (buffer.Length < n) buffer = new byte[n];
+                stream.ReadExactly(buffer.AsSpan(0, (int)n));
+                stream.WriteByte(1);
+            }
+        }
+        catch (Exception e) when (e is EndOfStreamException or IOException or SocketException or ObjectDisposedException) { }
+    }
+
+    /// <summary>This bench executable started again as a child process (apphost, or `dotnet minimind-bench.dll`).</summary>
+    sealed class Peer : IDisposable
+    {
+        readonly List<string> _lines = [];
+
+        Peer(Process process)
+        {
+            Process = process;
+            process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_lines) { _lines.Add(e.Data); Monitor.PulseAll(_lines); } };
+            process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine($"peer: {e.Data}"); };
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+        }
+
+        public Process Process { get; }
+
+        public static Peer Start(string args)
+        {
+            var exe = Environment.ProcessPath ?? "dotnet";
+            var psi = Path.GetFileNameWithoutExtension(exe) == "dotnet"
+                ? new ProcessStartInfo(exe, $"\"{typeof(ExchangeBench).Assembly.Location}\" {args}")
+                : new ProcessStartInfo(exe, args);
+            psi.RedirectStandardInput = psi.RedirectStandardOutput = psi.RedirectStandardError = true;
+            return new Peer(Process.Start(psi) ?? throw new InvalidOperationException("cannot start the exchange peer"));
+        }
+
+        public string WaitForLine(string prefix, TimeSpan timeout)
+        {
+            var deadline = DateTime.UtcNow + timeout;
+            lock (_lines)
+            {
+                while (true)
+                {
+                    var line = _lines.FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal));
+                    if (line is not null) return line;
+                    if (Process.HasExited) throw new InvalidOperationException($"exchange peer exited with {Process.ExitCode} before printing '{prefix}'");
+                    var left = deadline - DateTime.UtcNow;
+                    if (left <= TimeSpan.Zero) throw new TimeoutException($"exchange peer did not print '{prefix}' within {timeout}");
+                    Monitor.Wait(_lines, TimeSpan.FromMilliseconds(Math.Min(left.TotalMilliseconds, 200)));
+                }
+            }
+        }
+
+        public void Stop()
+        {
+            Process.StandardInput.Close();
+            if (!Process.WaitForExit(TimeSpan.FromSeconds(15))) Process.Kill(entireProcessTree: true);
+        }
+
+        public void Dispose()
+        {
+            if (!Process.HasExited) Process.Kill(entireProcessTree: true);
+            Process.Dispose();
+        }
+    }
+}

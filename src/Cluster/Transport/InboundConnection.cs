@@ -1,0 +1,222 @@
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Event;
+
+namespace MiniMind.Cluster.Transport;
+
+/// <summary>A connection a peer opened to this node. One loop reads its frames in order: Begin routes a transfer to
+/// its actor and allocates the destination array, Data frames are read straight into that array and verified, the
+/// last one delivers <see cref="BulkTransferReceived"/> and answers Ack. Anything that goes wrong with one transfer
+/// (checksum, refusal, sender abort) drops it, tells its actor <see cref="BulkTransferFailed"/> and answers Nack;
+/// anything that breaks the stream drops every open transfer on the connection.</summary>
+internal sealed class InboundConnection(BulkChannel channel, Socket socket, BulkChannelOptions options)
+{
+    sealed class Incoming(Guid id, string topic, byte[] metadata, long total)
+    {
+        public Guid Id { get; } = id;
+        public string Topic { get; } = topic;
+        public byte[] Metadata { get; } = metadata;
+        public long Total { get; } = total;
+        public long Received { get; set; }
+        public IActorRef? Target { get; set; }
+        public BulkPayload? Payload { get; set; }
+        public Memory<byte> Destination { get; set; }
+        /// <summary>Refused or failed: its remaining frames are read and discarded until the sender aborts.</summary>
+        public bool Dropped { get; set; }
+    }
+
+    readonly NetworkStream _stream = new(socket, ownsSocket: true);
+    readonly byte[] _readHeader = new byte[BulkWire.HeaderBytes];
+    readonly byte[] _writeHeader = new byte[BulkWire.HeaderBytes];
+    readonly Dictionary<Guid, Incoming> _open = [];
+    BulkEndpoint _from = new(socket.RemoteEndPoint?.ToString() ?? "unknown", 0);
+    byte[]? _scratch;
+
+    public void Close() => socket.Dispose();
+
+    /// <summary>The connection's read loop; runs on its own thread with blocking reads (see FrameIo).</summary>
+    public void Run(CancellationToken shutdown)
+    {
+        string failure;
+        try
+        {
+            socket.ReceiveTimeout = socket.SendTimeout = FrameIo.Milliseconds(options.IoTimeout);
+            var hello = FrameIo.ReadHeader(_stream, _readHeader);
+            if (hello.Type != FrameType.Hello) throw new BulkProtocolException($"expected a hello frame, got {hello.Type}");
+            _from = BulkWire.ParseHello(FrameIo.ReadControlPayload(_stream, hello));
+            FrameIo.WriteControl(_stream, _writeHeader, FrameType.Hello, Guid.Empty, BulkWire.Hello(channel.Endpoint));
+            while (true)
+            {
+                // IoTimeout while a transfer is open; an idle connection is kept for reuse with no limit.
+                var idle = _open.Count == 0;
+                socket.ReceiveTimeout = idle ? 0 : FrameIo.Milliseconds(options.IoTimeout);
+                FrameHeader h;
+                try
+                {
+                    h = FrameIo.ReadHeader(_stream, _readHeader);
+                }
+                catch (EndOfStreamException) when (idle)
+                {
+                    failure = "";   // the peer closed an idle connection: nothing lost
+                    break;
+                }
+                if (idle) socket.ReceiveTimeout = FrameIo.Milliseconds(options.IoTimeout);
+                switch (h.Type)
+                {
+                    case FrameType.Begin:
+                        OnBegin(h, FrameIo.ReadControlPayload(_stream, h));
+                        break;
+                    case FrameType.Data:
+                        OnData(h);
+                        break;
+                    case FrameType.Abort:
+                        OnAbort(h.TransferId, FrameIo.Text(FrameIo.ReadControlPayload(_stream, h)));
+                        break;
+                    default:
+                        throw new BulkProtocolException($"unexpected {h.Type} frame from the sender");
+                }
+            }
+        }
+        catch (EndOfStreamException)
+        {
+            failure = shutdown.IsCancellationRequested ? "bulk channel shut down" : $"connection from {_from} closed mid-transfer";
+        }
+        catch (BulkProtocolException e)
+        {
+            failure = $"protocol error from {_from}: {e.Message}";
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            failure = shutdown.IsCancellationRequested ? "bulk channel shut down"
+                : FrameIo.IsTimeout(e) ? $"no data from {_from} for {options.IoTimeout.TotalSeconds:0.###} s (sender stalled)"
+                : $"connection from {_from} broke mid-transfer: {e.Message}";
+        }
+        finally
+        {
+            socket.Dispose();
+            channel.OnInboundClosed(this);
+        }
+        foreach (var t in _open.Values)
+            if (!t.Dropped) Fail(t, failure);
+        _open.Clear();
+    }
+
+    void OnBegin(FrameHeader h, byte[] payload)
+    {
+        var (total, kind, topic, metadata) = BulkWire.ParseBegin(payload);
+        if (_open.ContainsKey(h.TransferId)) throw new BulkProtocolException($"transfer {h.TransferId} began twice");
+        var route = channel.ResolveTarget(h.TransferId, topic);
+        var t = new Incoming(h.TransferId, topic, metadata, total) { Target = route?.Target };
+        var limit = Math.Min(options.MaxPayloadBytes, Array.MaxLength);
+        string? refusal = null;
+        if (t.Target is null) refusal = $"no actor on {channel.Endpoint} expects transfer {h.TransferId} or subscribes to topic '{topic}'";
+        else if (total > limit) refusal = $"payload of {total} bytes exceeds the limit of {limit} bytes on {channel.Endpoint}";
+        else if (kind == BulkPayloadKind.Float32 && total % sizeof(float) != 0) refusal = $"float32 payload of {total} bytes is not a multiple of 4";
+        else if (route!.Destination is { } into)
+        {
+            if (into.Kind != kind || into.ByteLength != total)
+                refusal = $"the receiving actor expects {into.ByteLength} bytes of {into.Kind}, the sender announced {total} bytes of {kind}";
+            else
+            {
+                t.Payload = into;
+                t.Destination = into.Floats is { } f ? new FloatBytes(f).Memory : into.Bytes;
+            }
+        }
+        else
+        {
+            try
+            {
+                if (kind == BulkPayloadKind.Float32)
+                {
+                    var floats = GC.AllocateUninitializedArray<float>((int)(total / sizeof(float)));
+                    t.Payload = BulkPayload.Of(floats);
+                    t.Destination = new FloatBytes(floats).Memory;
+                }
+                else
+                {
+                    var bytes = GC.AllocateUninitializedArray<byte>((int)total);
+                    t.Payload = BulkPayload.Of(bytes);
+                    t.Destination = bytes;
+                }
+            }
+            catch (OutOfMemoryException)
+            {
+                refusal = $"cannot allocate {total} bytes on {channel.Endpoint}";
+            }
+        }
+        if (refusal is not null)
+        {
+            channel.Log?.Warning("bulk transfer {0} ('{1}', {2} bytes) from {3} refused: {4}", h.TransferId, topic, total, _from, refusal);
+            if (t.Target is not null) Fail(t, refusal);
+            t.Dropped = true;
+            t.Payload = null;
+            Answer(FrameType.Nack, t.Id, refusal);
+            if (total > 0) _open[t.Id] = t;
+            return;
+        }
+        if (total == 0) Deliver(t);
+        else _open[t.Id] = t;
+    }
+
+    void OnData(FrameHeader h)
+    {
+        if (!_open.TryGetValue(h.TransferId, out var t)) throw new BulkProtocolException($"data frame for unknown transfer {h.TransferId}");
+        if (h.Length > t.Total - t.Received)
+            throw new BulkProtocolException($"transfer {t.Id}: data frame of {h.Length} bytes at {t.Received} overruns the announced {t.Total} bytes");
+        if (t.Dropped)
+        {
+            _scratch ??= new byte[Math.Min(options.FrameBytes, 1 << 20)];
+            for (var left = h.Length; left > 0;)
+            {
+                var n = Math.Min(left, _scratch.Length);
+                _stream.ReadExactly(_scratch.AsSpan(0, n));
+                left -= n;
+            }
+            t.Received += h.Length;
+            if (t.Received == t.Total) _open.Remove(t.Id);
+            return;
+        }
+        var start = t.Received;
+        var slice = t.Destination.Slice((int)start, h.Length);
+        _stream.ReadExactly(slice.Span);
+        t.Received += h.Length;
+        if (BulkWire.Hash(slice.Span) != h.PayloadHash)
+        {
+            var reason = $"checksum mismatch in the frame at bytes {start}..{t.Received} of {t.Total}: corrupted data dropped";
+            channel.Log?.Warning("bulk transfer {0} ('{1}') from {2}: {3}", t.Id, t.Topic, _from, reason);
+            Fail(t, reason);
+            t.Dropped = true;
+            t.Payload = null;
+            t.Destination = default;
+            if (t.Received == t.Total) _open.Remove(t.Id);
+            Answer(FrameType.Nack, t.Id, reason);
+            return;
+        }
+        if (t.Received == t.Total)
+        {
+            _open.Remove(t.Id);
+            Deliver(t);
+        }
+    }
+
+    void OnAbort(Guid id, string reason)
+    {
+        if (!_open.Remove(id, out var t)) return;   // already complete or dropped: nothing to do
+        if (!t.Dropped) Fail(t, $"sender aborted: {reason}");
+    }
+
+    void Deliver(Incoming t)
+    {
+        t.Target!.Tell(new BulkTransferReceived(t.Id, t.Topic, t.Metadata, _from, t.Payload!), ActorRefs.NoSender);
+        Answer(FrameType.Ack, t.Id, null);
+    }
+
+    void Fail(Incoming t, string reason)
+    {
+        t.Target?.Tell(new BulkTransferFailed(t.Id, t.Topic, _from, t.Received, t.Total, reason), ActorRefs.NoSender);
+        if (t.Target is not null) channel.Log?.Warning("bulk transfer {0} ('{1}') from {2} dropped after {3} of {4} bytes: {5}", t.Id, t.Topic, _from, t.Received, t.Total, reason);
+    }
+
+    void Answer(FrameType type, Guid id, string? reason) =>
+        FrameIo.WriteControl(_stream, _writeHeader, type, id, reason is null ? [] : FrameIo.Text(reason));
+}
