@@ -85,14 +85,18 @@ namespace MiniMind.Build
         }
 
         /// <summary>Patches a file on disk. The new bytes go to a temp file that replaces the original,
-        /// so a hard link into the NuGet cache is never written through.</summary>
+        /// so a hard link into the NuGet cache is never written through. The patched copy keeps the original's
+        /// size and modification time, so MSBuild's incremental copy (same size and time = unchanged) leaves it alone
+        /// in later builds instead of copying the unpatched file over it again while a process may be loading it.</summary>
         public static PatchOutcome PatchFile(string path, string version = Version)
         {
             var bytes = File.ReadAllBytes(path);
             var outcome = Patch(bytes, version);
             if (outcome != PatchOutcome.Patched) return outcome;
+            var stamp = File.GetLastWriteTimeUtc(path);
             var tmp = path + ".weak-tmp";
             File.WriteAllBytes(tmp, bytes);
+            File.SetLastWriteTimeUtc(tmp, stamp);
             File.Delete(path);
             File.Move(tmp, path);
             return outcome;

@@ -57,6 +57,29 @@ public class TorchSharpLoadingTests
     }
 
     [Fact]
+    public void A_patched_file_keeps_the_originals_size_and_time_so_incremental_builds_do_not_copy_over_it()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "minimind-patch-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var copy = Path.Combine(dir, "libLibTorchSharp.so");
+            File.Copy(PackageCopy(), copy);
+            var stamp = new DateTime(2024, 5, 6, 7, 8, 9, DateTimeKind.Utc);
+            File.SetLastWriteTimeUtc(copy, stamp);
+            var size = new FileInfo(copy).Length;
+
+            Assert.Equal(PatchOutcome.Patched, ElfVersionPatch.PatchFile(copy));
+            Assert.Equal(size, new FileInfo(copy).Length);
+            Assert.Equal(stamp, File.GetLastWriteTimeUtc(copy));          // MSBuild's SkipUnchangedFiles: same size + time
+            Assert.Contains(ElfVersionPatch.ReadRequirements(File.ReadAllBytes(copy)), r => r.Version == ElfVersionPatch.Version && (r.Flags & 0x2) != 0);
+            Assert.Equal(PatchOutcome.AlreadyWeak, ElfVersionPatch.PatchFile(copy));
+            Assert.False(File.Exists(copy + ".weak-tmp"));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void Patch_weakens_only_the_target_entry_and_is_idempotent()
     {
         var original = File.ReadAllBytes(PackageCopy());
