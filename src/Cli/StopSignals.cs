@@ -24,6 +24,27 @@ public sealed class StopSignals : IDisposable
         sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
     }
 
+    /// <summary>For commands that simply end on Ctrl+C/SIGTERM (nodes, servers, tails): every such signal is handled
+    /// (the runtime's default exit 130/143 is cancelled) by calling <paramref name="onSignal"/>, until disposed.</summary>
+    public static IDisposable OnEach(Action onSignal)
+    {
+        void Handle(PosixSignalContext c)
+        {
+            c.Cancel = true;
+            onSignal();
+        }
+        return new Registrations(PosixSignalRegistration.Create(PosixSignal.SIGINT, Handle), PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle));
+    }
+
+    sealed class Registrations(PosixSignalRegistration sigint, PosixSignalRegistration sigterm) : IDisposable
+    {
+        public void Dispose()
+        {
+            sigterm.Dispose();
+            sigint.Dispose();
+        }
+    }
+
     /// <summary>The run is up: <paramref name="stopRun"/> requests its graceful stop (called now if a signal came first).</summary>
     public void Attach(Action stopRun)
     {

@@ -2,7 +2,6 @@ using MiniMind.Model;
 using MiniMind.Model.Data;
 using TorchSharp;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace MiniMind.Actors.Stages;
 
@@ -24,9 +23,7 @@ public sealed class ReasonObjective(TrainingSettings settings) : StageObjective(
     public static Tensor Loss(CausalLMOutput output, Tensor labels, Tensor weights, float normalizer, int accumulation = 1)
     {
         using var scope = NewDisposeScope();
-        var V = output.logits.shape[^1];
-        var ce = F.cross_entropy(output.logits.reshape(-1, V).to_type(ScalarType.Float32), labels.reshape(-1), reduction: nn.Reduction.None)
-            .view(labels.shape);                                                           // (B, T)
+        var ce = Losses.TokenCrossEntropy(output.logits, labels);                         // (B, T)
         var loss = (ce * weights).sum() / normalizer + output.aux_loss;
         if (accumulation != 1) loss = loss / accumulation;
         return loss.MoveToOuterDisposeScope();

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using MiniMind.Actors;
 using MiniMind.Cluster;
 using MiniMind.Cluster.Nodes;
@@ -136,13 +135,7 @@ public static class NodeCommands
     static async Task<bool> WaitForSignalOrTermination(NodeHost node, CancellationToken ct)
     {
         var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnSignal(PosixSignalContext c)
-        {
-            c.Cancel = true;
-            signal.TrySetResult();
-        }
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var signals = StopSignals.OnEach(() => signal.TrySetResult());
         using var reg = ct.Register(() => signal.TrySetResult());
         var first = await Task.WhenAny(signal.Task, node.Terminated);
         return first == signal.Task;

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Net;
-using System.Runtime.InteropServices;
 
 namespace MiniMind.Cli.Serve;
 
@@ -38,13 +37,7 @@ public static class ServeCommand
             ctx.Out.Flush();
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, server.Stopping);
             // Ctrl+C / SIGTERM: stop accepting, let Kestrel finish, exit 0.
-            void OnSignal(PosixSignalContext c)
-            {
-                c.Cancel = true;
-                stop.Cancel();
-            }
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+            using var signals = StopSignals.OnEach(stop.Cancel);
             try { await Task.Delay(Timeout.Infinite, stop.Token); }
             catch (OperationCanceledException) { }
             ctx.Error.WriteLine("shutting down");

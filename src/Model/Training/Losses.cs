@@ -13,11 +13,17 @@ public static class Losses
     public static Tensor MaskedCrossEntropy(Tensor logits, Tensor labels, Tensor loss_mask)
     {
         using var scope = NewDisposeScope();
-        var V = logits.shape[^1];
-        // Cross-entropy always in float32, as autocast does (logits are bf16 under mixed precision).
-        var ce = F.cross_entropy(logits.reshape(-1, V).to_type(ScalarType.Float32), labels.reshape(-1), reduction: nn.Reduction.None).view(labels.shape);
+        var ce = TokenCrossEntropy(logits, labels);
         var loss = (ce * loss_mask).sum() / loss_mask.sum().clamp_min(1);
         return loss.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Per-position cross-entropy (B, T) of logits (B, T, V) against labels (B, T), always in float32, as
+    /// autocast does (logits are bf16 under mixed precision).</summary>
+    public static Tensor TokenCrossEntropy(Tensor logits, Tensor labels)
+    {
+        var V = logits.shape[^1];
+        return F.cross_entropy(logits.reshape(-1, V).to_type(ScalarType.Float32), labels.reshape(-1), reduction: nn.Reduction.None).view(labels.shape);
     }
 
     /// <summary>MiniMind's training loss: masked-mean CE + aux_loss, divided by accumulation_steps.</summary>

@@ -67,13 +67,7 @@ public static class CtlVerbs
         cmd.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
         {
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            void OnSignal(System.Runtime.InteropServices.PosixSignalContext c)
-            {
-                c.Cancel = true;
-                stop.Cancel();
-            }
-            using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, OnSignal);
-            using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, OnSignal);
+            using var signals = StopSignals.OnEach(stop.Cancel);
             try { await body(parse, stop.Token); }
             catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
             return ExitCode.Ok;
