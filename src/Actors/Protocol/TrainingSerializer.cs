@@ -20,7 +20,7 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
         [typeof(CheckpointSaved)] = "checkpoint-saved.v1",
         [typeof(CheckpointDiscarded)] = "checkpoint-discarded.v1",
         [typeof(RunCompleted)] = "run-completed.v1",
-        [typeof(GradientChunk)] = "gradient-chunk.v1",
+        [typeof(GradientChunk)] = "gradient-chunk.v2",
         [typeof(GradientAggregator.MicroBatchDone)] = "micro-batch-done.v1",
         [typeof(RegisterWorker)] = "register-worker.v1",
         [typeof(JoinRun)] = "join-run.v1",
@@ -50,14 +50,15 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
     {
         if (obj is GradientChunk c)
         {
-            var bytes = new byte[8 + 4 + 4 + 4 + 8 + c.Data.Length];
+            var bytes = new byte[8 + 4 + 4 + 4 + 8 + 4 + c.Data.Length];
             var s = bytes.AsSpan();
             BinaryPrimitives.WriteInt64LittleEndian(s, c.Step);
             BinaryPrimitives.WriteInt32LittleEndian(s[8..], c.Micro);
             BinaryPrimitives.WriteInt32LittleEndian(s[12..], c.Index);
             BinaryPrimitives.WriteInt32LittleEndian(s[16..], c.Count);
             BinaryPrimitives.WriteInt64LittleEndian(s[20..], c.Offset);
-            c.Data.CopyTo(s[28..]);
+            BinaryPrimitives.WriteInt32LittleEndian(s[28..], c.Span);
+            c.Data.CopyTo(s[32..]);
             return bytes;
         }
         if (obj is BlobChunk b)
@@ -83,7 +84,7 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
             var s = bytes.AsSpan();
             return new GradientChunk(BinaryPrimitives.ReadInt64LittleEndian(s), BinaryPrimitives.ReadInt32LittleEndian(s[8..]),
                 BinaryPrimitives.ReadInt32LittleEndian(s[12..]), BinaryPrimitives.ReadInt32LittleEndian(s[16..]),
-                BinaryPrimitives.ReadInt64LittleEndian(s[20..]), s[28..].ToArray());
+                BinaryPrimitives.ReadInt64LittleEndian(s[20..]), s[32..].ToArray(), BinaryPrimitives.ReadInt32LittleEndian(s[28..]));
         }
         if (type == typeof(BlobChunk))
             return new BlobChunk(BinaryPrimitives.ReadInt32LittleEndian(bytes), BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(4)),
