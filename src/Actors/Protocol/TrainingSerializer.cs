@@ -36,6 +36,8 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
         [typeof(RunStatusReply)] = "run-status.v1",
         [typeof(RunRequested)] = "run-requested.v1",
         [typeof(RunEnded)] = "run-ended.v1",
+        [typeof(GetBulkEndpoint)] = "get-bulk-endpoint.v1",
+        [typeof(BulkEndpointReply)] = "bulk-endpoint.v1",
     };
 
     static readonly Dictionary<string, Type> Types = Manifests.ToDictionary(kv => kv.Value, kv => kv.Key);

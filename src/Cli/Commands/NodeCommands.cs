@@ -36,6 +36,11 @@ public static class NodeCommands
         Description = "Access token of the control endpoint; required when --control is not a loopback address (every request must then send it). Default: $MINIMIND_CONTROL_TOKEN, else none.",
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("MINIMIND_CONTROL_TOKEN"),
     };
+    static Option<int> BulkPort() => new("--bulk-port")
+    {
+        Description = "TCP port of the bulk channel that carries gradients between nodes (bound on --host; 0 = any free port). Default: 0.",
+        DefaultValueFactory = _ => 0,
+    };
     static Option<int> Threads() => new("--threads") { Description = "Torch threads of this node's worker (0 = the run's --threads). Default: 0.", DefaultValueFactory = _ => 0 };
 
     static Command Seed(CliContext ctx)
@@ -52,9 +57,10 @@ public static class NodeCommands
         var host = Host();
         var timing = Timing();
         var threads = Threads();
+        var bulkPort = BulkPort();
         var cmd = new Command("seed", "Start the seed node: coordinator singleton, journal, checkpoints, control endpoint (and a local worker with --device).")
         {
-            port, control, controlToken, journal, device, host, timing, threads,
+            port, control, controlToken, journal, device, host, timing, threads, bulkPort,
         };
         cmd.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
         {
@@ -62,6 +68,7 @@ public static class NodeCommands
             {
                 Host = parse.GetValue(host)!,
                 Port = CheckPort(parse.GetValue(port), "--port"),
+                BulkPort = BulkPortOf(parse.GetValue(bulkPort)),
                 Control = parse.GetValue(control)!,
                 ControlToken = parse.GetValue(controlToken),
                 Journal = JournalSpec.Parse(parse.GetValue(journal), "runs/cluster"),
@@ -72,7 +79,7 @@ public static class NodeCommands
             };
             WarmUpTorch(options.Device ?? "cpu");   // the coordinator's replica
             await using var node = await NodeHost.StartAsync(options, ct);
-            ctx.Out.WriteLine($"seed up: {node.SelfAddress} | control {node.ControlUrl} | journal {options.Journal.Display} | local worker {options.Device ?? "none"}");
+            ctx.Out.WriteLine($"seed up: {node.SelfAddress} | control {node.ControlUrl} | journal {options.Journal.Display} | local worker {options.Device ?? "none"} | bulk {node.BulkEndpoint}");
             ctx.Out.Flush();
             var signalled = await WaitForSignalOrTermination(node, ct);
             ctx.Out.WriteLine(signalled ? "seed: shutting down" : "seed: the actor system terminated");
@@ -91,9 +98,10 @@ public static class NodeCommands
         var threads = Threads();
         var control = new Option<string?>("--control") { Description = "Also serve a control endpoint on this worker at host:port (cluster view, actor tree, metrics; train verbs reach the coordinator). Default: none." };
         var controlToken = ControlToken();
+        var bulkPort = BulkPort();
         var cmd = new Command("worker", "Start a worker node: joins the seed, receives the current weights, computes micro-batches.")
         {
-            seed, device, port, host, timing, threads, control, controlToken,
+            seed, device, port, host, timing, threads, control, controlToken, bulkPort,
         };
         cmd.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
         {
@@ -101,6 +109,7 @@ public static class NodeCommands
             {
                 Host = parse.GetValue(host)!,
                 Port = parse.GetValue(port) == 0 ? 0 : CheckPort(parse.GetValue(port), "--port"),
+                BulkPort = BulkPortOf(parse.GetValue(bulkPort)),
                 Seed = CheckHostPort(parse.GetValue(seed)!, "--seed"),
                 Control = parse.GetValue(control) is { } c ? CheckHostPort(c, "--control") : null,
                 ControlToken = parse.GetValue(controlToken),
@@ -117,7 +126,7 @@ public static class NodeCommands
             while (true)
             {
                 await using var node = await NodeHost.StartAsync(options, ct);
-                ctx.Out.WriteLine($"worker up: {node.SelfAddress} ({options.Device}) → seed {options.Seed}{(node.ControlUrl is { } url ? $" | control {url}" : "")}");
+                ctx.Out.WriteLine($"worker up: {node.SelfAddress} ({options.Device}) → seed {options.Seed} | bulk {node.BulkEndpoint}{(node.ControlUrl is { } url ? $" | control {url}" : "")}");
                 ctx.Out.Flush();
                 if (await WaitForSignalOrTermination(node, ct))
                 {
@@ -165,6 +174,8 @@ public static class NodeCommands
         "fast" => FailureTiming.Fast,
         _ => throw new ArgumentException($"--failure-detector {value}: expected long-run or fast"),
     };
+
+    static int BulkPortOf(int port) => port == 0 ? 0 : CheckPort(port, "--bulk-port");
 
     static int CheckPort(int port, string option) =>
         port is > 0 and < 65536 ? port : throw new ArgumentException($"{option} {port}: expected a TCP port (1-65535)");

@@ -5,12 +5,15 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using MiniMind.Actors;
+using MiniMind.Actors.Protocol;
+using MiniMind.Cluster.Transport;
 
 namespace MiniMind.Cluster.Control;
 
 /// <summary><c>GET /metrics</c>: Prometheus text. Per run: step, loss, lr, tokens/s, grad norm, tokens; per training
 /// actor: restarts, step rate, seconds since its last message; journal and checkpoint write latencies; cluster
-/// members by status; process memory.</summary>
+/// members by status; gradient transport (bytes and gradients sent per path, received over the bulk channel);
+/// process memory.</summary>
 public static class MetricsRoutes
 {
     public static async Task<string> RenderAsync(ActorSystem system, TrainingMonitor monitor, RunRegistry runs)
@@ -68,12 +71,30 @@ public static class MetricsRoutes
         p.Family("minimind_cluster_unreachable_members", "gauge", "Members this node's failure detector marks unreachable.");
         p.Sample("minimind_cluster_unreachable_members", state.Unreachable.Count);
 
+        if (GradientTransport.For(system) is BulkGradientTransport bulk) GradientTransportMetrics(p, bulk.Counters);
+
         using var self = Process.GetCurrentProcess();
         p.Family("process_resident_memory_bytes", "gauge", "Resident memory of this process.");
         p.Sample("process_resident_memory_bytes", self.WorkingSet64);
         p.Family("dotnet_gc_heap_bytes", "gauge", "Managed heap size.");
         p.Sample("dotnet_gc_heap_bytes", GC.GetTotalMemory(false));
         return p.ToString();
+    }
+
+    /// <summary>A cluster node's gradient transport: what went over the bulk channel, through Akka.Remote, or stayed local.</summary>
+    static void GradientTransportMetrics(PrometheusText p, GradientTransportCounters c)
+    {
+        var paths = new[] { ("bulk", GradientPath.Bulk), ("remoting", GradientPath.Remoting), ("local", GradientPath.Local) };
+        p.Family("minimind_gradient_sent_bytes_total", "counter", "Gradient bytes this node sent, by path: bulk channel, Akka.Remote chunks (no endpoint yet, or a bulk send failed), local.");
+        foreach (var (label, path) in paths) p.Sample("minimind_gradient_sent_bytes_total", c.SentBytes(path), ("path", label));
+        p.Family("minimind_gradients_sent_total", "counter", "Gradients (micro-batch or reduced) this node sent, by path.");
+        foreach (var (label, path) in paths) p.Sample("minimind_gradients_sent_total", c.SentGradients(path), ("path", label));
+        p.Family("minimind_gradient_bulk_fallbacks_total", "counter", "Bulk channel sends that failed and went through Akka.Remote instead.");
+        p.Sample("minimind_gradient_bulk_fallbacks_total", c.Fallbacks);
+        p.Family("minimind_gradient_received_bytes_total", "counter", "Gradient bytes this node received over the bulk channel.");
+        p.Sample("minimind_gradient_received_bytes_total", c.ReceivedBytes, ("path", "bulk"));
+        p.Family("minimind_gradients_received_total", "counter", "Gradients this node received over the bulk channel.");
+        p.Sample("minimind_gradients_received_total", c.ReceivedGradients, ("path", "bulk"));
     }
 
     public static IEndpointRouteBuilder MapMetricsRoutes(this IEndpointRouteBuilder app)

@@ -12,6 +12,7 @@ using Microsoft.Extensions.Logging;
 using MiniMind.Actors;
 using MiniMind.Actors.Protocol;
 using MiniMind.Cluster.Control;
+using MiniMind.Cluster.Transport;
 
 namespace MiniMind.Cluster.Nodes;
 
@@ -22,6 +23,8 @@ public sealed record NodeOptions
     public string Host { get; init; } = "127.0.0.1";
     /// <summary>Akka.Remote port (0 = any free port; a seed needs a fixed one).</summary>
     public int Port { get; init; }
+    /// <summary>Port of the bulk channel that carries gradients between nodes (bound on <see cref="Host"/>; 0 = any free port).</summary>
+    public int BulkPort { get; init; }
     /// <summary>Worker: the seed's "host:port". Seed: null (it joins itself).</summary>
     public string? Seed { get; init; }
     /// <summary>Seed: the control endpoint's "host:port" (HTTP; loopback by default).</summary>
@@ -74,12 +77,17 @@ public sealed class NodeHost : IAsyncDisposable
     public const string WorkerRole = "worker";
 
     readonly IHost host;
+    readonly BulkChannel? bulk;
 
-    NodeHost(IHost host, ActorSystem system)
+    NodeHost(IHost host, ActorSystem system, BulkChannel? bulk)
     {
         this.host = host;
         System = system;
+        this.bulk = bulk;
     }
+
+    /// <summary>Where this node's bulk channel (gradients between nodes) listens.</summary>
+    public BulkEndpoint? BulkEndpoint => bulk?.Endpoint;
 
     public ActorSystem System { get; }
 
@@ -124,6 +132,7 @@ public sealed class NodeHost : IAsyncDisposable
         var singleton = new ClusterSingletonOptions { Role = CoordinatorRole };
         var device = o.Device;
         var threads = o.Threads;
+        BulkChannel? bulk = null;
 
         builder.Services.AddAkka(SystemName, (akka, _) =>
         {
@@ -148,7 +157,13 @@ public sealed class NodeHost : IAsyncDisposable
                 .AddHocon("akka.cluster.seed-node-timeout = 2s\nakka.cluster.retry-unsuccessful-join-after = 2s", HoconAddMode.Prepend)
                 .WithTrainingSerialization()
                 .WithWorkerDispatcher()
-                .WithActorSystemLivenessCheck();
+                .WithActorSystemLivenessCheck()
+                // Gradients between nodes travel over a bulk channel of this node's own (src/Cluster/Transport/README.md).
+                .WithActors((system, _) =>
+                {
+                    bulk = BulkChannel.Start(new BulkChannelOptions { BindHost = o.Host, Port = o.BulkPort }, system.Log);
+                    BulkGradientTransport.Install(system, bulk);
+                });
             if (o.IsSeed)
             {
                 var journal = o.Journal!;
@@ -190,8 +205,16 @@ public sealed class NodeHost : IAsyncDisposable
         {
             h = ((HostApplicationBuilder)builder).Build();
         }
-        await h.StartAsync(ct);
-        return new NodeHost(h, h.Services.GetRequiredService<ActorSystem>());
+        try
+        {
+            await h.StartAsync(ct);
+        }
+        catch
+        {
+            if (bulk is not null) await bulk.DisposeAsync();
+            throw;
+        }
+        return new NodeHost(h, h.Services.GetRequiredService<ActorSystem>(), bulk);
     }
 
     /// <summary>The control endpoint's bound address (the seed, or a worker started with --control), e.g. http://127.0.0.1:47401.</summary>
@@ -217,6 +240,10 @@ public sealed class NodeHost : IAsyncDisposable
         }
         catch (TimeoutException) { }
         try { await host.StopAsync(TimeSpan.FromSeconds(10)); }
-        finally { host.Dispose(); }
+        finally
+        {
+            host.Dispose();
+            if (bulk is not null) await bulk.DisposeAsync();
+        }
     }
 }
