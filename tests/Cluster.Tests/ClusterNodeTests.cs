@@ -85,6 +85,15 @@ public class ClusterNodeTests(SingleProcessReference reference, ITestOutputHelpe
         return lines;
     }
 
+    /// <summary>The value of one sample (e.g. <c>minimind_gradient_sent_bytes_total{path="bulk"}</c>) of the node's /metrics.</summary>
+    internal static async Task<double> Metric(int control, string sample)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var text = await http.GetStringAsync($"http://127.0.0.1:{control}/metrics", TestContext.Current.CancellationToken);
+        var line = Assert.Single(text.Split('\n'), l => l.StartsWith(sample + " ", StringComparison.Ordinal));
+        return double.Parse(line[(sample.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>"micro-batches assigned: a 12, b 20" → {a: 12, b: 20}.</summary>
     static Dictionary<string, long> Assigned(List<string> lines)
     {
@@ -123,6 +132,12 @@ public class ClusterNodeTests(SingleProcessReference reference, ITestOutputHelpe
         var assigned = Assigned(lines);
         Assert.DoesNotContain("coordinator", assigned.Keys);
         Assert.True(assigned.GetValueOrDefault("127.0.0.1:47422") > 0 && assigned.GetValueOrDefault("127.0.0.1:47423") > 0, string.Join(", ", assigned));
+        // The workers' gradients came in, and the reduced gradients went out, over the bulk channel.
+        using (var http = new HttpClient())
+            foreach (var l in (await http.GetStringAsync("http://127.0.0.1:47421/metrics", TestContext.Current.CancellationToken)).Split('\n'))
+                if (l.StartsWith("minimind_gradient", StringComparison.Ordinal)) output.WriteLine(l);
+        Assert.True(await Metric(47421, "minimind_gradient_received_bytes_total{path=\"bulk\"}") > 0, "no gradient reached the seed over the bulk channel");
+        Assert.True(await Metric(47421, "minimind_gradient_sent_bytes_total{path=\"bulk\"}") > 0, "no reduced gradient left the seed over the bulk channel");
         Directory.Delete(dir, true);
     }
 }
@@ -154,6 +169,8 @@ public class SeedFailoverTests(PostgresFixture postgres, SingleProcessReference 
         });
         Assert.Contains(lines, l => l.Contains("resumed after a coordinator restart", StringComparison.Ordinal));
         Assert.True(w1.Saw("lost the cluster"), "the worker should have been downed and rejoined");
+        // The restarted seed learnt the rejoined worker's new bulk endpoint: gradients came in over the bulk channel.
+        Assert.True(await ClusterNodeTests.Metric(47441, "minimind_gradient_received_bytes_total{path=\"bulk\"}") > 0, "no gradient reached the restarted seed over the bulk channel");
         Directory.Delete(dir, true);
     }
 }
