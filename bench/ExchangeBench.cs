@@ -16,15 +16,18 @@ namespace MiniMind.Bench;
 /// Gradient exchange between two processes on loopback (issue 5):
 ///   exchange [--params 25829888] [--reps 9] [--frame-kb 1024] [--chunk-mb 4] [--socket-buffer-kb 4096 (0: kernel default)]
 /// Moves one float32 gradient of --params floats (default: minimind2-small, 25.83M) from this process to a child
-/// (`exchange-peer`), each repetition three ways, interleaved so machine load hits them alike:
+/// (`exchange-peer`), each repetition five ways, interleaved so machine load hits them alike:
 ///   (a) raw TCP: one socket, length prefix, one write of the whole buffer, 1-byte ack (the ceiling);
+///   (d) the training path: an actor calls its ActorSystem's IGradientTransport (BulkGradientTransport, installed as
+///       on a cluster node, with the peer's endpoint learnt through GetBulkEndpoint), the peer's /user/bulk-gradients
+///       tells the GradientChunk to the receiving actor, which replies to the chunk's sender (the clock stops there);
 ///   (b) BulkChannel, coordinated as in training: the sender asks the receiving actor (Akka message) for a transfer id,
 ///       the actor Expects it with its own reused float[] buffer, the sender SendAsync(float[])s until the receiver's ack
 ///       (frames checksummed, read straight into the buffer, BulkTransferReceived told to the actor);
 ///   (b') BulkChannel to a topic subscriber: the receiver allocates a fresh float[] per transfer (shows that cost);
 ///   (c) Akka.Remote: GradientChunk.Split into --chunk-mb chunks (TrainingSerializer), Tell each, the remote actor
 ///       joins them into a float[] and replies.
-/// Prints MB/s (10^6 bytes/s) per repetition, the medians, and (b)/(a), (c)/(a) (target (b)/(a) ≥ 0.5).
+/// Prints MB/s (10^6 bytes/s) per repetition, the medians, and (d)/(a), (b)/(a), (c)/(a) (target (d)/(a) ≥ 0.5).
 /// </summary>
 public static class ExchangeBench
 {
@@ -67,28 +70,52 @@ public static class ExchangeBench
 
         var bulkSink = system.ActorSelection($"{fields["akka"]}/user/bulk-sink").ResolveOne(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
 
-        var results = new Dictionary<string, List<double>> { ["raw"] = [], ["bulk"] = [], ["fresh"] = [], ["akka"] = [] };
-        Console.WriteLine("MB/s     (a) raw TCP   (b) BulkChannel   (b') fresh array   (c) Akka.Remote");
+        // (d): this process is a node with the training transport; it learns the peer's gradient endpoint as a cluster
+        // node does on MemberUp (GetBulkEndpoint to the peer's /user/bulk-gradients).
+        var transport = BulkGradientTransport.Install(system, channel);
+        var peerAddress = Address.Parse(fields["akka"]);
+        system.ActorSelection($"/user/{BulkGradients.Name}").Tell(new BulkGradients.Discover(peerAddress));
+        var discovery = Stopwatch.StartNew();
+        while (!transport.TryGetPeer(peerAddress, out _))
+        {
+            if (discovery.Elapsed > TimeSpan.FromSeconds(30)) throw new TimeoutException("the peer's gradient endpoint was not learnt within 30 s");
+            Thread.Sleep(10);
+        }
+        transport.TryGetPeer(peerAddress, out var gradientPeer);
+        var gradientSink = system.ActorSelection($"{fields["akka"]}/user/gradient-sink").ResolveOne(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
+        var worker = system.ActorOf(Props.Create(() => new GradientSender()), "worker");
+        Console.WriteLine($"training transport: peer {peerAddress} gradients at {gradientPeer}");
+
+        var results = new Dictionary<string, List<double>> { ["raw"] = [], ["real"] = [], ["bulk"] = [], ["fresh"] = [], ["akka"] = [] };
+        Console.WriteLine("MB/s     (a) raw TCP   (d) training path   (b) BulkChannel   (b') fresh array   (c) Akka.Remote");
         for (var rep = 0; rep <= reps; rep++)
         {
             var r = bytes / 1e6 / RawOnce(rawStream, gradient);
+            var d = bytes / 1e6 / TransportOnce(worker, gradientSink, gradient, rep);
             var b = bytes / 1e6 / BulkOnce(channel, bulkPeer, bulkSink, gradient);
             var f = bytes / 1e6 / BulkOnce(channel, bulkPeer, null, gradient);
             var k = bytes / 1e6 / AkkaOnce(system, sink, gradient, rep, chunkMb);
-            Console.WriteLine($"{(rep == 0 ? "warm-up" : $"rep {rep}"),-8} {r,13:F0} {b,17:F0} {f,18:F0} {k,17:F0}");
+            Console.WriteLine($"{(rep == 0 ? "warm-up" : $"rep {rep}"),-8} {r,13:F0} {d,19:F0} {b,17:F0} {f,18:F0} {k,17:F0}");
             if (rep == 0) continue;
             results["raw"].Add(r);
+            results["real"].Add(d);
             results["bulk"].Add(b);
             results["fresh"].Add(f);
             results["akka"].Add(k);
         }
-        double rawMed = Median(results["raw"]), bulkMed = Median(results["bulk"]), freshMed = Median(results["fresh"]), akkaMed = Median(results["akka"]);
-        Console.WriteLine($"{"median",-8} {rawMed,13:F0} {bulkMed,17:F0} {freshMed,18:F0} {akkaMed,17:F0}");
-        Console.WriteLine($"{"best",-8} {results["raw"].Max(),13:F0} {results["bulk"].Max(),17:F0} {results["fresh"].Max(),18:F0} {results["akka"].Max(),17:F0}");
-        Console.WriteLine($"medians: (b)/(a) BulkChannel / raw TCP = {bulkMed / rawMed:F2} (target ≥ 0.50); (b')/(a) = {freshMed / rawMed:F2}; (c)/(a) Akka.Remote / raw TCP = {akkaMed / rawMed:F3}");
-        Console.WriteLine($"best:    (b)/(a) = {results["bulk"].Max() / results["raw"].Max():F2}; (b')/(a) = {results["fresh"].Max() / results["raw"].Max():F2}; (c)/(a) = {results["akka"].Max() / results["raw"].Max():F3}");
+        double rawMed = Median(results["raw"]), realMed = Median(results["real"]), bulkMed = Median(results["bulk"]), freshMed = Median(results["fresh"]), akkaMed = Median(results["akka"]);
+        Console.WriteLine($"{"median",-8} {rawMed,13:F0} {realMed,19:F0} {bulkMed,17:F0} {freshMed,18:F0} {akkaMed,17:F0}");
+        Console.WriteLine($"{"best",-8} {results["raw"].Max(),13:F0} {results["real"].Max(),19:F0} {results["bulk"].Max(),17:F0} {results["fresh"].Max(),18:F0} {results["akka"].Max(),17:F0}");
+        Console.WriteLine($"medians: (d)/(a) training path / raw TCP = {realMed / rawMed:F2} (target ≥ 0.50); (b)/(a) BulkChannel / raw TCP = {bulkMed / rawMed:F2}; (b')/(a) = {freshMed / rawMed:F2}; (c)/(a) Akka.Remote / raw TCP = {akkaMed / rawMed:F3}");
+        Console.WriteLine($"best:    (d)/(a) = {results["real"].Max() / results["raw"].Max():F2}; (b)/(a) = {results["bulk"].Max() / results["raw"].Max():F2}; (b')/(a) = {results["fresh"].Max() / results["raw"].Max():F2}; (c)/(a) = {results["akka"].Max() / results["raw"].Max():F3}");
         var paired = Median(results["bulk"].Zip(results["raw"], (b, r) => b / r).ToList());
-        Console.WriteLine($"median of the per-repetition ratios (b)/(a) = {paired:F2} (the pair runs back to back, so it is the least load-sensitive figure)");
+        var realPaired = Median(results["real"].Zip(results["raw"], (d, r) => d / r).ToList());
+        Console.WriteLine($"median of the per-repetition ratios: (d)/(a) = {realPaired:F2}, (b)/(a) = {paired:F2} (each pair runs back to back, so these are the least load-sensitive figures)");
+        var c = transport.Counters;
+        Console.WriteLine($"training transport: {c.SentGradients(GradientPath.Bulk)} gradients over the bulk channel, {c.SentGradients(GradientPath.Remoting)} through Akka.Remote ({c.Fallbacks} fallbacks)");
+        if (c.SentGradients(GradientPath.Remoting) > 0) Console.WriteLine("WARNING: some (d) transfers fell back to Akka.Remote; column (d) is not the bulk path alone");
+        var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a";
+        Console.WriteLine($"load average (1/5/15 min, running/total, last pid): {load}");
 
         channel.DisposeAsync().AsTask().GetAwaiter().GetResult();
         system.Terminate().Wait(TimeSpan.FromSeconds(10));
@@ -96,7 +123,9 @@ public static class ExchangeBench
         Console.WriteLine(JsonSerializer.Serialize(new
         {
             bench = "exchange", parameters, bytes, reps, frame_kb = frameKb, chunk_mb = chunkMb,
-            raw_mbps = Math.Round(rawMed, 1), bulk_mbps = Math.Round(bulkMed, 1), bulk_fresh_mbps = Math.Round(freshMed, 1), akka_mbps = Math.Round(akkaMed, 1),
+            raw_mbps = Math.Round(rawMed, 1), transport_mbps = Math.Round(realMed, 1), transport_over_raw = Math.Round(realMed / rawMed, 3),
+            transport_over_raw_paired = Math.Round(realPaired, 3), transport_runs = results["real"].Select(v => Math.Round(v)), load_average = load,
+            bulk_mbps = Math.Round(bulkMed, 1), bulk_fresh_mbps = Math.Round(freshMed, 1), akka_mbps = Math.Round(akkaMed, 1),
             bulk_over_raw = Math.Round(bulkMed / rawMed, 3), bulk_over_raw_paired = Math.Round(paired, 3), bulk_fresh_over_raw = Math.Round(freshMed / rawMed, 3), akka_over_raw = Math.Round(akkaMed / rawMed, 4),
             raw_runs = results["raw"].Select(v => Math.Round(v)), bulk_runs = results["bulk"].Select(v => Math.Round(v)),
             bulk_fresh_runs = results["fresh"].Select(v => Math.Round(v)), akka_runs = results["akka"].Select(v => Math.Round(v)),
@@ -135,6 +164,20 @@ public static class ExchangeBench
         return clock.Elapsed.TotalSeconds;
     }
 
+    /// <summary>(d): the worker actor sends the gradient through its ActorSystem's IGradientTransport (as GpuWorker
+    /// does) to the peer's gradient sink, which replies once it holds the whole gradient as GradientChunk(s).</summary>
+    static double TransportOnce(IActorRef worker, IActorRef receiver, float[] gradient, int step)
+    {
+        var done = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var clock = Stopwatch.StartNew();
+        worker.Tell(new GradientSender.Go(step, receiver, gradient, done));
+        var reply = done.Task.WaitAsync(TimeSpan.FromMinutes(2)).GetAwaiter().GetResult();
+        var seconds = clock.Elapsed.TotalSeconds;
+        var expected = $"received {step} {(long)gradient.Length * sizeof(float)} bytes";
+        if (!reply.StartsWith(expected, StringComparison.Ordinal)) throw new InvalidOperationException($"gradient sink replied '{reply}', expected '{expected} …'");
+        return seconds;
+    }
+
     static double AkkaOnce(ActorSystem system, IActorRef sink, float[] gradient, int step, int chunkMb)
     {
         var done = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -153,13 +196,48 @@ public static class ExchangeBench
         akka.actor.provider = remote
         akka.remote.dot-netty.tcp { hostname = 127.0.0.1, port = 0, maximum-frame-size = {{(chunkMb << 20) + 65536}}b }
         akka.actor.serializers.training = "MiniMind.Actors.Protocol.TrainingSerializer, MiniMind.Actors"
-        akka.actor.serialization-bindings { "MiniMind.Actors.Protocol.GradientChunk, MiniMind.Actors" = training }
+        akka.actor.serialization-bindings { "MiniMind.Actors.Protocol.IClusterMessage, MiniMind.Actors" = training }
         """);
 
     /// <summary>Completes a task with the first message it gets (the Akka peer's reply).</summary>
     sealed class Waiter : ReceiveActor
     {
         public Waiter(TaskCompletionSource<object> done) => ReceiveAny(m => done.TrySetResult(m));
+    }
+
+    /// <summary>(d) sender side: stands in for a GpuWorker, which hands its gradient to the transport with itself as sender.</summary>
+    sealed class GradientSender : ReceiveActor
+    {
+        public sealed record Go(long Step, IActorRef Receiver, float[] Gradient, TaskCompletionSource<string> Done);
+
+        TaskCompletionSource<string>? _done;
+
+        public GradientSender()
+        {
+            Receive<Go>(g =>
+            {
+                _done = g.Done;
+                GradientTransport.For(Context.System).Send(g.Receiver, g.Step, 0, 1, g.Gradient, Self);
+            });
+            Receive<string>(s => _done?.TrySetResult(s));
+        }
+    }
+
+    /// <summary>(d) receiver side: stands in for the aggregator; once it holds a step's whole gradient (one chunk over
+    /// the bulk channel, several through remoting) it replies "received step bytes bytes in count chunk(s)" to the chunk's sender.</summary>
+    sealed class GradientSink : ReceiveActor
+    {
+        int _chunks;
+        long _bytes;
+
+        public GradientSink() => Receive<GradientChunk>(c =>
+        {
+            _chunks++;
+            _bytes += c.Data.Length;
+            if (_chunks < c.Count) return;
+            Sender.Tell($"received {c.Step} {_bytes} bytes in {_chunks} chunk(s)");
+            (_chunks, _bytes) = (0, 0);
+        });
     }
 
     /// <summary>The Akka side of the peer: collects a step's chunks, joins them into one float[] (what an aggregator
@@ -215,11 +293,15 @@ public static class ExchangeBench
         system.ActorOf(Props.Create(() => new Sink()), "sink");
         var channel = BulkChannel.Start(new BulkChannelOptions { FrameBytes = frameKb * 1024, SocketBufferBytes = socketKb * 1024 }, system.Log);
         channel.Subscribe(Topic, system.ActorOf(Props.Create(() => new BulkSink(channel)), "bulk-sink"));
+        // (d): the training transport on a channel of its own (the topic above stays the bench's), as on a cluster node.
+        var gradients = BulkChannel.Start(new BulkChannelOptions { FrameBytes = frameKb * 1024, SocketBufferBytes = socketKb * 1024 }, system.Log);
+        BulkGradientTransport.Install(system, gradients);
+        system.ActorOf(Props.Create(() => new GradientSink()), "gradient-sink");
         var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         _ = Task.Run(() => ServeRaw(listener));
         var akka = ((ExtendedActorSystem)system).Provider.DefaultAddress;
-        Console.WriteLine($"ready raw={((IPEndPoint)listener.LocalEndpoint).Port} bulk={channel.Endpoint} akka={akka}");
+        Console.WriteLine($"ready raw={((IPEndPoint)listener.LocalEndpoint).Port} bulk={channel.Endpoint} akka={akka} gradients={gradients.Endpoint}");
         Console.Out.Flush();
         if (a.String("--send-to") is { } target)
         {
@@ -237,6 +319,7 @@ public static class ExchangeBench
         }
         while (Console.In.ReadLine() is not null) { }
         channel.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        gradients.DisposeAsync().AsTask().GetAwaiter().GetResult();
         listener.Stop();
         system.Terminate().Wait(TimeSpan.FromSeconds(10));
         return 0;
