@@ -19,6 +19,7 @@ public class ClusterProtocolTests
             new ReducedGradient(3, 12, 4.5e-4, 6.25, 1022, 1000), new GradientAggregator.MicroBatchDone(12, 1, 6.5, 60),
             new StartRun("pretrain", "{}"), new RunAccepted("pretrain-1"), new RunRejected("busy"), new GetRunStatus(null),
             new RunRequested("pretrain-1", "pretrain", "{}", DateTimeOffset.UnixEpoch), new RunEnded("pretrain-1", "completed", "done", 12, "x.pth"),
+            GetBulkEndpoint.Instance, new BulkEndpointReply("10.0.0.2", 41234),
         ];
         foreach (var m in messages)
         {
