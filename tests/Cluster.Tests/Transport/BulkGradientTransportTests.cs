@@ -136,6 +136,15 @@ public sealed class BulkGradientTransportTests
         Assert.Equal(receiver, localSender);
         Assert.Equal(1, a.Transport.Counters.SentGradients(GradientPath.Local));
         Assert.Equal(1, a.Transport.Counters.SentGradients(GradientPath.Bulk));
+
+        // No endpoint known for the receiver's node (as before discovery): the 4 MB remoting chunks, not a failure.
+        Assert.True(a.Transport.RemovePeer(b.Address));
+        a.Transport.Send(receiver, 9, 0, 1, gradient, sender);
+        var chunks = new[] { (await b.NextChunk()).Chunk, (await b.NextChunk()).Chunk };
+        Assert.All(chunks, c => Assert.Equal((9L, 2), (c.Step, c.Count)));
+        Assert.Equal(gradient, GradientChunk.Join(chunks, gradient.Length));
+        Assert.Equal(1, a.Transport.Counters.SentGradients(GradientPath.Remoting));
+        Assert.Equal(0, a.Transport.Counters.Fallbacks);
     }
 
     [Fact]
