@@ -18,6 +18,10 @@ public sealed class GradientAggregator : ReceiveActor
     public sealed record BeginStep(int Generation, long Step, int MicroCount, int Length, double Lr, IActorRef Applier, IActorRef ReplyTo,
                                    IReadOnlyList<IActorRef>? Replicas = null);
 
+    /// <summary>To <c>ReplyTo</c> when a step is reduced: how many gradients arrived for its micro-batches and how many of
+    /// them were sums of several (blocks a node with several devices reduced locally).</summary>
+    public sealed record StepReduced(long Step, int MicroCount, int Gradients, int Blocks);
+
     /// <summary>A worker finished a micro-batch's backward: its unscaled loss and target-token count.</summary>
     public sealed record MicroBatchDone(long Step, int Micro, double Loss, long Tokens) : IClusterMessage;
 
@@ -79,6 +83,7 @@ public sealed class GradientAggregator : ReceiveActor
         var loss = Enumerable.Range(0, b.MicroCount).Sum(m => p.Done[m].Loss) / b.MicroCount;
         var tokens = p.Done.Values.Sum(d => d.Tokens);
         b.Applier.Tell(new GpuWorker.ApplyGradients(b.Generation, b.Step, b.Lr, sum, loss, tokens), b.ReplyTo);
+        b.ReplyTo.Tell(new StepReduced(b.Step, b.MicroCount, complete.Count, complete.Count(k => k.Span > 1)));
         if (b.Replicas is { Count: > 0 } replicas)
         {
             var transport = GradientTransport.For(Context.System);

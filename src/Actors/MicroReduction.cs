@@ -59,7 +59,12 @@ public static class MicroReduction
     /// <summary>The sum over <c>[0, microCount)</c> from the gradients at hand: <paramref name="units"/> maps (start, span) to a
     /// micro-batch's gradient (span 1) or a subtree's sum. A subtree that is present is used as it is; otherwise its two
     /// halves are added. Returns null when some micro-batch is covered by nothing. Never changes the given arrays.</summary>
-    public static float[]? TryReduce(IReadOnlyDictionary<(int Start, int Span), float[]> units, int microCount)
+    public static float[]? TryReduce(IReadOnlyDictionary<(int Start, int Span), float[]> units, int microCount) =>
+        TryReduce(units, 0, microCount);
+
+    /// <summary>The sum of the subtree <c>[start, start+span)</c> (a node of the tree, see <see cref="IsSubtree"/>) from the
+    /// gradients at hand, as <see cref="TryReduce(IReadOnlyDictionary{ValueTuple{int, int}, float[]}, int)"/>.</summary>
+    public static float[]? TryReduce(IReadOnlyDictionary<(int Start, int Span), float[]> units, int start, int span)
     {
         // Returns (array, owned): owned arrays were allocated here and may be added into.
         (float[] Sum, bool Owned)? Visit(int lo, int n)
@@ -72,8 +77,8 @@ public static class MicroReduction
             Add(sum, right.Sum);
             return (sum, true);
         }
-        if (microCount <= 0) return [];
-        return Visit(0, microCount) is { } r ? (r.Owned ? r.Sum : (float[])r.Sum.Clone()) : null;
+        if (span <= 0) return [];
+        return Visit(start, span) is { } r ? (r.Owned ? r.Sum : (float[])r.Sum.Clone()) : null;
     }
 
     /// <summary>into[i] += other[i], element-wise in float32.</summary>

@@ -27,7 +27,7 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
         [typeof(BlobChunk)] = "blob-chunk.v1",
         [typeof(ReplicaReady)] = "replica-ready.v1",
         [typeof(ReplicaLost)] = "replica-lost.v1",
-        [typeof(RemoteCompute)] = "remote-compute.v1",
+        [typeof(RemoteCompute)] = "remote-compute.v2",
         [typeof(ReducedGradient)] = "reduced-gradient.v1",
         [typeof(StartRun)] = "start-run.v1",
         [typeof(RunAccepted)] = "run-accepted.v1",
@@ -96,7 +96,7 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
     }
 
     /// <summary>Binary: gen, step, micro, count, rows, seqLen, then X, Y (int32), mask (float32), samples (int64), then the
-    /// loss normalizer (a presence byte + float32; reason data).</summary>
+    /// loss normalizer (a presence byte + float32; reason data), then the group (count + int32s; 0 = none).</summary>
     static byte[] WriteRemoteCompute(RemoteCompute m)
     {
         var b = m.Batch;
@@ -111,6 +111,8 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
             w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(b.Samples.AsSpan()));
             w.Write(b.LossNormalizer.HasValue);
             w.Write(b.LossNormalizer ?? 0f);
+            w.Write(m.Group?.Count ?? 0);
+            foreach (var g in m.Group ?? []) w.Write(g);
         }
         return ms.ToArray();
     }
@@ -130,6 +132,8 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
         var hasNormalizer = r.ReadBoolean();
         var normalizer = r.ReadSingle();
         batch = batch with { LossNormalizer = hasNormalizer ? normalizer : null };
-        return new RemoteCompute(gen, step, micro, count, batch);
+        var group = new int[r.ReadInt32()];
+        for (var i = 0; i < group.Length; i++) group[i] = r.ReadInt32();
+        return new RemoteCompute(gen, step, micro, count, batch, group.Length > 0 ? group : null);
     }
 }
