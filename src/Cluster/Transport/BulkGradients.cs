@@ -37,17 +37,17 @@ public sealed class BulkGradients : ReceiveActor, IWithTimers
     public BulkGradients(BulkGradientTransport transport)
     {
         this.transport = transport;
-        Receive<ClusterEvent.MemberUp>(m => Ask(m.Member.Address));
+        Receive<ClusterEvent.MemberUp>(m => RequestEndpoint(m.Member.Address));
         Receive<ClusterEvent.MemberRemoved>(m =>
         {
             unknown.Remove(m.Member.Address);
             transport.RemovePeer(m.Member.Address);
             // A new incarnation at the same address (a restarted node) may already be up: ask it.
             if (Akka.Cluster.Cluster.Get(Context.System).State.Members.Any(x => x.Address == m.Member.Address && x.Status == MemberStatus.Up))
-                Ask(m.Member.Address);
+                RequestEndpoint(m.Member.Address);
         });
-        Receive<Discover>(d => Ask(d.Node));
-        Receive<Retry>(_ => { foreach (var node in unknown) Ask(node); });
+        Receive<Discover>(d => RequestEndpoint(d.Node));
+        Receive<Retry>(_ => { foreach (var node in unknown) RequestEndpoint(node); });
         Receive<GetBulkEndpoint>(_ => Sender.Tell(new BulkEndpointReply(transport.Channel.Endpoint.Host, transport.Channel.Endpoint.Port)));
         Receive<BulkEndpointReply>(r =>
         {
@@ -78,7 +78,7 @@ public sealed class BulkGradients : ReceiveActor, IWithTimers
         if (clustered) Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
     }
 
-    void Ask(Address node)
+    void RequestEndpoint(Address node)
     {
         if (node == system.Provider.DefaultAddress) return;
         if (!transport.TryGetPeer(node, out _)) unknown.Add(node);
