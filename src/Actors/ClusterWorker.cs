@@ -38,6 +38,17 @@ public sealed class ClusterWorker : ReceiveActor, IWithTimers
 
     sealed record Register;
 
+    /// <summary>Read-only query (the node inspector, <c>ctl actor health</c>): answered with <see cref="ReplicaState"/>.</summary>
+    public sealed record FetchReplicaState
+    {
+        public static FetchReplicaState Instance { get; } = new();
+    }
+
+    /// <summary>The replica as this worker sees it: run generation (-1: not in a run), the step it is at, whether it is
+    /// ready (built from the snapshot) and applying a reduced gradient, and the work waiting for it.</summary>
+    public sealed record ReplicaState(string Node, string Device, int Generation, long Step, bool Ready, bool Applying,
+        int QueuedComputes, int QueuedReduced, string? Replica);
+
     public ClusterWorker(string node, string device, int threads, IActorRef runManager, TimeSpan registerEvery, TimeSpan computeDelay)
     {
         this.computeDelay = computeDelay;
@@ -78,6 +89,8 @@ public sealed class ClusterWorker : ReceiveActor, IWithTimers
             if (generation >= 0) coordinator.Tell(new ReplicaLost(generation, r.Reason));
             Reset(-1);
         });
+        Receive<FetchReplicaState>(_ => Sender.Tell(new ReplicaState(node, device, generation, replicaStep, ready, applying,
+            computes.Values.Sum(l => l.Count), reduced.Count, replica.IsNobody() ? null : replica.Path.Name)));
         Timers.StartPeriodicTimer("register", new Register(), TimeSpan.Zero, registerEvery);
     }
 

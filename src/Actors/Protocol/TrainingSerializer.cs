@@ -36,6 +36,9 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
         [typeof(RunStatusReply)] = "run-status.v1",
         [typeof(RunRequested)] = "run-requested.v1",
         [typeof(RunEnded)] = "run-ended.v1",
+        // the node inspector (ctl actor hierarchy|health across the cluster)
+        [typeof(NodeInspector.InspectNode)] = "inspect-node.v1",
+        [typeof(NodeInspector.NodeReport)] = "node-report.v1",
     };
 
     static readonly Dictionary<string, Type> Types = Manifests.ToDictionary(kv => kv.Value, kv => kv.Key);

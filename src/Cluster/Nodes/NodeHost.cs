@@ -148,7 +148,9 @@ public sealed class NodeHost : IAsyncDisposable
                 .AddHocon("akka.cluster.seed-node-timeout = 2s\nakka.cluster.retry-unsuccessful-join-after = 2s", HoconAddMode.Prepend)
                 .WithTrainingSerialization()
                 .WithWorkerDispatcher()
-                .WithActorSystemLivenessCheck();
+                .WithActorSystemLivenessCheck()
+                // every node answers `ctl actor hierarchy|health` for itself (the control endpoint asks each member's)
+                .WithActors((system, _) => system.ActorOf(NodeInspector.Props(), NodeInspector.Name));
             if (o.IsSeed)
             {
                 var journal = o.Journal!;
