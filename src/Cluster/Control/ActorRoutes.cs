@@ -63,15 +63,18 @@ public static class ActorRoutes
     {
         var c = Akka.Cluster.Cluster.Get(system);
         var self = c.SelfAddress;
-        var mine = new Inspected(self.ToString(), c.SelfRoles.OrderBy(r => r, StringComparer.Ordinal).ToList(), await ReportAsync(system, query), null);
-        if (!cluster) return [mine];
-        var state = c.State;
-        var unreachable = state.Unreachable.Select(m => m.Address).ToHashSet();
-        var others = state.Members.Concat(state.Unreachable.Where(u => !state.Members.Contains(u)))
-            .Where(m => !m.Address.Equals(self))
-            .OrderBy(m => m.Address.ToString(), StringComparer.Ordinal)
-            .Select(m => AskMemberAsync(system, m, unreachable.Contains(m.Address), query, timeout));
-        return [mine, .. await Task.WhenAll(others)];
+        var mine = ReportAsync(system, query);
+        var others = new List<Task<Inspected>>();
+        if (cluster)
+        {
+            var state = c.State;
+            var unreachable = state.Unreachable.Select(m => m.Address).ToHashSet();
+            others.AddRange(state.Members.Concat(state.Unreachable.Where(u => !state.Members.Contains(u)))
+                .Where(m => !m.Address.Equals(self))
+                .OrderBy(m => m.Address.ToString(), StringComparer.Ordinal)
+                .Select(m => AskMemberAsync(system, m, unreachable.Contains(m.Address), query, timeout)));
+        }
+        return [new Inspected(self.ToString(), c.SelfRoles.OrderBy(r => r, StringComparer.Ordinal).ToList(), await mine, null), .. await Task.WhenAll(others)];
     }
 
     static async Task<Inspected> AskMemberAsync(ActorSystem system, Member member, bool unreachable, InspectNode query, TimeSpan timeout)
@@ -96,6 +99,10 @@ public static class ActorRoutes
         catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
         {
             return Failed($"did not answer within {timeout.TotalSeconds:0.#} s");
+        }
+        catch (Exception e)   // e.g. the inspector's own failure, sent back as Status.Failure: one member must not fail the reply
+        {
+            return Failed($"failed: {e.GetType().Name}: {e.Message}");
         }
     }
 
