@@ -158,18 +158,41 @@ public sealed class GpuWorker : ReceiveActor
         var a = micro.Count;
         double lossSum = 0;
         long tokens = 0;
+        // With several micro-batches, each one's gradient is taken on its own and summed in MicroReduction's tree, the
+        // order a cluster uses too (a node with several devices adds up whole subtrees before sending them).
+        var sum = new CanonicalSum<Tensor[]>(AddInto);
         foreach (var mb in micro)
         {
             using var step = torch.NewDisposeScope();   // frees each micro-batch's graph before the next
+            if (a > 1) optimizer.zero_grad();
             var loss = objective.Loss(model, mb, a, device);
             loss.backward();
             lossSum += loss.item<float>() * a;
             tokens += mb.Tokens;
+            if (a > 1) sum.Push([.. parameters.Select(p => (p.grad is { } g ? g.detach().clone() : torch.zeros_like(p)).MoveToOuterDisposeScope())]);
+        }
+        if (a > 1)
+        {
+            var total = sum.Finish();
+            using (torch.no_grad())
+                for (var i = 0; i < parameters.Count; i++) parameters[i].grad = total[i];
         }
         var norm = nn.utils.clip_grad_norm_(parameters, clip);
         optimizer.step();
         optimizer.zero_grad();
         return (lossSum / a, norm, tokens);
+    }
+
+    /// <summary>left += right per parameter; right's tensors are freed at once (a step keeps at most log2(A)+1 sums).</summary>
+    static Tensor[] AddInto(Tensor[] left, Tensor[] right)
+    {
+        using (torch.no_grad())
+            for (var i = 0; i < left.Length; i++)
+            {
+                left[i].add_(right[i]);
+                right[i].Dispose();
+            }
+        return left;
     }
 
     void OnComputeGradients(ComputeGradients msg)
@@ -193,7 +216,7 @@ public sealed class GpuWorker : ReceiveActor
             offset += n;
         }
         optimizer.zero_grad();
-        Protocol.GradientTransport.For(Context.System).Send(msg.Aggregator, msg.Step, msg.Micro, flat, Self);
+        Protocol.GradientTransport.For(Context.System).Send(msg.Aggregator, msg.Step, msg.Micro, 1, flat, Self);
         msg.Aggregator.Tell(new GradientAggregator.MicroBatchDone(msg.Step, msg.Micro, loss.item<float>() * msg.MicroCount, mb.Tokens));
     }
 

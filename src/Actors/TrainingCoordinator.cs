@@ -77,6 +77,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     readonly Dictionary<int, IActorRef> assigned = [];
     /// <summary>Micro-batches handed to each node in this incarnation (reported when the run ends).</summary>
     readonly SortedDictionary<string, long> computedBy = new(StringComparer.Ordinal);
+    long microsReduced, gradientsReceived, blocksReceived;
     DataLoader.StepBatches? inFlight;
     /// <summary>Snapshots requested from worker-0 (step → write a checkpoint?, send to joiners?).</summary>
     readonly Dictionary<long, (bool Checkpoint, bool Join)> snapshots = [];
@@ -132,6 +133,12 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             Pump();
         });
         Command<StepRan>(OnStepRan);
+        Command<GradientAggregator.StepReduced>(r =>
+        {
+            microsReduced += r.MicroCount;
+            gradientsReceived += r.Gradients;
+            blocksReceived += r.Blocks;
+        });
         Command<Snapshotted>(OnSnapshotted);
         Command<WorkerJoined>(OnWorkerJoined);
         Command<WorkerLeft>(OnWorkerLeft);
@@ -327,37 +334,51 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
                 worker.Tell(new RunStep(generation, nextStep, plan.LearningRateAt(nextStep), batches.Micro));
                 return;
             }
-            var computers = Computers();
-            if (computers.Count == 0) return;   // no worker yet: wait for one to join
+            var slots = Slots();
+            if (slots.Count == 0) return;   // no worker yet: wait for one to join
             stepInFlight = true;
             inFlight = batches;
             assigned.Clear();
             var replicas = remotes.Where(r => r.Value.State != ReplicaState.Pending).Select(r => r.Key).ToList();
             aggregator.Tell(new GradientAggregator.BeginStep(generation, nextStep, batches.Micro.Count, gradientLength, plan.LearningRateAt(nextStep), worker, Self, replicas));
-            for (var m = 0; m < batches.Micro.Count; m++) Assign(m, computers[m % computers.Count]);
+            Assign(Enumerable.Range(0, batches.Micro.Count).ToList(), slots);
         }
     }
 
-    /// <summary>Who computes micro-batches now: worker-0 (when it computes) and the remote replicas that are ready.
-    /// Any of them gives the same bits for a micro-batch (same weights, same data), so the split is free.</summary>
-    List<IActorRef> Computers()
+    /// <summary>Who computes micro-batches now: one slot per device of worker-0 (when it computes) and of the remote
+    /// replicas that are ready. Any of them gives the same bits for a micro-batch (same weights, same data), so the split
+    /// is free. A node's slots are adjacent and nodes with several devices come first, so that a node gets runs of
+    /// neighbouring micro-batches: whole blocks of the reduction tree, which it adds up before sending.</summary>
+    List<IActorRef> Slots()
     {
-        var list = new List<IActorRef>();
-        if (localCompute) list.Add(worker);
-        list.AddRange(remotes.Where(r => r.Value.State == ReplicaState.Ready).OrderBy(r => r.Value.Node, StringComparer.Ordinal).Select(r => r.Key));
-        return list;
+        var computers = new List<(IActorRef Ref, int Devices, string Name)>();
+        if (localCompute) computers.Add((worker, 1, ""));
+        computers.AddRange(remotes.Where(r => r.Value.State == ReplicaState.Ready)
+            .Select(r => (r.Key, Math.Max(1, r.Value.Device.Split(',', StringSplitOptions.RemoveEmptyEntries).Length), r.Value.Node)));
+        return [.. computers.OrderByDescending(c => c.Devices).ThenBy(c => c.Name, StringComparer.Ordinal)
+            .SelectMany(c => Enumerable.Repeat(c.Ref, c.Devices))];
     }
 
-    void Assign(int micro, IActorRef target)
+    /// <summary>Micro-batch i of <paramref name="micros"/> goes to slot i mod |slots|; each node hears its whole group.</summary>
+    void Assign(IReadOnlyList<int> micros, IReadOnlyList<IActorRef> slots)
     {
         var b = inFlight!;
-        assigned[micro] = target;
-        var name = target.Equals(worker) ? "coordinator" : remotes.TryGetValue(target, out var r) ? r.Node : target.Path.Address.ToString();
-        computedBy[name] = computedBy.GetValueOrDefault(name) + 1;
-        if (target.Equals(worker))
-            worker.Tell(new ComputeGradients(generation, b.Step, micro, b.Micro.Count, b.Micro[micro], aggregator));
-        else
-            target.Tell(new RemoteCompute(generation, b.Step, micro, b.Micro.Count, b.Micro[micro]), aggregator);
+        var groups = micros.Select((m, i) => (Micro: m, Target: slots[i % slots.Count])).GroupBy(x => x.Target);
+        foreach (var group in groups)
+        {
+            var target = group.Key;
+            var mine = group.Select(x => x.Micro).Order().ToList();
+            var name = target.Equals(worker) ? "coordinator" : remotes.TryGetValue(target, out var r) ? r.Node : target.Path.Address.ToString();
+            computedBy[name] = computedBy.GetValueOrDefault(name) + mine.Count;
+            foreach (var micro in mine)
+            {
+                assigned[micro] = target;
+                if (target.Equals(worker))
+                    worker.Tell(new ComputeGradients(generation, b.Step, micro, b.Micro.Count, b.Micro[micro], aggregator));
+                else
+                    target.Tell(new RemoteCompute(generation, b.Step, micro, b.Micro.Count, b.Micro[micro], mine), aggregator);
+            }
+        }
     }
 
     void OnWorkerJoined(WorkerJoined msg)
@@ -377,9 +398,9 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         if (orphans.Count == 0) return;
         // Its micro-batches go to the others (worker-0 as a last resort, so the step always completes). A copy that
         // the lost worker did deliver is identical and deduplicated by the aggregator.
-        var computers = Computers();
-        if (computers.Count == 0) computers = [worker];
-        for (var i = 0; i < orphans.Count; i++) Assign(orphans[i], computers[i % computers.Count]);
+        var slots = Slots();
+        if (slots.Count == 0) slots = [worker];
+        Assign(orphans, slots);
         listener.Tell(new TrainingNotice($"reassigned micro-batches {string.Join(",", orphans)} of step {inFlight.Step} from {gone.Node}"));
     }
 
@@ -553,7 +574,10 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             state = state.Apply(e);
             phase = "completed";
             if (settings.AggregateGradients && computedBy.Count > 0)
+            {
                 listener.Tell(new TrainingNotice("micro-batches assigned: " + string.Join(", ", computedBy.Select(kv => $"{kv.Key} {kv.Value}"))));
+                listener.Tell(new TrainingNotice($"gradients received: {gradientsReceived} for {microsReduced} micro-batches ({blocksReceived} of them sums of several, reduced on their node)"));
+            }
             listener.Tell(new TrainingFinished(Outcome.Completed, e.Step, e.OutputFile, $"done: {e.Step} steps, wrote {e.OutputFile}"));
         });
     }

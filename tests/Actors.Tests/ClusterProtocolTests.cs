@@ -36,7 +36,7 @@ public class ClusterProtocolTests
         var batch = new DataLoader.MicroBatch(2, 3, [1, 2, 3, 4, 5, 6], [2, 3, 4, 5, 6, 7], [1, 1, 0, 1, 1, 1], [10, 42]);
         var rc = new RemoteCompute(3, 12, 1, 4, batch);
         var bytes = serializer.ToBinary(rc);
-        Assert.True(bytes.Length < 32 + 6 * 12 + 2 * 8 + 16 + 5, $"{bytes.Length} bytes: not the binary layout");
+        Assert.True(bytes.Length < 32 + 6 * 12 + 2 * 8 + 16 + 9, $"{bytes.Length} bytes: not the binary layout");
         var back = (RemoteCompute)serializer.FromBinary(bytes, serializer.Manifest(rc));
         Assert.Equal((rc.Generation, rc.Step, rc.Micro, rc.MicroCount), (back.Generation, back.Step, back.Micro, back.MicroCount));
         Assert.Equal((batch.Rows, batch.SeqLen), (back.Batch.Rows, back.Batch.SeqLen));
@@ -50,6 +50,13 @@ public class ClusterProtocolTests
         var reason = new RemoteCompute(3, 12, 1, 4, batch with { LossNormalizer = 7.25f });
         var reasonBack = (RemoteCompute)serializer.FromBinary(serializer.ToBinary(reason), serializer.Manifest(reason));
         Assert.Equal(7.25f, reasonBack.Batch.LossNormalizer);
+        Assert.Null(reasonBack.Group);
+        Assert.Equal([1], reasonBack.GroupOrSelf);
+
+        // a node's whole assignment of the step travels with each of its micro-batches
+        var grouped = rc with { Group = [0, 1, 4, 5] };
+        var groupedBack = (RemoteCompute)serializer.FromBinary(serializer.ToBinary(grouped), serializer.Manifest(grouped));
+        Assert.Equal([0, 1, 4, 5], groupedBack.Group);
 
         var blob = Enumerable.Range(0, 9_000_001).Select(i => (byte)(i * 31)).ToArray();
         var chunks = BlobChunk.Split(5, blob);

@@ -25,7 +25,7 @@ public class NodeInspectorTests
         Assert.True(report.WorkingSetBytes > 0);
         Assert.Null(report.ReplicaError);
         // in no run yet: generation -1, not ready, nothing queued
-        Assert.Equal(new ClusterWorker.ReplicaState("127.0.0.1:1", "cpu", -1, -1, false, false, 0, 0, null), report.Replica);
+        Assert.Equal(new ClusterWorker.ReplicaState("127.0.0.1:1", "cpu", -1, -1, false, false, 0, 0, 0, 0), report.Replica);
 
         var withSystem = await inspector.Ask<NodeReport>(new InspectNode(Tree: true, IncludeSystem: true), TimeSpan.FromSeconds(30));
         Assert.Contains(withSystem.Tree!.Actors, a => a.Path == "/system" && a.Depth == 1);
@@ -53,7 +53,7 @@ public class NodeInspectorTests
         Assert.Equal(query, serializer.FromBinary(serializer.ToBinary(query), "inspect-node.v1"));
 
         var report = new NodeReport("akka.tcp://minimind@10.0.0.2:4053", new ActorHierarchy("akka.tcp://minimind@10.0.0.2:4053", [new("/user", 1), new("/user/worker", 2)]),
-            123_456_789, new ClusterWorker.ReplicaState("10.0.0.2:4053", "cuda:0", 3, 17, true, true, 2, 1, "replica-3-1"), null);
+            123_456_789, new ClusterWorker.ReplicaState("10.0.0.2:4053", "cuda:0,cuda:1", 3, 17, true, true, 2, 1, 2, 2), null);
         Assert.Equal("node-report.v1", serializer.Manifest(report));
         var back = (NodeReport)serializer.FromBinary(serializer.ToBinary(report), "node-report.v1");
         Assert.Equal((report.Address, report.WorkingSetBytes, report.Replica, report.ReplicaError), (back.Address, back.WorkingSetBytes, back.Replica, back.ReplicaError));

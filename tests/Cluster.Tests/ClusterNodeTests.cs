@@ -114,7 +114,7 @@ public class ClusterNodeTests(SingleProcessReference reference, ITestOutputHelpe
     {
         var dir = TestRuns.TempRunDir("cluster-elastic");
         using var p = new ClusterProcesses(output);
-        var seed = p.Seed(47420, 47421, Path.Combine(dir, "journal.db"), device: false);
+        var seed = p.Seed(47420, 47421, Path.Combine(dir, "journal.db"), device: null);
         var w1 = p.Worker("worker-1", 47420, 47422, computeDelayMs: 300);
         await ClusterProcesses.WaitFor(() => (seed.Saw("seed up") && w1.Saw("worker up")) || seed.Process.HasExited, Minute, "seed and worker-1");
         await AssertHierarchyShowsWorker(p, 47421, "akka.tcp://minimind@127.0.0.1:47422 [worker]");
@@ -142,6 +142,30 @@ public class ClusterNodeTests(SingleProcessReference reference, ITestOutputHelpe
         Assert.True(assigned.GetValueOrDefault("127.0.0.1:47422") > 0 && assigned.GetValueOrDefault("127.0.0.1:47423") > 0, string.Join(", ", assigned));
         Directory.Delete(dir, true);
     }
+
+    [Fact]
+    public async Task Nodes_with_two_devices_add_up_their_micro_batches_locally_and_match_the_single_process_run()
+    {
+        var dir = TestRuns.TempRunDir("cluster-devices");
+        using var p = new ClusterProcesses(output);
+        // The seed with two devices: its own replica only applies updates, a local worker computes on both devices.
+        var seed = p.Seed(47430, 47431, Path.Combine(dir, "journal.db"), device: "cpu,cpu");
+        var worker = p.Worker("worker", 47430, 47432, device: "cpu,cpu");
+        await ClusterProcesses.WaitFor(() => (seed.Saw("seed up") && worker.Saw("worker up")) || seed.Process.HasExited, Minute, "seed and worker");
+
+        var lines = await StartAndWait(p, 47431, Path.Combine(dir, "run"));
+        // Each node got neighbouring micro-batches (a block of the reduction tree) and sent one sum per block, never a
+        // single micro-batch's gradient: fewer gradients than micro-batches crossed to the aggregator.
+        var assigned = Assigned(lines);
+        Assert.DoesNotContain("coordinator", assigned.Keys);
+        Assert.True(assigned.GetValueOrDefault("127.0.0.1:47430") > 0 && assigned.GetValueOrDefault("127.0.0.1:47432") > 0, string.Join(", ", assigned));
+        var received = Assert.Single(lines, l => l.Contains("gradients received: ", StringComparison.Ordinal));
+        var numbers = System.Text.RegularExpressions.Regex.Matches(received, "[0-9]+").Select(m => long.Parse(m.Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        var (gradients, micros, blocks) = (numbers[^3], numbers[^2], numbers[^1]);
+        Assert.Equal(SingleProcessReference.Steps * SingleProcessReference.Accumulation, micros);
+        Assert.True(gradients == blocks && gradients < micros, received);
+        Directory.Delete(dir, true);
+    }
 }
 
 /// <summary>The coordinator's node dies: kill -9 of the seed mid-run, restart with the same command. The journal is
@@ -158,7 +182,7 @@ public class SeedFailoverTests(PostgresFixture postgres, SingleProcessReference 
         var dir = TestRuns.TempRunDir("cluster-seed-kill");
         var journal = "postgres:" + postgres.ConnectionString();
         using var p = new ClusterProcesses(output);
-        var seed = p.Seed(47440, 47441, journal, device: false);
+        var seed = p.Seed(47440, 47441, journal, device: null);
         var w1 = p.Worker("worker-1", 47440, 47442, computeDelayMs: 150);
         await ClusterProcesses.WaitFor(() => (seed.Saw("seed up") && w1.Saw("worker up")) || seed.Process.HasExited, Minute, "seed and worker");
 
@@ -167,7 +191,7 @@ public class SeedFailoverTests(PostgresFixture postgres, SingleProcessReference 
             await ClusterProcesses.WaitForStep(47441, 3, 2 * Minute);   // a checkpoint at step 2 exists
             seed.KillHard();
             output.WriteLine("killed the seed after step 3");
-            p.Seed(47440, 47441, journal, device: false);
+            p.Seed(47440, 47441, journal, device: null);
         });
         Assert.Contains(lines, l => l.Contains("resumed after a coordinator restart", StringComparison.Ordinal));
         Assert.True(w1.Saw("lost the cluster"), "the worker should have been downed and rejoined");

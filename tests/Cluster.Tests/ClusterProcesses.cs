@@ -54,14 +54,15 @@ sealed class ClusterProcesses(ITestOutputHelper output) : IDisposable
     }
 
     /// <param name="journal">a SQLite file, or a full `postgres:…` journal spec.</param>
-    public Node Seed(int port, int control, string journal, bool device = true) =>
+    /// <param name="device">the seed's --device (null: none, the seed computes nothing).</param>
+    public Node Seed(int port, int control, string journal, string? device = "cpu") =>
         Start("seed", ["node", "seed", "--port", Str(port), "--control", $"127.0.0.1:{control}", "--journal",
             journal.StartsWith("postgres:", StringComparison.Ordinal) ? journal : $"sqlite:{journal}",
-            "--failure-detector", "fast", "--threads", "1", .. (device ? new[] { "--device", "cpu" } : [])]);
+            "--failure-detector", "fast", "--threads", "1", .. (device is not null ? new[] { "--device", device } : [])]);
 
     /// <param name="computeDelayMs">paces the run (each micro-batch waits this long) so the test can act mid-run.</param>
-    public Node Worker(string name, int seedPort, int port = 0, int computeDelayMs = 0) =>
-        Start(name, new Dictionary<string, string> { ["MINIMIND_TEST_COMPUTE_DELAY_MS"] = Str(computeDelayMs) }, "node", "worker", "--seed", $"127.0.0.1:{seedPort}", "--device", "cpu", "--port", Str(port), "--failure-detector", "fast", "--threads", "1");
+    public Node Worker(string name, int seedPort, int port = 0, int computeDelayMs = 0, string device = "cpu") =>
+        Start(name, new Dictionary<string, string> { ["MINIMIND_TEST_COMPUTE_DELAY_MS"] = Str(computeDelayMs) }, "node", "worker", "--seed", $"127.0.0.1:{seedPort}", "--device", device, "--port", Str(port), "--failure-detector", "fast", "--threads", "1");
 
     /// <summary>Runs `minimind ctl …` to the end.</summary>
     public async Task<(int Code, List<string> Lines)> Ctl(TimeSpan timeout, params string[] args)

@@ -42,8 +42,13 @@ public sealed record ReplicaReady(int Generation, long Step) : IClusterMessage;
 public sealed record ReplicaLost(int Generation, string Reason) : IClusterMessage;
 
 /// <summary>Coordinator → worker node (sender = the aggregator): compute one micro-batch's gradient of
-/// <paramref name="Step"/> once the replica has applied all earlier steps.</summary>
-public sealed record RemoteCompute(int Generation, long Step, int Micro, int MicroCount, DataLoader.MicroBatch Batch) : IClusterMessage;
+/// <paramref name="Step"/> once the replica has applied all earlier steps. <paramref name="Group"/> lists every micro-batch
+/// the node was given in the same assignment (this one included), so that it can add up whole blocks of
+/// <see cref="MicroReduction"/>'s tree locally and send one gradient per block; null = this one alone.</summary>
+public sealed record RemoteCompute(int Generation, long Step, int Micro, int MicroCount, DataLoader.MicroBatch Batch, IReadOnlyList<int>? Group = null) : IClusterMessage
+{
+    public IReadOnlyList<int> GroupOrSelf => Group is { Count: > 0 } g ? g : [Micro];
+}
 
 /// <summary>Aggregator → every remote replica: the reduced gradient of <paramref name="Step"/> follows as
 /// <see cref="GradientChunk"/>s with <c>Micro = </c><see cref="ReducedMicro"/>; apply it with AdamW at <paramref name="Lr"/>.</summary>

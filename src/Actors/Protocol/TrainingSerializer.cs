@@ -20,14 +20,14 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
         [typeof(CheckpointSaved)] = "checkpoint-saved.v1",
         [typeof(CheckpointDiscarded)] = "checkpoint-discarded.v1",
         [typeof(RunCompleted)] = "run-completed.v1",
-        [typeof(GradientChunk)] = "gradient-chunk.v1",
+        [typeof(GradientChunk)] = "gradient-chunk.v2",
         [typeof(GradientAggregator.MicroBatchDone)] = "micro-batch-done.v1",
         [typeof(RegisterWorker)] = "register-worker.v1",
         [typeof(JoinRun)] = "join-run.v1",
         [typeof(BlobChunk)] = "blob-chunk.v1",
         [typeof(ReplicaReady)] = "replica-ready.v1",
         [typeof(ReplicaLost)] = "replica-lost.v1",
-        [typeof(RemoteCompute)] = "remote-compute.v1",
+        [typeof(RemoteCompute)] = "remote-compute.v2",
         [typeof(ReducedGradient)] = "reduced-gradient.v1",
         [typeof(StartRun)] = "start-run.v1",
         [typeof(RunAccepted)] = "run-accepted.v1",
@@ -53,14 +53,15 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
     {
         if (obj is GradientChunk c)
         {
-            var bytes = new byte[8 + 4 + 4 + 4 + 8 + c.Data.Length];
+            var bytes = new byte[8 + 4 + 4 + 4 + 8 + 4 + c.Data.Length];
             var s = bytes.AsSpan();
             BinaryPrimitives.WriteInt64LittleEndian(s, c.Step);
             BinaryPrimitives.WriteInt32LittleEndian(s[8..], c.Micro);
             BinaryPrimitives.WriteInt32LittleEndian(s[12..], c.Index);
             BinaryPrimitives.WriteInt32LittleEndian(s[16..], c.Count);
             BinaryPrimitives.WriteInt64LittleEndian(s[20..], c.Offset);
-            c.Data.CopyTo(s[28..]);
+            BinaryPrimitives.WriteInt32LittleEndian(s[28..], c.Span);
+            c.Data.CopyTo(s[32..]);
             return bytes;
         }
         if (obj is BlobChunk b)
@@ -86,7 +87,7 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
             var s = bytes.AsSpan();
             return new GradientChunk(BinaryPrimitives.ReadInt64LittleEndian(s), BinaryPrimitives.ReadInt32LittleEndian(s[8..]),
                 BinaryPrimitives.ReadInt32LittleEndian(s[12..]), BinaryPrimitives.ReadInt32LittleEndian(s[16..]),
-                BinaryPrimitives.ReadInt64LittleEndian(s[20..]), s[28..].ToArray());
+                BinaryPrimitives.ReadInt64LittleEndian(s[20..]), s[32..].ToArray(), BinaryPrimitives.ReadInt32LittleEndian(s[28..]));
         }
         if (type == typeof(BlobChunk))
             return new BlobChunk(BinaryPrimitives.ReadInt32LittleEndian(bytes), BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(4)),
@@ -96,7 +97,7 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
     }
 
     /// <summary>Binary: gen, step, micro, count, rows, seqLen, then X, Y (int32), mask (float32), samples (int64), then the
-    /// loss normalizer (a presence byte + float32; reason data).</summary>
+    /// loss normalizer (a presence byte + float32; reason data), then the group (count + int32s; 0 = none).</summary>
     static byte[] WriteRemoteCompute(RemoteCompute m)
     {
         var b = m.Batch;
@@ -111,6 +112,8 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
             w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(b.Samples.AsSpan()));
             w.Write(b.LossNormalizer.HasValue);
             w.Write(b.LossNormalizer ?? 0f);
+            w.Write(m.Group?.Count ?? 0);
+            foreach (var g in m.Group ?? []) w.Write(g);
         }
         return ms.ToArray();
     }
@@ -130,6 +133,8 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
         var hasNormalizer = r.ReadBoolean();
         var normalizer = r.ReadSingle();
         batch = batch with { LossNormalizer = hasNormalizer ? normalizer : null };
-        return new RemoteCompute(gen, step, micro, count, batch);
+        var group = new int[r.ReadInt32()];
+        for (var i = 0; i < group.Length; i++) group[i] = r.ReadInt32();
+        return new RemoteCompute(gen, step, micro, count, batch, group.Length > 0 ? group : null);
     }
 }

@@ -47,7 +47,7 @@ public static class NodeCommands
             Description = "sqlite:<file> or postgres:<connection string> (use PostgreSQL when the seed may move to another machine). Default: sqlite:runs/cluster/journal.db.",
             DefaultValueFactory = _ => "sqlite:runs/cluster/journal.db",
         };
-        var device = new Option<string?>("--device") { Description = "Also run a training worker on this node: cpu or cuda:N. Default: none (coordinate only)." };
+        var device = new Option<string?>("--device") { Description = "Also run a training worker on this node: cpu or cuda:N, or several (cuda:0,cuda:1: one replica per device, gradients added up locally). Default: none (coordinate only)." };
         var controlToken = ControlToken();
         var host = Host();
         var timing = Timing();
@@ -84,7 +84,7 @@ public static class NodeCommands
     static Command Worker(CliContext ctx)
     {
         var seed = new Option<string>("--seed") { Description = "The seed node's host:port.", Required = true };
-        var device = new Option<string>("--device") { Description = "cpu or cuda:N.", Required = true };
+        var device = new Option<string>("--device") { Description = "cpu or cuda:N, or several (cuda:0,cuda:1: one replica per device, gradients added up locally before they are sent).", Required = true };
         var port = new Option<int>("--port") { Description = "Akka.Remote port (0 = any free port). Default: 0.", DefaultValueFactory = _ => 0 };
         var host = Host();
         var timing = Timing();
@@ -142,9 +142,13 @@ public static class NodeCommands
     }
 
     /// <summary>Loads libtorch now rather than when the first run's snapshot arrives (seconds on a busy machine).</summary>
-    static void WarmUpTorch(string device)
+    /// <summary>Also checks each device (an absent GPU fails here, naming it, not when the first run arrives).</summary>
+    static void WarmUpTorch(string devices)
     {
-        using var t = TorchSharp.torch.zeros(1, device: Model.TorchRuntime.ParseDevice(device));
+        foreach (var device in Actors.ClusterWorker.ParseDevices(devices))
+        {
+            using var t = TorchSharp.torch.zeros(1, device: Model.TorchRuntime.ParseDevice(device));
+        }
     }
 
     static string? ParseDevice(string? device)
@@ -152,11 +156,12 @@ public static class NodeCommands
         if (device is null) return null;
         var devices = device.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (devices.Length == 0) throw new ArgumentException("--device: empty");
-        if (devices.Length > 1)
-            throw new ArgumentException($"--device {device}: several devices in one worker are not supported yet; start one worker per device");
-        if (devices[0] != "cpu" && !devices[0].StartsWith("cuda", StringComparison.Ordinal))
-            throw new ArgumentException($"--device {device}: expected cpu or cuda:N");
-        return devices[0];
+        foreach (var d in devices)
+            if (d != "cpu" && !d.StartsWith("cuda", StringComparison.Ordinal))
+                throw new ArgumentException($"--device {device}: '{d}' is not a device; expected cpu or cuda:N, or several separated by commas (cuda:0,cuda:1)");
+        if (devices.Length != devices.Distinct().Count() && devices.Any(d => d != "cpu"))
+            throw new ArgumentException($"--device {device}: a GPU is listed twice");
+        return string.Join(',', devices);
     }
 
     static FailureTiming ParseTiming(string value) => value switch

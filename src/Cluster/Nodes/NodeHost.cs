@@ -31,8 +31,8 @@ public sealed record NodeOptions
     public string? ControlToken { get; init; }
     /// <summary>Seed: the journal of the run manager and of every run's coordinator.</summary>
     public JournalSpec? Journal { get; init; }
-    /// <summary>The device of this node's training worker; on a seed, null = no local worker (its replica only applies
-    /// updates, snapshots and exports, on the CPU).</summary>
+    /// <summary>The device(s) of this node's training worker (several: "cuda:0,cuda:1", one replica each, reducing locally);
+    /// on a seed, null = no local worker (its replica only applies updates, snapshots and exports, on the CPU).</summary>
     public string? Device { get; init; }
     /// <summary>Torch threads of this node's replica (0 = the run's --threads).</summary>
     public int Threads { get; init; }
@@ -123,7 +123,11 @@ public sealed class NodeHost : IAsyncDisposable
         if (o.Device is not null) roles.Add(WorkerRole);
         var singleton = new ClusterSingletonOptions { Role = CoordinatorRole };
         var device = o.Device;
+        var devices = device is null ? [] : ClusterWorker.ParseDevices(device);
         var threads = o.Threads;
+        // A seed with one device computes on the coordinator's own replica (worker-0). With several, worker-0 only
+        // applies updates (on the first device) and a local ClusterWorker computes on all of them, like a worker node.
+        var localWorkerNode = devices.Length > 1 || (device is not null && !o.IsSeed);
 
         builder.Services.AddAkka(SystemName, (akka, _) =>
         {
@@ -157,9 +161,9 @@ public sealed class NodeHost : IAsyncDisposable
                 akka.WithTrainingPersistence(journal)
                     .WithSingleton<RunManagerKey>("run-manager", (_, _, _) => RunManager.Props(RunManagerPersistenceId(journal), (runId, settings, listener) =>
                     {
-                        var s = settings with { Device = device ?? "cpu", Threads = threads > 0 ? threads : settings.Threads };
+                        var s = settings with { Device = devices.FirstOrDefault() ?? "cpu", Threads = threads > 0 ? threads : settings.Threads };
                         var coordinator = TrainingCoordinator.Props(TrainingRun.PersistenceIdFor(s, journal), s, TrainingRun.OpenDataset, listener,
-                            localCompute: device is not null);
+                            localCompute: devices.Length == 1);
                         return BackoffSupervisor.Props(Backoff.OnStop(coordinator, "coordinator", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, 3));
                     }), singleton, createProxyToo: true)
                     .WithActors((system, _) => system.ActorOf(OpsFeed.Props(monitor, runs), "ops-feed"));
@@ -168,14 +172,14 @@ public sealed class NodeHost : IAsyncDisposable
             {
                 akka.WithSingletonProxy<RunManagerKey>("run-manager", singleton);
             }
-            if (device is not null && !o.IsSeed)   // the seed's device is the coordinator's own worker-0
+            if (localWorkerNode)
             {
                 akka.WithActors((system, registry) =>
                 {
                     var proxy = registry.Get<RunManagerKey>();
                     var self = Akka.Cluster.Cluster.Get(system).SelfAddress;
                     var node = $"{self.Host}:{self.Port}";
-                    system.ActorOf(ClusterWorker.Props(node, device, threads, proxy, computeDelay: o.ComputeDelay), "worker");
+                    system.ActorOf(ClusterWorker.Props(node, device!, threads, proxy, computeDelay: o.ComputeDelay), "worker");
                 });
             }
         });

@@ -117,7 +117,7 @@ public partial class CtlProcessTests(ITestOutputHelper output)
     {
         using var procs = new ClusterProcesses(output);
         var dir = TestRuns.TempRunDir("ctl-worker");
-        var seed = procs.Seed(47625, 47626, Path.Combine(dir, "journal.db"), device: false);
+        var seed = procs.Seed(47625, 47626, Path.Combine(dir, "journal.db"), device: null);
         await ClusterProcesses.WaitFor(() => seed.Saw("seed up:"), Patience, "the seed");
         var worker = procs.Start("worker", "node", "worker", "--seed", "127.0.0.1:47625", "--device", "cpu", "--port", "47627",
             "--control", "127.0.0.1:47628", "--failure-detector", "fast", "--threads", "1");

@@ -34,12 +34,14 @@ public static class CtlFormat
     public static IReadOnlyList<string> Hierarchy(ClusterHierarchy h)
     {
         var lines = new List<string>();
-        foreach (var n in h.Nodes)
+        // A node older than the cluster view sends only its own address and actors.
+        var nodes = (IReadOnlyList<NodeHierarchy>?)h.Nodes ?? [new NodeHierarchy(h.Address, [], h.Actors)];
+        foreach (var n in nodes)
         {
             lines.Add(Member(n.Address, n.Roles) + (n.Address == h.Address ? " (this node)" : ""));
             lines.AddRange(Tree(n.Actors, 2));
         }
-        foreach (var e in h.Errors)
+        foreach (var e in (IReadOnlyList<NodeError>?)h.Errors ?? [])
         {
             lines.Add(Member(e.Address, e.Roles));
             lines.Add("  error: " + e.Error);
@@ -47,7 +49,7 @@ public static class CtlFormat
         return lines;
     }
 
-    static string Member(string address, IReadOnlyList<string> roles) => $"{address} [{string.Join(",", roles)}]";
+    static string Member(string address, IReadOnlyList<string> roles) => roles.Count == 0 ? address : $"{address} [{string.Join(",", roles)}]";
 
     public static IReadOnlyList<string> Health(HealthInfo h)
     {
@@ -69,14 +71,15 @@ public static class CtlFormat
         return lines;
     }
 
-    /// <summary>A member's row: its working set and, on a worker node, its replica (idle: in no run; joining: building
-    /// from the snapshot; ready; applying a reduced gradient) with the generation, step and the work waiting for it.</summary>
+    /// <summary>A member's row: its working set and, on a worker node, its replicas (idle: in no run; joining: building
+    /// from the snapshot; ready; applying a reduced gradient) with the generation (and how many of several replicas are
+    /// ready), step and the work waiting for them.</summary>
     static string[] NodeRow(NodeHealth n)
     {
         var r = n.Replica;
         var state = r is null ? n.ReplicaError is { } err ? "error: " + err : "-"
             : r.Generation < 0 ? "idle"
-            : $"{(r.Applying ? "applying" : r.Ready ? "ready" : "joining")} (generation {r.Generation})";
+            : $"{(r.Applying ? "applying" : r.Ready ? "ready" : "joining")} (generation {r.Generation}{(r.Replicas > 1 ? $", {r.ReadyReplicas}/{r.Replicas} replicas ready" : "")})";
         return
         [
             n.Address, string.Join(",", n.Roles), Bytes(n.ProcessMemoryBytes), r?.Device ?? "-", state,
