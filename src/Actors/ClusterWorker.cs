@@ -62,6 +62,18 @@ public sealed class ClusterWorker : ReceiveActor, IWithTimers
         public bool Done => Sent.Count == Blocks.Count;
     }
 
+    /// <summary>Read-only query (the node inspector, <c>ctl actor health</c>): answered with <see cref="ReplicaState"/>.</summary>
+    public sealed record FetchReplicaState
+    {
+        public static FetchReplicaState Instance { get; } = new();
+    }
+
+    /// <summary>The replicas as this worker sees them: its device(s), run generation (-1: not in a run), the step they
+    /// are at, whether all are ready (built from the snapshot) and any is applying a reduced gradient, how many replicas
+    /// exist and are ready, and the work waiting for them.</summary>
+    public sealed record ReplicaState(string Node, string Device, int Generation, long Step, bool Ready, bool Applying,
+        int QueuedComputes, int QueuedReduced, int Replicas, int ReadyReplicas);
+
     public ClusterWorker(string node, string device, int threads, IActorRef runManager, TimeSpan registerEvery, TimeSpan computeDelay)
     {
         this.computeDelay = computeDelay;
@@ -108,6 +120,8 @@ public sealed class ClusterWorker : ReceiveActor, IWithTimers
             if (generation >= 0) coordinator.Tell(new ReplicaLost(generation, r.Reason));
             Reset(-1);
         });
+        Receive<FetchReplicaState>(_ => Sender.Tell(new ReplicaState(node, device, generation, replicaStep, ready, applying > 0,
+            computes.Values.Sum(l => l.Count), reduced.Count, replicas.Length, readyReplicas.Count)));
         Timers.StartPeriodicTimer("register", new Register(), TimeSpan.Zero, registerEvery);
     }
 

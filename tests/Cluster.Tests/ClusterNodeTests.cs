@@ -94,6 +94,22 @@ public class ClusterNodeTests(SingleProcessReference reference, ITestOutputHelpe
         return double.Parse(line[(sample.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    /// <summary>`ctl actor hierarchy` on the seed lists the worker node's section (<paramref name="header"/>) with its
+    /// <c>/user/worker</c>: asked from the worker's inspector across the cluster (retried while the seed's view converges).</summary>
+    static async Task AssertHierarchyShowsWorker(ClusterProcesses p, int control, string header)
+    {
+        var deadline = DateTime.UtcNow + Minute;
+        while (true)
+        {
+            var (code, lines) = await p.Ctl(Minute, "--host", $"127.0.0.1:{control}", "actor", "hierarchy");
+            Assert.True(code == 0, string.Join("\n", lines));
+            var section = lines.SkipWhile(l => l != header).Skip(1).TakeWhile(l => l.StartsWith(' ')).ToList();
+            if (section.Contains("    /user/worker")) return;
+            if (DateTime.UtcNow > deadline) Assert.Fail("no /user/worker under " + header + ":\n" + string.Join("\n", lines));
+            await Task.Delay(500);
+        }
+    }
+
     /// <summary>"micro-batches assigned: a 12, b 20" → {a: 12, b: 20}.</summary>
     static Dictionary<string, long> Assigned(List<string> lines)
     {
@@ -110,6 +126,7 @@ public class ClusterNodeTests(SingleProcessReference reference, ITestOutputHelpe
         var seed = p.Seed(47420, 47421, Path.Combine(dir, "journal.db"), device: null);
         var w1 = p.Worker("worker-1", 47420, 47422, computeDelayMs: 300);
         await ClusterProcesses.WaitFor(() => (seed.Saw("seed up") && w1.Saw("worker up")) || seed.Process.HasExited, Minute, "seed and worker-1");
+        await AssertHierarchyShowsWorker(p, 47421, "akka.tcp://minimind@127.0.0.1:47422 [worker]");
 
         var lines = await StartAndWait(p, 47421, Path.Combine(dir, "run"), async () =>
         {

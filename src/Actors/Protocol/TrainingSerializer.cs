@@ -36,6 +36,10 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
         [typeof(RunStatusReply)] = "run-status.v1",
         [typeof(RunRequested)] = "run-requested.v1",
         [typeof(RunEnded)] = "run-ended.v1",
+        // the node inspector (ctl actor hierarchy|health across the cluster)
+        [typeof(NodeInspector.InspectNode)] = "inspect-node.v1",
+        [typeof(NodeInspector.NodeReport)] = "node-report.v1",
+        // the bulk gradient transport (endpoint discovery between nodes)
         [typeof(GetBulkEndpoint)] = "get-bulk-endpoint.v1",
         [typeof(BulkEndpointReply)] = "bulk-endpoint.v1",
     };

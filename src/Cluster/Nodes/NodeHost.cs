@@ -162,6 +162,8 @@ public sealed class NodeHost : IAsyncDisposable
                 .WithTrainingSerialization()
                 .WithWorkerDispatcher()
                 .WithActorSystemLivenessCheck()
+                // every node answers `ctl actor hierarchy|health` for itself (the control endpoint asks each member's)
+                .WithActors((system, _) => system.ActorOf(NodeInspector.Props(), NodeInspector.Name))
                 // Gradients between nodes travel over a bulk channel of this node's own (src/Cluster/Transport/README.md).
                 .WithActors((system, _) =>
                 {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using MiniMind.Actors;
 using MiniMind.Cluster.Control;
 
 namespace MiniMind.Cli.Commands.Ctl;
@@ -24,9 +25,31 @@ public static class CtlFormat
     public static string ClusterEvent(ClusterEventInfo e) =>
         $"{e.At.ToUniversalTime():HH:mm:ss} {e.Type} {e.Address} | [{string.Join(",", e.Roles)}] | {e.Status}";
 
-    /// <summary>The actor tree: each actor's full path, indented by its depth.</summary>
-    public static IReadOnlyList<string> Hierarchy(ActorHierarchy h) =>
-        [$"{h.Address}", .. h.Actors.Select(a => new string(' ', 2 * Math.Max(0, a.Depth - 1)) + a.Path)];
+    /// <summary>The actor tree: each actor's full path, indented by its depth (plus <paramref name="indent"/> spaces).</summary>
+    public static IReadOnlyList<string> Tree(IReadOnlyList<ActorNode> actors, int indent = 0) =>
+        [.. actors.Select(a => new string(' ', indent + 2 * Math.Max(0, a.Depth - 1)) + a.Path)];
+
+    /// <summary>One section per member, as pbm's <c>actor hierarchy</c> shows a cluster: the member's address and roles
+    /// (this node's marked), then its tree indented under it; a member that did not answer gets an <c>error:</c> line.</summary>
+    public static IReadOnlyList<string> Hierarchy(ClusterHierarchy h)
+    {
+        var lines = new List<string>();
+        // A node older than the cluster view sends only its own address and actors.
+        var nodes = (IReadOnlyList<NodeHierarchy>?)h.Nodes ?? [new NodeHierarchy(h.Address, [], h.Actors)];
+        foreach (var n in nodes)
+        {
+            lines.Add(Member(n.Address, n.Roles) + (n.Address == h.Address ? " (this node)" : ""));
+            lines.AddRange(Tree(n.Actors, 2));
+        }
+        foreach (var e in (IReadOnlyList<NodeError>?)h.Errors ?? [])
+        {
+            lines.Add(Member(e.Address, e.Roles));
+            lines.Add("  error: " + e.Error);
+        }
+        return lines;
+    }
+
+    static string Member(string address, IReadOnlyList<string> roles) => roles.Count == 0 ? address : $"{address} [{string.Join(",", roles)}]";
 
     public static IReadOnlyList<string> Health(HealthInfo h)
     {
@@ -41,7 +64,28 @@ public static class CtlFormat
         if (h.Actors.Count == 0) lines.Add("(no training actors: no run on this node)");
         lines.Add($"process memory: {Bytes(h.ProcessMemoryBytes)}");
         lines.AddRange(h.Errors.Select(e => "warning: " + e));
+        if (h.Nodes.Count + h.NodeErrors.Count == 0) return lines;
+        lines.Add("");
+        lines.AddRange(Table(["NODE", "ROLES", "MEMORY", "DEVICE", "REPLICA", "STEP", "QUEUED"], h.Nodes.Select(NodeRow).ToList()));
+        lines.AddRange(h.NodeErrors.Select(e => $"error: {Member(e.Address, e.Roles)}: {e.Error}"));
         return lines;
+    }
+
+    /// <summary>A member's row: its working set and, on a worker node, its replicas (idle: in no run; joining: building
+    /// from the snapshot; ready; applying a reduced gradient) with the generation (and how many of several replicas are
+    /// ready), step and the work waiting for them.</summary>
+    static string[] NodeRow(NodeHealth n)
+    {
+        var r = n.Replica;
+        var state = r is null ? n.ReplicaError is { } err ? "error: " + err : "-"
+            : r.Generation < 0 ? "idle"
+            : $"{(r.Applying ? "applying" : r.Ready ? "ready" : "joining")} (generation {r.Generation}{(r.Replicas > 1 ? $", {r.ReadyReplicas}/{r.Replicas} replicas ready" : "")})";
+        return
+        [
+            n.Address, string.Join(",", n.Roles), Bytes(n.ProcessMemoryBytes), r?.Device ?? "-", state,
+            r is { Generation: >= 0, Step: >= 0 } ? r.Step.ToString(Inv) : "-",
+            r is null ? "-" : $"{r.QueuedComputes} compute, {r.QueuedReduced} reduced",
+        ];
     }
 
     public static IReadOnlyList<string> Runs(IReadOnlyList<RunSummary> runs) =>

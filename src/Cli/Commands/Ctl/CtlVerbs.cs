@@ -131,20 +131,27 @@ public static class CtlVerbs
 
     static Command Actor(CliContext ctx, Option<string> host, Option<string?> token)
     {
-        var actor = new Command("actor", "The node's actors.");
+        var actor = new Command("actor", "The actors of every cluster member (or of this node with --local).");
         var system = new Option<bool>("--system") { Description = "Also show the /system tree (Akka's own actors)." };
-        var hierarchy = new Command("hierarchy", "The actor tree with full paths (a run's coordinator, data-loader, worker, aggregator, checkpoint writer).") { system };
+        Option<bool> Local() => new("--local") { Description = "Only the node serving the control endpoint (default: every member, when the cluster has more than one)." };
+        var hierarchyLocal = Local();
+        var hierarchy = new Command("hierarchy", "The actor tree of each member with full paths (a run's coordinator, data-loader, worker, aggregator, checkpoint writer; a worker node's /user/worker and replica); members that did not answer are listed as errors.") { system, hierarchyLocal };
         hierarchy.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
         {
             using var client = CtlCommand.Client(parse, host, token);
-            Print(ctx, CtlFormat.Hierarchy(await Get<ActorHierarchy>(client, "api/actors/hierarchy" + (parse.GetValue(system) ? "?system=true" : ""), ct)));
+            var query = new List<string>();
+            if (parse.GetValue(system)) query.Add("system=true");
+            if (parse.GetValue(hierarchyLocal)) query.Add("cluster=false");
+            var url = "api/actors/hierarchy" + (query.Count > 0 ? "?" + string.Join("&", query) : "");
+            Print(ctx, CtlFormat.Hierarchy(await Get<ClusterHierarchy>(client, url, ct)));
             return ExitCode.Ok;
         }));
-        var health = new Command("health", "Per training actor: state, restarts, time since its last message, step rate, memory.");
+        var healthLocal = Local();
+        var health = new Command("health", "Per training actor: state, restarts, time since its last message, step rate, memory; then per member: memory, device, replica state, step, queued work.") { healthLocal };
         health.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
         {
             using var client = CtlCommand.Client(parse, host, token);
-            Print(ctx, CtlFormat.Health(await Get<HealthInfo>(client, "api/actors/health", ct)));
+            Print(ctx, CtlFormat.Health(await Get<HealthInfo>(client, "api/actors/health" + (parse.GetValue(healthLocal) ? "?cluster=false" : ""), ct)));
             return ExitCode.Ok;
         }));
         actor.Subcommands.Add(hierarchy);

@@ -1,3 +1,4 @@
+using MiniMind.Actors;
 using MiniMind.Cli.Commands.Ctl;
 using MiniMind.Cluster.Control;
 using Xunit;
@@ -23,10 +24,55 @@ public class CtlFormatTests
     }
 
     [Fact]
-    public void Hierarchy_indents_full_paths_by_depth()
+    public void Hierarchy_prints_one_section_per_member_with_full_paths_indented_by_depth_and_errors_for_silent_members()
     {
-        var lines = CtlFormat.Hierarchy(new ActorHierarchy("akka.tcp://m@h:1", [new ActorNode("/user", 1), new ActorNode("/user/a", 2), new ActorNode("/user/a/b", 3)]));
-        Assert.Equal(["akka.tcp://m@h:1", "/user", "  /user/a", "    /user/a/b"], lines);
+        ActorNode[] seed = [new("/user", 1), new("/user/a", 2), new("/user/a/b", 3)];
+        ActorNode[] worker = [new("/user", 1), new("/user/worker", 2), new("/user/worker/replica-0-1", 3)];
+        var lines = CtlFormat.Hierarchy(new ClusterHierarchy("akka.tcp://m@h:1", seed, true,
+            [new NodeHierarchy("akka.tcp://m@h:1", ["coordinator"], seed), new NodeHierarchy("akka.tcp://m@h:2", ["worker"], worker)],
+            [new NodeError("akka.tcp://m@h:3", ["worker"], "did not answer within 3 s")]));
+        Assert.Equal(
+        [
+            "akka.tcp://m@h:1 [coordinator] (this node)", "  /user", "    /user/a", "      /user/a/b",
+            "akka.tcp://m@h:2 [worker]", "  /user", "    /user/worker", "      /user/worker/replica-0-1",
+            "akka.tcp://m@h:3 [worker]", "  error: did not answer within 3 s",
+        ], lines);
+    }
+
+    [Fact]
+    public void Hierarchy_from_a_node_older_than_the_cluster_view_prints_its_own_tree()
+    {
+        var old = System.Text.Json.JsonSerializer.Deserialize<ClusterHierarchy>(
+            """{"address":"akka.tcp://m@h:1","actors":[{"path":"/user","depth":1},{"path":"/user/a","depth":2}]}""", ControlJson.Options)!;
+        Assert.Equal(["akka.tcp://m@h:1 (this node)", "  /user", "    /user/a"], CtlFormat.Hierarchy(old));
+    }
+
+    [Fact]
+    public void Health_adds_one_row_per_member_with_its_replica_and_an_error_line_per_silent_member()
+    {
+        var info = new HealthInfo([], 300L * 1024 * 1024, [])
+        {
+            Nodes =
+            [
+                new NodeHealth("akka.tcp://m@h:1", ["coordinator"], 300L * 1024 * 1024, null, null),
+                new NodeHealth("akka.tcp://m@h:2", ["worker"], 200L * 1024 * 1024, new ClusterWorker.ReplicaState("h:2", "cpu", 2, 7, true, false, 1, 0, 1, 1), null),
+                new NodeHealth("akka.tcp://m@h:4", ["worker"], 100L * 1024 * 1024, new ClusterWorker.ReplicaState("h:4", "cuda:0,cuda:1", -1, -1, false, false, 0, 0, 0, 0), null),
+                new NodeHealth("akka.tcp://m@h:6", ["worker"], 100L * 1024 * 1024, new ClusterWorker.ReplicaState("h:6", "cuda:0,cuda:1", 3, 0, false, false, 2, 0, 2, 1), null),
+                new NodeHealth("akka.tcp://m@h:5", ["worker"], 100L * 1024 * 1024, null, "/user/worker did not answer within 1 s"),
+            ],
+            NodeErrors = [new NodeError("akka.tcp://m@h:3", ["worker"], "unreachable (Up): not asked")],
+        };
+        var lines = CtlFormat.Health(info);
+        Assert.Equal("(no training actors: no run on this node)", lines[1]);
+        Assert.Equal("", lines[3]);
+        Assert.Equal("NODE             | ROLES       | MEMORY    | DEVICE        | REPLICA                                       | STEP | QUEUED", lines[4]);
+        Assert.Equal("akka.tcp://m@h:1 | coordinator | 300.0 MiB | -             | -                                             | -    | -", lines[5]);
+        Assert.Equal("akka.tcp://m@h:2 | worker      | 200.0 MiB | cpu           | ready (generation 2)                          | 7    | 1 compute, 0 reduced", lines[6]);
+        Assert.Equal("akka.tcp://m@h:4 | worker      | 100.0 MiB | cuda:0,cuda:1 | idle                                          | -    | 0 compute, 0 reduced", lines[7]);
+        Assert.Equal("akka.tcp://m@h:6 | worker      | 100.0 MiB | cuda:0,cuda:1 | joining (generation 3, 1/2 replicas ready)    | 0    | 2 compute, 0 reduced", lines[8]);
+        Assert.Equal("akka.tcp://m@h:5 | worker      | 100.0 MiB | -             | error: /user/worker did not answer within 1 s | -    | -", lines[9]);
+        Assert.Equal("error: akka.tcp://m@h:3 [worker]: unreachable (Up): not asked", lines[10]);
+        Assert.Equal(11, lines.Count);
     }
 
     [Fact]

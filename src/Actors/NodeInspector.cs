@@ -1,0 +1,79 @@
+using Akka.Actor;
+using MiniMind.Actors.Protocol;
+
+namespace MiniMind.Actors;
+
+/// <summary>One actor of the tree: its path (without the address) and depth under the root guardian.</summary>
+public sealed record ActorNode(string Path, int Depth);
+
+/// <summary>One node's actor tree: its address and its actors, depth first, children by name.</summary>
+public sealed record ActorHierarchy(string Address, IReadOnlyList<ActorNode> Actors);
+
+/// <summary>
+/// Every node's answer to <c>ctl actor hierarchy|health</c> for the whole cluster, at <c>/user/inspector</c> (started by
+/// every cluster node). The control endpoint asks each member's inspector with <see cref="InspectNode"/> and gets a
+/// <see cref="NodeReport"/>: the node's actor tree (when asked for), its process working set and, on a worker node,
+/// the state of its <see cref="ClusterWorker"/>'s replica. Read-only: it only looks.
+/// </summary>
+public sealed class NodeInspector : ReceiveActor
+{
+    public const string Name = "inspector";
+
+    /// <summary>How long the inspector waits for the local <see cref="ClusterWorker"/> (it answers from memory).</summary>
+    public static readonly TimeSpan WorkerTimeout = TimeSpan.FromSeconds(1);
+
+    /// <summary>Asks for the node's report; <paramref name="Tree"/>: include the actor tree (/system too with
+    /// <paramref name="IncludeSystem"/>).</summary>
+    public sealed record InspectNode(bool Tree, bool IncludeSystem) : IClusterMessage;
+
+    /// <summary>A node's report. <paramref name="Tree"/>: null unless asked for. <paramref name="Replica"/>: the worker's
+    /// replica state, null on a node without <c>/user/worker</c>; <paramref name="ReplicaError"/> says why it is missing
+    /// when the worker exists but did not answer.</summary>
+    public sealed record NodeReport(string Address, ActorHierarchy? Tree, long WorkingSetBytes, ClusterWorker.ReplicaState? Replica, string? ReplicaError)
+        : IClusterMessage;
+
+    public NodeInspector() =>
+        Receive<InspectNode>(q => ReportAsync(Context.System, q).PipeTo(Sender));
+
+    public static Props Props() => Akka.Actor.Props.Create(() => new NodeInspector());
+
+    /// <summary>Walks the local tree from the user guardian (and the system guardian), depth first, children by name.</summary>
+    public static ActorHierarchy Hierarchy(ActorSystem system, bool includeSystem)
+    {
+        var ext = (ExtendedActorSystem)system;
+        var nodes = new List<ActorNode>();
+        void Walk(IActorRef actor, int depth)
+        {
+            nodes.Add(new ActorNode(actor.Path.ToStringWithoutAddress(), depth));
+            if (actor is not ActorRefWithCell withCell) return;
+            foreach (var child in withCell.Children.OrderBy(c => c.Path.Name, StringComparer.Ordinal))
+                Walk(child, depth + 1);
+        }
+        Walk(ext.Guardian, 1);
+        if (includeSystem) Walk(ext.SystemGuardian, 1);
+        return new ActorHierarchy(ext.Provider.DefaultAddress.ToString(), nodes);
+    }
+
+    /// <summary>This node's report (what the inspector answers; the control endpoint calls it directly for its own node).
+    /// Never throws: a worker that does not answer becomes <see cref="NodeReport.ReplicaError"/>.</summary>
+    public static async Task<NodeReport> ReportAsync(ActorSystem system, InspectNode query)
+    {
+        var ext = (ExtendedActorSystem)system;
+        var tree = query.Tree ? Hierarchy(system, query.IncludeSystem) : null;
+        ClusterWorker.ReplicaState? replica = null;
+        string? error = null;
+        var worker = ext.Guardian is ActorRefWithCell guardian ? guardian.GetSingleChild("worker") : ActorRefs.Nobody;
+        if (!worker.IsNobody())
+        {
+            try
+            {
+                replica = await worker.Ask<ClusterWorker.ReplicaState>(ClusterWorker.FetchReplicaState.Instance, WorkerTimeout);
+            }
+            catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+            {
+                error = $"/user/worker did not answer within {WorkerTimeout.TotalSeconds:0} s";
+            }
+        }
+        return new NodeReport(ext.Provider.DefaultAddress.ToString(), tree, Environment.WorkingSet, replica, error);
+    }
+}
