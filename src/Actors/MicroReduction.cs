@@ -44,15 +44,26 @@ public static class MicroReduction
     /// <summary>True when (<paramref name="start"/>, <paramref name="span"/>) is a node of the tree over <c>[0, microCount)</c>.</summary>
     public static bool IsSubtree(int start, int span, int microCount)
     {
-        bool Find(int lo, int n) =>
-            (lo == start && n == span) || (n > 1 && start >= lo && start + span <= lo + n && (Find(lo, SplitPoint(n)) || Find(lo + SplitPoint(n), n - SplitPoint(n))));
+        bool Find(int lo, int n)
+        {
+            if (lo == start && n == span) return true;
+            if (n == 1 || start < lo || start + span > lo + n) return false;
+            var p = SplitPoint(n);
+            return Find(lo, p) || Find(lo + p, n - p);
+        }
         return span >= 1 && start >= 0 && start + span <= microCount && Find(0, microCount);
     }
 
     /// <summary>True when the blocks in <paramref name="have"/> cover the tree over <c>[0, microCount)</c> (so <see cref="TryReduce"/> succeeds).</summary>
     public static bool Covers(IReadOnlySet<(int Start, int Span)> have, int microCount)
     {
-        bool Visit(int lo, int n) => have.Contains((lo, n)) || (n > 1 && Visit(lo, SplitPoint(n)) && Visit(lo + SplitPoint(n), n - SplitPoint(n)));
+        bool Visit(int lo, int n)
+        {
+            if (have.Contains((lo, n))) return true;
+            if (n == 1) return false;
+            var p = SplitPoint(n);
+            return Visit(lo, p) && Visit(lo + p, n - p);
+        }
         return microCount <= 0 || Visit(0, microCount);
     }
 

@@ -50,9 +50,6 @@ public static class ActorRoutes
     /// <summary>How long a member's inspector has to answer (identify + report); members are asked in parallel.</summary>
     public static readonly TimeSpan InspectTimeout = TimeSpan.FromSeconds(3);
 
-    /// <summary>This node's tree (from the user guardian, and the system guardian with <paramref name="includeSystem"/>).</summary>
-    public static ActorHierarchy Hierarchy(ActorSystem system, bool includeSystem) => NodeInspector.Hierarchy(system, includeSystem);
-
     /// <summary>A member and what came of asking it: its report, or why there is none.</summary>
     public sealed record Inspected(string Address, IReadOnlyList<string> Roles, NodeReport? Report, string? Error);
 
