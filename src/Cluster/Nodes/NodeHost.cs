@@ -204,6 +204,7 @@ public sealed class NodeHost : IAsyncDisposable
         {
             var app = web.Build();
             app.UseControlToken(o.ControlToken);
+            app.UseCrossSiteGuard(o.ControlToken);
             app.MapControlRoutes();
             h = app;
         }

@@ -33,6 +33,7 @@ sealed class ControlTestHost : IAsyncDisposable
         builder.Services.AddSingleton(system).AddOps(monitor, runs);
         var app = builder.Build();
         app.UseControlToken(token);
+        app.UseCrossSiteGuard(token);
         app.MapOpsRoutes();
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -49,7 +50,7 @@ sealed class ControlTestHost : IAsyncDisposable
 
     public async Task<JsonElement> PostJsonAsync(string path, object? body = null)
     {
-        using var res = body is null ? await Http.PostAsync(path, null) : await Http.PostAsJsonAsync(path, body);
+        using var res = await Http.PostAsJsonAsync(path, body ?? new { });
         var text = await res.Content.ReadAsStringAsync();
         if (!res.IsSuccessStatusCode) throw new HttpRequestException($"POST {path}: {(int)res.StatusCode} {text}");
         return JsonDocument.Parse(text).RootElement.Clone();

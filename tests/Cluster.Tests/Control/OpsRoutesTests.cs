@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Akka.Actor;
 using MiniMind.Actors;
@@ -123,11 +124,11 @@ public class OpsRoutesTests
             Journal = JournalSpec.Parse("sqlite", dir),
         }, m => monitor.Record("pretrain-1", m));
         await using var ctl = await ControlTestHost.StartAsync(run.ActorSystem, monitor, runs);
-        using (var none = await ctl.Http.PostAsync("/api/train/pause", null)) Assert.Equal(HttpStatusCode.NotFound, none.StatusCode);
+        using (var none = await ctl.Http.PostAsJsonAsync("/api/train/pause", new { })) Assert.Equal(HttpStatusCode.NotFound, none.StatusCode);
         runs.Add(new ControlledRun("pretrain-1", "pretrain", dir, run.Coordinator));
         Assert.Equal(Outcome.Completed, (await run.Finished.WaitAsync(Patience)).Outcome);
         using (var other = await ctl.Http.GetAsync("/api/checkpoints?run=nope")) Assert.Equal(HttpStatusCode.NotFound, other.StatusCode);
-        using var refused = await ctl.Http.PostAsync("/api/checkpoints/save", null);
+        using var refused = await ctl.Http.PostAsJsonAsync("/api/checkpoints/save", new { });
         Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
         Assert.Contains("completed", await refused.Content.ReadAsStringAsync());
     }

@@ -43,7 +43,7 @@ public static class CtlVerbs
 
     static async Task<T> Post<T>(HttpClient client, string url, object? body, CancellationToken ct)
     {
-        using var response = await CtlCommand.Send(client, c => body is null ? c.PostAsync(url, null, ct) : c.PostAsJsonAsync(url, body, Json, ct));
+        using var response = await CtlCommand.Send(client, c => c.PostAsJsonAsync(url, body ?? new { }, Json, ct));
         if (!response.IsSuccessStatusCode) throw await CtlCommand.Failure(response, ct);
         return await response.Content.ReadFromJsonAsync<T>(Json, ct) ?? throw new InvalidDataException($"{url}: empty reply");
     }
