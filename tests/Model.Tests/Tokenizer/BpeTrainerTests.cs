@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using MiniMind.Model.Data.Shards;
 using MiniMind.Model.Tests.Fixtures;
 using MiniMind.Model.Tokenizer;
 using Xunit;
@@ -140,11 +141,11 @@ public sealed class BpeTrainerTests : IDisposable
         var path = Path.Combine(tempDir, "bad.jsonl");
         File.WriteAllLines(path, ["{\"text\": \"fine\"}", "", "{\"text\": \"broken", "{\"text\": \"never read\"}"]);
         var trainer = new BpeTrainer(new BpeTrainerOptions { VocabSize = 300 });
-        var e = Assert.Throws<InvalidDataException>(() => trainer.FeedJsonl(path));
+        var e = Assert.Throws<DataFormatException>(() => trainer.FeedJsonl(path));
         Assert.StartsWith($"{path}:3:", e.Message);
 
         File.WriteAllLines(path, ["{\"text\": \"fine\"}", "{\"title\": \"no text\"}"]);
-        e = Assert.Throws<InvalidDataException>(() => new BpeTrainer(new BpeTrainerOptions { VocabSize = 300 }).FeedJsonl(path));
+        e = Assert.Throws<DataFormatException>(() => new BpeTrainer(new BpeTrainerOptions { VocabSize = 300 }).FeedJsonl(path));
         Assert.StartsWith($"{path}:2:", e.Message);
     }
 
