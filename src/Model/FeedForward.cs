@@ -5,7 +5,7 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace MiniMind.Model;
 
-/// <summary>SwiGLU: dropout(down(silu(gate(x)) · up(x))), README item 5. Also each MoE expert.</summary>
+/// <summary>SwiGLU: dropout(down(silu(gate(x)) · up(x))). Also each MoE expert.</summary>
 public sealed class FeedForward : nn.Module<Tensor, Tensor>
 {
     // MiniMind's declaration (and state_dict) order: gate_proj, down_proj, up_proj.

@@ -5,7 +5,9 @@ using static TorchSharp.torch;
 namespace MiniMind.Model;
 
 /// <summary>Mixture of experts: routed SwiGLU experts chosen by <see cref="MoEGate"/>, plus always-on shared experts.
-/// Training and eval use different code paths, exactly as MiniMind does (README item 7).</summary>
+/// Training and eval use different code paths, exactly as MiniMind does: eval groups tokens by expert and scatter-adds
+/// into a float32 buffer; training repeats each token k times into a float16 buffer, so expert outputs (and the
+/// gradients through them) are rounded to float16.</summary>
 public sealed class MOEFeedForward : nn.Module<Tensor, Tensor>
 {
     readonly int top_k;

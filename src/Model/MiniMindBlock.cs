@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 
 namespace MiniMind.Model;
 
-/// <summary>One pre-norm transformer block, README item 5:
+/// <summary>One pre-norm transformer block:
 /// h = x + attn(input_layernorm(x)); out = h + mlp(post_attention_layernorm(h)).</summary>
 public sealed class MiniMindBlock : nn.Module<Tensor, DecoderContext, LayerKV?, (Tensor hidden, LayerKV? present)>
 {

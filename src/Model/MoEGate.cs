@@ -9,7 +9,9 @@ namespace MiniMind.Model;
 /// (a scalar; 0 outside training or when α = 0).</summary>
 public sealed record GateOutput(Tensor topk_idx, Tensor topk_weight, Tensor aux_loss);
 
-/// <summary>MoE router, README items 6 and 7: softmax scores, top-k, optional renormalisation, load-balancing aux loss.</summary>
+/// <summary>MoE router: softmax scores over experts, top-k (unsorted), weights renormalised only when k &gt; 1 and
+/// norm_topk_prob (with k = 1 the expert's output is scaled by its raw probability), and in training (α &gt; 0) the
+/// load-balancing aux loss.</summary>
 public sealed class MoEGate : nn.Module<Tensor, GateOutput>
 {
     readonly int top_k, n_routed_experts;

@@ -24,7 +24,7 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     public long InFeatures { get; }
     public long OutFeatures { get; }
 
-    /// <summary>The (out, in) weight. Settable so that the embedding can share it (MiniMind's tie, README item 1).</summary>
+    /// <summary>The (out, in) weight. Settable so that the embedding can share it (MiniMind ties lm_head and embed_tokens).</summary>
     public Parameter Weight => weight;
 
     /// <summary>Float32 (default): plain fp32 matmul. BFloat16: mixed precision with fp32 master weights.</summary>

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace MiniMind.Model;
 
-/// <summary>RMSNorm, README item 2: weight · (x.float() · rsqrt(mean(x², -1) + eps)).type_as(x).
+/// <summary>RMSNorm: weight · (x.float() · rsqrt(mean(x², -1) + eps)).type_as(x).
 /// The normalisation runs in float32 and the weight is multiplied last.</summary>
 public sealed class RMSNorm : nn.Module<Tensor, Tensor>
 {

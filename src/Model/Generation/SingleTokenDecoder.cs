@@ -15,7 +15,7 @@ namespace MiniMind.Model;
 /// </list>
 /// It reads the model's own parameters (no copies), so in-place weight updates stay visible. It is float32 only and
 /// refuses LoRA (hooks) and bf16 compute: <see cref="Supports"/>. Prefill runs through the general forward
-/// (MiniMind's numerics, README items 3–4) and its cache is copied in with <see cref="Load"/>.
+/// (MiniMind's numerics) and its cache is copied in with <see cref="Load"/>.
 /// The caller opens no_grad / eval; every <see cref="Step"/> opens its own dispose scope.
 /// </summary>
 public sealed class SingleTokenDecoder : IDisposable
@@ -131,7 +131,7 @@ public sealed class SingleTokenDecoder : IDisposable
     /// <summary>y = W·x for a single vector x (in): a matrix-vector product (gemv), the op that streams the weights.</summary>
     static Tensor Linear(Tensor x, Tensor weight) => weight.mv(x);
 
-    /// <summary>RMSNorm (README item 2) in float32: weight · (x · rsqrt(mean(x²) + eps)).</summary>
+    /// <summary>RMSNorm in float32: weight · (x · rsqrt(mean(x²) + eps)).</summary>
     static Tensor Norm(Tensor x, RMSNorm norm, Scalar eps) =>
         (x * x.square().mean(Last, keepdim: true).add_(eps).rsqrt_()).mul_(norm.Weight);
 
