@@ -14,10 +14,10 @@ public class DpoObjectiveTests(ITestOutputHelper output)
     static TrainingSettings Settings(string? sha = null) => new()
     {
         Stage = "dpo",
-        ConfigJson = MiniMindConfig.Load(TestPaths.Preset("tiny")).ToJson(),   // the fixture's dense_tiny shapes
-        InitFrom = TestPaths.ModelFixture("dense_tiny", "dense_tiny.safetensors"),
-        FrozenModelPath = TestPaths.ModelFixture(Set, "dpo_ref.safetensors"),
-        FrozenModelSha256 = sha ?? StageObjective.Sha256(TestPaths.ModelFixture(Set, "dpo_ref.safetensors")),
+        ConfigJson = MiniMindConfig.Load(RepoPaths.Preset("tiny")).ToJson(),   // the fixture's dense_tiny shapes
+        InitFrom = RepoPaths.ModelFixture("dense_tiny", "dense_tiny.safetensors"),
+        FrozenModelPath = RepoPaths.ModelFixture(Set, "dpo_ref.safetensors"),
+        FrozenModelSha256 = sha ?? StageObjective.Sha256(RepoPaths.ModelFixture(Set, "dpo_ref.safetensors")),
     };
 
     /// <summary>The fixture's pairs as the data loader serves them: one row per pair, chosen then rejected side by side.</summary>
@@ -25,17 +25,21 @@ public class DpoObjectiveTests(ITestOutputHelper output)
     {
         int[] Rows(string chosen, string rejected)
         {
-            var c = TestPaths.Int64Bin(Set, chosen);
-            var r = TestPaths.Int64Bin(Set, rejected);
+            var c = Int64Bin(chosen);
+            var r = Int64Bin(rejected);
             return [.. c[..16], .. r[..16], .. c[16..], .. r[16..]];                      // 2 pairs × (16 + 16)
         }
         return new DataLoader.MicroBatch(2, 32, Rows("x_chosen", "x_rejected"), Rows("y_chosen", "y_rejected"),
             Rows("mask_chosen", "mask_rejected").Select(v => (float)v).ToArray(), [0, 1]);
     }
 
+    /// <summary>A raw little-endian int64 fixture tensor (<c>.bin</c>) as ints.</summary>
+    static int[] Int64Bin(string name) =>
+        [.. System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(File.ReadAllBytes(RepoPaths.ModelFixture(Set, name + ".bin"))).ToArray().Select(v => checked((int)v))];
+
     static double FixtureScalar(string name)
     {
-        using var doc = JsonDocument.Parse(File.ReadAllText(TestPaths.ModelFixture(Set, "manifest.json")));
+        using var doc = JsonDocument.Parse(File.ReadAllText(RepoPaths.ModelFixture(Set, "manifest.json")));
         var v = doc.RootElement.GetProperty("scalars").GetProperty(name);
         return v.ValueKind == JsonValueKind.Object ? v.GetProperty("value").GetDouble() : v.GetDouble();
     }

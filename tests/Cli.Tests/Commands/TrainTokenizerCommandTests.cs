@@ -9,7 +9,7 @@ public sealed class TrainTokenizerCommandTests
     public async Task Train_tokenizer_should_write_a_loadable_tokenizer()
     {
         using var tmp = new TempDir();
-        var src = tmp.Write("p.jsonl", string.Join('\n', File.ReadLines(CliRun.Dataset("pretrain.jsonl")).Take(300)) + "\n");
+        var src = tmp.Write("p.jsonl", string.Join('\n', File.ReadLines(RepoPaths.Dataset("pretrain.jsonl")).Take(300)) + "\n");
         var (code, stdout, stderr) = await CliRun.Run("train", "tokenizer", "--data", src, "--vocab-size", "400", "--out", tmp.File("tok"));
         Assert.Equal("", stderr);
         Assert.Equal(0, code);

@@ -16,7 +16,7 @@ public sealed class FixtureSet
     public FixtureSet(string name)
     {
         Name = name;
-        Dir = Path.Combine(TestPaths.ModelFixtures, name);
+        Dir = Path.Combine(RepoPaths.ModelFixtures, name);
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir, "manifest.json")));
         Manifest = doc.RootElement.Clone();
         foreach (var t in Manifest.GetProperty("tensors").EnumerateArray())

@@ -182,14 +182,14 @@ public sealed class BpeTrainerTests : IDisposable
     public void Config_matches_MiniMinds_tokenizer_config_json_byte_for_byte()
     {
         var result = TrainOnCorpus(300);
-        var expected = File.ReadAllText(Path.Combine(TestPaths.TokenizerFixtures, "minimind", "tokenizer_config.json"));
+        var expected = File.ReadAllText(Path.Combine(RepoPaths.TokenizerFixtures, "minimind", "tokenizer_config.json"));
         Assert.Equal(expected, BpeTrainerJsonWriter.TokenizerConfigJson(result));
     }
 
     [Fact]
     public void Writer_reproduces_MiniMinds_tokenizer_json_byte_for_byte_from_its_vocab_and_merges()
     {
-        var fixturePath = Path.Combine(TestPaths.TokenizerFixtures, "minimind", "tokenizer.json");
+        var fixturePath = Path.Combine(RepoPaths.TokenizerFixtures, "minimind", "tokenizer.json");
         var fixture = JsonNode.Parse(File.ReadAllText(fixturePath))!;
         var vocab = fixture["model"]!["vocab"]!.AsObject().OrderBy(kv => (int)kv.Value!).Select(kv => kv.Key).ToArray();
         var ids = vocab.Select((t, i) => (t, i)).ToDictionary(x => x.t, x => x.i);
