@@ -26,7 +26,7 @@ public sealed class MiniMindForCausalLM : nn.Module<Tensor, CausalLMOutput>
         Config = config.Validate();
         model = new MiniMindModel(config);
         lm_head = new Projection(config.HiddenSize, config.VocabSize);
-        // Item 1: self.model.embed_tokens.weight = self.lm_head.weight. The embedding's own N(0,1) init is discarded.
+        // MiniMind ties them: self.model.embed_tokens.weight = self.lm_head.weight. The embedding's own N(0,1) init is discarded.
         // This direction matters in TorchSharp: the other one lists the shared tensor twice in parameters().
         model.EmbedTokens.weight = lm_head.Weight;
         RegisterComponents();
@@ -34,7 +34,9 @@ public sealed class MiniMindForCausalLM : nn.Module<Tensor, CausalLMOutput>
 
     public MiniMindModel Model => model;
 
-    internal Projection LmHead => lm_head;
+    /// <summary>One token's logits (vocab) in a single-token decode step; see <see cref="SingleTokenDecoder"/>.</summary>
+    public Tensor DecodeOne(long token, TokenDecode step, IReadOnlyList<LayerBuffers> cache) =>
+        lm_head.DecodeOne(model.DecodeOne(token, step, cache));
 
     /// <summary>Float32 (default), or BFloat16 for mixed precision: every <see cref="Projection"/> multiplies in bf16
     /// while weights, optimizer state, RMSNorm, softmax and the loss stay float32. Set it after <c>Lora.Apply</c>.</summary>

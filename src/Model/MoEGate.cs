@@ -38,7 +38,7 @@ public sealed class MoEGate : nn.Module<Tensor, GateOutput>
         var x = hidden.view(-1, h);                                           // (N, h)
         var scores = F.linear(x, weight).softmax(-1);                         // (N, E)
         var (topk_weight, topk_idx) = scores.topk(top_k, dim: -1, largest: true, sorted: false);  // (N, k)
-        // Item 6: renormalise only when k > 1; with k = 1 the raw softmax probability stays.
+        // Renormalise only when k > 1; with k = 1 the raw softmax probability stays.
         if (top_k > 1 && norm_topk_prob)
             topk_weight = topk_weight / (topk_weight.sum(-1, keepdim: true) + 1e-20);
 
@@ -46,7 +46,7 @@ public sealed class MoEGate : nn.Module<Tensor, GateOutput>
         return new GateOutput(topk_idx.MoveToOuterDisposeScope(), topk_weight.MoveToOuterDisposeScope(), aux_loss.MoveToOuterDisposeScope());
     }
 
-    /// <summary>Item 7: seq_aux: ce[b,e] = count of (token, slot) of sequence b routed to e / (T·k/E),
+    /// <summary>The load-balancing aux loss with seq_aux: ce[b,e] = count of (token, slot) of sequence b routed to e / (T·k/E),
     /// aux = α · mean_b Σ_e ce[b,e] · mean_t scores[b,t,e]. Otherwise the batch-level f·P form. ce carries no gradient.</summary>
     Tensor AuxLoss(Tensor scores, Tensor topk_idx, long B, long T)
     {

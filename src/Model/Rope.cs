@@ -19,6 +19,9 @@ public static class Rope
         return (cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope());
     }
 
+    /// <summary>x·cos + rotate_half(x)·sin for one position, x (heads, hd), rotate_half as a matmul with P.</summary>
+    public static Tensor ApplyOne(Tensor x, TokenDecode step) => (x * step.Cos).addcmul_(x.matmul(step.Rotate), step.Sin, step.One);
+
     /// <summary>rotate_half(x) = cat([-x[..., d/2:], x[..., :d/2]]).</summary>
     public static Tensor RotateHalf(Tensor x)
     {
