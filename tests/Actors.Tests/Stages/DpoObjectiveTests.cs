@@ -1,4 +1,3 @@
-using System.Text.Json;
 using MiniMind.Actors.Stages;
 using MiniMind.Model;
 using TorchSharp;
@@ -10,6 +9,7 @@ namespace MiniMind.Actors.Tests.Stages;
 public class DpoObjectiveTests(ITestOutputHelper output)
 {
     const string Set = "dpo_dense_tiny";
+    static readonly FixtureSet Fixture = new(Set);
 
     static TrainingSettings Settings(string? sha = null) => new()
     {
@@ -25,23 +25,12 @@ public class DpoObjectiveTests(ITestOutputHelper output)
     {
         int[] Rows(string chosen, string rejected)
         {
-            var c = Int64Bin(chosen);
-            var r = Int64Bin(rejected);
+            var c = Fixture.Ints(chosen);
+            var r = Fixture.Ints(rejected);
             return [.. c[..16], .. r[..16], .. c[16..], .. r[16..]];                      // 2 pairs × (16 + 16)
         }
         return new DataLoader.MicroBatch(2, 32, Rows("x_chosen", "x_rejected"), Rows("y_chosen", "y_rejected"),
             Rows("mask_chosen", "mask_rejected").Select(v => (float)v).ToArray(), [0, 1]);
-    }
-
-    /// <summary>A raw little-endian int64 fixture tensor (<c>.bin</c>) as ints.</summary>
-    static int[] Int64Bin(string name) =>
-        [.. System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(File.ReadAllBytes(RepoPaths.ModelFixture(Set, name + ".bin"))).ToArray().Select(v => checked((int)v))];
-
-    static double FixtureScalar(string name)
-    {
-        using var doc = JsonDocument.Parse(File.ReadAllText(RepoPaths.ModelFixture(Set, "manifest.json")));
-        var v = doc.RootElement.GetProperty("scalars").GetProperty(name);
-        return v.ValueKind == JsonValueKind.Object ? v.GetProperty("value").GetDouble() : v.GetDouble();
     }
 
     [Fact]
@@ -52,7 +41,7 @@ public class DpoObjectiveTests(ITestOutputHelper output)
         policy.train();
         var batch = FixtureBatch();
         using var loss = objective.Loss(policy, batch, 1, CPU);
-        var expected = FixtureScalar("dpo_loss");
+        var expected = Fixture.Scalar("dpo_loss");
         output.WriteLine($"dpo loss {loss.item<float>():R}, train_dpo.py {expected:R}");
         Assert.True(Math.Abs(loss.item<float>() - expected) <= 1e-5, $"{loss.item<float>()} vs {expected}");
 

@@ -14,12 +14,6 @@ public class ModelCommandsTests(ITestOutputHelper output)
         return string.Join(";", ids.Chunk(width).Select(r => string.Join(",", r)));
     }
 
-    static torch.Tensor Reference(string set, string name, long[] shape)
-    {
-        var bytes = File.ReadAllBytes(Path.Combine(RepoPaths.ModelFixture(set), name + ".bin"));
-        return torch.tensor(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).ToArray(), shape);
-    }
-
     [Theory]
     [InlineData("dense_tiny", "pth")]
     [InlineData("moe_tiny", "safetensors")]
@@ -32,7 +26,7 @@ public class ModelCommandsTests(ITestOutputHelper output)
         Assert.True(r.ExitCode == 0, r.Error);
         using var logits = Npy.Read(outFile);
         Assert.Equal(new long[] { 2, 16, 6400 }, logits.shape);
-        using var reference = Reference(set, "logits_eval", [2, 16, 6400]);
+        using var reference = new FixtureSet(set).Tensor("logits_eval");
         var diff = (logits - reference).abs().max().item<float>();
         output.WriteLine($"{set}: max|Δlogits| via CLI = {diff:E2}");
         Assert.True(diff <= 1e-4, $"max diff {diff}");
