@@ -5,7 +5,8 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace MiniMind.Model;
 
-/// <summary>Causal self-attention with grouped-query heads, RoPE and an optional KV cache (rotate-half RoPE applied before caching; each kv head repeated for n_rep consecutive q heads; float32 softmax).</summary>
+/// <summary>Causal self-attention with grouped-query heads, RoPE and an optional KV cache: rotate-half RoPE applied
+/// before caching, each kv head repeated for n_rep consecutive q heads, softmax in float32.</summary>
 public sealed class Attention : nn.Module<Tensor, DecoderContext, LayerKV?, (Tensor output, LayerKV? present)>
 {
     readonly int n_heads, n_kv_heads, n_rep, head_dim;

@@ -2,7 +2,8 @@ using static TorchSharp.torch;
 
 namespace MiniMind.Model;
 
-/// <summary>Rotary position embedding in the rotate-half (GPT-NeoX / HF Llama) form (not interleaved pairs), applied to q and k before they enter the KV cache.</summary>
+/// <summary>Rotary position embedding in the rotate-half (GPT-NeoX / HF Llama) form (not interleaved pairs), applied
+/// to q and k before they enter the KV cache.</summary>
 public static class Rope
 {
     /// <summary>cos and sin tables [end, dim]: inv = 1/θ^(arange(0,dim,2)/dim), angles = t ⊗ inv,

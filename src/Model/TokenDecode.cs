@@ -13,12 +13,3 @@ namespace MiniMind.Model;
 /// <param name="Scale">1/√hd.</param>
 /// <param name="One">1.</param>
 public sealed record TokenDecode(long Position, Tensor Cos, Tensor Sin, Tensor Rotate, Scalar Scale, Scalar One);
-
-/// <summary>One layer's preallocated key and value buffers, (nkv, capacity, hd) each, written in place.</summary>
-public sealed record LayerBuffers(Tensor K, Tensor V);
-
-/// <summary>A module that also runs on one token's vector (h) during single-token decoding.</summary>
-public interface IDecodeOne
-{
-    Tensor DecodeOne(Tensor x);
-}
