@@ -18,7 +18,8 @@ public static class ClusterBench
         var a = new BenchArgs(args, "--workers", "--devices-per-worker", "--preset", "--batch", "--seq-len", "--accumulation", "--steps", "--warmup", "--threads", "--port", "--cli");
         var counts = a.Get("--workers", "1,2").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         var preset = a.Get("--preset", "tiny");
-        var devices = string.Join(',', Enumerable.Repeat("cpu", Math.Max(1, a.Int("--devices-per-worker", 1))));
+        var devicesPerWorker = Math.Max(1, a.Int("--devices-per-worker", 1));
+        var devices = string.Join(',', Enumerable.Repeat("cpu", devicesPerWorker));
         int batch = a.Int("--batch", 16), seqLen = a.Int("--seq-len", 128), accumulation = a.Int("--accumulation", 4);
         int steps = a.Int("--steps", 20), warmup = a.Int("--warmup", 3), threads = a.Int("--threads", 1), port = a.Int("--port", 47480);
         var cli = Path.GetFullPath(a.Get("--cli", "src/Cli/bin/Release/net10.0/minimind.dll"));
@@ -38,7 +39,7 @@ public static class ClusterBench
         foreach (var (w, t) in results) Console.WriteLine($"  workers {w}: {t,8:F0} tok/s  ×{t / baseline:F2}");
         Console.WriteLine(JsonSerializer.Serialize(new
         {
-            bench = "cluster", devices_per_worker = devices.Split(',').Length, preset, batch, seq_len = seqLen, accumulation, steps, threads, cores = Environment.ProcessorCount,
+            bench = "cluster", devices_per_worker = devicesPerWorker, preset, batch, seq_len = seqLen, accumulation, steps, threads, cores = Environment.ProcessorCount,
             tokens_per_second = results.ToDictionary(r => r.Workers.ToString(CultureInfo.InvariantCulture), r => Math.Round(r.TokensPerSecond)),
         }));
         return 0;

@@ -26,9 +26,7 @@ internal static class TokenizerBench
         var threads = opts.Int("--threads", Environment.ProcessorCount);
         var runs = opts.Int("--runs", 3);
 
-        var texts = File.ReadLines(corpusPath).Where(l => l.Length > 0)
-            .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("text").GetString()!)
-            .Where(t => t.Length > 0).ToArray();
+        var texts = BpeTrainerJsonl.ReadTexts(corpusPath).Select(t => t.Text).Where(t => t.Length > 0).ToArray();
         var lines = new List<string>();
         long bytes = 0;
         while (bytes < mb * 1e6)

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Event;
 using MiniMind.Actors.Checkpoints;
 using MiniMind.Actors.Protocol;
+using MiniMind.Model;
 using static MiniMind.Actors.GpuWorker;
 
 namespace MiniMind.Actors;
@@ -79,7 +80,7 @@ public sealed class ClusterWorker : ReceiveActor, IWithTimers
         this.computeDelay = computeDelay;
         this.node = node;
         this.device = device;
-        devices = ParseDevices(device);
+        devices = DeviceList.Parse(device);
         this.threads = threads;
         Receive<Register>(_ => runManager.Tell(new RegisterWorker(node, device)));
         Receive<JoinRun>(OnJoin);
@@ -133,11 +134,8 @@ public sealed class ClusterWorker : ReceiveActor, IWithTimers
     public static Props Props(string node, string device, int threads, IActorRef runManager, TimeSpan? registerEvery = null, TimeSpan computeDelay = default) =>
         Akka.Actor.Props.Create(() => new ClusterWorker(node, device, threads, runManager, registerEvery ?? TimeSpan.FromSeconds(2), computeDelay));
 
-    public static string[] ParseDevices(string device)
-    {
-        var list = device.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        return list.Length > 0 ? list : throw new ArgumentException($"device list '{device}' is empty");
-    }
+    /// <summary>Forwards to <see cref="DeviceList.Parse"/> (kept for callers being rewritten; call that directly).</summary>
+    public static string[] ParseDevices(string device) => DeviceList.Parse(device);
 
     void Reset(int newGeneration)
     {

@@ -354,7 +354,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         var computers = new List<(IActorRef Ref, int Devices, string Name)>();
         if (localCompute) computers.Add((worker, 1, ""));
         computers.AddRange(remotes.Where(r => r.Value.State == ReplicaState.Ready)
-            .Select(r => (r.Key, Math.Max(1, r.Value.Device.Split(',', StringSplitOptions.RemoveEmptyEntries).Length), r.Value.Node)));
+            .Select(r => (r.Key, Model.DeviceList.Parse(r.Value.Device).Length, r.Value.Node)));
         return [.. computers.OrderByDescending(c => c.Devices).ThenBy(c => c.Name, StringComparer.Ordinal)
             .SelectMany(c => Enumerable.Repeat(c.Ref, c.Devices))];
     }

@@ -5,7 +5,8 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace MiniMind.Model;
 
-/// <summary>Causal self-attention with grouped-query heads, RoPE and an optional KV cache (README items 3 and 4).</summary>
+/// <summary>Causal self-attention with grouped-query heads, RoPE and an optional KV cache: rotate-half RoPE applied
+/// before caching, each kv head repeated for n_rep consecutive q heads, softmax in float32.</summary>
 public sealed class Attention : nn.Module<Tensor, DecoderContext, LayerKV?, (Tensor output, LayerKV? present)>
 {
     readonly int n_heads, n_kv_heads, n_rep, head_dim;
@@ -32,10 +33,25 @@ public sealed class Attention : nn.Module<Tensor, DecoderContext, LayerKV?, (Ten
         RegisterComponents();
     }
 
-    internal Projection QProj => q_proj;
-    internal Projection KProj => k_proj;
-    internal Projection VProj => v_proj;
-    internal Projection OProj => o_proj;
+    /// <summary>
+    /// One token's attention (x: (h)) over the cache in <paramref name="cache"/>: its key and value are written at
+    /// <see cref="TokenDecode.Position"/>, then it attends to positions 0…Position with no mask (one query row sees
+    /// every cached key) and GQA as (nkv, n_rep, hd)·Kᵀ on the un-repeated cache (no repeat_kv).
+    /// </summary>
+    public Tensor DecodeOne(Tensor x, TokenDecode step, LayerBuffers cache)
+    {
+        var q = Rope.ApplyOne(q_proj.DecodeOne(x).view(n_heads, head_dim), step);        // (nh, hd)
+        var k = Rope.ApplyOne(k_proj.DecodeOne(x).view(n_kv_heads, head_dim), step);     // (nkv, hd)
+        var v = v_proj.DecodeOne(x).view(n_kv_heads, head_dim);                         // (nkv, hd)
+        cache.K.select(1, step.Position).copy_(k);
+        cache.V.select(1, step.Position).copy_(v);
+        var keys = cache.K.narrow(1, 0, step.Position + 1);                   // (nkv, T, hd)
+        var values = cache.V.narrow(1, 0, step.Position + 1);
+        var scores = q.view(n_kv_heads, n_rep, head_dim).bmm(keys.transpose(1, 2));       // (nkv, n_rep, T)
+        var probs = scores.mul_(step.Scale).softmax(-1);
+        var y = probs.bmm(values).view(n_heads * head_dim);                   // (nh·hd), head j = kv j / n_rep
+        return o_proj.DecodeOne(y);
+    }
 
     public override (Tensor output, LayerKV? present) forward(Tensor x, DecoderContext ctx, LayerKV? past)
     {
@@ -69,7 +85,7 @@ public sealed class Attention : nn.Module<Tensor, DecoderContext, LayerKV?, (Ten
             // MiniMind's explicit path: scores/√hd + causal −inf mask (+ (1−mask)·−1e9), softmax in float32.
             var scores = qh.matmul(kh.transpose(-2, -1)) / Math.Sqrt(head_dim);  // (B, nh, T, Tk)
             var Tk = kh.shape[2];
-            // MiniMind builds the mask as (T, T) and so only supports T == 1 or an empty cache (item 4).
+            // MiniMind builds the mask as (T, T) and so only supports T == 1 or an empty cache.
             // Offsetting the diagonal by the cached length is the same there and also right for chunks.
             var causal = full(T, Tk, double.NegativeInfinity, dtype: scores.dtype, device: scores.device).triu(Tk - T + 1);
             scores = scores + causal;
@@ -92,7 +108,7 @@ public sealed class Attention : nn.Module<Tensor, DecoderContext, LayerKV?, (Ten
         return (output, present);
     }
 
-    /// <summary>repeat_kv: kv head j is used by query heads j·n_rep … j·n_rep+n_rep−1 (item 4).</summary>
+    /// <summary>repeat_kv: kv head j is used by query heads j·n_rep … j·n_rep+n_rep−1 (consecutive repeats, as MiniMind).</summary>
     public static Tensor RepeatKV(Tensor x, int n_rep)
     {
         if (n_rep == 1) return x.alias();

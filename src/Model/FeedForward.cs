@@ -5,8 +5,8 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace MiniMind.Model;
 
-/// <summary>SwiGLU: dropout(down(silu(gate(x)) · up(x))), README item 5. Also each MoE expert.</summary>
-public sealed class FeedForward : nn.Module<Tensor, Tensor>
+/// <summary>SwiGLU: dropout(down(silu(gate(x)) · up(x))). Also each MoE expert.</summary>
+public sealed class FeedForward : nn.Module<Tensor, Tensor>, IDecodeOne
 {
     // MiniMind's declaration (and state_dict) order: gate_proj, down_proj, up_proj.
     readonly Projection gate_proj, down_proj, up_proj;
@@ -21,10 +21,6 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    internal Projection GateProj => gate_proj;
-    internal Projection UpProj => up_proj;
-    internal Projection DownProj => down_proj;
-
     public override Tensor forward(Tensor x)
     {
         using var gate = gate_proj.call(x);
@@ -34,4 +30,8 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
         using var down = down_proj.call(h);
         return dropout.call(down);
     }
+
+    /// <summary>down(silu(gate(x)) · up(x)) for one vector (h), eval (no dropout).</summary>
+    public Tensor DecodeOne(Tensor x) =>
+        down_proj.DecodeOne(F.silu(gate_proj.DecodeOne(x)).mul_(up_proj.DecodeOne(x)));
 }

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace MiniMind.Model;
 
 /// <summary>One layer's cache: keys after RoPE and values, both (B, T_past, n_kv_heads, head_dim),
-/// stored before repeat_kv exactly like MiniMind's past_key_value tuple (README item 3).</summary>
+/// stored before repeat_kv exactly like MiniMind's past_key_value tuple (RoPE already applied).</summary>
 public sealed record LayerKV(Tensor k, Tensor v);
 
 /// <summary>The per-layer caches of a whole model, MiniMind's past_key_values list.

@@ -5,8 +5,10 @@ using static TorchSharp.torch;
 namespace MiniMind.Model;
 
 /// <summary>Mixture of experts: routed SwiGLU experts chosen by <see cref="MoEGate"/>, plus always-on shared experts.
-/// Training and eval use different code paths, exactly as MiniMind does (README item 7).</summary>
-public sealed class MOEFeedForward : nn.Module<Tensor, Tensor>
+/// Training and eval use different code paths, exactly as MiniMind does: eval groups tokens by expert and scatter-adds
+/// into a float32 buffer; training repeats each token k times into a float16 buffer, so expert outputs (and the
+/// gradients through them) are rounded to float16.</summary>
+public sealed class MOEFeedForward : nn.Module<Tensor, Tensor>, IDecodeOne
 {
     readonly int top_k;
     // MiniMind's declaration (and state_dict) order: experts, gate, shared_experts.
@@ -27,6 +29,9 @@ public sealed class MOEFeedForward : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>One vector (h) through the eval path as (1, 1, h).</summary>
+    public Tensor DecodeOne(Tensor x) => call(x.view(1, 1, -1)).view(-1);
+
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -39,12 +44,12 @@ public sealed class MOEFeedForward : nn.Module<Tensor, Tensor>
             : InferPath(flat_x, flat_idx, routing.topk_weight.view(-1, 1));
         y = y.view(x.shape);
         foreach (var expert in shared_experts)
-            y = y + expert.call(x);                                           // shared experts: unweighted (item 6)
+            y = y + expert.call(x);                                           // shared experts: unweighted, as MiniMind adds them
         _aux.Value = routing.aux_loss.MoveToOuterDisposeScope();
         return y.MoveToOuterDisposeScope();
     }
 
-    /// <summary>Item 7, train path: every token is repeated k times and each expert's float32 output is stored into
+    /// <summary>The train path: every token is repeated k times and each expert's float32 output is stored into
     /// a float16 buffer (MiniMind's torch.empty_like(x, dtype=torch.float16)). The weighted sum is float32.
     /// The rounding (and float16 gradients through it) is reproduced on purpose: train_loss and grads match it.</summary>
     Tensor TrainPath(Tensor flat_x, Tensor flat_idx, Tensor topk_weight)
@@ -60,7 +65,7 @@ public sealed class MOEFeedForward : nn.Module<Tensor, Tensor>
         return (y.view(n, top_k, -1) * topk_weight.unsqueeze(-1)).sum(1);   // (N, h) float32
     }
 
-    /// <summary>Item 7, eval path (moe_infer, no_grad): tokens grouped by expert in ascending expert order, each output
+    /// <summary>The eval path (moe_infer, no_grad): tokens grouped by expert in ascending expert order, each output
     /// scaled by its weight and added into a float32 zero buffer.</summary>
     Tensor InferPath(Tensor flat_x, Tensor flat_idx, Tensor flat_weight)
     {

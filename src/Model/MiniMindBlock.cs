@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 
 namespace MiniMind.Model;
 
-/// <summary>One pre-norm transformer block, README item 5:
+/// <summary>One pre-norm transformer block:
 /// h = x + attn(input_layernorm(x)); out = h + mlp(post_attention_layernorm(h)).</summary>
 public sealed class MiniMindBlock : nn.Module<Tensor, DecoderContext, LayerKV?, (Tensor hidden, LayerKV? present)>
 {
@@ -22,10 +22,12 @@ public sealed class MiniMindBlock : nn.Module<Tensor, DecoderContext, LayerKV?, 
         RegisterComponents();
     }
 
-    internal Attention SelfAttn => self_attn;
-    internal RMSNorm InputNorm => input_layernorm;
-    internal RMSNorm PostNorm => post_attention_layernorm;
-    internal nn.Module<Tensor, Tensor> Mlp => mlp;
+    /// <summary>The block for one token's vector (h), its key and value going into <paramref name="cache"/>.</summary>
+    public Tensor DecodeOne(Tensor x, TokenDecode step, LayerBuffers cache)
+    {
+        var h = x + self_attn.DecodeOne(input_layernorm.DecodeOne(x), step, cache);
+        return h + ((IDecodeOne)mlp).DecodeOne(post_attention_layernorm.DecodeOne(h));
+    }
 
     /// <summary>The MoE layer's aux loss of the last forward, or null for a dense block.</summary>
     public Tensor? AuxLoss => (mlp as MOEFeedForward)?.AuxLoss;

@@ -1,6 +1,6 @@
 // A C# port of MiniMindForCausalLM from jingyaogong/minimind @ 561979c7e34ed48bce320598952d892dce33ccd6
-// (model/model_minimind.py, blob 4b436106fb). The numbered README items cited in this folder are the
-// "MiniMind behaviour" list of ../shared/fixtures/model/README.md.
+// (model/model_minimind.py, blob 4b436106fb). The behaviours the comments in this folder spell out are those
+// the PyTorch fixtures (../shared/fixtures/model) check.
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -12,7 +12,8 @@ namespace MiniMind.Model;
 public sealed record CausalLMOutput(Tensor logits, Tensor aux_loss, KVCache? past_key_values, Tensor hidden);
 
 /// <summary>MiniMind's language model: <c>model</c> (the backbone) and <c>lm_head</c>, with the embedding tied to
-/// lm_head's weight the way MiniMind ties it (README item 1).</summary>
+/// lm_head's weight the way MiniMind ties it: one tensor, initialised by lm_head's kaiming-uniform init (the
+/// embedding's N(0, 1) init is discarded), whose gradient sums both uses and which parameters() lists once.</summary>
 public sealed class MiniMindForCausalLM : nn.Module<Tensor, CausalLMOutput>
 {
     readonly MiniMindModel model;
@@ -25,7 +26,7 @@ public sealed class MiniMindForCausalLM : nn.Module<Tensor, CausalLMOutput>
         Config = config.Validate();
         model = new MiniMindModel(config);
         lm_head = new Projection(config.HiddenSize, config.VocabSize);
-        // Item 1: self.model.embed_tokens.weight = self.lm_head.weight. The embedding's own N(0,1) init is discarded.
+        // MiniMind ties them: self.model.embed_tokens.weight = self.lm_head.weight. The embedding's own N(0,1) init is discarded.
         // This direction matters in TorchSharp: the other one lists the shared tensor twice in parameters().
         model.EmbedTokens.weight = lm_head.Weight;
         RegisterComponents();
@@ -33,7 +34,9 @@ public sealed class MiniMindForCausalLM : nn.Module<Tensor, CausalLMOutput>
 
     public MiniMindModel Model => model;
 
-    internal Projection LmHead => lm_head;
+    /// <summary>One token's logits (vocab) in a single-token decode step; see <see cref="SingleTokenDecoder"/>.</summary>
+    public Tensor DecodeOne(long token, TokenDecode step, IReadOnlyList<LayerBuffers> cache) =>
+        lm_head.DecodeOne(model.DecodeOne(token, step, cache));
 
     /// <summary>Float32 (default), or BFloat16 for mixed precision: every <see cref="Projection"/> multiplies in bf16
     /// while weights, optimizer state, RMSNorm, softmax and the loss stay float32. Set it after <c>Lora.Apply</c>.</summary>

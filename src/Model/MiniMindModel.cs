@@ -31,6 +31,15 @@ public sealed class MiniMindModel : nn.Module<Tensor, ModelOutput>
 
     internal Embedding EmbedTokens => embed_tokens;
     internal RMSNorm Norm => norm;
+
+    /// <summary>One token through the embedding, every block (layer l's key and value into <paramref name="cache"/>[l])
+    /// and the final norm: the hidden vector (h).</summary>
+    public Tensor DecodeOne(long token, TokenDecode step, IReadOnlyList<LayerBuffers> cache)
+    {
+        var x = embed_tokens.weight!.select(0, token);                       // (h)
+        for (var l = 0; l < layers.Count; l++) x = layers[l].DecodeOne(x, step, cache[l]);
+        return norm.DecodeOne(x);
+    }
     public IEnumerable<MiniMindBlock> Layers => layers;
 
     /// <summary>MiniMind's freqs_cos / freqs_sin, (max_position_embeddings, head_dim).</summary>
@@ -42,7 +51,7 @@ public sealed class MiniMindModel : nn.Module<Tensor, ModelOutput>
     {
         using var scope = NewDisposeScope();
         long T = input_ids.shape[1];
-        var start = past_key_values?.Length ?? 0;                              // RoPE offset = cached length (item 3)
+        var start = past_key_values?.Length ?? 0;                              // RoPE offset = cached length
         if (start + T > rope.cos.shape[0])
             throw new ArgumentException($"sequence of {start + T} positions exceeds max_position_embeddings {rope.cos.shape[0]}");
         rope.MoveTo(input_ids.device);

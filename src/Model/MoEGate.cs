@@ -9,7 +9,9 @@ namespace MiniMind.Model;
 /// (a scalar; 0 outside training or when α = 0).</summary>
 public sealed record GateOutput(Tensor topk_idx, Tensor topk_weight, Tensor aux_loss);
 
-/// <summary>MoE router, README items 6 and 7: softmax scores, top-k, optional renormalisation, load-balancing aux loss.</summary>
+/// <summary>MoE router: softmax scores over experts, top-k (unsorted), weights renormalised only when k &gt; 1 and
+/// norm_topk_prob (with k = 1 the expert's output is scaled by its raw probability), and in training (α &gt; 0) the
+/// load-balancing aux loss.</summary>
 public sealed class MoEGate : nn.Module<Tensor, GateOutput>
 {
     readonly int top_k, n_routed_experts;
@@ -36,7 +38,7 @@ public sealed class MoEGate : nn.Module<Tensor, GateOutput>
         var x = hidden.view(-1, h);                                           // (N, h)
         var scores = F.linear(x, weight).softmax(-1);                         // (N, E)
         var (topk_weight, topk_idx) = scores.topk(top_k, dim: -1, largest: true, sorted: false);  // (N, k)
-        // Item 6: renormalise only when k > 1; with k = 1 the raw softmax probability stays.
+        // Renormalise only when k > 1; with k = 1 the raw softmax probability stays.
         if (top_k > 1 && norm_topk_prob)
             topk_weight = topk_weight / (topk_weight.sum(-1, keepdim: true) + 1e-20);
 
@@ -44,7 +46,7 @@ public sealed class MoEGate : nn.Module<Tensor, GateOutput>
         return new GateOutput(topk_idx.MoveToOuterDisposeScope(), topk_weight.MoveToOuterDisposeScope(), aux_loss.MoveToOuterDisposeScope());
     }
 
-    /// <summary>Item 7: seq_aux: ce[b,e] = count of (token, slot) of sequence b routed to e / (T·k/E),
+    /// <summary>The load-balancing aux loss with seq_aux: ce[b,e] = count of (token, slot) of sequence b routed to e / (T·k/E),
     /// aux = α · mean_b Σ_e ce[b,e] · mean_t scores[b,t,e]. Otherwise the batch-level f·P form. ce carries no gradient.</summary>
     Tensor AuxLoss(Tensor scores, Tensor topk_idx, long B, long T)
     {

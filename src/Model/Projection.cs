@@ -8,7 +8,7 @@ namespace MiniMind.Model;
 /// <summary>A bias-free linear layer, y = x·Wᵀ, like MiniMind's <c>nn.Linear(..., bias=False)</c>, whose state key is
 /// <c>weight</c> (out, in). The weight is the float32 master copy; with <see cref="ComputeDType"/> = bfloat16 the matmul
 /// runs on bfloat16 casts of x and W and returns bfloat16 (TorchSharp has no autocast: this is ours).</summary>
-public sealed class Projection : nn.Module<Tensor, Tensor>
+public sealed class Projection : nn.Module<Tensor, Tensor>, IDecodeOne
 {
     readonly Parameter weight;
 
@@ -24,11 +24,15 @@ public sealed class Projection : nn.Module<Tensor, Tensor>
     public long InFeatures { get; }
     public long OutFeatures { get; }
 
-    /// <summary>The (out, in) weight. Settable so that the embedding can share it (MiniMind's tie, README item 1).</summary>
+    /// <summary>The (out, in) weight. Settable so that the embedding can share it (MiniMind ties lm_head and embed_tokens).</summary>
     public Parameter Weight => weight;
 
     /// <summary>Float32 (default): plain fp32 matmul. BFloat16: mixed precision with fp32 master weights.</summary>
     public ScalarType ComputeDType { get; set; } = ScalarType.Float32;
+
+    /// <summary>y = W·x for a single vector x (in): a matrix-vector product (gemv), the op that streams the weights.
+    /// Float32 only (single-token decoding).</summary>
+    public Tensor DecodeOne(Tensor x) => weight.mv(x);
 
     public override Tensor forward(Tensor x)
     {

@@ -4,9 +4,9 @@ using static TorchSharp.torch;
 
 namespace MiniMind.Model;
 
-/// <summary>RMSNorm, README item 2: weight · (x.float() · rsqrt(mean(x², -1) + eps)).type_as(x).
+/// <summary>RMSNorm: weight · (x.float() · rsqrt(mean(x², -1) + eps)).type_as(x).
 /// The normalisation runs in float32 and the weight is multiplied last.</summary>
-public sealed class RMSNorm : nn.Module<Tensor, Tensor>
+public sealed class RMSNorm : nn.Module<Tensor, Tensor>, IDecodeOne
 {
     readonly double eps;
     readonly Parameter weight;
@@ -18,8 +18,9 @@ public sealed class RMSNorm : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    internal Parameter Weight => weight;
-    internal double Eps => eps;
+    static readonly long[] Last = [-1L];
+    Scalar? epsScalar;                                                        // made on the first DecodeOne
+
 
     public override Tensor forward(Tensor x)
     {
@@ -27,5 +28,15 @@ public sealed class RMSNorm : nn.Module<Tensor, Tensor>
         var xf = x.to_type(ScalarType.Float32);
         var normed = xf * torch.rsqrt(xf.pow(2).mean([-1L], keepdim: true) + eps);
         return (weight * normed.type_as(x)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The same in float32 for one vector (h): weight · (x · rsqrt(mean(x²) + eps)).</summary>
+    public Tensor DecodeOne(Tensor x) =>
+        (x * x.square().mean(Last, keepdim: true).add_(epsScalar ??= eps.ToScalar()).rsqrt_()).mul_(weight);
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) epsScalar?.Dispose();
+        base.Dispose(disposing);
     }
 }

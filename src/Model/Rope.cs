@@ -2,7 +2,8 @@ using static TorchSharp.torch;
 
 namespace MiniMind.Model;
 
-/// <summary>Rotary position embedding in the rotate-half (GPT-NeoX / HF Llama) form, README item 3.</summary>
+/// <summary>Rotary position embedding in the rotate-half (GPT-NeoX / HF Llama) form (not interleaved pairs), applied
+/// to q and k before they enter the KV cache.</summary>
 public static class Rope
 {
     /// <summary>cos and sin tables [end, dim]: inv = 1/θ^(arange(0,dim,2)/dim), angles = t ⊗ inv,
@@ -18,6 +19,9 @@ public static class Rope
         var sin = cat([angles.sin(), angles.sin()], -1);                     // (end, dim)
         return (cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope());
     }
+
+    /// <summary>x·cos + rotate_half(x)·sin for one position, x (heads, hd), rotate_half as a matmul with P.</summary>
+    public static Tensor ApplyOne(Tensor x, TokenDecode step) => (x * step.Cos).addcmul_(x.matmul(step.Rotate), step.Sin, step.One);
 
     /// <summary>rotate_half(x) = cat([-x[..., d/2:], x[..., :d/2]]).</summary>
     public static Tensor RotateHalf(Tensor x)

@@ -1,13 +1,1 @@
-using TorchSharp;
-using Xunit;
-
-[assembly: AssemblyFixture(typeof(MiniMind.Actors.Tests.TorchSetup))]
-
-namespace MiniMind.Actors.Tests;
-
-/// <summary>One intra-op thread per test process (the CI cores are shared). An assembly fixture, not a module
-/// initializer, so listing the tests does not load libtorch.</summary>
-public sealed class TorchSetup
-{
-    public TorchSetup() => torch.set_num_threads(1);
-}
+[assembly: Xunit.AssemblyFixture(typeof(MiniMind.Tests.Common.TorchSetup))]

@@ -14,7 +14,7 @@ public static class TestRunDir
 
     public static string Path => Dir.Value;
 
-    public static string Tokenizer { get; } = System.IO.Path.Combine(Paths.RepoRoot, "dataset", "tokenizer", "tokenizer.json");
+    public static string Tokenizer { get; } = System.IO.Path.Combine(RepoPaths.Root, "dataset", "tokenizer", "tokenizer.json");
 
     public static MiniMindConfig Config => MiniMindConfig.Load("tiny");
 
@@ -32,7 +32,7 @@ public static class TestRunDir
 
     static string Create()
     {
-        var dir = Paths.TempDir();
+        var dir = TempDir.Create();
         var config = Config;
         torch.manual_seed(11);
         using (var pretrain = new MiniMindForCausalLM(config))

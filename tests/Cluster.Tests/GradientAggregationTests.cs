@@ -33,7 +33,7 @@ public class GradientAggregationTests
             TestRuns.CopyTinyWeights(sft);
             return TestRuns.Tiny(dir, 4, 4) with
             {
-                Stage = stage, DataPath = Path.Combine(TestRuns.Repo, "dataset", data), MaxSeqLen = 128, LearningRate = 1e-3, InitFrom = sft,
+                Stage = stage, DataPath = Path.Combine(RepoPaths.Root, "dataset", data), MaxSeqLen = 128, LearningRate = 1e-3, InitFrom = sft,
                 FrozenModelPath = stage == "dpo" ? sft : null,
             };
         }

@@ -9,55 +9,40 @@ namespace MiniMind.Cluster.Tests;
 /// uninterrupted run.</summary>
 public class KillResumeTests(ITestOutputHelper output)
 {
-    static readonly string Cli = Path.Combine(TestRuns.Repo, "src", "Cli", "bin",
-        Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar))!), "net10.0", "minimind.dll");
+    static readonly string Cli = RepoPaths.Cli;
 
     const int Steps = 24;
 
-    static string Args(string runDir, int steps = Steps, int saveInterval = 3) =>
-        $"\"{Cli}\" train pretrain --deterministic --threads 1 --run-dir \"{runDir}\" --max-steps {steps} --batch-size 2 " +
-        $"--max-seq-len 32 --accumulation-steps 2 --save-interval {saveInterval} --log-interval 1";
+    static string[] Args(string runDir, int steps = Steps, int saveInterval = 3) =>
+        [Cli, "train", "pretrain", "--deterministic", "--threads", "1", "--run-dir", runDir, "--max-steps", Str(steps), "--batch-size", "2",
+            "--max-seq-len", "32", "--accumulation-steps", "2", "--save-interval", Str(saveInterval), "--log-interval", "1"];
 
+    static string Str(int v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>`dotnet minimind.dll train …` as a child process, with the last step it logged.</summary>
     sealed class Child : IDisposable
     {
-        public readonly Process Process;
-        public readonly ConcurrentQueue<string> Lines = new();
+        readonly ChildProcess _child;
 
-        public Child(string runDir, int checkpointWriteDelayMs = 0, string? args = null)
+        public Child(string runDir, int checkpointWriteDelayMs = 0, string[]? args = null)
         {
             // `env --default-signal=INT`: a test host started in the background by a non-interactive shell inherits SIGINT
             // as ignored, and so would the child (the .NET runtime then leaves it ignored); a terminal's Ctrl+C needs it live.
-            var psi = new ProcessStartInfo("env", "--default-signal=INT dotnet " + (args ?? Args(runDir)))
-            {
-                WorkingDirectory = TestRuns.Repo,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            };
-            if (checkpointWriteDelayMs > 0) psi.Environment["MINIMIND_TEST_CHECKPOINT_WRITE_DELAY_MS"] = checkpointWriteDelayMs.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            Process = Process.Start(psi)!;
-            Process.OutputDataReceived += (_, e) => { if (e.Data is not null) Lines.Enqueue(e.Data); };
-            Process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Lines.Enqueue("stderr: " + e.Data); };
-            Process.BeginOutputReadLine();
-            Process.BeginErrorReadLine();
+            var env = checkpointWriteDelayMs > 0 ? new Dictionary<string, string> { ["MINIMIND_TEST_CHECKPOINT_WRITE_DELAY_MS"] = Str(checkpointWriteDelayMs) } : null;
+            _child = ChildProcess.Start("env", ["--default-signal=INT", "dotnet", .. args ?? Args(runDir)], RepoPaths.Root, env);
         }
+
+        public Process Process => _child.Process;
+
+        public ConcurrentQueue<string> Lines => _child.Lines;
 
         public int LastStep => Lines.Select(l => l.StartsWith("step ", StringComparison.Ordinal) ? int.Parse(l[5..l.IndexOf('/')], System.Globalization.CultureInfo.InvariantCulture) : 0).DefaultIfEmpty(0).Max();
 
         /// <summary>Sends <paramref name="signal"/> (INT = a terminal's Ctrl+C, TERM) with the kill command.</summary>
-        public async Task Signal(string signal)
-        {
-            using var kill = Process.Start("kill", $"-{signal} {Process.Id}");
-            await kill.WaitForExitAsync(TestContext.Current.CancellationToken);
-            Assert.Equal(0, kill.ExitCode);
-        }
+        public void Signal(string signal) => _child.Signal(signal);
 
         /// <summary>Waits for the exit (failing after <paramref name="timeout"/>: a hang) and returns the exit code.</summary>
-        public async Task<int> Exit(TimeSpan timeout)
-        {
-            await Process.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(timeout, TestContext.Current.CancellationToken);
-            Process.WaitForExit();   // drains the redirected output
-            return Process.ExitCode;
-        }
+        public Task<int> Exit(TimeSpan timeout) => _child.Exit(timeout, TestContext.Current.CancellationToken);
 
         /// <summary>Whether the process catches (SigCgt) and does not ignore (SigIgn) <paramref name="signal"/>, from /proc.</summary>
         public bool Catches(int signal)
@@ -68,39 +53,22 @@ public class KillResumeTests(ITestOutputHelper output)
             return (Mask("SigCgt:") & bit) != 0 && (Mask("SigIgn:") & bit) == 0;
         }
 
-        public bool Has(string prefix) => Lines.Any(l => l.StartsWith(prefix, StringComparison.Ordinal));
+        public bool Has(string prefix) => _child.HasLineStartingWith(prefix);
 
-        public void KillHard()
-        {
-            Process.Kill(entireProcessTree: true);   // SIGKILL
-            Process.WaitForExit();
-        }
+        public void KillHard() => _child.KillHard();
 
-        public void Dispose()
-        {
-            if (!Process.HasExited) KillHard();
-            Process.Dispose();
-        }
+        public void Dispose() => _child.Dispose();
     }
 
-    async Task<int> RunToEnd(string runDir, List<string> log, string? args = null)
+    async Task<int> RunToEnd(string runDir, List<string> log, string[]? args = null)
     {
         using var c = new Child(runDir, args: args);
-        await c.Process.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromMinutes(3), TestContext.Current.CancellationToken);
-        c.Process.WaitForExit();
+        var code = await c.Exit(TimeSpan.FromMinutes(3));
         log.AddRange(c.Lines);
-        return c.Process.ExitCode;
+        return code;
     }
 
-    static async Task WaitFor(Func<bool> condition, TimeSpan timeout, string what)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (sw.Elapsed > timeout) throw new TimeoutException($"timed out waiting for {what}");
-            await Task.Delay(20);
-        }
-    }
+    static Task WaitFor(Func<bool> condition, TimeSpan timeout, string what) => Poll.Until(condition, timeout, what, intervalMs: 20);
 
     [Fact]
     public async Task Training_killed_twice_with_SIGKILL_resumes_to_bitwise_identical_weights()
@@ -174,7 +142,7 @@ public class KillResumeTests(ITestOutputHelper output)
             {
                 await WaitFor(() => c.LastStep >= 3 || c.Process.HasExited, TimeSpan.FromMinutes(2), "step 3");
                 Assert.True(c.Catches(number), $"SIG{signal} is not caught by the child");
-                await c.Signal(signal);
+                c.Signal(signal);
                 var code = await c.Exit(TimeSpan.FromMinutes(2));
                 foreach (var l in c.Lines) output.WriteLine(l);
                 Assert.Equal(0, code);
@@ -212,7 +180,7 @@ public class KillResumeTests(ITestOutputHelper output)
             var trigger = phase == Phase.BeforeStart ? "minimind train" : "done:";
             await WaitFor(() => c.Has(trigger) || c.Process.HasExited, TimeSpan.FromMinutes(2), trigger);
             Assert.False(c.Process.HasExited, $"exited before the signal: {string.Join('\n', c.Lines)}");
-            await c.Signal(signal);
+            c.Signal(signal);
             var code = await c.Exit(TimeSpan.FromMinutes(2));
             foreach (var l in c.Lines) output.WriteLine(l);
             Assert.Equal(0, code);
@@ -251,7 +219,7 @@ public class KillResumeTests(ITestOutputHelper output)
         Assert.False(first.Process.HasExited);
         var before = first.LastStep;
         await WaitFor(() => first.LastStep > before || first.Process.HasExited, TimeSpan.FromMinutes(2), "the first process to go on");
-        await first.Signal("TERM");
+        first.Signal("TERM");
         Assert.Equal(0, await first.Exit(TimeSpan.FromMinutes(2)));
         Directory.Delete(dir, true);
     }
@@ -265,8 +233,8 @@ public class KillResumeTests(ITestOutputHelper output)
         var reference = TestRuns.TempRunDir("lora-kill-ref");
         var killed = TestRuns.TempRunDir("lora-kill");
         foreach (var dir in new[] { reference, killed }) TestRuns.CopyTinyWeights(Path.Combine(dir, "full_sft_64.pth"));
-        string LoraArgs(string runDir) =>
-            $"\"{Cli}\" train lora --deterministic --threads 1 --run-dir \"{runDir}\" --max-steps {steps} --batch-size 2 --save-interval 3 --log-interval 1";
+        string[] LoraArgs(string runDir) =>
+            [Cli, "train", "lora", "--deterministic", "--threads", "1", "--run-dir", runDir, "--max-steps", Str(steps), "--batch-size", "2", "--save-interval", "3", "--log-interval", "1"];
         var log = new List<string>();
         Assert.Equal(0, await RunToEnd(reference, log, LoraArgs(reference)));
 

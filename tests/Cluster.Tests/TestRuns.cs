@@ -8,30 +8,22 @@ namespace MiniMind.Cluster.Tests;
 /// <summary>Tiny, fast, deterministic training runs for the tests (tiny preset, batch 2 × accumulation 2, seq 32).</summary>
 static class TestRuns
 {
-    public static string Repo { get; } = FindRepo();
-
-    static string FindRepo()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "MiniMind.Actors.sln"))) return d.FullName;
-        throw new InvalidOperationException("repository root (MiniMind.Actors.sln) not found above " + AppContext.BaseDirectory);
-    }
+    /// <summary>Forwards to <see cref="RepoPaths.Root"/> (kept for tests written against it; use RepoPaths).</summary>
+    public static string Repo => RepoPaths.Root;
 
     /// <summary>Tiny-preset weights from the read-only fixtures (PyTorch MiniMind's dense_tiny), copied to
     /// <paramref name="path"/>: a previous stage's output without drawing from torch's process-wide RNG, which
     /// workers of tests running in parallel seed and draw from.</summary>
-    public static void CopyTinyWeights(string path) =>
-        File.Copy(Path.Combine(Environment.GetEnvironmentVariable("MINIMIND_SHARED") is { Length: > 0 } shared ? shared : Path.Combine(Repo, "..", "shared"),
-            "fixtures", "model", "dense_tiny", "dense_tiny.pth"), path);
+    public static void CopyTinyWeights(string path) => File.Copy(RepoPaths.ModelFixture("dense_tiny", "dense_tiny.pth"), path);
 
-    public static string TempRunDir(string name) => Directory.CreateTempSubdirectory($"minimind-{name}-").FullName;
+    public static string TempRunDir(string name) => TempDir.Create($"minimind-{name}-");
 
     public static TrainingSettings Tiny(string runDir, long steps = 8, int saveInterval = 2) => new()
     {
         Stage = "pretrain",
-        ConfigJson = MiniMindConfig.Load(Path.Combine(Repo, "config", "presets", "tiny.json")).ToJson(),
-        DataPath = Path.Combine(Repo, "dataset", "pretrain.jsonl"),
-        TokenizerPath = Path.Combine(Repo, "dataset", "tokenizer", "tokenizer.json"),
+        ConfigJson = MiniMindConfig.Load(RepoPaths.Preset("tiny")).ToJson(),
+        DataPath = RepoPaths.Dataset("pretrain.jsonl"),
+        TokenizerPath = RepoPaths.Tokenizer,
         RunDir = runDir,
         BatchSize = 2,
         AccumulationSteps = 2,

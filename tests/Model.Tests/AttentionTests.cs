@@ -33,7 +33,7 @@ public class AttentionTests(ITestOutputHelper output)
     [Fact]
     public void A_multi_token_chunk_after_a_cache_equals_the_full_forward()
     {
-        // MiniMind itself only supports prefill and 1-token steps (README item 4); the offset causal mask generalises it.
+        // MiniMind itself only supports prefill and 1-token steps (its causal mask covers the new tokens only); the offset causal mask generalises it.
         using var model = Model(flash: false);
         using var _ = no_grad();
         var ids = dense.Tensor("input_ids");

@@ -154,24 +154,13 @@ public static class NodeCommands
     /// <summary>Also checks each device (an absent GPU fails here, naming it, not when the first run arrives).</summary>
     static void WarmUpTorch(string devices)
     {
-        foreach (var device in Actors.ClusterWorker.ParseDevices(devices))
+        foreach (var device in Model.DeviceList.Parse(devices))
         {
             using var t = TorchSharp.torch.zeros(1, device: Model.TorchRuntime.ParseDevice(device));
         }
     }
 
-    static string? ParseDevice(string? device)
-    {
-        if (device is null) return null;
-        var devices = device.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (devices.Length == 0) throw new ArgumentException("--device: empty");
-        foreach (var d in devices)
-            if (d != "cpu" && !d.StartsWith("cuda", StringComparison.Ordinal))
-                throw new ArgumentException($"--device {device}: '{d}' is not a device; expected cpu or cuda:N, or several separated by commas (cuda:0,cuda:1)");
-        if (devices.Length != devices.Distinct().Count() && devices.Any(d => d != "cpu"))
-            throw new ArgumentException($"--device {device}: a GPU is listed twice");
-        return string.Join(',', devices);
-    }
+    static string? ParseDevice(string? device) => device is null ? null : Model.DeviceList.Normalize(device);
 
     static FailureTiming ParseTiming(string value) => value switch
     {

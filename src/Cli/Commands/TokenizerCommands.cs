@@ -1,7 +1,8 @@
 using System.Buffers;
 using System.CommandLine;
-using System.Text;
 using System.Text.Json;
+using MiniMind.Model.Data;
+using MiniMind.Model.Data.Shards;
 using MiniMind.Model.Tokenizer;
 
 namespace MiniMind.Cli.Commands;
@@ -9,12 +10,10 @@ namespace MiniMind.Cli.Commands;
 /// <summary><c>minimind tokenizer encode|decode</c>: JSONL in, JSONL out, one output line per input line in the same order.</summary>
 public static class TokenizerCommands
 {
-    /// <summary>Lines tokenized in parallel per batch; bounds memory whatever the file size.</summary>
-    const int BatchLines = 4096;
+    /// <summary>Bytes of input lines tokenized in parallel per chunk; bounds memory whatever the file size.</summary>
+    const int ChunkBytes = 1 << 20;
 
     static readonly JsonWriterOptions s_writerOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
-    static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     public static Command Create(CliContext ctx)
     {
@@ -40,10 +39,10 @@ public static class TokenizerCommands
         cmd.SetAction((parse, ct) => Task.FromResult(CommandRunner.Run(ctx, () =>
         {
             var tok = BpeTokenizer.FromFile(parse.GetValue(tokenizer)!);
-            var (lines, ms) = Map(parse.GetValue(input)!, parse.GetValue(output)!, ct, (root, fail) =>
+            var (lines, ms) = Map(parse.GetValue(input)!, parse.GetValue(output)!, ct, root =>
             {
-                if (!root.TryGetProperty("text", out var text)) fail("missing field \"text\"");
-                if (text.ValueKind != JsonValueKind.String) fail($"\"text\" must be a string, got {text.ValueKind}");
+                if (!root.TryGetProperty("text", out var text)) throw new InvalidDataException("missing field \"text\"");
+                if (text.ValueKind != JsonValueKind.String) throw new InvalidDataException($"\"text\" must be a string, got {text.ValueKind}");
                 var ids = tok.Encode(text.GetString()!);
                 return w =>
                 {
@@ -76,17 +75,17 @@ public static class TokenizerCommands
         {
             var tok = BpeTokenizer.FromFile(parse.GetValue(tokenizer)!);
             var skipSpecial = parse.GetValue(skip);
-            var (lines, ms) = Map(parse.GetValue(input)!, parse.GetValue(output)!, ct, (root, fail) =>
+            var (lines, ms) = Map(parse.GetValue(input)!, parse.GetValue(output)!, ct, root =>
             {
-                if (!root.TryGetProperty("ids", out var idsJson)) fail("missing field \"ids\"");
-                if (idsJson.ValueKind != JsonValueKind.Array) fail($"\"ids\" must be an array, got {idsJson.ValueKind}");
+                if (!root.TryGetProperty("ids", out var idsJson)) throw new InvalidDataException("missing field \"ids\"");
+                if (idsJson.ValueKind != JsonValueKind.Array) throw new InvalidDataException($"\"ids\" must be an array, got {idsJson.ValueKind}");
                 var ids = new int[idsJson.GetArrayLength()];
                 var i = 0;
                 foreach (var e in idsJson.EnumerateArray())
                 {
                     var id = 0;
-                    if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt32(out id)) fail($"ids[{i}] is not an integer");
-                    if (id < 0 || id >= tok.VocabSize) fail($"ids[{i}] = {id} is outside the vocabulary [0, {tok.VocabSize})");
+                    if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt32(out id)) throw new InvalidDataException($"ids[{i}] is not an integer");
+                    if (id < 0 || id >= tok.VocabSize) throw new InvalidDataException($"ids[{i}] = {id} is outside the vocabulary [0, {tok.VocabSize})");
                     ids[i++] = id;
                 }
                 var text = tok.Decode(ids, skipSpecial);
@@ -103,87 +102,59 @@ public static class TokenizerCommands
         return cmd;
     }
 
-    /// <summary>A bad line: thrown by a mapper through its <c>fail</c> callback; Map adds file and line.</summary>
-    sealed class LineException(string reason) : Exception(reason);
-
     /// <summary>
-    /// Streams <paramref name="inputPath"/> in batches of <see cref="BatchLines"/> lines, maps each batch in parallel
-    /// and writes the results in input order (a blank line stays blank). The output appears atomically (temp + rename).
+    /// Streams <paramref name="inputPath"/> through <see cref="Jsonl"/> in chunks of whole lines, maps each chunk's lines
+    /// in parallel and writes the results in input order (a blank line stays blank). A mapper rejects a line by
+    /// throwing <see cref="InvalidDataException"/>; the error names file and line. The output appears atomically (temp
+    /// + rename).
     /// </summary>
     static (long Lines, long Ms) Map(string inputPath, string outputPath, CancellationToken ct,
-        Func<JsonElement, Action<string>, Action<Utf8JsonWriter>> map)
+        Func<JsonElement, Action<Utf8JsonWriter>> map)
     {
-        if (!File.Exists(inputPath)) throw new FileNotFoundException($"file not found: {inputPath}", inputPath);
+        var chunks = Jsonl.Chunks(inputPath, ChunkBytes);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var tmp = outputPath + ".tmp";
-        long lineNo = 0;
+        long lines = 0;
         try
         {
-            using (var reader = new StreamReader(inputPath, s_strictUtf8, detectEncodingFromByteOrderMarks: true))
             using (var outStream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
             {
-                var batch = new List<string>(BatchLines);
-                var results = new byte[BatchLines][];
-                var errors = new string?[BatchLines];
-                while (true)
+                foreach (var chunk in chunks)
                 {
-                    batch.Clear();
-                    var first = lineNo + 1;
-                    while (batch.Count < BatchLines)
+                    try
                     {
-                        string? line;
-                        try
+                        ct.ThrowIfCancellationRequested();
+                        var results = new byte[chunk.LineCount][];
+                        var errors = new string?[chunk.LineCount];
+                        Parallel.For(0, chunk.LineCount, new ParallelOptions { CancellationToken = ct }, k =>
                         {
-                            line = reader.ReadLine();
-                        }
-                        catch (DecoderFallbackException e)
+                            var line = chunk.Line(k);
+                            if (Jsonl.IsBlank(line.Span))
+                            {
+                                results[k] = [];
+                                return;
+                            }
+                            errors[k] = Jsonl.TryParse(line, root =>
+                            {
+                                var buffer = new ArrayBufferWriter<byte>();
+                                using (var w = new Utf8JsonWriter(buffer, s_writerOptions)) map(root)(w);
+                                return buffer.WrittenSpan.ToArray();
+                            }, out var bytes);
+                            results[k] = bytes ?? [];
+                        });
+                        // The earliest bad line, whichever thread met it first.
+                        var bad = Array.FindIndex(errors, e => e is not null);
+                        if (bad >= 0) throw new DataFormatException(inputPath, chunk.FirstLine + bad, errors[bad]!);
+                        foreach (var r in results)
                         {
-                            throw new FormatException($"{inputPath}:{lineNo + 1}: invalid UTF-8 ({e.Message})", e);
+                            outStream.Write(r);
+                            outStream.WriteByte((byte)'\n');
                         }
-                        if (line is null) break;
-                        lineNo++;
-                        batch.Add(line);
+                        lines += chunk.LineCount;
                     }
-                    if (batch.Count == 0) break;
-                    ct.ThrowIfCancellationRequested();
-                    Array.Clear(errors);
-                    Parallel.For(0, batch.Count, new ParallelOptions { CancellationToken = ct }, k =>
+                    finally
                     {
-                        if (string.IsNullOrWhiteSpace(batch[k]))
-                        {
-                            results[k] = [];
-                            return;
-                        }
-                        var buffer = new ArrayBufferWriter<byte>();
-                        try
-                        {
-                            using var doc = JsonDocument.Parse(batch[k]);
-                            if (doc.RootElement.ValueKind != JsonValueKind.Object)
-                                throw new LineException($"expected a JSON object, got {doc.RootElement.ValueKind}");
-                            var write = map(doc.RootElement, reason => throw new LineException(reason));
-                            using (var w = new Utf8JsonWriter(buffer, s_writerOptions)) write(w);
-                            results[k] = buffer.WrittenSpan.ToArray();
-                        }
-                        catch (JsonException e)
-                        {
-                            errors[k] = $"invalid JSON ({e.Message})";
-                        }
-                        catch (LineException e)
-                        {
-                            errors[k] = e.Message;
-                        }
-                        catch (InvalidOperationException e) // GetString on a lone surrogate escape such as "\ud800"
-                        {
-                            errors[k] = $"invalid string ({e.Message})";
-                        }
-                    });
-                    // The earliest bad line, whichever thread met it first.
-                    var bad = Array.FindIndex(errors, e => e is not null);
-                    if (bad >= 0) throw new FormatException($"{inputPath}:{first + bad}: {errors[bad]}");
-                    for (var k = 0; k < batch.Count; k++)
-                    {
-                        outStream.Write(results[k]);
-                        outStream.WriteByte((byte)'\n');
+                        ArrayPool<byte>.Shared.Return(chunk.Buffer);
                     }
                 }
             }
@@ -194,6 +165,6 @@ public static class TokenizerCommands
             File.Delete(tmp);
             throw;
         }
-        return (lineNo, clock.ElapsedMilliseconds);
+        return (lines, clock.ElapsedMilliseconds);
     }
 }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using System.Text;
 
 namespace MiniMind.Model.Checkpoints;
@@ -20,7 +21,7 @@ internal sealed class AlignedZipWriter(Stream output)
         var nameBytes = Encoding.UTF8.GetBytes(name);
         var offset = CheckedU32(output.Position, name);
         var size = CheckedU32(data.Length, name);
-        var crc = Crc32.Append(0, data);
+        var crc = Crc32.HashToUInt32(data);
 
         var headerEnd = output.Position + 30 + nameBytes.Length;
         var padding = (int)((Alignment - (headerEnd + 4) % Alignment) % Alignment);

@@ -2,7 +2,7 @@ namespace MiniMind.Model.Data;
 
 /// <summary>The order in which an epoch visits the samples: a pure function of (seed, epoch, count). Training, resume
 /// and every worker of a cluster derive the same permutation independently, so a batch is identified by
-/// (seed, epoch, position) alone.</summary>
+/// (seed, epoch, position) alone. Which positions each optimizer step reads is TrainingPlan's (src/Actors) to say.</summary>
 public static class SampleOrder
 {
     /// <summary>A Fisher–Yates shuffle of 0..count-1 driven by SplitMix64 seeded from (seed, epoch).

@@ -16,45 +16,30 @@ public static class EvalSamples
 
     public static IEnumerable<EvalSample> Read(string path, BpeTokenizer tokenizer, int maxLength)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"data file not found: {path}", path);
         var tokens = SampleTokens.From(tokenizer);
         Format? format = null;
-        var lineNo = 0;
-        foreach (var line in File.ReadLines(path))
+        EvalSample ReadLine(JsonElement root)
         {
-            lineNo++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            EvalSample sample;
-            try
-            {
-                using var doc = JsonDocument.Parse(line);
-                var root = doc.RootElement;
-                if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"expected a JSON object, got {root.ValueKind}");
-                var lineFormat = root.TryGetProperty("text", out _) ? Format.Pretrain
-                    : root.TryGetProperty("conversations", out _) ? Format.Sft
-                    : throw new InvalidDataException("expected a \"text\" (pretrain) or \"conversations\" (SFT) field");
-                format ??= lineFormat;
-                if (format != lineFormat) throw new InvalidDataException($"a {lineFormat} line in a {format} file (the first line sets the format)");
-                sample = format == Format.Pretrain ? Pretrain(root, tokenizer, maxLength, tokens, lineNo) : Sft(root, tokenizer, maxLength, tokens, lineNo);
-            }
-            catch (Exception e) when (e is JsonException or InvalidDataException or ChatTemplateException or InvalidOperationException)
-            {
-                throw new InvalidDataException($"{path}:{lineNo}: {(e is JsonException ? "invalid JSON (" + e.Message + ")" : e.Message)}", e);
-            }
-            yield return sample;
+            var lineFormat = root.TryGetProperty("text", out _) ? Format.Pretrain
+                : root.TryGetProperty("conversations", out _) ? Format.Sft
+                : throw new InvalidDataException("expected a \"text\" (pretrain) or \"conversations\" (SFT) field");
+            format ??= lineFormat;
+            if (format != lineFormat) throw new InvalidDataException($"a {lineFormat} line in a {format} file (the first line sets the format)");
+            return format == Format.Pretrain ? Pretrain(root, tokenizer, maxLength, tokens) : Sft(root, tokenizer, maxLength, tokens);
         }
+        foreach (var (line, sample) in Jsonl.Read(path, ReadLine)) yield return sample with { Line = checked((int)line) };
         if (format is null) throw new InvalidDataException($"{path}: no samples (the file is empty)");
     }
 
-    static EvalSample Pretrain(JsonElement root, BpeTokenizer tokenizer, int maxLength, SampleTokens tokens, int line)
+    static EvalSample Pretrain(JsonElement root, BpeTokenizer tokenizer, int maxLength, SampleTokens tokens)
     {
         var text = root.GetProperty("text");
         if (text.ValueKind != JsonValueKind.String) throw new InvalidDataException($"\"text\" must be a string, got {text.ValueKind}");
         var s = PretrainSample.Build(tokenizer, text.GetString()!, maxLength, tokens.PadId);
-        return new EvalSample(line, s.X, s.Y, s.LossMaskShifted);
+        return new EvalSample(0, s.X, s.Y, s.LossMaskShifted);
     }
 
-    static EvalSample Sft(JsonElement root, BpeTokenizer tokenizer, int maxLength, SampleTokens tokens, int line)
+    static EvalSample Sft(JsonElement root, BpeTokenizer tokenizer, int maxLength, SampleTokens tokens)
     {
         var turns = root.GetProperty("conversations");
         if (turns.ValueKind != JsonValueKind.Array) throw new InvalidDataException($"\"conversations\" must be an array, got {turns.ValueKind}");
@@ -69,6 +54,6 @@ public static class EvalSamples
         }
         if (contents.Count == 0) throw new InvalidDataException("\"conversations\" is empty");
         var s = SftSample.Build(tokenizer, contents, maxLength, tokens);
-        return new EvalSample(line, s.X, s.Y, s.LossMaskShifted);
+        return new EvalSample(0, s.X, s.Y, s.LossMaskShifted);
     }
 }

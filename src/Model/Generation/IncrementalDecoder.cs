@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace MiniMind.Model;
 
 /// <summary>Feeds tokens to a model one call at a time and returns the last position's logits, either with MiniMind's
-/// KV cache (prefill once, then one token per call, README items 3–4) or by re-running the whole sequence.
+/// KV cache (prefill once, then one token per call, the two cached forwards MiniMind supports) or by re-running the whole sequence.
 /// With the cache, a float32 model without LoRA decodes after the prefill through <see cref="SingleTokenDecoder"/>
 /// (preallocated cache, few ops); otherwise through the general forward with a cat-grown cache.
 /// Each call runs in eval mode under inference_mode inside its own dispose scope; only the cache leaves it.</summary>

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace MiniMind.Model;
 
-/// <summary>MiniMind's LoRA class, the low-rank adapter (model/model_lora.py): B(A(x)) with A ~ N(0, 0.02) and B = 0, no scaling (README item 14).</summary>
+/// <summary>MiniMind's LoRA class, the low-rank adapter (model/model_lora.py): B(A(x)) with A ~ N(0, 0.02) and B = 0, no scaling.</summary>
 public sealed class LoRALayer : nn.Module<Tensor, Tensor>
 {
     readonly Projection A;                                                        // weight (rank, in)

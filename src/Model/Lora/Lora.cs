@@ -4,7 +4,8 @@ using static TorchSharp.torch;
 
 namespace MiniMind.Model;
 
-/// <summary>apply_lora / save_lora / load_lora of MiniMind's model/model_lora.py (README item 14).</summary>
+/// <summary>apply_lora / save_lora / load_lora of MiniMind's model/model_lora.py: square Linear layers only, no scaling,
+/// keys <c>&lt;module path&gt;.lora.{A,B}.weight</c>.</summary>
 public static class Lora
 {
     const string Marker = ".lora.";

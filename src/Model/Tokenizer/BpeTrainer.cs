@@ -62,7 +62,7 @@ public sealed class BpeTrainer
     }
 
     /// <summary>Streams a JSONL file line by line (see <see cref="BpeTrainerJsonl"/> for the accepted records) into <see cref="Feed(string)"/>.</summary>
-    /// <exception cref="InvalidDataException">A line is not valid JSON or has no text; the message starts with "path:line:".</exception>
+    /// <exception cref="Data.Shards.DataFormatException">A line is not valid JSON or has no text; the message starts with "path:line:".</exception>
     public void FeedJsonl(string path, IProgress<BpeTrainerProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var total = new FileInfo(path).Length;

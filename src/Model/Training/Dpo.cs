@@ -4,7 +4,7 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace MiniMind.Model;
 
-/// <summary>MiniMind's DPO (trainer/train_dpo.py), README item 13: the batch is chosen rows then rejected rows,
+/// <summary>MiniMind's DPO (trainer/train_dpo.py): the batch is chosen rows then rejected rows,
 /// and a sequence's score is its <b>mean</b> token log-prob over the mask (not the sum of standard DPO).</summary>
 public static class Dpo
 {

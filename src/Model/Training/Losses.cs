@@ -4,7 +4,8 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace MiniMind.Model;
 
-/// <summary>The loss of MiniMind's pretrain/SFT step (train_pretrain.py), README item 8.</summary>
+/// <summary>The loss of MiniMind's pretrain/SFT step (train_pretrain.py): Σ(CE·mask)/Σmask + aux_loss, divided by
+/// the accumulation steps.</summary>
 public static class Losses
 {
     /// <summary>Σ(CE·mask)/Σmask over (B, T) positions: per-token cross-entropy of logits (B, T, V) against labels (B, T),

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using MiniMind.Actors.Stages;
 using MiniMind.Model;
 using TorchSharp;
@@ -10,14 +9,15 @@ namespace MiniMind.Actors.Tests.Stages;
 public class DpoObjectiveTests(ITestOutputHelper output)
 {
     const string Set = "dpo_dense_tiny";
+    static readonly FixtureSet Fixture = new(Set);
 
     static TrainingSettings Settings(string? sha = null) => new()
     {
         Stage = "dpo",
-        ConfigJson = MiniMindConfig.Load(TestPaths.Preset("tiny")).ToJson(),   // the fixture's dense_tiny shapes
-        InitFrom = TestPaths.ModelFixture("dense_tiny", "dense_tiny.safetensors"),
-        FrozenModelPath = TestPaths.ModelFixture(Set, "dpo_ref.safetensors"),
-        FrozenModelSha256 = sha ?? StageObjective.Sha256(TestPaths.ModelFixture(Set, "dpo_ref.safetensors")),
+        ConfigJson = MiniMindConfig.Load(RepoPaths.Preset("tiny")).ToJson(),   // the fixture's dense_tiny shapes
+        InitFrom = RepoPaths.ModelFixture("dense_tiny", "dense_tiny.safetensors"),
+        FrozenModelPath = RepoPaths.ModelFixture(Set, "dpo_ref.safetensors"),
+        FrozenModelSha256 = sha ?? StageObjective.Sha256(RepoPaths.ModelFixture(Set, "dpo_ref.safetensors")),
     };
 
     /// <summary>The fixture's pairs as the data loader serves them: one row per pair, chosen then rejected side by side.</summary>
@@ -25,19 +25,12 @@ public class DpoObjectiveTests(ITestOutputHelper output)
     {
         int[] Rows(string chosen, string rejected)
         {
-            var c = TestPaths.Int64Bin(Set, chosen);
-            var r = TestPaths.Int64Bin(Set, rejected);
+            var c = Fixture.Ints(chosen);
+            var r = Fixture.Ints(rejected);
             return [.. c[..16], .. r[..16], .. c[16..], .. r[16..]];                      // 2 pairs × (16 + 16)
         }
         return new DataLoader.MicroBatch(2, 32, Rows("x_chosen", "x_rejected"), Rows("y_chosen", "y_rejected"),
             Rows("mask_chosen", "mask_rejected").Select(v => (float)v).ToArray(), [0, 1]);
-    }
-
-    static double FixtureScalar(string name)
-    {
-        using var doc = JsonDocument.Parse(File.ReadAllText(TestPaths.ModelFixture(Set, "manifest.json")));
-        var v = doc.RootElement.GetProperty("scalars").GetProperty(name);
-        return v.ValueKind == JsonValueKind.Object ? v.GetProperty("value").GetDouble() : v.GetDouble();
     }
 
     [Fact]
@@ -48,7 +41,7 @@ public class DpoObjectiveTests(ITestOutputHelper output)
         policy.train();
         var batch = FixtureBatch();
         using var loss = objective.Loss(policy, batch, 1, CPU);
-        var expected = FixtureScalar("dpo_loss");
+        var expected = Fixture.Scalar("dpo_loss");
         output.WriteLine($"dpo loss {loss.item<float>():R}, train_dpo.py {expected:R}");
         Assert.True(Math.Abs(loss.item<float>() - expected) <= 1e-5, $"{loss.item<float>()} vs {expected}");
 

@@ -20,21 +20,21 @@ public sealed class ReasonObjectiveTests : IDisposable
     public void Reason_loss_weights_tag_targets_by_10_and_divides_by_the_unweighted_mask_sum_of_the_batch()
     {
         var jsonl = Path.Combine(dir, "r.jsonl");
-        File.WriteAllLines(jsonl, File.ReadLines(Path.Combine(TestPaths.Repo, "dataset", "reason.jsonl")).Take(6));
+        File.WriteAllLines(jsonl, File.ReadLines(Path.Combine(RepoPaths.Root, "dataset", "reason.jsonl")).Take(6));
         var settings = new TrainingSettings
         {
-            Stage = "reason", DataPath = jsonl, TokenizerPath = TestPaths.Tokenizer, RunDir = dir, MaxSeqLen = 96, BatchSize = 3, AccumulationSteps = 1,
-            ConfigJson = MiniMindConfig.Load(TestPaths.Preset("tiny")).ToJson(),
+            Stage = "reason", DataPath = jsonl, TokenizerPath = RepoPaths.Tokenizer, RunDir = dir, MaxSeqLen = 96, BatchSize = 3, AccumulationSteps = 1,
+            ConfigJson = MiniMindConfig.Load(RepoPaths.Preset("tiny")).ToJson(),
         };
         using var reason = (ShardDataset)StageData.Open(settings);
-        using var sft = PreparedData.OpenOrPrepare(jsonl, TestPaths.Tokenizer, DataStage.Sft, 96, Path.Combine(dir, "sft"));
+        using var sft = PreparedData.OpenOrPrepare(jsonl, RepoPaths.Tokenizer, DataStage.Sft, 96, Path.Combine(dir, "sft"));
         var plan = TrainingPlan.For(reason.Count, settings);
         var order = Enumerable.Range(0, (int)reason.Count).Select(i => (long)i).ToArray();
         var batch = DataLoader.Build(reason, plan, order, 0).Micro[0];
         var plain = DataLoader.Build(sft, plan, order, 0).Micro[0];
 
         // The batch's weights are the SFT mask with every tag-piece target set to 10; the normaliser is the SFT mask's sum.
-        var tags = ReasonLossMask.TagIds(BpeTokenizer.FromFile(TestPaths.Tokenizer));
+        var tags = ReasonLossMask.TagIds(BpeTokenizer.FromFile(RepoPaths.Tokenizer));
         Assert.Equal(plain.Mask.Sum(), batch.LossNormalizer);
         Assert.Equal(plain.Y, batch.Y);
         for (var i = 0; i < batch.Mask.Length; i++)

@@ -12,7 +12,7 @@ public sealed class StageSettingsTests : IDisposable
 
     public void Dispose() => Directory.Delete(dir, true);
 
-    static MiniMindConfig Tiny => MiniMindConfig.Load(TestPaths.Preset("tiny"));
+    static MiniMindConfig Tiny => MiniMindConfig.Load(RepoPaths.Preset("tiny"));
 
     [Theory]
     [InlineData("pretrain", "pretrain_64.pth", "pretrain")]
@@ -58,8 +58,8 @@ public sealed class StageSettingsTests : IDisposable
         var path = Path.Combine(dir, "teacher.pth");
         torch.manual_seed(1);
         using (var m = new MiniMindForCausalLM(Tiny)) StateDictFile.Write(path, m, StateDictWriteOptions.MiniMindHalf);
-        var small = MiniMindConfig.Load(TestPaths.Preset("minimind2-small"));
-        var moe = MiniMindConfig.Load(TestPaths.Preset("minimind2-moe"));
+        var small = MiniMindConfig.Load(RepoPaths.Preset("minimind2-small"));
+        var moe = MiniMindConfig.Load(RepoPaths.Preset("minimind2-moe"));
         var (name, config) = TeacherConfig.Infer(path, [("minimind2-small", small), ("moe", moe), ("tiny", Tiny), ("tiny again", Tiny)]);
         Assert.Equal("tiny", name);
         Assert.Equal(Tiny, config);

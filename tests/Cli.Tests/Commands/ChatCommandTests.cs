@@ -7,12 +7,12 @@ namespace MiniMind.Cli.Tests.Commands;
 
 public class ChatCommandTests
 {
-    static async Task<CliRunner.Result> Chat(string stdin, params string[] args)
+    static async Task<ChildProcess.Result> Chat(string stdin, params string[] args)
     {
         var @out = new StringWriter();
         var err = new StringWriter();
         var code = await MiniMindCommand.RunAsync(["chat", .. args], new StringReader(stdin), @out, err, TestContext.Current.CancellationToken);
-        return new CliRunner.Result(code, @out.ToString(), err.ToString());
+        return new ChildProcess.Result(code, @out.ToString(), err.ToString());
     }
 
     /// <summary>The answers chat printed: each is followed by an empty line.</summary>
@@ -99,30 +99,13 @@ public class ChatCommandTests
     }
 
     [Fact]
-    public async Task The_executable_streams_answers_to_a_piped_stdin_until_end_of_input()
+    public void The_executable_streams_answers_to_a_piped_stdin_until_end_of_input()
     {
-        var exe = Path.Combine(Paths.RepoRoot, "src", "Cli", "bin", Paths.Configuration, "net10.0", "minimind");
-        var psi = new ProcessStartInfo(exe)
-        {
-            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        string[] args = ["chat", .. TestRunDir.Args(1), "--max-new-tokens", "6", "--greedy"];
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
-        var stderr = p.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-        p.StandardInput.WriteLine("Hello");
-        p.StandardInput.WriteLine("Hello");
-        p.StandardInput.Close();                                               // EOF ends the chat
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        try { await p.WaitForExitAsync(timeout.Token); }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            Assert.Fail("chat did not exit at end of input");
-        }
-        Assert.True(p.ExitCode == 0, await stderr);
-        var answers = Answers(await stdout);
+        var exe = Path.Combine(RepoPaths.CliBin, "minimind");
+        // EOF after the two lines ends the chat; a chat that waits for more input times out.
+        var r = ChildProcess.Run(exe, ["chat", .. TestRunDir.Args(1), "--max-new-tokens", "6", "--greedy"], TimeSpan.FromMinutes(2), input: "Hello\nHello\n");
+        Assert.True(r.ExitCode == 0, r.Error);
+        var answers = Answers(r.Out);
         Assert.Equal(2, answers.Length);
         Assert.Equal(answers[0], answers[1]);                                  // greedy, no history: same line, same answer
         var chat = TestRunDir.Load(1);

@@ -9,8 +9,8 @@ public sealed class DataCommandsTests
     public async Task Prepare_should_write_shards_and_report_the_sample_count()
     {
         using var tmp = new TempDir();
-        var src = tmp.Write("sft.jsonl", string.Join('\n', File.ReadLines(CliRun.Dataset("sft.jsonl")).Take(50)) + "\n");
-        var (code, stdout, stderr) = await CliRun.Run("data", "prepare", "--stage", "sft", "--data", src, "--tokenizer", CliRun.Tokenizer,
+        var src = tmp.Write("sft.jsonl", string.Join('\n', File.ReadLines(RepoPaths.Dataset("sft.jsonl")).Take(50)) + "\n");
+        var (code, stdout, stderr) = await CliRunner.RunAsync("data", "prepare", "--stage", "sft", "--data", src, "--tokenizer", RepoPaths.Tokenizer,
             "--out", tmp.File("out"), "--max-length", "128", "--threads", "2");
         Assert.Equal("", stderr);
         Assert.Equal(0, code);
@@ -26,7 +26,7 @@ public sealed class DataCommandsTests
     {
         using var tmp = new TempDir();
         var src = tmp.Write("bad.jsonl", "{\"text\": \"fine\"}\n{\"text\": \"fine\"}\n{\"txt\": \"oops\"}\n");
-        var (code, _, stderr) = await CliRun.Run("data", "prepare", "--stage", "pretrain", "--data", src, "--tokenizer", CliRun.Tokenizer, "--out", tmp.File("out"));
+        var (code, _, stderr) = await CliRunner.RunAsync("data", "prepare", "--stage", "pretrain", "--data", src, "--tokenizer", RepoPaths.Tokenizer, "--out", tmp.File("out"));
         Assert.Equal((int)ExitCode.InputError, code);
         Assert.Equal($"error: {src}:3: missing field \"text\"", stderr.Trim());
         Assert.False(Directory.Exists(tmp.File("out")));
@@ -37,7 +37,7 @@ public sealed class DataCommandsTests
     {
         using var tmp = new TempDir();
         var src = tmp.Write("bad.jsonl", "{\"text\": \"a\"}\nnot json\n{\"text\": \"b\"}\n{\"text\": 1}\n");
-        var (code, stdout, _) = await CliRun.Run("data", "prepare", "--stage", "pretrain", "--data", src, "--tokenizer", CliRun.Tokenizer,
+        var (code, stdout, _) = await CliRunner.RunAsync("data", "prepare", "--stage", "pretrain", "--data", src, "--tokenizer", RepoPaths.Tokenizer,
             "--out", tmp.File("out"), "--skip-bad-lines");
         Assert.Equal(0, code);
         Assert.Contains("skipped 2 bad lines (2, 4)", stdout, StringComparison.Ordinal);
@@ -50,10 +50,10 @@ public sealed class DataCommandsTests
     public async Task Prepare_should_reject_an_unknown_stage_and_a_missing_file()
     {
         using var tmp = new TempDir();
-        var (code, _, stderr) = await CliRun.Run("data", "prepare", "--stage", "rlhf", "--data", "x.jsonl", "--tokenizer", CliRun.Tokenizer, "--out", tmp.File("o"));
+        var (code, _, stderr) = await CliRunner.RunAsync("data", "prepare", "--stage", "rlhf", "--data", "x.jsonl", "--tokenizer", RepoPaths.Tokenizer, "--out", tmp.File("o"));
         Assert.NotEqual(0, code);
         Assert.Contains("rlhf", stderr, StringComparison.Ordinal);
-        (code, _, stderr) = await CliRun.Run("data", "prepare", "--stage", "sft", "--data", tmp.File("missing.jsonl"), "--tokenizer", CliRun.Tokenizer, "--out", tmp.File("o"));
+        (code, _, stderr) = await CliRunner.RunAsync("data", "prepare", "--stage", "sft", "--data", tmp.File("missing.jsonl"), "--tokenizer", RepoPaths.Tokenizer, "--out", tmp.File("o"));
         Assert.Equal((int)ExitCode.InputError, code);
         Assert.Contains("missing.jsonl", stderr, StringComparison.Ordinal);
     }
@@ -62,11 +62,11 @@ public sealed class DataCommandsTests
     public async Task Sample_should_write_the_five_files()
     {
         using var tmp = new TempDir();
-        var (code, stdout, _) = await CliRun.Run("data", "sample", "--out", tmp.Path, "--skip-tokenizer");
+        var (code, stdout, _) = await CliRunner.RunAsync("data", "sample", "--out", tmp.Path, "--skip-tokenizer");
         Assert.Equal(0, code);
         Assert.Equal(5, Directory.GetFiles(tmp.Path, "*.jsonl").Length);
         Assert.False(Directory.Exists(tmp.File("tokenizer")));
-        Assert.Equal(File.ReadAllBytes(CliRun.Dataset("dpo.jsonl")), File.ReadAllBytes(tmp.File("dpo.jsonl")));
+        Assert.Equal(File.ReadAllBytes(RepoPaths.Dataset("dpo.jsonl")), File.ReadAllBytes(tmp.File("dpo.jsonl")));
         Assert.Contains("wrote ", stdout, StringComparison.Ordinal);
     }
 
@@ -78,7 +78,7 @@ public sealed class DataCommandsTests
     [InlineData("train", "tokenizer")]
     public async Task Help_should_show_an_example(string verb, string sub)
     {
-        var (code, stdout, _) = await CliRun.Run(verb, sub, "--help");
+        var (code, stdout, _) = await CliRunner.RunAsync(verb, sub, "--help");
         Assert.Equal(0, code);
         Assert.Contains($"Example: minimind {verb} {sub}", stdout, StringComparison.Ordinal);
     }

@@ -11,7 +11,7 @@ public class EvalCommandTests
 {
     static string Jsonl(params object[] lines)
     {
-        var path = Path.Combine(Paths.TempDir(), "heldout.jsonl");
+        var path = Path.Combine(TempDir.Create(), "heldout.jsonl");
         File.WriteAllLines(path, lines.Select(l => JsonSerializer.Serialize(l)));
         return path;
     }
@@ -29,7 +29,7 @@ public class EvalCommandTests
         return (Math.Exp(loss), samples.Sum(s => s.Mask.Sum()));
     }
 
-    static JsonElement LastJson(CliRunner.Result r) => JsonDocument.Parse(r.LastLine).RootElement;
+    static JsonElement LastJson(ChildProcess.Result r) => JsonDocument.Parse(r.LastLine).RootElement;
 
     [Fact]
     public async Task Perplexity_on_pretrain_text_is_exp_of_the_training_loss_over_the_file()
@@ -81,7 +81,7 @@ public class EvalCommandTests
     [InlineData("{\"other\":1}\n", ":1: expected a \"text\" (pretrain) or \"conversations\" (SFT) field")]
     public async Task A_bad_data_line_is_an_input_error_naming_file_and_line(string content, string message)
     {
-        var path = Path.Combine(Paths.TempDir(), "bad.jsonl");
+        var path = Path.Combine(TempDir.Create(), "bad.jsonl");
         File.WriteAllText(path, content);
         var r = await CliRunner.RunAsync(["eval", .. TestRunDir.Args(0), "--no-prompts", "--data", path]);
         Assert.Equal((int)ExitCode.InputError, r.ExitCode);

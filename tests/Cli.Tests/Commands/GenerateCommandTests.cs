@@ -7,7 +7,7 @@ public class GenerateCommandTests
 {
     static string Ids(string set, string name)
     {
-        using var t = Npy.Read(Path.Combine(Paths.ModelFixture(set), name + ".npy"));
+        using var t = Npy.Read(Path.Combine(RepoPaths.ModelFixture(set), name + ".npy"));
         return string.Join(",", t.data<long>().ToArray());
     }
 
@@ -17,7 +17,7 @@ public class GenerateCommandTests
     [InlineData("moe_tiny", false)]
     public async Task Greedy_generation_prints_the_pytorch_reference_tokens_as_json(string set, bool noCache)
     {
-        var dir = Paths.ModelFixture(set);
+        var dir = RepoPaths.ModelFixture(set);
         var args = new List<string>
         {
             "generate", "--config", Path.Combine(dir, "config.json"), "--checkpoint", Path.Combine(dir, set + ".pth"),
@@ -32,7 +32,7 @@ public class GenerateCommandTests
     [Fact]
     public async Task Seeded_sampling_is_reproducible()
     {
-        var dir = Paths.ModelFixture("dense_tiny");
+        var dir = RepoPaths.ModelFixture("dense_tiny");
         string[] args = ["generate", "--config", "tiny", "--checkpoint", Path.Combine(dir, "dense_tiny.safetensors"),
             "--prompt-ids", "1,2,3", "--max-new-tokens", "12", "--temperature", "1.5", "--top-p", "0.95", "--seed", "7", "--ignore-eos"];
         var a = await CliRunner.RunAsync(args);
@@ -47,7 +47,7 @@ public class GenerateCommandTests
     [InlineData("1,99999", "token id 99999 (item 2) is outside the vocabulary [0, 6400)")]
     public async Task Bad_prompt_ids_are_an_argument_error_naming_the_item(string ids, string message)
     {
-        var dir = Paths.ModelFixture("dense_tiny");
+        var dir = RepoPaths.ModelFixture("dense_tiny");
         var r = await CliRunner.RunAsync("generate", "--checkpoint", Path.Combine(dir, "dense_tiny.pth"), "--prompt-ids", ids);
         Assert.Equal((int)ExitCode.ArgumentError, r.ExitCode);
         Assert.Contains("--prompt-ids", r.Error);
@@ -57,7 +57,7 @@ public class GenerateCommandTests
     [Fact]
     public async Task A_checkpoint_that_does_not_fit_the_config_is_an_input_error_naming_keys_and_shapes()
     {
-        var moe = Paths.ModelFixture("moe_tiny");
+        var moe = RepoPaths.ModelFixture("moe_tiny");
         var r = await CliRunner.RunAsync("generate", "--config", "tiny", "--checkpoint", Path.Combine(moe, "moe_tiny.pth"), "--prompt-ids", "1,2");
         Assert.Equal((int)ExitCode.InputError, r.ExitCode);
         Assert.Contains("moe_tiny.pth", r.Error);
@@ -75,8 +75,8 @@ public class GenerateCommandTests
     [Fact]
     public async Task Text_prompts_are_encoded_and_the_generated_text_is_printed_before_the_ids()
     {
-        var dir = Paths.ModelFixture("dense_tiny");
-        var tokenizerPath = Path.Combine(Paths.Shared, "fixtures", "tokenizer", "minimind", "tokenizer.json");
+        var dir = RepoPaths.ModelFixture("dense_tiny");
+        var tokenizerPath = Path.Combine(RepoPaths.Shared, "fixtures", "tokenizer", "minimind", "tokenizer.json");
         var r = await CliRunner.RunAsync("generate", "--config", "tiny", "--checkpoint", Path.Combine(dir, "dense_tiny.pth"),
             "--prompt", "Hello, how are you?", "--chat", "--tokenizer", tokenizerPath, "--max-new-tokens", "6", "--greedy", "--ignore-eos");
         Assert.True(r.ExitCode == 0, r.Error);
@@ -92,7 +92,7 @@ public class GenerateCommandTests
     [InlineData(false)]
     public async Task Exactly_one_of_prompt_ids_and_prompt_is_required(bool both)
     {
-        var dir = Paths.ModelFixture("dense_tiny");
+        var dir = RepoPaths.ModelFixture("dense_tiny");
         string[] args = both
             ? ["generate", "--checkpoint", Path.Combine(dir, "dense_tiny.pth"), "--prompt-ids", "1", "--prompt", "hi"]
             : ["generate", "--checkpoint", Path.Combine(dir, "dense_tiny.pth")];

@@ -8,16 +8,10 @@ public class ModelCommandsTests(ITestOutputHelper output)
 {
     static string Rows(string set)
     {
-        using var t = Npy.Read(Path.Combine(Paths.ModelFixture(set), "input_ids.npy"));
+        using var t = Npy.Read(Path.Combine(RepoPaths.ModelFixture(set), "input_ids.npy"));
         var ids = t.data<long>().ToArray();
         var width = (int)t.shape[1];
         return string.Join(";", ids.Chunk(width).Select(r => string.Join(",", r)));
-    }
-
-    static torch.Tensor Reference(string set, string name, long[] shape)
-    {
-        var bytes = File.ReadAllBytes(Path.Combine(Paths.ModelFixture(set), name + ".bin"));
-        return torch.tensor(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).ToArray(), shape);
     }
 
     [Theory]
@@ -25,14 +19,14 @@ public class ModelCommandsTests(ITestOutputHelper output)
     [InlineData("moe_tiny", "safetensors")]
     public async Task Logits_are_written_as_npy_and_match_pytorch(string set, string format)
     {
-        var dir = Paths.ModelFixture(set);
-        var outFile = Path.Combine(Paths.TempDir(), "logits.npy");
+        var dir = RepoPaths.ModelFixture(set);
+        var outFile = Path.Combine(TempDir.Create(), "logits.npy");
         var r = await CliRunner.RunAsync("model", "logits", "--config", Path.Combine(dir, "config.json"),
             "--checkpoint", Path.Combine(dir, $"{set}.{format}"), "--ids", Rows(set), "--out", outFile);
         Assert.True(r.ExitCode == 0, r.Error);
         using var logits = Npy.Read(outFile);
         Assert.Equal(new long[] { 2, 16, 6400 }, logits.shape);
-        using var reference = Reference(set, "logits_eval", [2, 16, 6400]);
+        using var reference = new FixtureSet(set).Tensor("logits_eval");
         var diff = (logits - reference).abs().max().item<float>();
         output.WriteLine($"{set}: max|Δlogits| via CLI = {diff:E2}");
         Assert.True(diff <= 1e-4, $"max diff {diff}");
@@ -41,7 +35,7 @@ public class ModelCommandsTests(ITestOutputHelper output)
     [Fact]
     public async Task Logits_rows_of_different_lengths_are_rejected()
     {
-        var dir = Paths.ModelFixture("dense_tiny");
+        var dir = RepoPaths.ModelFixture("dense_tiny");
         var r = await CliRunner.RunAsync("model", "logits", "--checkpoint", Path.Combine(dir, "dense_tiny.pth"), "--ids", "1,2,3;4,5", "--out", "/tmp/x.npy");
         Assert.Equal((int)ExitCode.ArgumentError, r.ExitCode);
         Assert.Contains("same length", r.Error);
@@ -50,8 +44,8 @@ public class ModelCommandsTests(ITestOutputHelper output)
     [Fact]
     public async Task Convert_round_trips_pth_and_safetensors_bit_exactly_and_info_counts_tied_weights_once()
     {
-        var dir = Paths.ModelFixture("dense_tiny");
-        var tmp = Paths.TempDir();
+        var dir = RepoPaths.ModelFixture("dense_tiny");
+        var tmp = TempDir.Create();
         var st = Path.Combine(tmp, "m.safetensors");
         var pth = Path.Combine(tmp, "m.pth");
         Assert.Equal(0, (await CliRunner.RunAsync("model", "convert", "--in", Path.Combine(dir, "dense_tiny.pth"), "--out", st)).ExitCode);
@@ -72,8 +66,8 @@ public class ModelCommandsTests(ITestOutputHelper output)
     [Fact]
     public async Task Convert_to_half_writes_minimind_fp16_layout()
     {
-        var dir = Paths.ModelFixture("dense_tiny");
-        var half = Path.Combine(Paths.TempDir(), "half.pth");
+        var dir = RepoPaths.ModelFixture("dense_tiny");
+        var half = Path.Combine(TempDir.Create(), "half.pth");
         Assert.Equal(0, (await CliRunner.RunAsync("model", "convert", "--in", Path.Combine(dir, "dense_tiny.safetensors"), "--out", half, "--half")).ExitCode);
         var info = await CliRunner.RunAsync("model", "info", half);
         Assert.Contains("float16", info.Out);
@@ -83,8 +77,8 @@ public class ModelCommandsTests(ITestOutputHelper output)
     [Fact]
     public async Task A_truncated_checkpoint_is_an_input_error_naming_the_file()
     {
-        var dir = Paths.ModelFixture("dense_tiny");
-        var cut = Path.Combine(Paths.TempDir(), "cut.pth");
+        var dir = RepoPaths.ModelFixture("dense_tiny");
+        var cut = Path.Combine(TempDir.Create(), "cut.pth");
         var bytes = File.ReadAllBytes(Path.Combine(dir, "dense_tiny.pth"));
         File.WriteAllBytes(cut, bytes[..(bytes.Length / 2)]);
         var r = await CliRunner.RunAsync("model", "info", cut);
@@ -95,10 +89,10 @@ public class ModelCommandsTests(ITestOutputHelper output)
     [Fact]
     public async Task Unknown_config_field_is_an_input_error_naming_file_and_field()
     {
-        var tmp = Paths.TempDir();
+        var tmp = TempDir.Create();
         var cfg = Path.Combine(tmp, "config.json");
         File.WriteAllText(cfg, """{"hidden_size": 64, "hiden_layers": 2}""");
-        var r = await CliRunner.RunAsync("generate", "--config", cfg, "--checkpoint", Path.Combine(Paths.ModelFixture("dense_tiny"), "dense_tiny.pth"), "--prompt-ids", "1");
+        var r = await CliRunner.RunAsync("generate", "--config", cfg, "--checkpoint", Path.Combine(RepoPaths.ModelFixture("dense_tiny"), "dense_tiny.pth"), "--prompt-ids", "1");
         Assert.Equal((int)ExitCode.InputError, r.ExitCode);
         Assert.Contains(cfg, r.Error);
         Assert.Contains("hiden_layers", r.Error);

@@ -16,7 +16,7 @@ public class ModelExportCommandTests
     [Fact]
     public async Task Export_writes_the_folder_and_the_weights_give_the_run_dirs_model()
     {
-        var outDir = Path.Combine(Paths.TempDir(), "export");
+        var outDir = Path.Combine(TempDir.Create(), "export");
         var r = await CliRunner.RunAsync("model", "export", "--run-dir", TestRunDir.Path, "--stage", "sft", "--out", outDir, "--tokenizer", TestRunDir.Tokenizer);
         Assert.True(r.ExitCode == 0, r.Error);
         foreach (var f in new[] { "full_sft_64.pth", "model.safetensors", "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json" })
@@ -37,8 +37,8 @@ public class ModelExportCommandTests
     [Fact]
     public async Task A_lora_is_copied_alongside_and_merge_lora_folds_it_into_the_weights()
     {
-        var alongside = Path.Combine(Paths.TempDir(), "a");
-        var merged = Path.Combine(Paths.TempDir(), "m");
+        var alongside = Path.Combine(TempDir.Create(), "a");
+        var merged = Path.Combine(TempDir.Create(), "m");
         var a = await CliRunner.RunAsync("model", "export", "--run-dir", TestRunDir.Path, "--out", alongside, "--lora", "lora_medical", "--tokenizer", TestRunDir.Tokenizer);
         var m = await CliRunner.RunAsync("model", "export", "--run-dir", TestRunDir.Path, "--out", merged, "--lora", "lora_medical", "--merge-lora", "--tokenizer", TestRunDir.Tokenizer);
         Assert.True(a.ExitCode == 0, a.Error);
@@ -59,10 +59,10 @@ public class ModelExportCommandTests
     [Fact]
     public async Task Unknown_stage_and_missing_weights_are_reported()
     {
-        var bad = await CliRunner.RunAsync("model", "export", "--run-dir", TestRunDir.Path, "--stage", "ppo", "--out", Paths.TempDir());
+        var bad = await CliRunner.RunAsync("model", "export", "--run-dir", TestRunDir.Path, "--stage", "ppo", "--out", TempDir.Create());
         Assert.Equal((int)ExitCode.ArgumentError, bad.ExitCode);
         Assert.Contains("pretrain|sft|rlhf|dpo|reason|distill", bad.Error);
-        var missing = await CliRunner.RunAsync("model", "export", "--run-dir", TestRunDir.Path, "--stage", "dpo", "--out", Paths.TempDir());
+        var missing = await CliRunner.RunAsync("model", "export", "--run-dir", TestRunDir.Path, "--stage", "dpo", "--out", TempDir.Create());
         Assert.Equal((int)ExitCode.InputError, missing.ExitCode);
         Assert.Contains("rlhf_<hidden>[_moe].pth", missing.Error);
     }

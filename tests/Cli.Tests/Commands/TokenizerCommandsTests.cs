@@ -11,14 +11,14 @@ public sealed class TokenizerCommandsTests
     {
         using var tmp = new TempDir();
         // 5000 lines: more than one parallel batch; one blank line stays blank.
-        var texts = File.ReadLines(CliRun.Dataset("pretrain.jsonl")).Take(5000).ToList();
+        var texts = File.ReadLines(RepoPaths.Dataset("pretrain.jsonl")).Take(5000).ToList();
         texts[10] = "";
         var input = tmp.Write("in.jsonl", string.Join('\n', texts) + "\n");
-        var (code, stdout, stderr) = await CliRun.Run("tokenizer", "encode", "--tokenizer", CliRun.Tokenizer, "--input", input, "--output", tmp.File("ids.jsonl"));
+        var (code, stdout, stderr) = await CliRunner.RunAsync("tokenizer", "encode", "--tokenizer", RepoPaths.Tokenizer, "--input", input, "--output", tmp.File("ids.jsonl"));
         Assert.Equal("", stderr);
         Assert.Equal(0, code);
         Assert.StartsWith("encoded 5000 lines", stdout, StringComparison.Ordinal);
-        var tok = BpeTokenizer.FromFile(CliRun.Tokenizer);
+        var tok = BpeTokenizer.FromFile(RepoPaths.Tokenizer);
         var ids = File.ReadAllLines(tmp.File("ids.jsonl"));
         Assert.Equal(5000, ids.Length);
         Assert.Equal("", ids[10]);
@@ -29,7 +29,7 @@ public sealed class TokenizerCommandsTests
             Assert.Equal(tok.Encode(text), JsonDocument.Parse(ids[i]).RootElement.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()));
         }
 
-        (code, _, stderr) = await CliRun.Run("tokenizer", "decode", "--tokenizer", CliRun.Tokenizer, "--input", tmp.File("ids.jsonl"), "--output", tmp.File("text.jsonl"));
+        (code, _, stderr) = await CliRunner.RunAsync("tokenizer", "decode", "--tokenizer", RepoPaths.Tokenizer, "--input", tmp.File("ids.jsonl"), "--output", tmp.File("text.jsonl"));
         Assert.Equal((0, ""), (code, stderr));
         var decoded = File.ReadAllLines(tmp.File("text.jsonl"));
         for (var i = 0; i < texts.Count; i++)
@@ -45,9 +45,9 @@ public sealed class TokenizerCommandsTests
     {
         using var tmp = new TempDir();
         var input = tmp.Write("ids.jsonl", "{\"ids\": [1, 42, 2]}\n");
-        await CliRun.Run("tokenizer", "decode", "--tokenizer", CliRun.Tokenizer, "--input", input, "--output", tmp.File("a.jsonl"));
-        await CliRun.Run("tokenizer", "decode", "--tokenizer", CliRun.Tokenizer, "--input", input, "--output", tmp.File("b.jsonl"), "--skip-special-tokens");
-        var tok = BpeTokenizer.FromFile(CliRun.Tokenizer);
+        await CliRunner.RunAsync("tokenizer", "decode", "--tokenizer", RepoPaths.Tokenizer, "--input", input, "--output", tmp.File("a.jsonl"));
+        await CliRunner.RunAsync("tokenizer", "decode", "--tokenizer", RepoPaths.Tokenizer, "--input", input, "--output", tmp.File("b.jsonl"), "--skip-special-tokens");
+        var tok = BpeTokenizer.FromFile(RepoPaths.Tokenizer);
         string Text(string f) => JsonDocument.Parse(File.ReadAllText(tmp.File(f))).RootElement.GetProperty("text").GetString()!;
         Assert.Equal(tok.Decode([1, 42, 2]), Text("a.jsonl"));
         Assert.Equal(tok.Decode([42]), Text("b.jsonl"));
@@ -64,7 +64,7 @@ public sealed class TokenizerCommandsTests
     {
         using var tmp = new TempDir();
         var input = tmp.Write("in.jsonl", content);
-        var (code, _, stderr) = await CliRun.Run("tokenizer", verb, "--tokenizer", CliRun.Tokenizer, "--input", input, "--output", tmp.File("out.jsonl"));
+        var (code, _, stderr) = await CliRunner.RunAsync("tokenizer", verb, "--tokenizer", RepoPaths.Tokenizer, "--input", input, "--output", tmp.File("out.jsonl"));
         Assert.Equal((int)ExitCode.InputError, code);
         Assert.StartsWith($"error: {input}:{line}: {why}", stderr, StringComparison.Ordinal);
         Assert.False(File.Exists(tmp.File("out.jsonl")));

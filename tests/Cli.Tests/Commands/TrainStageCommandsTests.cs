@@ -24,12 +24,12 @@ public sealed class TrainStageCommandsTests : IDisposable
     {
         var path = run.File(name);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        File.Copy(fixture == "dense_tiny" ? Path.Combine(Paths.ModelFixture("dense_tiny"), "dense_tiny.pth")
-                                         : Path.Combine(Paths.ModelFixture("dpo_dense_tiny"), "dpo_ref.pth"), path, overwrite: true);
+        File.Copy(fixture == "dense_tiny" ? Path.Combine(RepoPaths.ModelFixture("dense_tiny"), "dense_tiny.pth")
+                                         : Path.Combine(RepoPaths.ModelFixture("dpo_dense_tiny"), "dpo_ref.pth"), path, overwrite: true);
         return path;
     }
 
-    Task<CliRunner.Result> Train(string stage, params string[] extra) =>
+    Task<ChildProcess.Result> Train(string stage, params string[] extra) =>
         CliRunner.RunAsync(["train", stage, "--preset", "tiny", "--run-dir", run.Path, "--max-steps", "2", "--batch-size", "2",
             "--save-interval", "1", "--log-interval", "1", "--deterministic", "--threads", "1", .. extra]);
 
@@ -59,7 +59,7 @@ public sealed class TrainStageCommandsTests : IDisposable
 
         // The output: only the adapters, float32, with exactly the keys and shapes of MiniMind's save_lora (fixture).
         var lora = Read(run.File(Path.Combine("lora", "lora_medical_64.pth")));
-        var fixture = Read(Path.Combine(Paths.ModelFixture("lora_dense_tiny"), "lora_dense_tiny.pth"));
+        var fixture = Read(Path.Combine(RepoPaths.ModelFixture("lora_dense_tiny"), "lora_dense_tiny.pth"));
         Assert.Equal(fixture.Keys.Order(StringComparer.Ordinal), lora.Keys.Order(StringComparer.Ordinal));
         Assert.All(fixture, kv => Assert.Equal(kv.Value.shape, lora[kv.Key].shape));
         Assert.All(lora.Values, t => Assert.Equal(ScalarType.Float32, t.dtype));

@@ -9,8 +9,8 @@ public sealed class TrainTokenizerCommandTests
     public async Task Train_tokenizer_should_write_a_loadable_tokenizer()
     {
         using var tmp = new TempDir();
-        var src = tmp.Write("p.jsonl", string.Join('\n', File.ReadLines(CliRun.Dataset("pretrain.jsonl")).Take(300)) + "\n");
-        var (code, stdout, stderr) = await CliRun.Run("train", "tokenizer", "--data", src, "--vocab-size", "400", "--out", tmp.File("tok"));
+        var src = tmp.Write("p.jsonl", string.Join('\n', File.ReadLines(RepoPaths.Dataset("pretrain.jsonl")).Take(300)) + "\n");
+        var (code, stdout, stderr) = await CliRunner.RunAsync("train", "tokenizer", "--data", src, "--vocab-size", "400", "--out", tmp.File("tok"));
         Assert.Equal("", stderr);
         Assert.Equal(0, code);
         Assert.Matches(@"trained 400 tokens \(141 merges\)", stdout);
@@ -25,7 +25,7 @@ public sealed class TrainTokenizerCommandTests
     {
         using var tmp = new TempDir();
         var src = tmp.Write("p.jsonl", "{\"text\": \"a\"}\n{\"nope\": 1}\n");
-        var (code, _, stderr) = await CliRun.Run("train", "tokenizer", "--data", src, "--vocab-size", "300", "--out", tmp.File("tok"));
+        var (code, _, stderr) = await CliRunner.RunAsync("train", "tokenizer", "--data", src, "--vocab-size", "300", "--out", tmp.File("tok"));
         Assert.Equal((int)ExitCode.InputError, code);
         Assert.Contains($"{src}:2:", stderr, StringComparison.Ordinal);
     }

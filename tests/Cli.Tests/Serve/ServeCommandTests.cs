@@ -13,7 +13,7 @@ public class ServeCommandTests
     public async Task The_executable_serves_completions_and_stops_cleanly_on_sigterm()
     {
         var ct = TestContext.Current.CancellationToken;
-        var exe = Path.Combine(Paths.RepoRoot, "src", "Cli", "bin", Paths.Configuration, "net10.0", "minimind");
+        var exe = Path.Combine(RepoPaths.CliBin, "minimind");
         var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         string[] args = ["serve", .. TestRunDir.Args(1), "--port", "0", "--max-tokens", "5"];
         foreach (var a in args) psi.ArgumentList.Add(a);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Xunit;
 
@@ -30,7 +29,7 @@ public partial class CtlProcessTests(ITestOutputHelper output)
 
         var start = await procs.Ctl(Patience, [.. host, "train", "start", "pretrain", "--max-steps", "2000", "--batch-size", "2", "--accumulation-steps", "2",
             "--max-seq-len", "32", "--run-dir", Path.Combine(dir, "run"), "--log-interval", "1", "--save-interval", "1000", "--deterministic",
-            "--data", Path.Combine(TestRuns.Repo, "dataset", "pretrain.jsonl"), "--tokenizer", Path.Combine(TestRuns.Repo, "dataset", "tokenizer", "tokenizer.json")]);
+            "--data", Path.Combine(RepoPaths.Root, "dataset", "pretrain.jsonl"), "--tokenizer", Path.Combine(RepoPaths.Root, "dataset", "tokenizer", "tokenizer.json")]);
         Assert.Equal(0, start.Code);
 
         // cluster show: pbm's shape
@@ -81,12 +80,11 @@ public partial class CtlProcessTests(ITestOutputHelper output)
         // cluster tail streams until Ctrl+C, then exits 0
         var tail = procs.Start("tail", ["ctl", .. host, "cluster", "tail"]);
         await ClusterProcesses.WaitFor(() => tail.Saw("MemberUp akka.tcp://minimind@127.0.0.1:47610"), Patience, "cluster tail's MemberUp");
-        Signal(tail.Process, "INT");
-        await tail.Process.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(Patience, TestContext.Current.CancellationToken);
-        Assert.Equal(0, tail.Process.ExitCode);
+        tail.Signal("INT");
+        Assert.Equal(0, await tail.Exit(Patience, TestContext.Current.CancellationToken));
 
         // the interactive shell, scripted through stdin
-        var shell = await Shell(["ctl", .. host], "cluster show\n\"run\" list\nnot-a-verb\nexit\ncluster show\n");
+        var shell = Shell(["ctl", .. host], "cluster show\n\"run\" list\nnot-a-verb\nexit\ncluster show\n");
         Assert.Equal(0, shell.Code);
         Assert.Single(shell.Out, l => l == "Count: 1 nodes");    // the line after `exit` is not run
         Assert.Contains(shell.Out, l => l.StartsWith("RUN ", StringComparison.Ordinal));
@@ -106,9 +104,7 @@ public partial class CtlProcessTests(ITestOutputHelper output)
         using var procs = new ClusterProcesses(output);
         var dir = TestRuns.TempRunDir("ctl-bind");
         var seed = procs.Start("seed", "node", "seed", "--port", "47620", "--control", "0.0.0.0:47621", "--journal", $"sqlite:{Path.Combine(dir, "j.db")}");
-        await seed.Process.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(Patience, TestContext.Current.CancellationToken);
-        seed.Process.WaitForExit();
-        Assert.Equal(2, seed.Process.ExitCode);
+        Assert.Equal(2, await seed.Exit(Patience, TestContext.Current.CancellationToken));
         Assert.Contains(seed.Lines, l => l.Contains("--control-token", StringComparison.Ordinal));
     }
 
@@ -136,7 +132,7 @@ public partial class CtlProcessTests(ITestOutputHelper output)
         // train verbs reach the coordinator singleton on the seed through the worker's proxy
         var start = await procs.Ctl(Patience, [.. host, "train", "start", "pretrain", "--max-steps", "2", "--batch-size", "2", "--accumulation-steps", "1",
             "--max-seq-len", "32", "--run-dir", Path.Combine(dir, "run"), "--save-interval", "1000", "--deterministic",
-            "--data", Path.Combine(TestRuns.Repo, "dataset", "pretrain.jsonl"), "--tokenizer", Path.Combine(TestRuns.Repo, "dataset", "tokenizer", "tokenizer.json")]);
+            "--data", Path.Combine(RepoPaths.Root, "dataset", "pretrain.jsonl"), "--tokenizer", Path.Combine(RepoPaths.Root, "dataset", "tokenizer", "tokenizer.json")]);
         Assert.Equal(0, start.Code);
         var status = await procs.Ctl(Patience, [.. host, "train", "status", "--wait"]);
         Assert.Equal(0, status.Code);
@@ -154,34 +150,12 @@ public partial class CtlProcessTests(ITestOutputHelper output)
         return long.Parse(step[..step.IndexOf('/', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    static async Task Until(Func<Task<bool>> condition, string what)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (sw.Elapsed > Patience) throw new TimeoutException($"timed out waiting for {what}");
-            await Task.Delay(300);
-        }
-    }
+    static Task Until(Func<Task<bool>> condition, string what) => Poll.Until(condition, Patience, what, intervalMs: 300);
 
-    static void Signal(Process p, string signal)
+    static (int Code, List<string> Out, string Err) Shell(string[] args, string input)
     {
-        using var kill = Process.Start("kill", ["-" + signal, p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
-        kill.WaitForExit();
-    }
-
-    static async Task<(int Code, List<string> Out, string Err)> Shell(string[] args, string input)
-    {
-        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = TestRuns.Repo, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(ClusterProcesses.Cli);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.StandardInput.WriteAsync(input);
-        p.StandardInput.Close();
-        await p.WaitForExitAsync().WaitAsync(Patience);
-        return (p.ExitCode, (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToList(), await stderr);
+        var r = ChildProcess.Run("dotnet", [ClusterProcesses.Cli, .. args], Patience, RepoPaths.Root, input);
+        return (r.ExitCode, r.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToList(), r.Error);
     }
 
     /// <summary>Loads the dashboard in headless Chromium: the DOM after a few seconds must show each curve drawn with
@@ -193,7 +167,7 @@ public partial class CtlProcessTests(ITestOutputHelper output)
             Assert.Fail($"{chromium} is missing: install Debian's chromium package (.ci/run and test.sh do: apt-get install -y chromium)");
         var outDir = Path.Combine(AppContext.BaseDirectory, "test-output");
         Directory.CreateDirectory(outDir);
-        var dom = await RunChromium(chromium, url, "--dump-dom");
+        var dom = RunChromium(chromium, url, "--dump-dom");
         var canvases = CanvasTag().Matches(dom).Select(c => (Metric: c.Groups[1].Value, Points: int.Parse(c.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture))).ToList();
         output.WriteLine("dashboard canvases: " + string.Join(", ", canvases.Select(c => $"{c.Metric}={c.Points}")));
         Assert.Equal(["loss", "lr", "tokensPerSecond"], canvases.Select(c => c.Metric).ToArray());
@@ -202,33 +176,19 @@ public partial class CtlProcessTests(ITestOutputHelper output)
         Assert.Matches(@"<td>/user/run-manager/\S+/coordinator/worker-0</td>", dom);
         var png = Path.Combine(outDir, "dashboard.png");
         File.Delete(png);
-        await RunChromium(chromium, url, $"--screenshot={png}");
+        RunChromium(chromium, url, $"--screenshot={png}");
         Assert.True(File.Exists(png) && new FileInfo(png).Length > 10_000, $"screenshot {png}");
         output.WriteLine($"dashboard screenshot: {png}");
     }
 
-    static async Task<string> RunChromium(string chromium, string url, string mode)
+    static string RunChromium(string chromium, string url, string mode)
     {
-        var profile = Directory.CreateTempSubdirectory("minimind-chromium-").FullName;
-        var psi = new ProcessStartInfo(chromium) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                                  "--disable-component-update", "--disable-sync", $"--user-data-dir={profile}", "--window-size=1280,1400",
-                                  "--virtual-time-budget=5000", mode, url })
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        try
-        {
-            await p.WaitForExitAsync().WaitAsync(Patience);
-        }
-        finally
-        {
-            if (!p.HasExited) p.Kill(entireProcessTree: true);
-            try { Directory.Delete(profile, recursive: true); } catch (IOException) { }
-        }
-        Assert.True(p.ExitCode == 0, $"chromium {mode} exited {p.ExitCode}: {await stderr}");
-        return await stdout;
+        using var profile = new TempDir("minimind-chromium-");
+        var r = ChildProcess.Run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync", $"--user-data-dir={profile.Path}",
+            "--window-size=1280,1400", "--virtual-time-budget=5000", mode, url], Patience);
+        Assert.True(r.ExitCode == 0, $"chromium {mode} exited {r.ExitCode}: {r.Error}");
+        return r.Out;
     }
 
     [GeneratedRegex(@"<canvas id=""chart-\w+"" data-metric=""(\w+)"" data-points=""(\d+)""")]

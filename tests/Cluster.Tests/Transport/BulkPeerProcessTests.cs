@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using Akka.Actor;
 using MiniMind.Cluster.Transport;
@@ -10,55 +9,31 @@ namespace MiniMind.Cluster.Tests.Transport;
 /// middle of a transfer.</summary>
 public sealed class BulkPeerProcessTests : IAsyncLifetime
 {
-    static readonly string Bench = Path.Combine(TestRuns.Repo, "bench", "bin",
-        Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar))!), "net10.0", "minimind-bench.dll");
+    static readonly string Bench = RepoPaths.Bench;
 
     readonly ActorSystem _system = ActorSystem.Create("bulk-peer-process-tests");
     readonly BulkChannel _channel = BulkChannel.Start(new BulkChannelOptions { IoTimeout = TimeSpan.FromMinutes(2) });   // promptness must not come from a timeout
 
     sealed class Peer : IDisposable
     {
-        public readonly Process Process;
-        readonly ConcurrentQueue<string> _lines = new();
+        readonly ChildProcess _child;
 
         public Peer(string args)
         {
             Assert.True(File.Exists(Bench), $"bench not built: {Bench}");
-            var psi = new ProcessStartInfo("dotnet", $"\"{Bench}\" exchange-peer {args}")
-            {
-                RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = TestRuns.Repo,
-            };
-            Process = Process.Start(psi)!;
-            Process.OutputDataReceived += (_, e) => { if (e.Data is not null) _lines.Enqueue(e.Data); };
-            Process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _lines.Enqueue("stderr: " + e.Data); };
-            Process.BeginOutputReadLine();
-            Process.BeginErrorReadLine();
+            _child = ChildProcess.Start("dotnet", [Bench, "exchange-peer", .. args.Split(' ', StringSplitOptions.RemoveEmptyEntries)], RepoPaths.Root, redirectInput: true);
         }
 
         public async Task<string> WaitForLine(string prefix)
         {
-            var clock = Stopwatch.StartNew();
-            while (true)
-            {
-                var line = _lines.FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal));
-                if (line is not null) return line;
-                if (Process.HasExited || clock.Elapsed > TimeSpan.FromSeconds(90))
-                    throw new Xunit.Sdk.XunitException($"peer did not print '{prefix}' (exited: {Process.HasExited}); output:\n{string.Join('\n', _lines)}");
-                await Task.Delay(20);
-            }
+            await Poll.Until(() => _child.HasLineStartingWith(prefix) || _child.Process.HasExited, TimeSpan.FromSeconds(90), $"the peer's '{prefix}' line", intervalMs: 20);
+            return _child.Lines.FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal))
+                ?? throw new Xunit.Sdk.XunitException($"peer exited without printing '{prefix}'; output:\n{string.Join('\n', _child.Lines)}");
         }
 
-        public void Kill()
-        {
-            Process.Kill(entireProcessTree: true);   // SIGKILL
-            Process.WaitForExit();
-        }
+        public void Kill() => _child.KillHard();
 
-        public void Dispose()
-        {
-            if (!Process.HasExited) Kill();
-            Process.Dispose();
-        }
+        public void Dispose() => _child.Dispose();
     }
 
     static BulkEndpoint BulkEndpointOf(string readyLine) =>

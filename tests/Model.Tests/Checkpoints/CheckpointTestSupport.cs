@@ -4,21 +4,9 @@ using static TorchSharp.torch;
 
 namespace MiniMind.Model.Tests.Checkpoints;
 
-/// <summary>Helpers shared by the checkpoint tests: one torch thread, temp files, bit-exact comparison.</summary>
+/// <summary>Bit-exact comparison for the checkpoint tests.</summary>
 internal static class CheckpointTestSupport
 {
-    static CheckpointTestSupport() => torch.set_num_threads(1);
-
-    public static void Init() { } // runs the static constructor
-
-    /// <summary>A fresh temp directory under the system temp folder, deleted when disposed.</summary>
-    public sealed class TempDir : IDisposable
-    {
-        public string Path { get; } = Directory.CreateTempSubdirectory("minimind-ckpt-").FullName;
-        public string File(string name) => System.IO.Path.Combine(Path, name);
-        public void Dispose() => Directory.Delete(Path, recursive: true);
-    }
-
     /// <summary>Same dtype, same shape and the same bytes.</summary>
     public static void AssertBitEqual(Tensor expected, Tensor actual, string name)
     {

@@ -8,14 +8,12 @@ namespace MiniMind.Model.Tests.Checkpoints;
 
 public class ConfigInferenceTests
 {
-    public ConfigInferenceTests() => Init();
-
     [Theory]
     [InlineData("dense_tiny")]
     [InlineData("moe_tiny")]
     public void The_fixture_configs_are_recovered_from_the_weights(string set)
     {
-        var dir = Path.Combine(TestPaths.ModelFixtures, set);
+        var dir = Path.Combine(RepoPaths.ModelFixtures, set);
         var expected = MiniMindConfig.Load(Path.Combine(dir, "config.json"));
         var (config, from) = ConfigInference.FromCheckpoint(Path.Combine(dir, set + ".pth"));
         Assert.Equal("preset tiny", from);

@@ -12,8 +12,6 @@ namespace MiniMind.Model.Tests.Checkpoints;
 /// never with an exception from deep inside.</summary>
 public class CorruptFileTests
 {
-    public CorruptFileTests() => Init();
-
     static readonly FixtureSet Dense = new("dense_tiny");
 
     static CheckpointFormatException ReadFails(string path, params string[] expected) => ReadFails(path, true, expected);

@@ -9,8 +9,6 @@ namespace MiniMind.Model.Tests.Checkpoints;
 /// <summary>Reading, writing and loading leave no tensors behind on the calling thread except those returned.</summary>
 public class DisposeHygieneTests
 {
-    public DisposeHygieneTests() => Init();
-
     static long Live => DisposeScopeManager.Statistics.ThreadTotalLiveCount;
 
     [Theory]

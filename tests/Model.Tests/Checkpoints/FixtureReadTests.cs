@@ -7,8 +7,6 @@ namespace MiniMind.Model.Tests.Checkpoints;
 
 public class FixtureReadTests
 {
-    public FixtureReadTests() => Init();
-
     /// <summary>The sets whose manifest has a `weights` section (lora_dense_tiny has none; see the LoRA tests).</summary>
     public static TheoryData<string> Sets => new() { "dense_tiny", "moe_tiny", "dpo_dense_tiny" };
 

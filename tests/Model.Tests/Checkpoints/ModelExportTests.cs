@@ -13,9 +13,7 @@ namespace MiniMind.Model.Tests.Checkpoints;
 /// gives our logits, and its config and tokenizer read back in our own parsers.</summary>
 public class ModelExportTests
 {
-    public ModelExportTests() => Init();
-
-    static readonly string Tokenizer = Path.Combine(TestPaths.RepoRoot, "dataset", "tokenizer", "tokenizer.json");
+    static readonly string Tokenizer = Path.Combine(RepoPaths.Root, "dataset", "tokenizer", "tokenizer.json");
 
     /// <summary>A seeded tiny model saved as MiniMind's SFT trainer does, exported to dir/export.</summary>
     static (MiniMindConfig Config, string Out) Export(TempDir dir)
@@ -77,7 +75,7 @@ public class ModelExportTests
                     logits, _ = m(ids)
                 results[name] = {'diff': (logits - ours).abs().max().item(), 'dtypes': dtypes, 'keys': len(sd)}
             print(json.dumps(results))
-            """, Path.Combine(TestPaths.RepoRoot, "bench", "pytorch"), outDir, dir.Path);
+            """, Path.Combine(RepoPaths.Root, "bench", "pytorch"), outDir, dir.Path);
         using var doc = System.Text.Json.JsonDocument.Parse(output.Trim().Split('\n')[^1]);
         foreach (var format in new[] { "pth", "safetensors" })
         {
@@ -115,7 +113,7 @@ public class ModelExportTests
     public void Weights_that_do_not_fit_the_config_are_refused_before_anything_is_written()
     {
         using var dir = new TempDir();
-        var moe = Path.Combine(TestPaths.ModelFixtures, "moe_tiny", "moe_tiny.pth");
+        var moe = Path.Combine(RepoPaths.ModelFixtures, "moe_tiny", "moe_tiny.pth");
         var outDir = dir.File("export");
         Assert.Throws<StateDictMismatchException>(() =>
             ModelExport.Write(new ModelExportRequest(MiniMindConfig.Load("tiny"), moe, "full_sft_64.pth", Tokenizer, outDir)));

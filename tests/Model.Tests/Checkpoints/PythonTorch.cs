@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Xunit;
 
 namespace MiniMind.Model.Tests.Checkpoints;
@@ -16,25 +15,25 @@ internal static class PythonTorch
     {
         if (!File.Exists(Interpreter))
             Assert.Fail($"{Interpreter} not found. These tests need Debian's PyTorch: apt-get install python3-torch python3-numpy");
-        var psi = new ProcessStartInfo(Interpreter) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add("import torch; torch.set_num_threads(1)\n" + script);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["OMP_NUM_THREADS"] = "1";
-        psi.Environment.Remove("PYTHONPATH");
-        psi.Environment.Remove("PYTHONHOME");
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
+        ChildProcess.Result r;
+        try
         {
-            p.Kill(entireProcessTree: true);
-            Assert.Fail($"{Interpreter} did not finish within 3 minutes");
+            r = ChildProcess.Run(Interpreter, ["-c", "import torch; torch.set_num_threads(1)\n" + script, .. args], TimeSpan.FromMinutes(3), configure: psi =>
+            {
+                psi.Environment["OMP_NUM_THREADS"] = "1";
+                psi.Environment.Remove("PYTHONPATH");
+                psi.Environment.Remove("PYTHONHOME");
+            });
         }
-        var err = stderr.Result;
-        if (p.ExitCode != 0 && err.Contains("No module named 'torch'", StringComparison.Ordinal))
+        catch (TimeoutException)
+        {
+            Assert.Fail($"{Interpreter} did not finish within 3 minutes");
+            throw;
+        }
+        var err = r.Error;
+        if (r.ExitCode != 0 && err.Contains("No module named 'torch'", StringComparison.Ordinal))
             Assert.Fail($"{Interpreter} has no torch module. Install Debian's PyTorch: apt-get install python3-torch python3-numpy\n{err}");
-        Assert.True(p.ExitCode == 0, $"python exited with {p.ExitCode}\n--- stdout\n{stdout.Result}\n--- stderr\n{err}");
-        return stdout.Result;
+        Assert.True(r.ExitCode == 0, $"python exited with {r.ExitCode}\n--- stdout\n{r.Out}\n--- stderr\n{err}");
+        return r.Out;
     }
 }

@@ -11,8 +11,6 @@ namespace MiniMind.Model.Tests.Checkpoints;
 /// load in real PyTorch. Each test is one child process; a missing python3-torch fails the test.</summary>
 public class PytorchInteropTests
 {
-    public PytorchInteropTests() => Init();
-
     static readonly FixtureSet Dense = new("dense_tiny");
     static readonly FixtureSet Moe = new("moe_tiny");
 

@@ -9,8 +9,6 @@ namespace MiniMind.Model.Tests.Checkpoints;
 
 public class StateDictLoaderTests
 {
-    public StateDictLoaderTests() => Init();
-
     static readonly FixtureSet Dense = new("dense_tiny");
 
     static void AssertModuleHolds(TinyMiniMind module, Dictionary<string, Tensor> expected)

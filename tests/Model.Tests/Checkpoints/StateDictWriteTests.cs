@@ -12,8 +12,6 @@ namespace MiniMind.Model.Tests.Checkpoints;
 
 public class StateDictWriteTests
 {
-    public StateDictWriteTests() => Init();
-
     static readonly FixtureSet Dense = new("dense_tiny");
 
     [Fact]

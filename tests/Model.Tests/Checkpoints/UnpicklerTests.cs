@@ -7,8 +7,6 @@ namespace MiniMind.Model.Tests.Checkpoints;
 
 public class UnpicklerTests
 {
-    public UnpicklerTests() => Init();
-
     static object? Load(byte[] pickle) =>
         new Unpickler(pickle, TorchPickle.ResolveGlobal, TorchPickle.PersistentLoader()).Load();
 

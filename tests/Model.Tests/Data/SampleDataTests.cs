@@ -8,7 +8,7 @@ namespace MiniMind.Model.Tests.Data;
 
 public sealed class SampleDataTests : IDisposable
 {
-    static readonly string DatasetDir = Path.Combine(TestPaths.RepoRoot, "dataset");
+    static readonly string DatasetDir = Path.Combine(RepoPaths.Root, "dataset");
     readonly string tempDir = Path.Combine(Path.GetTempPath(), $"sampledata-{Guid.NewGuid():N}");
 
     public void Dispose()

@@ -27,7 +27,7 @@ public class BpeTrainerPreTokenizerTests
     [Fact]
     public void Pieces_reproduce_HF_ids_on_the_fixture_corpus()
     {
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(TestPaths.TokenizerFixtures, "minimind", "tokenizer.json")));
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoPaths.TokenizerFixtures, "minimind", "tokenizer.json")));
         var model = doc.RootElement.GetProperty("model");
         var vocab = model.GetProperty("vocab").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt32());
         var ranks = new Dictionary<(string, string), int>();
@@ -35,7 +35,7 @@ public class BpeTrainerPreTokenizerTests
             ranks[(m[0].GetString()!, m[1].GetString()!)] = ranks.Count;
 
         var checkedLines = 0;
-        foreach (var line in File.ReadLines(Path.Combine(TestPaths.TokenizerFixtures, "corpus.jsonl")))
+        foreach (var line in File.ReadLines(Path.Combine(RepoPaths.TokenizerFixtures, "corpus.jsonl")))
         {
             using var rec = JsonDocument.Parse(line);
             var text = rec.RootElement.GetProperty("text").GetString()!;

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using MiniMind.Model.Data.Shards;
 using MiniMind.Model.Tests.Fixtures;
 using MiniMind.Model.Tokenizer;
 using Xunit;
@@ -140,11 +141,11 @@ public sealed class BpeTrainerTests : IDisposable
         var path = Path.Combine(tempDir, "bad.jsonl");
         File.WriteAllLines(path, ["{\"text\": \"fine\"}", "", "{\"text\": \"broken", "{\"text\": \"never read\"}"]);
         var trainer = new BpeTrainer(new BpeTrainerOptions { VocabSize = 300 });
-        var e = Assert.Throws<InvalidDataException>(() => trainer.FeedJsonl(path));
+        var e = Assert.Throws<DataFormatException>(() => trainer.FeedJsonl(path));
         Assert.StartsWith($"{path}:3:", e.Message);
 
         File.WriteAllLines(path, ["{\"text\": \"fine\"}", "{\"title\": \"no text\"}"]);
-        e = Assert.Throws<InvalidDataException>(() => new BpeTrainer(new BpeTrainerOptions { VocabSize = 300 }).FeedJsonl(path));
+        e = Assert.Throws<DataFormatException>(() => new BpeTrainer(new BpeTrainerOptions { VocabSize = 300 }).FeedJsonl(path));
         Assert.StartsWith($"{path}:2:", e.Message);
     }
 
@@ -181,14 +182,14 @@ public sealed class BpeTrainerTests : IDisposable
     public void Config_matches_MiniMinds_tokenizer_config_json_byte_for_byte()
     {
         var result = TrainOnCorpus(300);
-        var expected = File.ReadAllText(Path.Combine(TestPaths.TokenizerFixtures, "minimind", "tokenizer_config.json"));
+        var expected = File.ReadAllText(Path.Combine(RepoPaths.TokenizerFixtures, "minimind", "tokenizer_config.json"));
         Assert.Equal(expected, BpeTrainerJsonWriter.TokenizerConfigJson(result));
     }
 
     [Fact]
     public void Writer_reproduces_MiniMinds_tokenizer_json_byte_for_byte_from_its_vocab_and_merges()
     {
-        var fixturePath = Path.Combine(TestPaths.TokenizerFixtures, "minimind", "tokenizer.json");
+        var fixturePath = Path.Combine(RepoPaths.TokenizerFixtures, "minimind", "tokenizer.json");
         var fixture = JsonNode.Parse(File.ReadAllText(fixturePath))!;
         var vocab = fixture["model"]!["vocab"]!.AsObject().OrderBy(kv => (int)kv.Value!).Select(kv => kv.Key).ToArray();
         var ids = vocab.Select((t, i) => (t, i)).ToDictionary(x => x.t, x => x.i);

@@ -9,7 +9,7 @@ public static class TokenizerFixtures
 {
     static readonly Lazy<BpeTokenizer> s_tokenizer = new(() => BpeTokenizer.FromFile(TokenizerJsonPath));
 
-    public static string TokenizerJsonPath => Path.Combine(TestPaths.TokenizerFixtures, "minimind", "tokenizer.json");
+    public static string TokenizerJsonPath => Path.Combine(RepoPaths.TokenizerFixtures, "minimind", "tokenizer.json");
 
     /// <summary>One shared instance (it is thread-safe), loaded once per test run.</summary>
     public static BpeTokenizer MiniMind => s_tokenizer.Value;
@@ -17,7 +17,7 @@ public static class TokenizerFixtures
     /// <summary>Every record of a .jsonl fixture file, parsed.</summary>
     public static IReadOnlyList<JsonElement> ReadJsonl(string fileName)
     {
-        var path = Path.Combine(TestPaths.TokenizerFixtures, fileName);
+        var path = Path.Combine(RepoPaths.TokenizerFixtures, fileName);
         return File.ReadLines(path)
             .Where(l => l.Length > 0)
             .Select(l => JsonDocument.Parse(l).RootElement.Clone())

@@ -233,7 +233,7 @@ public static class DataPreparer
         for (var k = 0; k < chunk.LineCount; k++)
         {
             var line = chunk.Line(k);
-            if (line.Span.Trim(" \t\r"u8).IsEmpty)
+            if (Jsonl.IsBlank(line.Span))
             {
                 result.Blank++;
                 continue;

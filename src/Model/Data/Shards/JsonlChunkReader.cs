@@ -4,7 +4,7 @@ namespace MiniMind.Model.Data.Shards;
 
 /// <summary>A run of consecutive JSONL lines copied out of the file: <see cref="Buffer"/> (pooled) holds their bytes,
 /// line k is <c>Buffer[Starts[k]..Starts[k+1]]</c> without its '\n' (and '\r'), numbered <c>FirstLine + k</c>.</summary>
-internal sealed class JsonlChunk
+public sealed class JsonlChunk
 {
     public required long Sequence { get; init; }
     public required long FirstLine { get; init; }

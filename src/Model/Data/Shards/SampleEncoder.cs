@@ -1,6 +1,4 @@
-using System.Text;
 using System.Text.Json;
-using System.Text.Unicode;
 using MiniMind.Model.Tokenizer;
 
 namespace MiniMind.Model.Data.Shards;
@@ -21,36 +19,16 @@ internal sealed class SampleEncoder(BpeTokenizer tokenizer, DataStage stage, int
     /// (the caller adds file and line). <paramref name="record"/> is left unchanged on failure.</summary>
     public string? TryEncode(ReadOnlyMemory<byte> line, List<byte> record)
     {
-        if (!Utf8.IsValid(line.Span)) return $"invalid UTF-8 at byte {FirstInvalidByte(line.Span) + 1} of the line";
         var mark = record.Count;
-        try
+        var error = Jsonl.TryParse(line, root => stage switch
         {
-            using var doc = JsonDocument.Parse(line);
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) return $"expected a JSON object, got {root.ValueKind}";
-            return stage switch
-            {
-                DataStage.Pretrain => Pretrain(root, record),
-                DataStage.Sft or DataStage.Reason => Sft(root, record),
-                DataStage.Dpo => Dpo(root, record),
-                _ => throw new InvalidOperationException(stage.ToString()),
-            };
-        }
-        catch (JsonException e)
-        {
-            record.RemoveRange(mark, record.Count - mark);
-            return $"invalid JSON ({e.Message})";
-        }
-        catch (ChatTemplateException e)
-        {
-            record.RemoveRange(mark, record.Count - mark);
-            return e.Message;
-        }
-        catch (InvalidOperationException e) // GetString on a lone surrogate escape such as "\ud800"
-        {
-            record.RemoveRange(mark, record.Count - mark);
-            return $"invalid string ({e.Message})";
-        }
+            DataStage.Pretrain => Pretrain(root, record),
+            DataStage.Sft or DataStage.Reason => Sft(root, record),
+            DataStage.Dpo => Dpo(root, record),
+            _ => throw new ArgumentOutOfRangeException(nameof(line), stage.ToString()),
+        }, out var reason) ?? reason;
+        if (error is not null) record.RemoveRange(mark, record.Count - mark);
+        return error;
     }
 
     string? Pretrain(JsonElement root, List<byte> record)
@@ -98,16 +76,5 @@ internal sealed class SampleEncoder(BpeTokenizer tokenizer, DataStage stage, int
         ShardFormat.AppendSide(record, s.Chosen.InputIds, _tokens.PadId, s.Chosen.Mask, hasMask: true, tokenBytes);
         ShardFormat.AppendSide(record, s.Rejected.InputIds, _tokens.PadId, s.Rejected.Mask, hasMask: true, tokenBytes);
         return null;
-    }
-
-    static int FirstInvalidByte(ReadOnlySpan<byte> bytes)
-    {
-        var pos = 0;
-        while (pos < bytes.Length)
-        {
-            if (System.Buffers.OperationStatus.Done != Rune.DecodeFromUtf8(bytes[pos..], out _, out var consumed)) return pos;
-            pos += consumed;
-        }
-        return pos;
     }
 }

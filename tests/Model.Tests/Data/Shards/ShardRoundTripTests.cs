@@ -110,7 +110,7 @@ public sealed class ShardRoundTripTests
     public void Sft_and_reason_fixture_should_match_the_python_reference()
     {
         using var tmp = new TempDir();
-        var fixture = Path.Combine(Fixtures.TestPaths.TokenizerFixtures, "sft_loss_mask.jsonl");
+        var fixture = Path.Combine(RepoPaths.TokenizerFixtures, "sft_loss_mask.jsonl");
         var records = TokenizerFixtures.ReadJsonl("sft_loss_mask.jsonl");
         using var sft = ShardDataset.Open(ShardTestData.Prepare(fixture, DataStage.Sft, tmp.File("sft"), maxLength: 64).OutputDir);
         using var reason = ShardDataset.Open(ShardTestData.Prepare(fixture, DataStage.Reason, tmp.File("reason"), maxLength: 64).OutputDir);
@@ -130,7 +130,7 @@ public sealed class ShardRoundTripTests
         using var tmp = new TempDir();
         var dpoRecords = TokenizerFixtures.ReadJsonl("dpo_loss_mask.jsonl");
         using var dpo = DpoShardDataset.Open(ShardTestData.Prepare(
-            Path.Combine(Fixtures.TestPaths.TokenizerFixtures, "dpo_loss_mask.jsonl"), DataStage.Dpo, tmp.File("dpo"), maxLength: 64).OutputDir);
+            Path.Combine(RepoPaths.TokenizerFixtures, "dpo_loss_mask.jsonl"), DataStage.Dpo, tmp.File("dpo"), maxLength: 64).OutputDir);
         for (var i = 0; i < dpoRecords.Count; i++)
         {
             var r = dpoRecords[i];
@@ -140,7 +140,7 @@ public sealed class ShardRoundTripTests
         }
         var ptRecords = TokenizerFixtures.ReadJsonl("pretrain_loss_mask.jsonl");
         using var pt = ShardDataset.Open(ShardTestData.Prepare(
-            Path.Combine(Fixtures.TestPaths.TokenizerFixtures, "pretrain_loss_mask.jsonl"), DataStage.Pretrain, tmp.File("pt"), maxLength: 64).OutputDir);
+            Path.Combine(RepoPaths.TokenizerFixtures, "pretrain_loss_mask.jsonl"), DataStage.Pretrain, tmp.File("pt"), maxLength: 64).OutputDir);
         for (var i = 0; i < ptRecords.Count; i++)
             AssertSample(ptRecords[i].Ints("X"), ptRecords[i].Ints("Y"), ptRecords[i].Ints("loss_mask_shifted"), pt.Get(i));
     }

@@ -2,7 +2,7 @@ using System.Text.Json;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MiniMind.Model.Tests.Fixtures;
+namespace MiniMind.Tests.Common;
 
 /// <summary>One set of ../shared/fixtures/model (dense_tiny, moe_tiny, lora_dense_tiny, dpo_dense_tiny),
 /// read through its manifest.json: no hard-coded file names.</summary>
@@ -16,7 +16,7 @@ public sealed class FixtureSet
     public FixtureSet(string name)
     {
         Name = name;
-        Dir = Path.Combine(TestPaths.ModelFixtures, name);
+        Dir = Path.Combine(RepoPaths.ModelFixtures, name);
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir, "manifest.json")));
         Manifest = doc.RootElement.Clone();
         foreach (var t in Manifest.GetProperty("tensors").EnumerateArray())
@@ -31,6 +31,13 @@ public sealed class FixtureSet
 
     public long[] Shape(string name) =>
         _tensors[name].GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray();
+
+    /// <summary>An int64 fixture tensor's values as ints (token ids, masks).</summary>
+    public int[] Ints(string name)
+    {
+        using var t = Tensor(name);
+        return [.. t.data<long>().Select(v => checked((int)v))];
+    }
 
     /// <summary>Loads a fixture tensor from its raw little-endian .bin file (float32 or int64).</summary>
     public Tensor Tensor(string name)
