@@ -257,7 +257,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         var workerProps = GpuWorker.Props(settings, faults);
         if (Context.System.Dispatchers.HasDispatcher(GpuWorker.DispatcherId)) workerProps = workerProps.WithDispatcher(GpuWorker.DispatcherId);
         worker = Context.ActorOf(workerProps, "worker-0");
-        if (settings.AggregateGradients) aggregator = Context.ActorOf(GradientAggregator.Props(), "gradient-aggregator");
+        aggregator = Context.ActorOf(GradientAggregator.Props(), "gradient-aggregator");
         Context.Watch(worker);
         foreach (var child in new[] { loader, writer, worker, aggregator }.Where(c => !c.IsNobody()))
             health = health.Created(child.Path.Name);
@@ -328,12 +328,6 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             if (!buffer.ContainsKey(s) && requested.Add(s)) loader.Tell(new DataLoader.FetchStepBatches(s));
         if (workerReady && !stepInFlight && !stopRequested && !paused && buffer.TryGetValue(nextStep, out var batches))
         {
-            if (!settings.AggregateGradients)
-            {
-                stepInFlight = true;
-                worker.Tell(new RunStep(generation, nextStep, plan.LearningRateAt(nextStep), batches.Micro));
-                return;
-            }
             var slots = Slots();
             if (slots.Count == 0) return;   // no worker yet: wait for one to join
             stepInFlight = true;
@@ -460,7 +454,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     {
         var now = DateTimeOffset.UtcNow;
         health = health.Seen(Sender.Path.Name, now, completesWork: true);
-        if (settings.AggregateGradients && !aggregator.IsNobody()) health = health.Seen(aggregator.Path.Name, now, completesWork: true);
+        health = health.Seen(aggregator.Path.Name, now, completesWork: true);
         if (msg.Generation != generation || msg.Step != nextStep) return;
         if (!double.IsFinite(msg.Loss) || !double.IsFinite(msg.GradNorm))
         {
@@ -573,7 +567,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         {
             state = state.Apply(e);
             phase = "completed";
-            if (settings.AggregateGradients && computedBy.Count > 0)
+            if (remotes.Count > 0 || computedBy.Keys.Any(k => k != "coordinator"))
             {
                 listener.Tell(new TrainingNotice("micro-batches assigned: " + string.Join(", ", computedBy.Select(kv => $"{kv.Key} {kv.Value}"))));
                 listener.Tell(new TrainingNotice($"gradients received: {gradientsReceived} for {microsReduced} micro-batches ({blocksReceived} of them sums of several, reduced on their node)"));
