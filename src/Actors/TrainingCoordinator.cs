@@ -3,6 +3,7 @@ using Akka.Event;
 using Akka.Persistence;
 using MiniMind.Actors.Checkpoints;
 using MiniMind.Actors.Protocol;
+using MiniMind.Actors.Stages;
 using MiniMind.Model.Data;
 using static MiniMind.Actors.CheckpointWriter;
 using static MiniMind.Actors.GpuWorker;
@@ -228,9 +229,23 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         begun = true;
         if (state.Completed)
         {
-            phase = "completed";
-            listener.Tell(new TrainingFinished(Outcome.AlreadyCompleted, state.CommittedStep, state.OutputFile,
-                $"run already completed at step {state.CommittedStep}: {state.OutputFile}"));
+            var output = state.OutputPath(settings.RunDir, settings.OutputFileName)!;
+            var problem = OutputProblem(output, state.OutputSha256);
+            if (problem is null)
+            {
+                phase = "completed";
+                listener.Tell(new TrainingFinished(Outcome.AlreadyCompleted, state.CommittedStep, output,
+                    $"run already completed at step {state.CommittedStep}: {output}"));
+                return;
+            }
+            // The journal vouches for the output's sha256: export it again from the final checkpoint (bit for bit).
+            listener.Tell(new TrainingNotice($"warning: the completed run's output {output} {problem}; exporting it again from the checkpoint of step {state.CommittedStep}"));
+            phase = "restoring";
+            restoring = output;
+            writer = Context.ActorOf(CheckpointWriter.Props(settings.CheckpointDir, checkpointWriteDelay), "checkpoint-writer");
+            worker = Context.ActorOf(WorkerProps(), "worker-0");
+            Context.Watch(worker);
+            Reload();
             return;
         }
         if (state.Started && state.SettingsJson is { } json && TrainingSettings.FromJson(json).Identity() != settings.Identity())
@@ -254,9 +269,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         }
         loader = Context.ActorOf(DataLoader.Props(dataset, plan, settings.Seed), "data-loader");
         writer = Context.ActorOf(CheckpointWriter.Props(settings.CheckpointDir, checkpointWriteDelay), "checkpoint-writer");
-        var workerProps = GpuWorker.Props(settings, faults);
-        if (Context.System.Dispatchers.HasDispatcher(GpuWorker.DispatcherId)) workerProps = workerProps.WithDispatcher(GpuWorker.DispatcherId);
-        worker = Context.ActorOf(workerProps, "worker-0");
+        worker = Context.ActorOf(WorkerProps(), "worker-0");
         aggregator = Context.ActorOf(GradientAggregator.Props(), "gradient-aggregator");
         Context.Watch(worker);
         foreach (var child in new[] { loader, writer, worker, aggregator }.Where(c => !c.IsNobody()))
@@ -267,6 +280,23 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         else
             Reload();
     }
+
+    Props WorkerProps()
+    {
+        var props = GpuWorker.Props(settings, faults);
+        return Context.System.Dispatchers.HasDispatcher(GpuWorker.DispatcherId) ? props.WithDispatcher(GpuWorker.DispatcherId) : props;
+    }
+
+    /// <summary>Null when <paramref name="path"/> holds the bytes the journal vouches for, else what is wrong with it.</summary>
+    static string? OutputProblem(string path, string? sha256)
+    {
+        if (!File.Exists(path)) return "is missing";
+        var actual = StageObjective.Sha256(path);
+        return sha256 is null || actual == sha256 ? null : $"is damaged (sha256 {actual[..12]}…, the journal has {sha256[..Math.Min(12, sha256.Length)]}…)";
+    }
+
+    /// <summary>Set while a completed run's missing or damaged output is exported again: the path it goes to.</summary>
+    string? restoring;
 
     /// <summary>(Re)initialise the worker from the newest verified checkpoint, or from scratch.</summary>
     void Reload()
@@ -300,6 +330,13 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         // fp32 weights, gradients and AdamW's two moments
         health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow).Holds(Sender.Path.Name, msg.ParameterCount * 16);
         if (msg.Generation != generation) return;
+        if (restoring is not null)
+        {
+            if (msg.Step == state.CommittedStep) worker.Tell(new ExportWeights(generation, restoring));
+            else Fail($"the completed run's output is missing or damaged and its final checkpoint (step {state.CommittedStep}) is not usable " +
+                      $"(newest usable: step {msg.Step}); use another --run-dir to train again");
+            return;
+        }
         workerReady = true;
         nextStep = msg.Step;
         gradientLength = (int)msg.ParameterCount;
@@ -563,7 +600,22 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     {
         health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow);
         if (msg.Generation != generation) return;
-        Persist(new RunCompleted(msg.Path, msg.Sha256, plan!.TotalSteps), e =>
+        if (restoring is not null)
+        {
+            if (msg.Sha256 != state.OutputSha256)
+            {
+                Fail($"the output exported again from step {state.CommittedStep} ({msg.Path}) has sha256 {msg.Sha256}, not the journal's {state.OutputSha256}");
+                return;
+            }
+            phase = "completed";
+            listener.Tell(new TrainingNotice($"restored {msg.Path} from the checkpoint of step {state.CommittedStep} (sha256 matches the journal)"));
+            listener.Tell(new TrainingFinished(Outcome.AlreadyCompleted, state.CommittedStep, msg.Path,
+                $"run already completed at step {state.CommittedStep}: {msg.Path} (restored)"));
+            return;
+        }
+        // Journaled relative to the run dir, so a copied or moved run dir finds its own output.
+        var relative = Path.GetRelativePath(Path.GetFullPath(settings.RunDir), Path.GetFullPath(msg.Path));
+        Persist(new RunCompleted(relative, msg.Sha256, plan!.TotalSteps), e =>
         {
             state = state.Apply(e);
             phase = "completed";
@@ -572,7 +624,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
                 listener.Tell(new TrainingNotice("micro-batches assigned: " + string.Join(", ", computedBy.Select(kv => $"{kv.Key} {kv.Value}"))));
                 listener.Tell(new TrainingNotice($"gradients received: {gradientsReceived} for {microsReduced} micro-batches ({blocksReceived} of them sums of several, reduced on their node)"));
             }
-            listener.Tell(new TrainingFinished(Outcome.Completed, e.Step, e.OutputFile, $"done: {e.Step} steps, wrote {e.OutputFile}"));
+            listener.Tell(new TrainingFinished(Outcome.Completed, e.Step, msg.Path, $"done: {e.Step} steps, wrote {msg.Path}"));
         });
     }
 
