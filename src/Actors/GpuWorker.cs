@@ -70,6 +70,9 @@ public sealed class GpuWorker : ReceiveActor
     StageObjective? objective;
     MiniMindForCausalLM? model;
     GradientStep? step;
+    /// <summary>The generation this incarnation was initialised for (-1: none yet). Work for another one was queued for
+    /// an incarnation that failed (the mailbox outlives a restart): dropped, the parent redoes it after the reload.</summary>
+    int generation = -1;
     (long Step, TimeSpan Elapsed) computed;
 
     public GpuWorker(TrainingSettings settings, FaultPlan faults)
@@ -129,11 +132,13 @@ public sealed class GpuWorker : ReceiveActor
                 at = ckpt.Step;
             }
         }
+        generation = msg.Generation;
         Sender.Tell(new WorkerReady(msg.Generation, at, step.Length));
     }
 
     void OnComputeGradients(ComputeGradients msg)
     {
+        if (msg.Generation != generation) return;
         if (model is null || step is null || objective is null) throw new InvalidOperationException("ComputeGradients before Initialize");
         UseThreads();
         if (msg.Micro == 0 && faults.Take(msg.Step)) throw new InjectedFaultException($"injected fault at step {msg.Step}");
@@ -148,6 +153,7 @@ public sealed class GpuWorker : ReceiveActor
 
     void OnApplyGradients(ApplyGradients msg)
     {
+        if (msg.Generation != generation) return;
         if (step is null) throw new InvalidOperationException("ApplyGradients before Initialize");
         UseThreads();
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -158,6 +164,7 @@ public sealed class GpuWorker : ReceiveActor
 
     void OnSnapshot(Snapshot msg)
     {
+        if (msg.Generation != generation) return;
         if (model is null || step is null) throw new InvalidOperationException("Snapshot before Initialize");
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         using var scope = torch.NewDisposeScope();
@@ -177,6 +184,7 @@ public sealed class GpuWorker : ReceiveActor
 
     void OnExport(ExportWeights msg)
     {
+        if (msg.Generation != generation) return;
         if (model is null || objective is null) throw new InvalidOperationException("ExportWeights before Initialize");
         using var scope = torch.NewDisposeScope();
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(msg.Path))!);     // LoRA writes into lora/

@@ -89,7 +89,9 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     int gradientLength;
     int generation;
     int restarts;
-    bool workerReady, stepInFlight, stopRequested, finishing, begun;
+    bool workerReady, stepInFlight, finishing, begun;
+    /// <summary>Phase, pause, stop and checkpoint-on-demand: decided by <see cref="CoordinatorState"/>'s pure functions.</summary>
+    CoordinatorState control = CoordinatorState.Initial;
     long nextStep;
     long stopAtStep = -1;
     readonly Dictionary<long, DataLoader.StepBatches> buffer = [];
@@ -97,10 +99,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     TimeSpan pendingStall;
     // operations
     HealthBook health = HealthBook.Empty;
-    bool paused;
-    string phase = "starting";
     readonly List<(string RequestId, IActorRef ReplyTo, long MinStep)> saveWaiters = [];
-    bool saveRequested;
 
     public TrainingCoordinator(string persistenceId, TrainingSettings settings, Func<TrainingSettings, ITokenizedDataset> openDataset,
                                IActorRef listener, FaultPlan faults, TimeSpan checkpointWriteDelay, bool localCompute = true)
@@ -122,7 +121,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Command<PauseTraining>(OnPause);
         Command<ResumeTraining>(OnResume);
         Command<SaveCheckpoint>(OnSaveCheckpoint);
-        Command<FetchActorHealth>(f => Sender.Tell(new ActorHealthReport(f.RequestId, Self.Path.ToStringWithoutAddress(), phase, nextStep, plan?.TotalSteps ?? state.TotalSteps, health)));
+        Command<FetchActorHealth>(f => Sender.Tell(new ActorHealthReport(f.RequestId, Self.Path.ToStringWithoutAddress(), control.PhaseName, nextStep, plan?.TotalSteps ?? state.TotalSteps, health)));
         Command<ChildRestarted>(c => health = health.Restarted(c.Name));
         Command<LatestLoaded>(OnLatestLoaded);
         Command<WorkerReady>(OnWorkerReady);
@@ -233,14 +232,14 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             var problem = OutputProblem(output, state.OutputSha256);
             if (problem is null)
             {
-                phase = "completed";
+                control = control.End(RunPhase.Completed);
                 listener.Tell(new TrainingFinished(Outcome.AlreadyCompleted, state.CommittedStep, output,
                     $"run already completed at step {state.CommittedStep}: {output}"));
                 return;
             }
             // The journal vouches for the output's sha256: export it again from the final checkpoint (bit for bit).
             listener.Tell(new TrainingNotice($"warning: the completed run's output {output} {problem}; exporting it again from the checkpoint of step {state.CommittedStep}"));
-            phase = "restoring";
+            control = control.Restoring();
             restoring = output;
             writer = Context.ActorOf(CheckpointWriter.Props(settings.CheckpointDir, checkpointWriteDelay), "checkpoint-writer");
             worker = Context.ActorOf(WorkerProps(), "worker-0");
@@ -250,7 +249,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         }
         if (state.Started && state.SettingsJson is { } json && TrainingSettings.FromJson(json).Identity() != settings.Identity())
         {
-            phase = "failed";
+            control = control.End(RunPhase.Failed);
             listener.Tell(new TrainingFinished(Outcome.Failed, state.CommittedStep, null,
                 $"{settings.RunDir} holds a different {settings.Stage} run (differs in: {string.Join(", ", TrainingSettings.FromJson(json).IdentityDifferences(settings))}); use another --run-dir"));
             return;
@@ -263,7 +262,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException)
         {
-            phase = "failed";
+            control = control.End(RunPhase.Failed);
             listener.Tell(new TrainingFinished(Outcome.Failed, 0, null, e.Message));
             return;
         }
@@ -274,7 +273,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Context.Watch(worker);
         foreach (var child in new[] { loader, writer, worker, aggregator }.Where(c => !c.IsNobody()))
             health = health.Created(child.Path.Name);
-        phase = "running";
+        control = control.Began();
         if (!state.Started)
             Persist(new RunStarted(settings.Stage, settings.ToJson(), dataset.Count, plan.TotalSteps), e => { state = state.Apply(e); Reload(); });
         else
@@ -350,7 +349,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             listener.Tell(new TrainingNotice($"worker restarted; redoing from step {msg.Step}"));
         }
         if (nextStep >= plan!.TotalSteps) { Finish(); return; }
-        if (stopRequested) { FinishStopped(); return; }
+        if (control.StopRequested) { FinishStopped(); return; }
         JoinPending();
         Pump();
     }
@@ -363,7 +362,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         if (plan is null || finishing) return;
         for (var s = nextStep; s <= nextStep + 1 && s < plan.TotalSteps; s++)
             if (!buffer.ContainsKey(s) && requested.Add(s)) loader.Tell(new DataLoader.FetchStepBatches(s));
-        if (workerReady && !stepInFlight && !stopRequested && !paused && buffer.TryGetValue(nextStep, out var batches))
+        if (workerReady && !stepInFlight && !control.StopRequested && !control.Paused && buffer.TryGetValue(nextStep, out var batches))
         {
             var slots = Slots();
             if (slots.Count == 0) return;   // no worker yet: wait for one to join
@@ -518,25 +517,26 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             state = state.Apply(e);
             health = health.JournalWrite(System.Diagnostics.Stopwatch.GetElapsedTime(persistStarted));
         });
-        if (done % Math.Max(1, settings.LogInterval) == 0 || done == plan.TotalSteps || done == 1)
+        var next = control.AfterStep(done, plan.TotalSteps, settings.LogInterval, settings.SaveInterval);
+        if (next.Report)
         {
             listener.Tell(new TrainingProgress(done, plan.TotalSteps, plan.EpochOf(msg.Step), msg.Loss, lr, msg.GradNorm, msg.Tokens, msg.Elapsed, pendingStall));
             pendingStall = TimeSpan.Zero;
         }
-        if (done == plan.TotalSteps)
+        if (next.Finish)
         {
             finishing = true;
             RequestSnapshot(done, checkpoint: true, join: false);
             return;
         }
-        if (stopRequested)
+        if (next.Stop)
         {
             FinishStopped();
             return;
         }
-        if (done % Math.Max(1, settings.SaveInterval) == 0 || saveRequested)
+        if (next.Checkpoint)
         {
-            saveRequested = false;
+            control = control.SaveTaken();
             RequestSnapshot(done, checkpoint: true, join: false);
         }
         JoinPending();
@@ -545,9 +545,8 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     void OnStop(StopTraining msg)
     {
-        if (stopRequested) return;
-        stopRequested = true;
-        if (phase is "running" or "paused" or "starting") phase = "stopping";
+        if (control.StopRequested) return;
+        control = control.Stop();
         if (!begun || plan is null || finishing) return;
         if (workerReady && !stepInFlight) FinishStopped();
     }
@@ -565,7 +564,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     void Stopped(long step, string message)
     {
-        phase = "stopped";
+        control = control.End(RunPhase.Stopped);
         listener.Tell(new TrainingFinished(Outcome.Stopped, step, null, message));
     }
 
@@ -607,7 +606,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
                 Fail($"the output exported again from step {state.CommittedStep} ({msg.Path}) has sha256 {msg.Sha256}, not the journal's {state.OutputSha256}");
                 return;
             }
-            phase = "completed";
+            control = control.End(RunPhase.Completed);
             listener.Tell(new TrainingNotice($"restored {msg.Path} from the checkpoint of step {state.CommittedStep} (sha256 matches the journal)"));
             listener.Tell(new TrainingFinished(Outcome.AlreadyCompleted, state.CommittedStep, msg.Path,
                 $"run already completed at step {state.CommittedStep}: {msg.Path} (restored)"));
@@ -618,7 +617,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Persist(new RunCompleted(relative, msg.Sha256, plan!.TotalSteps), e =>
         {
             state = state.Apply(e);
-            phase = "completed";
+            control = control.End(RunPhase.Completed);
             if (remotes.Count > 0 || computedBy.Keys.Any(k => k != "coordinator"))
             {
                 listener.Tell(new TrainingNotice("micro-batches assigned: " + string.Join(", ", computedBy.Select(kv => $"{kv.Key} {kv.Value}"))));
@@ -644,40 +643,39 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     void Fail(string message)
     {
-        phase = "failed";
+        control = control.End(RunPhase.Failed);
         listener.Tell(new TrainingFinished(Outcome.Failed, state.CommittedStep, null, message));
     }
 
     void OnPause(PauseTraining msg)
     {
-        if (phase == "running") phase = "paused";
-        paused = true;
+        control = control.Pause();
         Sender.Tell(new TrainingPaused(msg.RequestId, stepInFlight ? nextStep + 1 : nextStep, stepInFlight));
     }
 
     void OnResume(ResumeTraining msg)
     {
-        if (phase == "paused") phase = "running";
-        paused = false;
+        control = control.Resume();
         Sender.Tell(new TrainingResumed(msg.RequestId, nextStep));
         Pump();
     }
 
     void OnSaveCheckpoint(SaveCheckpoint msg)
     {
-        if (!begun || plan is null || state.Completed || phase is "failed" or "completed")
+        var (next, decision) = control.DecideSave(begun && plan is not null, state.Completed, stepInFlight, workerReady && !stepInFlight && !finishing,
+                                                  nextStep, state.LatestCheckpoint);
+        control = next;
+        switch (decision)
         {
-            Sender.Tell(new CheckpointTaken(msg.RequestId, null, state.CommittedStep, $"no checkpoint: the run is {phase}"));
-            return;
-        }
-        if (!stepInFlight && state.LatestCheckpoint is { } latest && latest.Step == nextStep)
-        {
-            Sender.Tell(new CheckpointTaken(msg.RequestId, latest.File, latest.Step, null));
-            return;
+            case SaveDecision.Refuse r:
+                Sender.Tell(new CheckpointTaken(msg.RequestId, null, state.CommittedStep, r.Error));
+                return;
+            case SaveDecision.Existing e:
+                Sender.Tell(new CheckpointTaken(msg.RequestId, e.Checkpoint.File, e.Checkpoint.Step, null));
+                return;
         }
         saveWaiters.Add((msg.RequestId, Sender, nextStep));
-        if (workerReady && !stepInFlight && !finishing) RequestSnapshot(nextStep, checkpoint: true, join: false);
-        else saveRequested = true;   // after the step in flight (OnStepRan)
+        if (decision is SaveDecision.SnapshotNow) RequestSnapshot(nextStep, checkpoint: true, join: false);
     }
 
     void ReplySaved(string file, long step)
