@@ -71,13 +71,9 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     readonly bool localCompute;
     readonly ILoggingAdapter log = Context.GetLogger();
 
-    enum ReplicaState { Pending, Joining, Ready }
-    sealed record Remote(string Node, string Device, ReplicaState State, long JoinStep);
-    readonly Dictionary<IActorRef, Remote> remotes = [];
-    /// <summary>The step in flight: who computes each micro-batch.</summary>
-    readonly Dictionary<int, IActorRef> assigned = [];
-    /// <summary>Micro-batches handed to each node in this incarnation (reported when the run ends).</summary>
-    readonly SortedDictionary<string, long> computedBy = new(StringComparer.Ordinal);
+    /// <summary>Replicas, assignment, join and leave: decided by <see cref="StepSchedule"/>'s pure functions.</summary>
+    StepSchedule schedule = StepSchedule.Empty;
+    IActorRef joiner = ActorRefs.Nobody;
     long microsReduced, gradientsReceived, blocksReceived;
     DataLoader.StepBatches? inFlight;
     /// <summary>Snapshots requested from worker-0 (step → write a checkpoint?, send to joiners?).</summary>
@@ -145,7 +141,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Command<ReplicaReady>(OnReplicaReady);
         Command<ReplicaLost>(msg =>
         {
-            if (msg.Generation != generation || !remotes.TryGetValue(Sender, out var r)) return;
+            if (msg.Generation != generation || !schedule.Replicas.TryGetValue(Sender, out var r)) return;
             var w = Sender;
             OnWorkerLeft(new WorkerLeft(w, $"its replica failed: {msg.Reason}"));
             OnWorkerJoined(new WorkerJoined(w, r.Node, r.Device));
@@ -364,98 +360,72 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             if (!buffer.ContainsKey(s) && requested.Add(s)) loader.Tell(new DataLoader.FetchStepBatches(s));
         if (workerReady && !stepInFlight && !control.StopRequested && !control.Paused && buffer.TryGetValue(nextStep, out var batches))
         {
-            var slots = Slots();
+            var slots = schedule.Slots(worker, localCompute);
             if (slots.Count == 0) return;   // no worker yet: wait for one to join
             stepInFlight = true;
             inFlight = batches;
-            assigned.Clear();
-            var replicas = remotes.Where(r => r.Value.State != ReplicaState.Pending).Select(r => r.Key).ToList();
-            aggregator.Tell(new GradientAggregator.BeginStep(generation, nextStep, batches.Micro.Count, gradientLength, plan.LearningRateAt(nextStep), worker, Self, replicas));
+            schedule = schedule.NewStep();
+            aggregator.Tell(new GradientAggregator.BeginStep(generation, nextStep, batches.Micro.Count, gradientLength, plan.LearningRateAt(nextStep), worker, Self, schedule.Followers));
             Assign(Enumerable.Range(0, batches.Micro.Count).ToList(), slots);
         }
     }
 
-    /// <summary>Who computes micro-batches now: one slot per device of worker-0 (when it computes) and of the remote
-    /// replicas that are ready. Any of them gives the same bits for a micro-batch (same weights, same data), so the split
-    /// is free. A node's slots are adjacent and nodes with several devices come first, so that a node gets runs of
-    /// neighbouring micro-batches: whole blocks of the reduction tree, which it adds up before sending.</summary>
-    List<IActorRef> Slots()
-    {
-        var computers = new List<(IActorRef Ref, int Devices, string Name)>();
-        if (localCompute) computers.Add((worker, 1, ""));
-        computers.AddRange(remotes.Where(r => r.Value.State == ReplicaState.Ready)
-            .Select(r => (r.Key, Math.Max(1, r.Value.Device.Split(',', StringSplitOptions.RemoveEmptyEntries).Length), r.Value.Node)));
-        return [.. computers.OrderByDescending(c => c.Devices).ThenBy(c => c.Name, StringComparer.Ordinal)
-            .SelectMany(c => Enumerable.Repeat(c.Ref, c.Devices))];
-    }
-
-    /// <summary>Micro-batch i of <paramref name="micros"/> goes to slot i mod |slots|; each node hears its whole group.</summary>
+    /// <summary>Tell each assigned target its micro-batch (a remote node hears its whole group, to sum blocks locally).</summary>
     void Assign(IReadOnlyList<int> micros, IReadOnlyList<IActorRef> slots)
     {
         var b = inFlight!;
-        var groups = micros.Select((m, i) => (Micro: m, Target: slots[i % slots.Count])).GroupBy(x => x.Target);
-        foreach (var group in groups)
+        (schedule, var assignments) = schedule.Assign(micros, slots, worker);
+        foreach (var a in assignments)
         {
-            var target = group.Key;
-            var mine = group.Select(x => x.Micro).Order().ToList();
-            var name = target.Equals(worker) ? "coordinator" : remotes.TryGetValue(target, out var r) ? r.Node : target.Path.Address.ToString();
-            computedBy[name] = computedBy.GetValueOrDefault(name) + mine.Count;
-            foreach (var micro in mine)
-            {
-                assigned[micro] = target;
-                if (target.Equals(worker))
-                    worker.Tell(new ComputeGradients(generation, b.Step, micro, b.Micro.Count, b.Micro[micro], aggregator));
-                else
-                    target.Tell(new RemoteCompute(generation, b.Step, micro, b.Micro.Count, b.Micro[micro], mine), aggregator);
-            }
+            if (a.Target.Equals(worker))
+                worker.Tell(new ComputeGradients(generation, b.Step, a.Micro, b.Micro.Count, b.Micro[a.Micro], aggregator));
+            else
+                a.Target.Tell(new RemoteCompute(generation, b.Step, a.Micro, b.Micro.Count, b.Micro[a.Micro], a.Group), aggregator);
         }
     }
 
     void OnWorkerJoined(WorkerJoined msg)
     {
-        if (remotes.ContainsKey(msg.Worker)) return;
-        remotes[msg.Worker] = new Remote(msg.Node, msg.Device, ReplicaState.Pending, -1);
+        if (schedule.Joined(msg.Worker, msg.Node, msg.Device) is not { } joined) return;
+        schedule = joined;
         listener.Tell(new TrainingNotice($"worker {msg.Node} ({msg.Device}) joined"));
         JoinPending();
     }
 
     void OnWorkerLeft(WorkerLeft msg)
     {
-        if (!remotes.Remove(msg.Worker, out var gone)) return;
+        if (schedule.Left(msg.Worker) is not var (next, gone, orphans)) return;
+        schedule = next;
         listener.Tell(new TrainingNotice($"worker {gone.Node} left ({msg.Reason})"));
-        if (!stepInFlight || inFlight is null) return;
-        var orphans = assigned.Where(a => a.Value.Equals(msg.Worker)).Select(a => a.Key).Order().ToList();
-        if (orphans.Count == 0) return;
+        if (!stepInFlight || inFlight is null || orphans.Count == 0) return;
         // Its micro-batches go to the others (worker-0 as a last resort, so the step always completes). A copy that
         // the lost worker did deliver is identical and deduplicated by the aggregator.
-        var slots = Slots();
-        if (slots.Count == 0) slots = [worker];
-        Assign(orphans, slots);
+        var slots = schedule.Slots(worker, localCompute);
+        Assign(orphans, slots.Count > 0 ? slots : [worker]);
         listener.Tell(new TrainingNotice($"reassigned micro-batches {string.Join(",", orphans)} of step {inFlight.Step} from {gone.Node}"));
     }
 
     void OnReplicaReady(ReplicaReady msg)
     {
-        if (msg.Generation != generation || !remotes.TryGetValue(Sender, out var r) || r.State != ReplicaState.Joining) return;
-        remotes[Sender] = r with { State = ReplicaState.Ready };
+        if (msg.Generation != generation || schedule.Ready(Sender) is not var (next, r)) return;
+        schedule = next;
         listener.Tell(new TrainingNotice($"worker {r.Node} ready at step {msg.Step}"));
         Pump();
     }
 
     void ResetReplicas()
     {
-        foreach (var k in remotes.Keys.ToList()) remotes[k] = remotes[k] with { State = ReplicaState.Pending, JoinStep = -1 };
+        schedule = schedule.Reset();
         snapshots.Clear();
-        assigned.Clear();
     }
 
     /// <summary>At a step boundary, pending workers become replicas of the state at <c>nextStep</c>: one snapshot of
-    /// worker-0 (model, AdamW, RNG), sent in chunks; they receive the reduced gradients from <c>nextStep</c> on.</summary>
+    /// worker-0 (model, AdamW, RNG), fanned out by the <see cref="ReplicaJoiner"/>; they receive the reduced gradients
+    /// from <c>nextStep</c> on.</summary>
     void JoinPending()
     {
-        if (!workerReady || stepInFlight || finishing || plan is null || !remotes.Values.Any(r => r.State == ReplicaState.Pending)) return;
-        foreach (var k in remotes.Where(r => r.Value.State == ReplicaState.Pending).Select(r => r.Key).ToList())
-            remotes[k] = remotes[k] with { State = ReplicaState.Joining, JoinStep = nextStep };
+        if (!workerReady || stepInFlight || finishing || plan is null || !schedule.AnyPending) return;
+        schedule = schedule.StartJoin(nextStep);
         RequestSnapshot(nextStep, checkpoint: false, join: true);
     }
 
@@ -475,15 +445,9 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             pendingStall += s.Elapsed;
             writer.Tell(new WriteCheckpoint(s.Generation, s.Checkpoint));
         }
-        if (!purpose.Join) return;
-        var joiners = remotes.Where(r => r.Value.State == ReplicaState.Joining && r.Value.JoinStep == s.Checkpoint.Step).Select(r => r.Key).ToList();
-        if (joiners.Count == 0) return;
-        var chunks = BlobChunk.Split(generation, s.Checkpoint.ToBytes());
-        foreach (var j in joiners)
-        {
-            j.Tell(new JoinRun(PersistenceId, generation, settings.ToJson(), s.Checkpoint.Step, chunks.Count));
-            foreach (var c in chunks) j.Tell(c);
-        }
+        if (!purpose.Join || schedule.JoinersAt(s.Checkpoint.Step) is not { Count: > 0 } joiners) return;
+        if (joiner.IsNobody()) joiner = Context.ActorOf(ReplicaJoiner.Props(), "replica-joiner");
+        joiner.Tell(new ReplicaJoiner.FanOut(PersistenceId, generation, settings.ToJson(), s.Checkpoint, joiners));
     }
 
     void OnStepRan(StepRan msg)
@@ -504,7 +468,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             return;
         }
         stepInFlight = false;
-        assigned.Clear();
+        schedule = schedule.NewStep();
         inFlight = null;
         buffer.Remove(msg.Step);
         requested.Remove(msg.Step);
@@ -618,9 +582,9 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         {
             state = state.Apply(e);
             control = control.End(RunPhase.Completed);
-            if (remotes.Count > 0 || computedBy.Keys.Any(k => k != "coordinator"))
+            if (schedule.Distributed)
             {
-                listener.Tell(new TrainingNotice("micro-batches assigned: " + string.Join(", ", computedBy.Select(kv => $"{kv.Key} {kv.Value}"))));
+                listener.Tell(new TrainingNotice("micro-batches assigned: " + string.Join(", ", schedule.ComputedBy.Select(kv => $"{kv.Key} {kv.Value}"))));
                 listener.Tell(new TrainingNotice($"gradients received: {gradientsReceived} for {microsReduced} micro-batches ({blocksReceived} of them sums of several, reduced on their node)"));
             }
             listener.Tell(new TrainingFinished(Outcome.Completed, e.Step, msg.Path, $"done: {e.Step} steps, wrote {msg.Path}"));
