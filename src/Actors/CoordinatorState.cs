@@ -79,7 +79,7 @@ public sealed record CoordinatorState
     public (CoordinatorState State, SaveDecision Decision) DecideSave(bool planned, bool completed, bool stepInFlight, bool idle,
                                                                       long nextStep, CheckpointRecord? latest)
     {
-        if (!planned || completed || Phase is RunPhase.Failed or RunPhase.Completed)
+        if (!planned || completed || Ended)
             return (this, new SaveDecision.Refuse($"no checkpoint: the run is {PhaseName}"));
         if (!stepInFlight && latest is not null && latest.Step == nextStep) return (this, new SaveDecision.Existing(latest));
         return idle ? (this, new SaveDecision.SnapshotNow()) : (this with { SaveRequested = true }, new SaveDecision.AfterCurrentStep());

@@ -111,14 +111,26 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Recover<ITrainingEvent>(e => state = state.Apply(e));
         Recover<RecoveryCompleted>(_ => Self.Tell(StartTraining.Instance));
 
-        Command<StartTraining>(_ => OnStart());
-        Command<StopTraining>(OnStop);
+        Training();
+    }
+
+    /// <summary>What every phase answers: status, health and the ops commands.</summary>
+    void Operations()
+    {
         Command<FetchTrainingStatus>(f => Sender.Tell(new TrainingStatus(f.RequestId, state)));
         Command<PauseTraining>(OnPause);
         Command<ResumeTraining>(OnResume);
         Command<SaveCheckpoint>(OnSaveCheckpoint);
         Command<FetchActorHealth>(f => Sender.Tell(new ActorHealthReport(f.RequestId, Self.Path.ToStringWithoutAddress(), control.PhaseName, nextStep, plan?.TotalSteps ?? state.TotalSteps, health)));
         Command<ChildRestarted>(c => health = health.Restarted(c.Name));
+    }
+
+    /// <summary>Starting, running, paused, stopping or restoring: the run's work.</summary>
+    void Training()
+    {
+        Operations();
+        Command<StopTraining>(OnStop);
+        Command<StartTraining>(_ => OnStart());
         Command<LatestLoaded>(OnLatestLoaded);
         Command<WorkerReady>(OnWorkerReady);
         Command<DataLoader.StepBatches>(b =>
@@ -151,6 +163,20 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Command<WorkerRestarted>(OnWorkerRestarted);
         Command<ReloadWorker>(_ => Reload());
         Command<Terminated>(t => Fail($"{t.ActorRef.Path.Name} stopped after repeated failures"));
+    }
+
+    /// <summary>Completed, stopped or failed: the final report is out; queries are answered, a stop and late work are dropped.</summary>
+    void Ended()
+    {
+        Operations();
+        CommandAny(_ => { });
+    }
+
+    /// <summary>The run ends in <paramref name="phase"/>; the caller reports it.</summary>
+    void End(RunPhase phase)
+    {
+        control = control.End(phase);
+        Become(Ended);
     }
 
     public override string PersistenceId { get; }
@@ -228,7 +254,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             var problem = OutputProblem(output, state.OutputSha256);
             if (problem is null)
             {
-                control = control.End(RunPhase.Completed);
+                End(RunPhase.Completed);
                 listener.Tell(new TrainingFinished(Outcome.AlreadyCompleted, state.CommittedStep, output,
                     $"run already completed at step {state.CommittedStep}: {output}"));
                 return;
@@ -245,7 +271,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         }
         if (state.Started && state.SettingsJson is { } json && TrainingSettings.FromJson(json).Identity() != settings.Identity())
         {
-            control = control.End(RunPhase.Failed);
+            End(RunPhase.Failed);
             listener.Tell(new TrainingFinished(Outcome.Failed, state.CommittedStep, null,
                 $"{settings.RunDir} holds a different {settings.Stage} run (differs in: {string.Join(", ", TrainingSettings.FromJson(json).IdentityDifferences(settings))}); use another --run-dir"));
             return;
@@ -258,7 +284,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException)
         {
-            control = control.End(RunPhase.Failed);
+            End(RunPhase.Failed);
             listener.Tell(new TrainingFinished(Outcome.Failed, 0, null, e.Message));
             return;
         }
@@ -528,7 +554,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     void Stopped(long step, string message)
     {
-        control = control.End(RunPhase.Stopped);
+        End(RunPhase.Stopped);
         listener.Tell(new TrainingFinished(Outcome.Stopped, step, null, message));
     }
 
@@ -570,7 +596,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
                 Fail($"the output exported again from step {state.CommittedStep} ({msg.Path}) has sha256 {msg.Sha256}, not the journal's {state.OutputSha256}");
                 return;
             }
-            control = control.End(RunPhase.Completed);
+            End(RunPhase.Completed);
             listener.Tell(new TrainingNotice($"restored {msg.Path} from the checkpoint of step {state.CommittedStep} (sha256 matches the journal)"));
             listener.Tell(new TrainingFinished(Outcome.AlreadyCompleted, state.CommittedStep, msg.Path,
                 $"run already completed at step {state.CommittedStep}: {msg.Path} (restored)"));
@@ -581,7 +607,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Persist(new RunCompleted(relative, msg.Sha256, plan!.TotalSteps), e =>
         {
             state = state.Apply(e);
-            control = control.End(RunPhase.Completed);
+            End(RunPhase.Completed);
             if (schedule.Distributed)
             {
                 listener.Tell(new TrainingNotice("micro-batches assigned: " + string.Join(", ", schedule.ComputedBy.Select(kv => $"{kv.Key} {kv.Value}"))));
@@ -607,7 +633,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     void Fail(string message)
     {
-        control = control.End(RunPhase.Failed);
+        End(RunPhase.Failed);
         listener.Tell(new TrainingFinished(Outcome.Failed, state.CommittedStep, null, message));
     }
 
@@ -621,7 +647,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     {
         control = control.Resume();
         Sender.Tell(new TrainingResumed(msg.RequestId, nextStep));
-        Pump();
+        if (!control.Ended) Pump();
     }
 
     void OnSaveCheckpoint(SaveCheckpoint msg)

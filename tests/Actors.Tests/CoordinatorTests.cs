@@ -112,6 +112,9 @@ public sealed class CoordinatorTests : Akka.TestKit.Xunit.TestKit, IDisposable
         Assert.Equal(Outcome.Completed, finished.Outcome);
         var taken = (await coordinator.Ask<CheckpointTaken>(new SaveCheckpoint("late"), Patience));
         Assert.Equal("no checkpoint: the run is completed", taken.Error);
+        coordinator.Tell(new StopTraining("late"));                                                  // an ended run stays ended
+        Assert.DoesNotContain(listener.ReceiveWhile(TimeSpan.FromMilliseconds(500), m => m), m => m is TrainingFinished);
+        Assert.Equal("completed", (await coordinator.Ask<ActorHealthReport>(new FetchActorHealth("h"), Patience)).Phase);
     }
 
     [Fact]
