@@ -195,26 +195,13 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     /// Bad data or a missing/corrupt file cannot be fixed by retrying: escalate. Each restart is counted per child
     /// for <c>actor health</c>.</summary>
     protected override SupervisorStrategy SupervisorStrategy() =>
-        new RestartCountingStrategy(3, TimeSpan.FromMinutes(1), ex => ex switch
+        new RestartCountingStrategy<ChildRestarted>(c => new ChildRestarted(c), 3, TimeSpan.FromMinutes(1), ex => ex switch
         {
             InvalidDataException or FileNotFoundException or DirectoryNotFoundException => Directive.Escalate,
             _ => Directive.Restart,
         });
 
     sealed record ChildRestarted(string Name);
-
-    /// <summary>One-for-one, telling the supervisor which child it restarts.</summary>
-    sealed class RestartCountingStrategy(int maxRetries, TimeSpan within, Func<Exception, Directive> decider)
-        : OneForOneStrategy(maxRetries, within, decider)
-    {
-        public override void ProcessFailure(IActorContext context, bool restart, IActorRef child, Exception cause,
-                                            Akka.Actor.Internal.ChildRestartStats stats, IReadOnlyCollection<Akka.Actor.Internal.ChildRestartStats> children)
-        {
-            if (restart) context.Self.Tell(new ChildRestarted(child.Path.Name));
-            base.ProcessFailure(context, restart, child, cause, stats, children);
-        }
-    }
-
     sealed record ReloadWorker;
 
     protected override void PreRestart(Exception reason, object message)
