@@ -38,7 +38,58 @@ public sealed record CoordinatorState
     /// <summary>A checkpoint was asked for while a step was in flight: take it after that step.</summary>
     public bool SaveRequested { get; init; }
 
+    /// <summary>Tags worker-0's incarnation: replies of an older one are dropped. Bumped by every reload.</summary>
+    public int Generation { get; init; }
+    /// <summary>Worker faults so far (the reload backoff grows with them).</summary>
+    public int Restarts { get; init; }
+    public bool Begun { get; init; }
+    public bool WorkerReady { get; init; }
+    public bool StepInFlight { get; init; }
+    /// <summary>No new step: the run is taking its final checkpoint, exporting, stopping or has diverged.</summary>
+    public bool Finishing { get; init; }
+    /// <summary>The next step to run (= steps done by worker-0).</summary>
+    public long NextStep { get; init; }
+    /// <summary>The step whose checkpoint ends a stop (-1: none).</summary>
+    public long StopAtStep { get; init; } = -1;
+
     public string PhaseName => Phase.ToString().ToLowerInvariant();
+
+    /// <summary>Worker-0 is ready, nothing is in flight and the run is not finishing: a snapshot can be taken now.</summary>
+    public bool Idle => WorkerReady && !StepInFlight && !Finishing;
+
+    /// <summary>A new step may start (once its batches are there and a slot computes).</summary>
+    public bool CanStartStep => Idle && !StopRequested && !Paused;
+
+    /// <summary>The steps done when a pause takes hold (the step in flight included).</summary>
+    public long PausedAt => StepInFlight ? NextStep + 1 : NextStep;
+
+    public CoordinatorState Begin() => this with { Begun = true };
+
+    /// <summary>(Re)initialise worker-0 from the newest checkpoint: a new generation, nothing in flight.</summary>
+    public CoordinatorState Reloading() => this with { Generation = Generation + 1, WorkerReady = false, StepInFlight = false };
+
+    /// <summary>Worker-0 failed: drop its replies now (new generation) and reload after <see cref="ReloadDelay"/>.</summary>
+    public CoordinatorState WorkerFailed() =>
+        this with { Restarts = Restarts + 1, Generation = Generation + 1, WorkerReady = false, StepInFlight = false, Finishing = false };
+
+    /// <summary>200 ms · 2^(restarts−1), at most 10 s.</summary>
+    public TimeSpan ReloadDelay => TimeSpan.FromMilliseconds(Math.Min(10_000, 200 * Math.Pow(2, Math.Max(0, Restarts - 1))));
+
+    public CoordinatorState WorkerIsReady(long step) => this with { WorkerReady = true, NextStep = step };
+
+    public CoordinatorState StepStarted() => this with { StepInFlight = true };
+
+    /// <summary>Step <paramref name="done"/> − 1 is applied; the next one may start.</summary>
+    public CoordinatorState StepDone(long done) => this with { StepInFlight = false, NextStep = done };
+
+    /// <summary>The step in flight gave a NaN/∞: nothing more runs.</summary>
+    public CoordinatorState Diverged() => this with { StepInFlight = false, Finishing = true };
+
+    /// <summary>The last step is done (final checkpoint, then export) or the output is being exported.</summary>
+    public CoordinatorState Finish() => this with { Finishing = true };
+
+    /// <summary>Stop after the last finished step: its checkpoint ends the run.</summary>
+    public CoordinatorState StoppingAt() => this with { Finishing = true, StopAtStep = NextStep };
 
     public bool Ended => Phase is RunPhase.Completed or RunPhase.Stopped or RunPhase.Failed;
 

@@ -83,13 +83,9 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     TrainingPlan? plan;
     IActorRef loader = ActorRefs.Nobody, worker = ActorRefs.Nobody, writer = ActorRefs.Nobody, aggregator = ActorRefs.Nobody;
     int gradientLength;
-    int generation;
-    int restarts;
-    bool workerReady, stepInFlight, finishing, begun;
-    /// <summary>Phase, pause, stop and checkpoint-on-demand: decided by <see cref="CoordinatorState"/>'s pure functions.</summary>
+    /// <summary>Phase, generation, the step pipeline, pause, stop and checkpoint on demand: decided by
+    /// <see cref="CoordinatorState"/>'s pure functions.</summary>
     CoordinatorState control = CoordinatorState.Initial;
-    long nextStep;
-    long stopAtStep = -1;
     readonly Dictionary<long, DataLoader.StepBatches> buffer = [];
     readonly HashSet<long> requested = [];
     TimeSpan pendingStall;
@@ -121,7 +117,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Command<PauseTraining>(OnPause);
         Command<ResumeTraining>(OnResume);
         Command<SaveCheckpoint>(OnSaveCheckpoint);
-        Command<FetchActorHealth>(f => Sender.Tell(new ActorHealthReport(f.RequestId, Self.Path.ToStringWithoutAddress(), control.PhaseName, nextStep, plan?.TotalSteps ?? state.TotalSteps, health)));
+        Command<FetchActorHealth>(f => Sender.Tell(new ActorHealthReport(f.RequestId, Self.Path.ToStringWithoutAddress(), control.PhaseName, control.NextStep, plan?.TotalSteps ?? state.TotalSteps, health)));
         Command<ChildRestarted>(c => health = health.Restarted(c.Name));
     }
 
@@ -153,7 +149,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Command<ReplicaReady>(OnReplicaReady);
         Command<ReplicaLost>(msg =>
         {
-            if (msg.Generation != generation || !schedule.Replicas.TryGetValue(Sender, out var r)) return;
+            if (msg.Generation != control.Generation || !schedule.Replicas.TryGetValue(Sender, out var r)) return;
             var w = Sender;
             OnWorkerLeft(new WorkerLeft(w, $"its replica failed: {msg.Reason}"));
             OnWorkerJoined(new WorkerJoined(w, r.Node, r.Device));
@@ -233,8 +229,8 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     void OnStart()
     {
-        if (begun) return;
-        begun = true;
+        if (control.Begun) return;
+        control = control.Begin();
         if (state.Completed)
         {
             var output = state.OutputPath(settings.RunDir, settings.OutputFileName)!;
@@ -309,17 +305,15 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     /// <summary>(Re)initialise the worker from the newest verified checkpoint, or from scratch.</summary>
     void Reload()
     {
-        generation++;
-        workerReady = false;
-        stepInFlight = false;
+        control = control.Reloading();
         ResetReplicas();
-        writer.Tell(new LoadLatest(generation, state.Checkpoints));
+        writer.Tell(new LoadLatest(control.Generation, state.Checkpoints));
     }
 
     void OnLatestLoaded(LatestLoaded msg)
     {
         health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow);
-        if (msg.Generation != generation) return;
+        if (msg.Generation != control.Generation) return;
         foreach (var (file, reason) in msg.Rejected)
         {
             listener.Tell(new TrainingNotice($"warning: checkpoint {file} is unusable ({reason}); falling back to the previous one"));
@@ -328,7 +322,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         if (msg.Checkpoint is null && state.CommittedStep > 0)
             listener.Tell(new TrainingNotice($"warning: no usable checkpoint; restarting from step 0 (the journal had {state.CommittedStep} steps)"));
         pendingResume = msg.Record?.File;
-        worker.Tell(new Initialize(generation, msg.Checkpoint));
+        worker.Tell(new Initialize(control.Generation, msg.Checkpoint));
     }
 
     string? pendingResume;
@@ -337,16 +331,15 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     {
         // fp32 weights, gradients and AdamW's two moments
         health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow).Holds(Sender.Path.Name, msg.ParameterCount * 16);
-        if (msg.Generation != generation) return;
+        if (msg.Generation != control.Generation) return;
         if (restoring is not null)
         {
-            if (msg.Step == state.CommittedStep) worker.Tell(new ExportWeights(generation, restoring));
+            if (msg.Step == state.CommittedStep) worker.Tell(new ExportWeights(control.Generation, restoring));
             else Fail($"the completed run's output is missing or damaged and its final checkpoint (step {state.CommittedStep}) is not usable " +
                       $"(newest usable: step {msg.Step}); use another --run-dir to train again");
             return;
         }
-        workerReady = true;
-        nextStep = msg.Step;
+        control = control.WorkerIsReady(msg.Step);
         gradientLength = (int)msg.ParameterCount;
         if (!announced)
         {
@@ -357,7 +350,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         {
             listener.Tell(new TrainingNotice($"worker restarted; redoing from step {msg.Step}"));
         }
-        if (nextStep >= plan!.TotalSteps) { Finish(); return; }
+        if (control.NextStep >= plan!.TotalSteps) { Finish(); return; }
         if (control.StopRequested) { FinishStopped(); return; }
         JoinPending();
         Pump();
@@ -368,17 +361,17 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     /// <summary>Keep the worker busy and the loader one step ahead.</summary>
     void Pump()
     {
-        if (plan is null || finishing) return;
-        for (var s = nextStep; s <= nextStep + 1 && s < plan.TotalSteps; s++)
+        if (plan is null || control.Finishing) return;
+        for (var s = control.NextStep; s <= control.NextStep + 1 && s < plan.TotalSteps; s++)
             if (!buffer.ContainsKey(s) && requested.Add(s)) loader.Tell(new DataLoader.FetchStepBatches(s));
-        if (workerReady && !stepInFlight && !control.StopRequested && !control.Paused && buffer.TryGetValue(nextStep, out var batches))
+        if (control.CanStartStep && buffer.TryGetValue(control.NextStep, out var batches))
         {
             var slots = schedule.Slots(worker, localCompute);
             if (slots.Count == 0) return;   // no worker yet: wait for one to join
-            stepInFlight = true;
+            control = control.StepStarted();
             inFlight = batches;
             schedule = schedule.NewStep();
-            aggregator.Tell(new GradientAggregator.BeginStep(generation, nextStep, batches.Micro.Count, gradientLength, plan.LearningRateAt(nextStep), worker, Self, schedule.Followers));
+            aggregator.Tell(new GradientAggregator.BeginStep(control.Generation, control.NextStep, batches.Micro.Count, gradientLength, plan.LearningRateAt(control.NextStep), worker, Self, schedule.Followers));
             Assign(Enumerable.Range(0, batches.Micro.Count).ToList(), slots);
         }
     }
@@ -391,9 +384,9 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         foreach (var a in assignments)
         {
             if (a.Target.Equals(worker))
-                worker.Tell(new ComputeGradients(generation, b.Step, a.Micro, b.Micro.Count, b.Micro[a.Micro], aggregator));
+                worker.Tell(new ComputeGradients(control.Generation, b.Step, a.Micro, b.Micro.Count, b.Micro[a.Micro], aggregator));
             else
-                a.Target.Tell(new RemoteCompute(generation, b.Step, a.Micro, b.Micro.Count, b.Micro[a.Micro], a.Group), aggregator);
+                a.Target.Tell(new RemoteCompute(control.Generation, b.Step, a.Micro, b.Micro.Count, b.Micro[a.Micro], a.Group), aggregator);
         }
     }
 
@@ -410,7 +403,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         if (schedule.Left(msg.Worker) is not var (next, gone, orphans)) return;
         schedule = next;
         listener.Tell(new TrainingNotice($"worker {gone.Node} left ({msg.Reason})"));
-        if (!stepInFlight || inFlight is null || orphans.Count == 0) return;
+        if (!control.StepInFlight || inFlight is null || orphans.Count == 0) return;
         // Its micro-batches go to the others (worker-0 as a last resort, so the step always completes). A copy that
         // the lost worker did deliver is identical and deduplicated by the aggregator.
         var slots = schedule.Slots(worker, localCompute);
@@ -420,7 +413,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     void OnReplicaReady(ReplicaReady msg)
     {
-        if (msg.Generation != generation || schedule.Ready(Sender) is not var (next, r)) return;
+        if (msg.Generation != control.Generation || schedule.Ready(Sender) is not var (next, r)) return;
         schedule = next;
         listener.Tell(new TrainingNotice($"worker {r.Node} ready at step {msg.Step}"));
         Pump();
@@ -432,27 +425,27 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         snapshots.Clear();
     }
 
-    /// <summary>At a step boundary, pending workers become replicas of the state at <c>nextStep</c>: one snapshot of
+    /// <summary>At a step boundary, pending workers become replicas of the state at <c>NextStep</c>: one snapshot of
     /// worker-0 (model, AdamW, RNG), fanned out by the <see cref="ReplicaJoiner"/>; they receive the reduced gradients
-    /// from <c>nextStep</c> on.</summary>
+    /// from <c>NextStep</c> on.</summary>
     void JoinPending()
     {
-        if (!workerReady || stepInFlight || finishing || plan is null || !schedule.AnyPending) return;
-        schedule = schedule.StartJoin(nextStep);
-        RequestSnapshot(nextStep, checkpoint: false, join: true);
+        if (!control.Idle || plan is null || !schedule.AnyPending) return;
+        schedule = schedule.StartJoin(control.NextStep);
+        RequestSnapshot(control.NextStep, checkpoint: false, join: true);
     }
 
     void RequestSnapshot(long step, bool checkpoint, bool join)
     {
         var had = snapshots.TryGetValue(step, out var p);
         snapshots[step] = (p.Checkpoint || checkpoint, p.Join || join);
-        if (!had) worker.Tell(new Snapshot(generation, step));
+        if (!had) worker.Tell(new Snapshot(control.Generation, step));
     }
 
     void OnSnapshotted(Snapshotted s)
     {
         health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow);
-        if (s.Generation != generation || !snapshots.Remove(s.Checkpoint.Step, out var purpose)) return;
+        if (s.Generation != control.Generation || !snapshots.Remove(s.Checkpoint.Step, out var purpose)) return;
         if (purpose.Checkpoint)
         {
             pendingStall += s.Elapsed;
@@ -460,7 +453,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         }
         if (!purpose.Join || schedule.JoinersAt(s.Checkpoint.Step) is not { Count: > 0 } joiners) return;
         if (joiner.IsNobody()) joiner = Context.ActorOf(ReplicaJoiner.Props(), "replica-joiner");
-        joiner.Tell(new ReplicaJoiner.FanOut(PersistenceId, generation, settings.ToJson(), s.Checkpoint, joiners));
+        joiner.Tell(new ReplicaJoiner.FanOut(PersistenceId, control.Generation, settings.ToJson(), s.Checkpoint, joiners));
     }
 
     void OnStepRan(StepRan msg)
@@ -468,25 +461,23 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         var now = DateTimeOffset.UtcNow;
         health = health.Seen(Sender.Path.Name, now, completesWork: true);
         health = health.Seen(aggregator.Path.Name, now, completesWork: true);
-        if (msg.Generation != generation || msg.Step != nextStep) return;
+        if (msg.Generation != control.Generation || msg.Step != control.NextStep) return;
         if (!double.IsFinite(msg.Loss) || !double.IsFinite(msg.GradNorm))
         {
             // A NaN/∞ gradient has already been applied to the replicas: nothing of this step is journaled or
             // checkpointed, the run stops, and a re-run resumes from the newest checkpoint (all of whose weights are finite).
-            finishing = true;
-            stepInFlight = false;
+            control = control.Diverged();
             var what = double.IsFinite(msg.Loss) ? $"the gradient norm is {msg.GradNorm}" : $"the loss is {msg.Loss}";
             Fail($"step {msg.Step + 1}: {what} (diverged, or the data gave no loss tokens); nothing of this step was kept and " +
                  $"the newest checkpoint (step {state.LatestCheckpoint?.Step ?? 0}) is intact: lower --learning-rate or check the data, then re-run to resume");
             return;
         }
-        stepInFlight = false;
         schedule = schedule.NewStep();
         inFlight = null;
         buffer.Remove(msg.Step);
         requested.Remove(msg.Step);
         var done = msg.Step + 1;
-        nextStep = done;
+        control = control.StepDone(done);
         var lr = plan!.LearningRateAt(msg.Step);
         var persistStarted = System.Diagnostics.Stopwatch.GetTimestamp();
         PersistAsync(new StepCommitted(plan.EpochOf(msg.Step), done, plan.CursorAfter(msg.Step), msg.Loss, lr, msg.Tokens), e =>
@@ -502,7 +493,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         }
         if (next.Finish)
         {
-            finishing = true;
+            control = control.Finish();
             RequestSnapshot(done, checkpoint: true, join: false);
             return;
         }
@@ -524,19 +515,18 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     {
         if (control.StopRequested) return;
         control = control.Stop();
-        if (!begun || plan is null || finishing) return;
-        if (workerReady && !stepInFlight) FinishStopped();
+        if (!control.Begun || plan is null || control.Finishing) return;
+        if (control.WorkerReady && !control.StepInFlight) FinishStopped();
     }
 
     /// <summary>Checkpoint the state after the last finished step (unless the newest checkpoint already is it), then report.</summary>
     void FinishStopped()
     {
-        finishing = true;
-        stopAtStep = nextStep;
-        if (state.LatestCheckpoint?.Step == nextStep)
-            Stopped(nextStep, $"stopped at step {nextStep}; checkpoint {state.LatestCheckpoint.File}");
+        control = control.StoppingAt();
+        if (state.LatestCheckpoint?.Step == control.NextStep)
+            Stopped(control.NextStep, $"stopped at step {control.NextStep}; checkpoint {state.LatestCheckpoint.File}");
         else
-            RequestSnapshot(nextStep, checkpoint: true, join: false);
+            RequestSnapshot(control.NextStep, checkpoint: true, join: false);
     }
 
     void Stopped(long step, string message)
@@ -558,9 +548,9 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
                 PersistAll(prunable.Select(p => new CheckpointDiscarded(p.File, "pruned")), d => state = state.Apply(d));
                 DeferAsync(prunable, p => writer.Tell(new DeleteCheckpoints(p.Select(c => c.File).ToList())));
             }
-            if (msg.Generation != generation) return;
+            if (msg.Generation != control.Generation) return;
             if (msg.Step == plan!.TotalSteps) Finish();
-            else if (msg.Step == stopAtStep)
+            else if (msg.Step == control.StopAtStep)
                 Stopped(msg.Step, $"stopped at step {msg.Step}; checkpoint {msg.File}");
         });
     }
@@ -568,14 +558,14 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     /// <summary>All steps done and checkpointed: write MiniMind's output file.</summary>
     void Finish()
     {
-        finishing = true;
-        worker.Tell(new ExportWeights(generation, Path.Combine(settings.RunDir, settings.OutputFileName)));
+        control = control.Finish();
+        worker.Tell(new ExportWeights(control.Generation, Path.Combine(settings.RunDir, settings.OutputFileName)));
     }
 
     void OnWeightsExported(WeightsExported msg)
     {
         health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow);
-        if (msg.Generation != generation) return;
+        if (msg.Generation != control.Generation) return;
         if (restoring is not null)
         {
             if (msg.Sha256 != state.OutputSha256)
@@ -606,15 +596,11 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     void OnWorkerRestarted(WorkerRestarted msg)
     {
-        restarts++;
-        var delay = TimeSpan.FromMilliseconds(Math.Min(10_000, 200 * Math.Pow(2, restarts - 1)));
-        log.Warning("worker failed ({0}); restart {1}, reloading in {2} ms", msg.Reason, restarts, delay.TotalMilliseconds);
+        control = control.WorkerFailed();            // drop replies of the failed incarnation now
+        var delay = control.ReloadDelay;
+        log.Warning("worker failed ({0}); restart {1}, reloading in {2} ms", msg.Reason, control.Restarts, delay.TotalMilliseconds);
         listener.Tell(new TrainingNotice($"warning: worker failed ({msg.Reason}); reloading the newest checkpoint in {delay.TotalMilliseconds:0} ms"));
-        generation++;            // drop replies of the failed incarnation now
-        workerReady = false;
-        stepInFlight = false;
         ResetReplicas();
-        finishing = false;
         Timers.StartSingleTimer("reload-worker", new ReloadWorker(), delay);
     }
 
@@ -627,20 +613,20 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     void OnPause(PauseTraining msg)
     {
         control = control.Pause();
-        Sender.Tell(new TrainingPaused(msg.RequestId, stepInFlight ? nextStep + 1 : nextStep, stepInFlight));
+        Sender.Tell(new TrainingPaused(msg.RequestId, control.PausedAt, control.StepInFlight));
     }
 
     void OnResume(ResumeTraining msg)
     {
         control = control.Resume();
-        Sender.Tell(new TrainingResumed(msg.RequestId, nextStep));
+        Sender.Tell(new TrainingResumed(msg.RequestId, control.NextStep));
         if (!control.Ended) Pump();
     }
 
     void OnSaveCheckpoint(SaveCheckpoint msg)
     {
-        var (next, decision) = control.DecideSave(begun && plan is not null, state.Completed, stepInFlight, workerReady && !stepInFlight && !finishing,
-                                                  nextStep, state.LatestCheckpoint);
+        var (next, decision) = control.DecideSave(control.Begun && plan is not null, state.Completed, control.StepInFlight, control.Idle,
+                                                  control.NextStep, state.LatestCheckpoint);
         control = next;
         switch (decision)
         {
@@ -651,8 +637,8 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
                 Sender.Tell(new CheckpointTaken(msg.RequestId, e.Checkpoint.File, e.Checkpoint.Step, null));
                 return;
         }
-        saveWaiters.Add((msg.RequestId, Sender, nextStep));
-        if (decision is SaveDecision.SnapshotNow) RequestSnapshot(nextStep, checkpoint: true, join: false);
+        saveWaiters.Add((msg.RequestId, Sender, control.NextStep));
+        if (decision is SaveDecision.SnapshotNow) RequestSnapshot(control.NextStep, checkpoint: true, join: false);
     }
 
     void ReplySaved(string file, long step)

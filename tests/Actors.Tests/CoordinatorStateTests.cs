@@ -69,4 +69,37 @@ public class CoordinatorStateTests
         Assert.True(state.AfterStep(5, 10, 100, 100).Checkpoint);                    // taken after that step
         Assert.False(state.SaveTaken().AfterStep(6, 10, 100, 100).Checkpoint);
     }
+
+    [Fact]
+    public void A_reload_or_a_worker_fault_starts_a_new_generation_with_nothing_in_flight()
+    {
+        var s = Running.Reloading().WorkerIsReady(5).StepStarted();
+        Assert.Equal(1, s.Generation);
+        Assert.False(s.Idle);
+        Assert.Equal(6, s.PausedAt);                                                  // the step in flight counts
+        var failed = (s with { Finishing = true }).WorkerFailed();
+        Assert.Equal(2, failed.Generation);
+        Assert.False(failed.WorkerReady || failed.StepInFlight || failed.Finishing);
+        Assert.Equal([200, 400, 800, 10_000], new[] { 1, 2, 3, 9 }.Select(n => (Running with { Restarts = n }).ReloadDelay.TotalMilliseconds));
+        Assert.Equal(1, failed.Restarts);
+    }
+
+    [Fact]
+    public void A_step_starts_only_when_the_worker_is_ready_idle_and_the_run_not_paused_stopped_or_finishing()
+    {
+        var ready = Running.Reloading().WorkerIsReady(3);
+        Assert.True(ready.CanStartStep);
+        Assert.False(Running.CanStartStep);                                           // no worker yet
+        Assert.False(ready.StepStarted().CanStartStep);
+        Assert.False(ready.Pause().CanStartStep);
+        Assert.False(ready.Stop().CanStartStep);
+        Assert.False(ready.Finish().CanStartStep);
+        var done = ready.StepStarted().StepDone(4);
+        Assert.True(done.CanStartStep);
+        Assert.Equal(4, done.NextStep);
+        var stopping = done.StoppingAt();
+        Assert.Equal(4, stopping.StopAtStep);
+        Assert.True(stopping.Finishing);
+        Assert.True(ready.StepStarted().Diverged() is { Finishing: true, StepInFlight: false });
+    }
 }
