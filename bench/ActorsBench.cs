@@ -15,8 +15,8 @@ namespace MiniMind.Bench;
 /// The actor pipeline's cost, side by side with a bare TorchSharp loop on the same model, data and step:
 ///   actors [--preset tiny] [--batch 16] [--seq-len 128] [--accumulation 1] [--reps 3] [--steps 10] [--warmup 2] [--jit-steps 80] [--save-interval 5] [--threads 1]
 /// Both variants run in this one process, interleaved A/B/A/B (<c>--reps</c> pairs), each repetition from a fresh model
-/// with the same <c>--warmup</c> steps discarded. The bare loop does the worker's exact step (<see cref="GpuWorker.TrainOn"/>:
-/// same micro-batches built by <see cref="DataLoader.Build"/> from the same prepared data, same tensor creation, clip and
+/// with the same <c>--warmup</c> steps discarded. The bare loop does the workers' exact step (<see cref="BareStep"/>: the production
+/// <see cref="GradientStep"/> halves around the aggregator's tree sum; same micro-batches built by <see cref="DataLoader.Build"/> from the same prepared data, same tensor creation, clip and
 /// AdamW) on this thread, data prep included; the actor pipeline's step time is the wall time between consecutive
 /// progress reports (loader, coordinator, journal, worker and listener hops included).
 /// Overhead = median actor ms/step ÷ median bare ms/step − 1 (target ≤ 3 %), no checkpoint in the window. The pipeline's
@@ -114,8 +114,7 @@ public static class ActorsBench
         using var objective = StageObjective.For(s);
         using var model = new MiniMindForCausalLM(s.Config);
         model.to(device);
-        var parameters = model.OptimizerParameters().Where(p => p.requires_grad).ToList();
-        using var opt = optim.AdamW(parameters, lr: s.LearningRate, weight_decay: s.WeightDecay);
+        using var gradientStep = new GradientStep(objective.TrainableParameters(model), s.LearningRate, s.WeightDecay, s.GradClip);
         var order = SampleOrder.Permutation(dataset.Count, s.Seed, 0);
         var times = new List<double>();
         var window = new Window();
@@ -124,7 +123,7 @@ public static class ActorsBench
             if (step == warmup) window.Start();
             var started = Stopwatch.GetTimestamp();
             var batches = DataLoader.Build(dataset, plan, order, step);
-            GpuWorker.TrainOn(objective, model, opt, parameters, batches.Micro, plan.LearningRateAt(step), s.GradClip, device);
+            BareStep.Run(objective, model, gradientStep, batches.Micro, plan.LearningRateAt(step), device);
             if (step >= warmup) times.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
         window.Stop();

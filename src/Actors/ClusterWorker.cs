@@ -57,7 +57,6 @@ public sealed class ClusterWorker : ReceiveActor, IWithTimers
         public IActorRef Aggregator { get; } = aggregator;
         public IReadOnlyList<(int Start, int Span)> Blocks { get; } = MicroReduction.Blocks(micros.ToHashSet(), microCount);
         public HashSet<int> Started { get; } = [];
-        public Dictionary<int, Dictionary<int, GradientChunk>> Chunks { get; } = [];
         public Dictionary<int, float[]> Gradients { get; } = [];
         public HashSet<(int, int)> Sent { get; } = [];
         public bool Done => Sent.Count == Blocks.Count;
@@ -94,9 +93,9 @@ public sealed class ClusterWorker : ReceiveActor, IWithTimers
             Drain();
         });
         Receive<ReducedGradient>(r => { if (r.Generation == generation) { reduced[r.Step] = r; Drain(); } });
+        Receive<LocalGradient>(OnLocalGradient);
         Receive<GradientChunk>(c =>
         {
-            if (c.Micro >= 0) { OnLocalGradient(c); return; }
             if (c.Micro != ReducedGradient.ReducedMicro || (ready && c.Step < replicaStep)) return;
             if (!reducedChunks.TryGetValue(c.Step, out var chunks)) reducedChunks[c.Step] = chunks = [];
             chunks.TryAdd(c.Index, c);
@@ -229,22 +228,17 @@ public sealed class ClusterWorker : ReceiveActor, IWithTimers
     }
 
     /// <summary>A replica's gradient of one micro-batch: once a whole block of the group is back, send its sum.</summary>
-    void OnLocalGradient(GradientChunk c)
+    void OnLocalGradient(LocalGradient c)
     {
         var g = groups.FirstOrDefault(x => x.Step == c.Step && x.Started.Contains(c.Micro) && !x.Gradients.ContainsKey(c.Micro));
         if (g is null) return;
-        if (!g.Chunks.TryGetValue(c.Micro, out var chunks)) g.Chunks[c.Micro] = chunks = [];
-        chunks.TryAdd(c.Index, c);
-        if (chunks.Count < c.Count) return;
-        g.Gradients[c.Micro] = GradientChunk.Join(chunks.Values, (int)chunks.Values.Sum(x => (long)x.Data.Length / sizeof(float)));
-        g.Chunks.Remove(c.Micro);
-        var transport = GradientTransport.For(Context.System);
+        g.Gradients[c.Micro] = c.Gradient;
         foreach (var (start, span) in g.Blocks)
         {
             if (g.Sent.Contains((start, span)) || !Enumerable.Range(start, span).All(g.Gradients.ContainsKey)) continue;
             var units = Enumerable.Range(start, span).ToDictionary(m => (m, 1), m => g.Gradients[m]);
-            var sum = MicroReduction.TryReduce(units, start, span)!;
-            transport.Send(g.Aggregator, g.Step, start, span, sum, Self);
+            var sum = MicroReduction.ReduceOwned(units, start, span)!;
+            GradientTransport.Deliver(Context.System, g.Aggregator, g.Step, start, span, sum, Self);
             g.Sent.Add((start, span));
             foreach (var m in Enumerable.Range(start, span)) g.Gradients.Remove(m);
         }

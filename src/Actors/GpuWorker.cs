@@ -1,11 +1,11 @@
 using System.Security.Cryptography;
 using Akka.Actor;
 using MiniMind.Actors.Checkpoints;
+using MiniMind.Actors.Protocol;
 using MiniMind.Actors.Stages;
 using MiniMind.Model;
 using MiniMind.Model.Checkpoints;
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace MiniMind.Actors;
@@ -41,9 +41,7 @@ public sealed class GpuWorker : ReceiveActor
     public sealed record Initialize(int Generation, TrainingCheckpoint? From);
     public sealed record WorkerReady(int Generation, long Step, long ParameterCount);
 
-    /// <summary>Run optimizer step <paramref name="Step"/> (0-based) over its micro-batches in order: loss/A backward
-    /// per micro-batch, then clip and AdamW at <paramref name="Lr"/>.</summary>
-    public sealed record RunStep(int Generation, long Step, double Lr, IReadOnlyList<DataLoader.MicroBatch> Micro);
+    /// <summary><paramref name="Elapsed"/>: this worker's compute for the step (its micro-batches' backward passes and the update).</summary>
     public sealed record StepRan(int Generation, long Step, double Loss, double GradNorm, long Tokens, TimeSpan Elapsed);
 
     /// <summary>Copy model, optimizer and RNG state to memory after <paramref name="StepsDone"/> steps.</summary>
@@ -54,11 +52,12 @@ public sealed class GpuWorker : ReceiveActor
     public sealed record ExportWeights(int Generation, string Path);
     public sealed record WeightsExported(int Generation, string Path, string Sha256);
 
-    /// <summary>Aggregated path (issue 5): forward + loss/A + backward on one micro-batch from zeroed grads, then ship
-    /// the flattened gradient (unique parameters, in optimizer order) to <paramref name="Aggregator"/> as chunks.</summary>
+    /// <summary>Forward + loss/A + backward on one micro-batch from zeroed grads (<see cref="GradientStep.Backward"/>), then
+    /// hand the flattened gradient (unique parameters, in optimizer order) to <paramref name="Aggregator"/>: the array itself
+    /// in this process, chunks through the gradient transport across nodes. Replies <see cref="GradientAggregator.MicroBatchDone"/> to it.</summary>
     public sealed record ComputeGradients(int Generation, long Step, int Micro, int MicroCount, DataLoader.MicroBatch Batch, IActorRef Aggregator);
 
-    /// <summary>Aggregated path: set the reduced gradient, clip and step AdamW at <paramref name="Lr"/>; replies <see cref="StepRan"/>.</summary>
+    /// <summary>Set the reduced gradient, clip and step AdamW at <paramref name="Lr"/> (<see cref="GradientStep.Apply"/>); replies <see cref="StepRan"/>.</summary>
     public sealed record ApplyGradients(int Generation, long Step, double Lr, float[] Gradient, double Loss, long Tokens);
 
     /// <summary>Sent to the parent after a restart: the model is gone and must be re-initialised.</summary>
@@ -70,15 +69,17 @@ public sealed class GpuWorker : ReceiveActor
     readonly FaultPlan faults;
     StageObjective? objective;
     MiniMindForCausalLM? model;
-    IReadOnlyList<Parameter> parameters = [];
-    AdamW? optimizer;
+    GradientStep? step;
+    /// <summary>The generation this incarnation was initialised for (-1: none yet). Work for another one was queued for
+    /// an incarnation that failed (the mailbox outlives a restart): dropped, the parent redoes it after the reload.</summary>
+    int generation = -1;
+    (long Step, TimeSpan Elapsed) computed;
 
     public GpuWorker(TrainingSettings settings, FaultPlan faults)
     {
         this.settings = settings;
         this.faults = faults;
         Receive<Initialize>(OnInitialize);
-        Receive<RunStep>(OnRunStep);
         Receive<Snapshot>(OnSnapshot);
         Receive<ExportWeights>(OnExport);
         Receive<ComputeGradients>(OnComputeGradients);
@@ -96,7 +97,7 @@ public sealed class GpuWorker : ReceiveActor
 
     protected override void PostStop()
     {
-        optimizer?.Dispose();
+        step?.Dispose();
         model?.Dispose();
         objective?.Dispose();
         base.PostStop();
@@ -110,11 +111,11 @@ public sealed class GpuWorker : ReceiveActor
     void OnInitialize(Initialize msg)
     {
         UseThreads();
-        optimizer?.Dispose();
+        step?.Dispose();
         model?.Dispose();
         objective?.Dispose();
         var device = TorchRuntime.ParseDevice(settings.Device);
-        long step = 0;
+        long at = 0;
         // torch's default generator is process-wide: seeding and drawing the init must not interleave with another
         // worker in this process (tests run several; dropout would need a generator per worker, see README).
         lock (RngGate)
@@ -122,131 +123,49 @@ public sealed class GpuWorker : ReceiveActor
             torch.manual_seed((long)(settings.Seed & 0x7FFF_FFFF_FFFF_FFFF));
             objective = StageObjective.For(settings);
             model = objective.BuildModel(device, fresh: msg.From is null);
-            parameters = objective.TrainableParameters(model);
-            optimizer = optim.AdamW(parameters, lr: settings.LearningRate, weight_decay: settings.WeightDecay);
+            step = new GradientStep(objective.TrainableParameters(model), settings.LearningRate, settings.WeightDecay, settings.GradClip);
             if (msg.From is { } ckpt)
             {
                 using (var r = new BinaryReader(new MemoryStream(ckpt.Model))) model.load(r);
-                using (var r = new BinaryReader(new MemoryStream(ckpt.Optimizer))) optimizer.load_state_dict(r);
+                using (var r = new BinaryReader(new MemoryStream(ckpt.Optimizer))) step.Optimizer.load_state_dict(r);
                 using (var rng = torch.tensor(ckpt.Rng)) torch.set_rng_state(rng);
-                step = ckpt.Step;
+                at = ckpt.Step;
             }
         }
-        Sender.Tell(new WorkerReady(msg.Generation, step, parameters.Sum(p => p.numel())));
-    }
-
-    void OnRunStep(RunStep msg)
-    {
-        if (model is null || optimizer is null || objective is null) throw new InvalidOperationException("RunStep before Initialize");
-        UseThreads();
-        if (faults.Take(msg.Step)) throw new InjectedFaultException($"injected fault at step {msg.Step}");
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var device = TorchRuntime.ParseDevice(settings.Device);
-        var (loss, norm, tokens) = TrainOn(objective, model, optimizer, parameters, msg.Micro, msg.Lr, settings.GradClip, device);
-        Sender.Tell(new StepRan(msg.Generation, msg.Step, loss, norm, tokens, System.Diagnostics.Stopwatch.GetElapsedTime(started)));
-    }
-
-    /// <summary>One optimizer step, all its tensor work in one dispose scope: per micro-batch the ids/mask arrays become
-    /// (B, T) tensors, the stage's loss/A backward; then clip and AdamW at <paramref name="lr"/>. Returns the mean micro-batch loss,
-    /// the pre-clip grad norm and the loss tokens. Public so the bench's bare loop does exactly this work.</summary>
-    public static (double Loss, double GradNorm, long Tokens) TrainOn(StageObjective objective, MiniMindForCausalLM model, optim.Optimizer optimizer,
-        IReadOnlyList<Parameter> parameters, IReadOnlyList<DataLoader.MicroBatch> micro, double lr, double clip, Device device)
-    {
-        using var scope = torch.NewDisposeScope();
-        model.train();
-        foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
-        var a = micro.Count;
-        double lossSum = 0;
-        long tokens = 0;
-        // With several micro-batches, each one's gradient is taken on its own and summed in MicroReduction's tree, the
-        // order a cluster uses too (a node with several devices adds up whole subtrees before sending them).
-        var sum = new CanonicalSum<Tensor[]>(AddInto);
-        foreach (var mb in micro)
-        {
-            using var step = torch.NewDisposeScope();   // frees each micro-batch's graph before the next
-            if (a > 1) optimizer.zero_grad();
-            var loss = objective.Loss(model, mb, a, device);
-            loss.backward();
-            lossSum += loss.item<float>() * a;
-            tokens += mb.Tokens;
-            if (a > 1) sum.Push([.. parameters.Select(p => (p.grad is { } g ? g.detach().clone() : torch.zeros_like(p)).MoveToOuterDisposeScope())]);
-        }
-        if (a > 1)
-        {
-            var total = sum.Finish();
-            using (torch.no_grad())
-                for (var i = 0; i < parameters.Count; i++) parameters[i].grad = total[i];
-        }
-        var norm = nn.utils.clip_grad_norm_(parameters, clip);
-        optimizer.step();
-        optimizer.zero_grad();
-        return (lossSum / a, norm, tokens);
-    }
-
-    /// <summary>left += right per parameter; right's tensors are freed at once (a step keeps at most log2(A)+1 sums).</summary>
-    static Tensor[] AddInto(Tensor[] left, Tensor[] right)
-    {
-        using (torch.no_grad())
-            for (var i = 0; i < left.Length; i++)
-            {
-                left[i].add_(right[i]);
-                right[i].Dispose();
-            }
-        return left;
+        generation = msg.Generation;
+        Sender.Tell(new WorkerReady(msg.Generation, at, step.Length));
     }
 
     void OnComputeGradients(ComputeGradients msg)
     {
-        if (model is null || optimizer is null || objective is null) throw new InvalidOperationException("ComputeGradients before Initialize");
+        if (msg.Generation != generation) return;
+        if (model is null || step is null || objective is null) throw new InvalidOperationException("ComputeGradients before Initialize");
         UseThreads();
         if (msg.Micro == 0 && faults.Take(msg.Step)) throw new InjectedFaultException($"injected fault at step {msg.Step}");
-        using var scope = torch.NewDisposeScope();
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var device = TorchRuntime.ParseDevice(settings.Device);
-        model.train();
-        optimizer.zero_grad();
-        var mb = msg.Batch;
-        var loss = objective.Loss(model, mb, msg.MicroCount, device);
-        loss.backward();
-        var flat = new float[parameters.Sum(p => p.numel())];
-        var offset = 0;
-        foreach (var p in parameters)
-        {
-            var n = (int)p.numel();
-            if (p.grad is { } g) g.to_type(ScalarType.Float32).cpu().contiguous().data<float>().CopyTo(flat.AsSpan(offset, n));
-            offset += n;
-        }
-        optimizer.zero_grad();
-        Protocol.GradientTransport.For(Context.System).Send(msg.Aggregator, msg.Step, msg.Micro, 1, flat, Self);
-        msg.Aggregator.Tell(new GradientAggregator.MicroBatchDone(msg.Step, msg.Micro, loss.item<float>() * msg.MicroCount, mb.Tokens));
+        var gradient = GC.AllocateUninitializedArray<float>(step.Length);   // Backward writes every element
+        var loss = step.Backward(model, () => objective.Loss(model, msg.Batch, msg.MicroCount, device), gradient);
+        computed = (msg.Step, (computed.Step == msg.Step ? computed.Elapsed : TimeSpan.Zero) + System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        GradientTransport.Deliver(Context.System, msg.Aggregator, msg.Step, msg.Micro, 1, gradient, Self);
+        msg.Aggregator.Tell(new GradientAggregator.MicroBatchDone(msg.Step, msg.Micro, loss * msg.MicroCount, msg.Batch.Tokens));
     }
 
     void OnApplyGradients(ApplyGradients msg)
     {
-        if (model is null || optimizer is null) throw new InvalidOperationException("ApplyGradients before Initialize");
+        if (msg.Generation != generation) return;
+        if (step is null) throw new InvalidOperationException("ApplyGradients before Initialize");
         UseThreads();
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        using var scope = torch.NewDisposeScope();
-        var device = TorchRuntime.ParseDevice(settings.Device);
-        foreach (var g in optimizer.ParamGroups) g.LearningRate = msg.Lr;
-        var offset = 0;
-        using (torch.no_grad())
-        {
-            foreach (var p in parameters)
-            {
-                var n = (int)p.numel();
-                p.grad = torch.tensor(msg.Gradient.AsSpan(offset, n).ToArray()).view(p.shape).to(p.dtype).to(device).DetachFromDisposeScope();
-                offset += n;
-            }
-        }
-        var norm = nn.utils.clip_grad_norm_(parameters, settings.GradClip);
-        optimizer.step();
-        optimizer.zero_grad();
-        Sender.Tell(new StepRan(msg.Generation, msg.Step, msg.Loss, norm, msg.Tokens, System.Diagnostics.Stopwatch.GetElapsedTime(started)));
+        var norm = step.Apply(msg.Gradient, msg.Lr);
+        var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started) + (computed.Step == msg.Step ? computed.Elapsed : TimeSpan.Zero);
+        Sender.Tell(new StepRan(msg.Generation, msg.Step, msg.Loss, norm, msg.Tokens, elapsed));
     }
 
     void OnSnapshot(Snapshot msg)
     {
-        if (model is null || optimizer is null) throw new InvalidOperationException("Snapshot before Initialize");
+        if (msg.Generation != generation) return;
+        if (model is null || step is null) throw new InvalidOperationException("Snapshot before Initialize");
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         using var scope = torch.NewDisposeScope();
         byte[] Capture(Action<BinaryWriter> write)
@@ -256,7 +175,7 @@ public sealed class GpuWorker : ReceiveActor
             return ms.ToArray();
         }
         var modelBytes = Capture(w => model.save(w));
-        var optBytes = Capture(w => optimizer.save_state_dict(w));
+        var optBytes = Capture(w => step.Optimizer.save_state_dict(w));
         byte[] rng;
         lock (RngGate) rng = torch.get_rng_state().data<byte>().ToArray();
         Sender.Tell(new Snapshotted(msg.Generation, new TrainingCheckpoint(msg.StepsDone, modelBytes, optBytes, rng),
@@ -265,6 +184,7 @@ public sealed class GpuWorker : ReceiveActor
 
     void OnExport(ExportWeights msg)
     {
+        if (msg.Generation != generation) return;
         if (model is null || objective is null) throw new InvalidOperationException("ExportWeights before Initialize");
         using var scope = torch.NewDisposeScope();
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(msg.Path))!);     // LoRA writes into lora/

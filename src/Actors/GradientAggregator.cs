@@ -7,8 +7,9 @@ namespace MiniMind.Actors;
 /// Reduces the gradients of a step's micro-batches in <see cref="MicroReduction"/>'s fixed tree (whatever order chunks
 /// arrive in), then has the applying worker clip (1.0) and step AdamW on the sum. Gradients travel as
 /// <see cref="GradientChunk"/>s, so workers can sit on other nodes (issue 5); a chunk may carry a subtree's sum that a
-/// node with several devices reduced locally. On one node the default path skips this actor: the worker sums into the
-/// same tree itself. <see cref="TrainingSettings.AggregateGradients"/> routes steps through here instead.
+/// node with several devices reduced locally. Every run goes through here, a single process too: its worker hands
+/// its gradients over as <see cref="LocalGradient"/>s (no bytes copied). Sums are added up as soon as siblings of the
+/// tree are both in (<see cref="TreeSum"/>), so a step holds at most log2(A)+1 gradients when they arrive in order.
 /// </summary>
 public sealed class GradientAggregator : ReceiveActor
 {
@@ -28,9 +29,12 @@ public sealed class GradientAggregator : ReceiveActor
     sealed class Pending(BeginStep begin)
     {
         public BeginStep Begin { get; } = begin;
-        /// <summary>Chunks per (first micro-batch, span).</summary>
+        /// <summary>Chunks of gradients still in transit, per (first micro-batch, span).</summary>
         public Dictionary<(int Start, int Span), Dictionary<int, GradientChunk>> Chunks { get; } = [];
+        public TreeSum Sum { get; } = new(begin.MicroCount);
         public Dictionary<int, MicroBatchDone> Done { get; } = [];
+        public int Gradients { get; set; }
+        public int Blocks { get; set; }
     }
 
     Pending? pending;
@@ -53,8 +57,11 @@ public sealed class GradientAggregator : ReceiveActor
                 throw new InvalidOperationException($"step {c.Step}: a gradient for micro-batches {c.Micro}..{c.Micro + c.Span - 1} is not a block of the reduction tree over {pending.Begin.MicroCount}");
             if (!pending.Chunks.TryGetValue((c.Micro, c.Span), out var chunks)) pending.Chunks[(c.Micro, c.Span)] = chunks = [];
             chunks.TryAdd(c.Index, c);
-            TryComplete();
+            if (chunks.Count < c.Count) return;
+            pending.Chunks.Remove((c.Micro, c.Span));
+            AddGradient(c.Micro, c.Span, GradientChunk.Join(chunks.Values, pending.Begin.Length));
         });
+        Receive<LocalGradient>(g => { if (Accept(g.Step, g)) AddGradient(g.Micro, g.Span, g.Gradient); });
         Receive<MicroBatchDone>(d => { if (Accept(d.Step, d)) { pending!.Done.TryAdd(d.Micro, d); TryComplete(); } });
     }
 
@@ -71,19 +78,26 @@ public sealed class GradientAggregator : ReceiveActor
         return false;
     }
 
+    void AddGradient(int micro, int span, float[] gradient)
+    {
+        var p = pending!;
+        if (gradient.Length != p.Begin.Length)
+            throw new InvalidOperationException($"step {p.Begin.Step}: a gradient of {gradient.Length} floats, expected {p.Begin.Length}");
+        if (!p.Sum.Add(micro, span, gradient)) return;
+        p.Gradients++;
+        if (span > 1) p.Blocks++;
+        TryComplete();
+    }
+
     void TryComplete()
     {
         var p = pending!;
         var b = p.Begin;
-        if (p.Done.Count < b.MicroCount) return;
-        var complete = p.Chunks.Where(kv => kv.Value.Count > 0 && kv.Value.Count == kv.Value.Values.First().Count).Select(kv => kv.Key).ToHashSet();
-        if (!MicroReduction.Covers(complete, b.MicroCount)) return;
-        var units = complete.ToDictionary(k => k, k => GradientChunk.Join(p.Chunks[k].Values, b.Length));
-        var sum = MicroReduction.TryReduce(units, b.MicroCount)!;
+        if (p.Done.Count < b.MicroCount || p.Sum.Result is not { } sum) return;
         var loss = Enumerable.Range(0, b.MicroCount).Sum(m => p.Done[m].Loss) / b.MicroCount;
         var tokens = p.Done.Values.Sum(d => d.Tokens);
         b.Applier.Tell(new GpuWorker.ApplyGradients(b.Generation, b.Step, b.Lr, sum, loss, tokens), b.ReplyTo);
-        b.ReplyTo.Tell(new StepReduced(b.Step, b.MicroCount, complete.Count, complete.Count(k => k.Span > 1)));
+        b.ReplyTo.Tell(new StepReduced(b.Step, b.MicroCount, p.Gradients, p.Blocks));
         if (b.Replicas is { Count: > 0 } replicas)
         {
             var transport = GradientTransport.For(Context.System);

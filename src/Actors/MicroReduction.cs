@@ -10,8 +10,8 @@ namespace MiniMind.Actors;
 ///
 /// Every aligned block of 2^k micro-batches (start a multiple of 2^k) that lies inside <c>[0, A)</c> is a subtree, so a
 /// node with several devices that computed such a block can add it up locally and send one gradient instead of 2^k:
-/// the result is bit for bit what a single process gets. A single process walks the same tree in micro-batch order with
-/// <see cref="CanonicalSum{T}"/>, which keeps at most log2(A)+1 partial sums.
+/// the result is bit for bit what a single process gets. The aggregator adds blocks up as they arrive with
+/// <see cref="TreeSum"/>, which keeps at most log2(A)+1 partial sums when they arrive in order.
 /// </summary>
 public static class MicroReduction
 {
@@ -71,16 +71,25 @@ public static class MicroReduction
     /// micro-batch's gradient (span 1) or a subtree's sum. A subtree that is present is used as it is; otherwise its two
     /// halves are added. Returns null when some micro-batch is covered by nothing. Never changes the given arrays.</summary>
     public static float[]? TryReduce(IReadOnlyDictionary<(int Start, int Span), float[]> units, int microCount) =>
-        TryReduce(units, 0, microCount);
+        Reduce(units, 0, microCount, consume: false);
 
     /// <summary>The sum of the subtree <c>[start, start+span)</c> (a node of the tree, see <see cref="IsSubtree"/>) from the
     /// gradients at hand, as <see cref="TryReduce(IReadOnlyDictionary{ValueTuple{int, int}, float[]}, int)"/>.</summary>
-    public static float[]? TryReduce(IReadOnlyDictionary<(int Start, int Span), float[]> units, int start, int span)
+    public static float[]? TryReduce(IReadOnlyDictionary<(int Start, int Span), float[]> units, int start, int span) =>
+        Reduce(units, start, span, consume: false);
+
+    /// <summary>As <see cref="TryReduce(IReadOnlyDictionary{ValueTuple{int, int}, float[]}, int, int)"/>, for a caller that
+    /// owns the arrays and drops them afterwards: sums are added into them, and the result may be one of them
+    /// (the same bits, without a copy).</summary>
+    public static float[]? ReduceOwned(IReadOnlyDictionary<(int Start, int Span), float[]> units, int start, int span) =>
+        Reduce(units, start, span, consume: true);
+
+    static float[]? Reduce(IReadOnlyDictionary<(int Start, int Span), float[]> units, int start, int span, bool consume)
     {
-        // Returns (array, owned): owned arrays were allocated here and may be added into.
+        // Returns (array, owned): owned arrays may be added into.
         (float[] Sum, bool Owned)? Visit(int lo, int n)
         {
-            if (units.TryGetValue((lo, n), out var have)) return (have, false);
+            if (units.TryGetValue((lo, n), out var have)) return (have, consume);
             if (n == 1) return null;
             var p = SplitPoint(n);
             if (Visit(lo, p) is not { } left || Visit(lo + p, n - p) is not { } right) return null;
@@ -96,44 +105,76 @@ public static class MicroReduction
     public static void Add(float[] into, float[] other)
     {
         if (into.Length != other.Length) throw new ArgumentException($"gradient lengths differ: {into.Length} vs {other.Length}");
+        // Vectorised: each lane is the same IEEE float32 addition as the scalar loop, so the bits do not change.
         var a = into.AsSpan();
         var b = other.AsSpan();
-        for (var i = 0; i < a.Length; i++) a[i] += b[i];
+        var i = 0;
+        if (System.Numerics.Vector.IsHardwareAccelerated)
+        {
+            var width = System.Numerics.Vector<float>.Count;
+            for (; i <= a.Length - width; i += width)
+                (new System.Numerics.Vector<float>(a[i..]) + new System.Numerics.Vector<float>(b[i..])).CopyTo(a[i..]);
+        }
+        for (; i < a.Length; i++) a[i] += b[i];
     }
 }
 
 /// <summary>
-/// Sums leaves pushed in micro-batch order into <see cref="MicroReduction"/>'s tree, like a binary counter: equal-sized
-/// neighbours are added as soon as both exist, and <see cref="Finish"/> adds what remains from the right. Holds at most
-/// log2(A)+1 partial sums. <paramref name="add"/>(left, right) returns left + right and may reuse left's storage.
+/// Adds the gradients of blocks of <see cref="MicroReduction"/>'s tree over <c>[0, microCount)</c> as they arrive, in any
+/// order: two sibling subtrees are added (left += right) as soon as both are there, so gradients that arrive in
+/// micro-batch order leave at most log2(A)+1 sums alive. The result is bit for bit
+/// <see cref="MicroReduction.TryReduce(IReadOnlyDictionary{ValueTuple{int, int}, float[]}, int)"/>'s. Takes ownership of the
+/// arrays it is given (adds into them).
 /// </summary>
-public sealed class CanonicalSum<T>(Func<T, T, T> add)
+public sealed class TreeSum(int microCount)
 {
-    readonly List<(T Sum, int Size)> stack = [];
+    readonly Dictionary<(int Start, int Span), float[]> sums = [];
 
-    public int Count { get; private set; }
+    public int MicroCount => microCount;
 
-    public void Push(T leaf)
+    /// <summary>The whole sum, once every micro-batch is in.</summary>
+    public float[]? Result => sums.GetValueOrDefault((0, microCount));
+
+    /// <summary>Adds the gradient of block (<paramref name="start"/>, <paramref name="span"/>). Returns false, and ignores it,
+    /// when that block is already covered (a micro-batch computed twice after a reassignment: the same bits).</summary>
+    public bool Add(int start, int span, float[] gradient)
     {
-        Count++;
-        stack.Add((leaf, 1));
-        while (stack.Count >= 2 && stack[^1].Size == stack[^2].Size)
+        if (!MicroReduction.IsSubtree(start, span, microCount))
+            throw new InvalidOperationException($"a gradient for micro-batches {start}..{start + span - 1} is not a block of the reduction tree over {microCount}");
+        if (sums.Keys.Any(k => k.Start <= start && start + span <= k.Start + k.Span)) return false;
+        foreach (var inside in sums.Keys.Where(k => start <= k.Start && k.Start + k.Span <= start + span).ToList()) sums.Remove(inside);
+        var node = (Start: start, Span: span);
+        var sum = gradient;
+        while (Parent(node) is { } parent)
         {
-            var right = stack[^1];
-            var left = stack[^2];
-            stack.RemoveRange(stack.Count - 2, 2);
-            stack.Add((add(left.Sum, right.Sum), left.Size * 2));
+            var left = (parent.Start, MicroReduction.SplitPoint(parent.Span));
+            var isLeft = node == left;
+            var sibling = isLeft ? (parent.Start + left.Item2, parent.Span - left.Item2) : left;
+            if (!sums.Remove(sibling, out var other)) break;
+            if (isLeft) MicroReduction.Add(sum, other);
+            else
+            {
+                MicroReduction.Add(other, sum);
+                sum = other;
+            }
+            node = parent;
         }
+        sums[node] = sum;
+        return true;
     }
 
-    /// <summary>The sum of everything pushed (blocks of decreasing size, added right to left).</summary>
-    public T Finish()
+    /// <summary>The parent of a node of the tree (null for the root).</summary>
+    (int Start, int Span)? Parent((int Start, int Span) node)
     {
-        if (stack.Count == 0) throw new InvalidOperationException("nothing to sum");
-        var acc = stack[^1].Sum;
-        for (var i = stack.Count - 2; i >= 0; i--) acc = add(stack[i].Sum, acc);
-        stack.Clear();
-        Count = 0;
-        return acc;
+        (int, int)? parent = null;
+        var (lo, n) = (0, microCount);
+        while (lo != node.Start || n != node.Span)
+        {
+            parent = (lo, n);
+            var p = MicroReduction.SplitPoint(n);
+            if (node.Start < lo + p) n = p;
+            else (lo, n) = (lo + p, n - p);
+        }
+        return parent;
     }
 }

@@ -112,7 +112,7 @@ public sealed class RunManager : ReceivePersistentActor
 
     void Launch(RunRequested request, bool resumed)
     {
-        var settings = TrainingSettings.FromJson(request.SettingsJson) with { AggregateGradients = true };
+        var settings = TrainingSettings.FromJson(request.SettingsJson);
         activeRun = request.RunId;
         live[request.RunId] = new Live(0, 0, double.NaN, 0, 0, resumed ? "resuming after a coordinator restart" : null, DateTimeOffset.UtcNow, 0);
         coordinator = Context.ActorOf(coordinatorFactory(request.RunId, settings, Self), $"run-{request.RunId}");

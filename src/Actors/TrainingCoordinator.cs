@@ -3,6 +3,7 @@ using Akka.Event;
 using Akka.Persistence;
 using MiniMind.Actors.Checkpoints;
 using MiniMind.Actors.Protocol;
+using MiniMind.Actors.Stages;
 using MiniMind.Model.Data;
 using static MiniMind.Actors.CheckpointWriter;
 using static MiniMind.Actors.GpuWorker;
@@ -70,13 +71,9 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     readonly bool localCompute;
     readonly ILoggingAdapter log = Context.GetLogger();
 
-    enum ReplicaState { Pending, Joining, Ready }
-    sealed record Remote(string Node, string Device, ReplicaState State, long JoinStep);
-    readonly Dictionary<IActorRef, Remote> remotes = [];
-    /// <summary>The step in flight: who computes each micro-batch.</summary>
-    readonly Dictionary<int, IActorRef> assigned = [];
-    /// <summary>Micro-batches handed to each node in this incarnation (reported when the run ends).</summary>
-    readonly SortedDictionary<string, long> computedBy = new(StringComparer.Ordinal);
+    /// <summary>Replicas, assignment, join and leave: decided by <see cref="StepSchedule"/>'s pure functions.</summary>
+    StepSchedule schedule = StepSchedule.Empty;
+    IActorRef joiner = ActorRefs.Nobody;
     long microsReduced, gradientsReceived, blocksReceived;
     DataLoader.StepBatches? inFlight;
     /// <summary>Snapshots requested from worker-0 (step → write a checkpoint?, send to joiners?).</summary>
@@ -86,20 +83,15 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     TrainingPlan? plan;
     IActorRef loader = ActorRefs.Nobody, worker = ActorRefs.Nobody, writer = ActorRefs.Nobody, aggregator = ActorRefs.Nobody;
     int gradientLength;
-    int generation;
-    int restarts;
-    bool workerReady, stepInFlight, stopRequested, finishing, begun;
-    long nextStep;
-    long stopAtStep = -1;
+    /// <summary>Phase, generation, the step pipeline, pause, stop and checkpoint on demand: decided by
+    /// <see cref="CoordinatorState"/>'s pure functions.</summary>
+    CoordinatorState control = CoordinatorState.Initial;
     readonly Dictionary<long, DataLoader.StepBatches> buffer = [];
     readonly HashSet<long> requested = [];
     TimeSpan pendingStall;
     // operations
     HealthBook health = HealthBook.Empty;
-    bool paused;
-    string phase = "starting";
     readonly List<(string RequestId, IActorRef ReplyTo, long MinStep)> saveWaiters = [];
-    bool saveRequested;
 
     public TrainingCoordinator(string persistenceId, TrainingSettings settings, Func<TrainingSettings, ITokenizedDataset> openDataset,
                                IActorRef listener, FaultPlan faults, TimeSpan checkpointWriteDelay, bool localCompute = true)
@@ -115,14 +107,26 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Recover<ITrainingEvent>(e => state = state.Apply(e));
         Recover<RecoveryCompleted>(_ => Self.Tell(StartTraining.Instance));
 
-        Command<StartTraining>(_ => OnStart());
-        Command<StopTraining>(OnStop);
+        Training();
+    }
+
+    /// <summary>What every phase answers: status, health and the ops commands.</summary>
+    void Operations()
+    {
         Command<FetchTrainingStatus>(f => Sender.Tell(new TrainingStatus(f.RequestId, state)));
         Command<PauseTraining>(OnPause);
         Command<ResumeTraining>(OnResume);
         Command<SaveCheckpoint>(OnSaveCheckpoint);
-        Command<FetchActorHealth>(f => Sender.Tell(new ActorHealthReport(f.RequestId, Self.Path.ToStringWithoutAddress(), phase, nextStep, plan?.TotalSteps ?? state.TotalSteps, health)));
+        Command<FetchActorHealth>(f => Sender.Tell(new ActorHealthReport(f.RequestId, Self.Path.ToStringWithoutAddress(), control.PhaseName, control.NextStep, plan?.TotalSteps ?? state.TotalSteps, health)));
         Command<ChildRestarted>(c => health = health.Restarted(c.Name));
+    }
+
+    /// <summary>Starting, running, paused, stopping or restoring: the run's work.</summary>
+    void Training()
+    {
+        Operations();
+        Command<StopTraining>(OnStop);
+        Command<StartTraining>(_ => OnStart());
         Command<LatestLoaded>(OnLatestLoaded);
         Command<WorkerReady>(OnWorkerReady);
         Command<DataLoader.StepBatches>(b =>
@@ -145,7 +149,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Command<ReplicaReady>(OnReplicaReady);
         Command<ReplicaLost>(msg =>
         {
-            if (msg.Generation != generation || !remotes.TryGetValue(Sender, out var r)) return;
+            if (msg.Generation != control.Generation || !schedule.Replicas.TryGetValue(Sender, out var r)) return;
             var w = Sender;
             OnWorkerLeft(new WorkerLeft(w, $"its replica failed: {msg.Reason}"));
             OnWorkerJoined(new WorkerJoined(w, r.Node, r.Device));
@@ -155,6 +159,20 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Command<WorkerRestarted>(OnWorkerRestarted);
         Command<ReloadWorker>(_ => Reload());
         Command<Terminated>(t => Fail($"{t.ActorRef.Path.Name} stopped after repeated failures"));
+    }
+
+    /// <summary>Completed, stopped or failed: the final report is out; queries are answered, a stop and late work are dropped.</summary>
+    void Ended()
+    {
+        Operations();
+        CommandAny(_ => { });
+    }
+
+    /// <summary>The run ends in <paramref name="phase"/>; the caller reports it.</summary>
+    void End(RunPhase phase)
+    {
+        control = control.End(phase);
+        Become(Ended);
     }
 
     public override string PersistenceId { get; }
@@ -173,26 +191,13 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     /// Bad data or a missing/corrupt file cannot be fixed by retrying: escalate. Each restart is counted per child
     /// for <c>actor health</c>.</summary>
     protected override SupervisorStrategy SupervisorStrategy() =>
-        new RestartCountingStrategy(3, TimeSpan.FromMinutes(1), ex => ex switch
+        new RestartCountingStrategy<ChildRestarted>(c => new ChildRestarted(c), 3, TimeSpan.FromMinutes(1), ex => ex switch
         {
             InvalidDataException or FileNotFoundException or DirectoryNotFoundException => Directive.Escalate,
             _ => Directive.Restart,
         });
 
     sealed record ChildRestarted(string Name);
-
-    /// <summary>One-for-one, telling the supervisor which child it restarts.</summary>
-    sealed class RestartCountingStrategy(int maxRetries, TimeSpan within, Func<Exception, Directive> decider)
-        : OneForOneStrategy(maxRetries, within, decider)
-    {
-        public override void ProcessFailure(IActorContext context, bool restart, IActorRef child, Exception cause,
-                                            Akka.Actor.Internal.ChildRestartStats stats, IReadOnlyCollection<Akka.Actor.Internal.ChildRestartStats> children)
-        {
-            if (restart) context.Self.Tell(new ChildRestarted(child.Path.Name));
-            base.ProcessFailure(context, restart, child, cause, stats, children);
-        }
-    }
-
     sealed record ReloadWorker;
 
     protected override void PreRestart(Exception reason, object message)
@@ -224,18 +229,32 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     void OnStart()
     {
-        if (begun) return;
-        begun = true;
+        if (control.Begun) return;
+        control = control.Begin();
         if (state.Completed)
         {
-            phase = "completed";
-            listener.Tell(new TrainingFinished(Outcome.AlreadyCompleted, state.CommittedStep, state.OutputFile,
-                $"run already completed at step {state.CommittedStep}: {state.OutputFile}"));
+            var output = state.OutputPath(settings.RunDir, settings.OutputFileName)!;
+            var problem = OutputProblem(output, state.OutputSha256);
+            if (problem is null)
+            {
+                End(RunPhase.Completed);
+                listener.Tell(new TrainingFinished(Outcome.AlreadyCompleted, state.CommittedStep, output,
+                    $"run already completed at step {state.CommittedStep}: {output}"));
+                return;
+            }
+            // The journal vouches for the output's sha256: export it again from the final checkpoint (bit for bit).
+            listener.Tell(new TrainingNotice($"warning: the completed run's output {output} {problem}; exporting it again from the checkpoint of step {state.CommittedStep}"));
+            control = control.Restoring();
+            restoring = output;
+            writer = Context.ActorOf(CheckpointWriter.Props(settings.CheckpointDir, checkpointWriteDelay), "checkpoint-writer");
+            worker = Context.ActorOf(WorkerProps(), "worker-0");
+            Context.Watch(worker);
+            Reload();
             return;
         }
         if (state.Started && state.SettingsJson is { } json && TrainingSettings.FromJson(json).Identity() != settings.Identity())
         {
-            phase = "failed";
+            End(RunPhase.Failed);
             listener.Tell(new TrainingFinished(Outcome.Failed, state.CommittedStep, null,
                 $"{settings.RunDir} holds a different {settings.Stage} run (differs in: {string.Join(", ", TrainingSettings.FromJson(json).IdentityDifferences(settings))}); use another --run-dir"));
             return;
@@ -248,40 +267,53 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException)
         {
-            phase = "failed";
+            End(RunPhase.Failed);
             listener.Tell(new TrainingFinished(Outcome.Failed, 0, null, e.Message));
             return;
         }
         loader = Context.ActorOf(DataLoader.Props(dataset, plan, settings.Seed), "data-loader");
         writer = Context.ActorOf(CheckpointWriter.Props(settings.CheckpointDir, checkpointWriteDelay), "checkpoint-writer");
-        var workerProps = GpuWorker.Props(settings, faults);
-        if (Context.System.Dispatchers.HasDispatcher(GpuWorker.DispatcherId)) workerProps = workerProps.WithDispatcher(GpuWorker.DispatcherId);
-        worker = Context.ActorOf(workerProps, "worker-0");
-        if (settings.AggregateGradients) aggregator = Context.ActorOf(GradientAggregator.Props(), "gradient-aggregator");
+        worker = Context.ActorOf(WorkerProps(), "worker-0");
+        aggregator = Context.ActorOf(GradientAggregator.Props(), "gradient-aggregator");
         Context.Watch(worker);
         foreach (var child in new[] { loader, writer, worker, aggregator }.Where(c => !c.IsNobody()))
             health = health.Created(child.Path.Name);
-        phase = "running";
+        control = control.Began();
         if (!state.Started)
             Persist(new RunStarted(settings.Stage, settings.ToJson(), dataset.Count, plan.TotalSteps), e => { state = state.Apply(e); Reload(); });
         else
             Reload();
     }
 
+    Props WorkerProps()
+    {
+        var props = GpuWorker.Props(settings, faults);
+        return Context.System.Dispatchers.HasDispatcher(GpuWorker.DispatcherId) ? props.WithDispatcher(GpuWorker.DispatcherId) : props;
+    }
+
+    /// <summary>Null when <paramref name="path"/> holds the bytes the journal vouches for, else what is wrong with it.</summary>
+    static string? OutputProblem(string path, string? sha256)
+    {
+        if (!File.Exists(path)) return "is missing";
+        var actual = StageObjective.Sha256(path);
+        return sha256 is null || actual == sha256 ? null : $"is damaged (sha256 {actual[..12]}…, the journal has {sha256[..Math.Min(12, sha256.Length)]}…)";
+    }
+
+    /// <summary>Set while a completed run's missing or damaged output is exported again: the path it goes to.</summary>
+    string? restoring;
+
     /// <summary>(Re)initialise the worker from the newest verified checkpoint, or from scratch.</summary>
     void Reload()
     {
-        generation++;
-        workerReady = false;
-        stepInFlight = false;
+        control = control.Reloading();
         ResetReplicas();
-        writer.Tell(new LoadLatest(generation, state.Checkpoints));
+        writer.Tell(new LoadLatest(control.Generation, state.Checkpoints));
     }
 
     void OnLatestLoaded(LatestLoaded msg)
     {
         health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow);
-        if (msg.Generation != generation) return;
+        if (msg.Generation != control.Generation) return;
         foreach (var (file, reason) in msg.Rejected)
         {
             listener.Tell(new TrainingNotice($"warning: checkpoint {file} is unusable ({reason}); falling back to the previous one"));
@@ -290,7 +322,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         if (msg.Checkpoint is null && state.CommittedStep > 0)
             listener.Tell(new TrainingNotice($"warning: no usable checkpoint; restarting from step 0 (the journal had {state.CommittedStep} steps)"));
         pendingResume = msg.Record?.File;
-        worker.Tell(new Initialize(generation, msg.Checkpoint));
+        worker.Tell(new Initialize(control.Generation, msg.Checkpoint));
     }
 
     string? pendingResume;
@@ -299,9 +331,15 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     {
         // fp32 weights, gradients and AdamW's two moments
         health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow).Holds(Sender.Path.Name, msg.ParameterCount * 16);
-        if (msg.Generation != generation) return;
-        workerReady = true;
-        nextStep = msg.Step;
+        if (msg.Generation != control.Generation) return;
+        if (restoring is not null)
+        {
+            if (msg.Step == state.CommittedStep) worker.Tell(new ExportWeights(control.Generation, restoring));
+            else Fail($"the completed run's output is missing or damaged and its final checkpoint (step {state.CommittedStep}) is not usable " +
+                      $"(newest usable: step {msg.Step}); use another --run-dir to train again");
+            return;
+        }
+        control = control.WorkerIsReady(msg.Step);
         gradientLength = (int)msg.ParameterCount;
         if (!announced)
         {
@@ -312,8 +350,8 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         {
             listener.Tell(new TrainingNotice($"worker restarted; redoing from step {msg.Step}"));
         }
-        if (nextStep >= plan!.TotalSteps) { Finish(); return; }
-        if (stopRequested) { FinishStopped(); return; }
+        if (control.NextStep >= plan!.TotalSteps) { Finish(); return; }
+        if (control.StopRequested) { FinishStopped(); return; }
         JoinPending();
         Pump();
     }
@@ -323,163 +361,123 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     /// <summary>Keep the worker busy and the loader one step ahead.</summary>
     void Pump()
     {
-        if (plan is null || finishing) return;
-        for (var s = nextStep; s <= nextStep + 1 && s < plan.TotalSteps; s++)
+        if (plan is null || control.Finishing) return;
+        for (var s = control.NextStep; s <= control.NextStep + 1 && s < plan.TotalSteps; s++)
             if (!buffer.ContainsKey(s) && requested.Add(s)) loader.Tell(new DataLoader.FetchStepBatches(s));
-        if (workerReady && !stepInFlight && !stopRequested && !paused && buffer.TryGetValue(nextStep, out var batches))
+        if (control.CanStartStep && buffer.TryGetValue(control.NextStep, out var batches))
         {
-            if (!settings.AggregateGradients)
-            {
-                stepInFlight = true;
-                worker.Tell(new RunStep(generation, nextStep, plan.LearningRateAt(nextStep), batches.Micro));
-                return;
-            }
-            var slots = Slots();
+            var slots = schedule.Slots(worker, localCompute);
             if (slots.Count == 0) return;   // no worker yet: wait for one to join
-            stepInFlight = true;
+            control = control.StepStarted();
             inFlight = batches;
-            assigned.Clear();
-            var replicas = remotes.Where(r => r.Value.State != ReplicaState.Pending).Select(r => r.Key).ToList();
-            aggregator.Tell(new GradientAggregator.BeginStep(generation, nextStep, batches.Micro.Count, gradientLength, plan.LearningRateAt(nextStep), worker, Self, replicas));
+            schedule = schedule.NewStep();
+            aggregator.Tell(new GradientAggregator.BeginStep(control.Generation, control.NextStep, batches.Micro.Count, gradientLength, plan.LearningRateAt(control.NextStep), worker, Self, schedule.Followers));
             Assign(Enumerable.Range(0, batches.Micro.Count).ToList(), slots);
         }
     }
 
-    /// <summary>Who computes micro-batches now: one slot per device of worker-0 (when it computes) and of the remote
-    /// replicas that are ready. Any of them gives the same bits for a micro-batch (same weights, same data), so the split
-    /// is free. A node's slots are adjacent and nodes with several devices come first, so that a node gets runs of
-    /// neighbouring micro-batches: whole blocks of the reduction tree, which it adds up before sending.</summary>
-    List<IActorRef> Slots()
-    {
-        var computers = new List<(IActorRef Ref, int Devices, string Name)>();
-        if (localCompute) computers.Add((worker, 1, ""));
-        computers.AddRange(remotes.Where(r => r.Value.State == ReplicaState.Ready)
-            .Select(r => (r.Key, Model.DeviceList.Parse(r.Value.Device).Length, r.Value.Node)));
-        return [.. computers.OrderByDescending(c => c.Devices).ThenBy(c => c.Name, StringComparer.Ordinal)
-            .SelectMany(c => Enumerable.Repeat(c.Ref, c.Devices))];
-    }
-
-    /// <summary>Micro-batch i of <paramref name="micros"/> goes to slot i mod |slots|; each node hears its whole group.</summary>
+    /// <summary>Tell each assigned target its micro-batch (a remote node hears its whole group, to sum blocks locally).</summary>
     void Assign(IReadOnlyList<int> micros, IReadOnlyList<IActorRef> slots)
     {
         var b = inFlight!;
-        var groups = micros.Select((m, i) => (Micro: m, Target: slots[i % slots.Count])).GroupBy(x => x.Target);
-        foreach (var group in groups)
+        (schedule, var assignments) = schedule.Assign(micros, slots, worker);
+        foreach (var a in assignments)
         {
-            var target = group.Key;
-            var mine = group.Select(x => x.Micro).Order().ToList();
-            var name = target.Equals(worker) ? "coordinator" : remotes.TryGetValue(target, out var r) ? r.Node : target.Path.Address.ToString();
-            computedBy[name] = computedBy.GetValueOrDefault(name) + mine.Count;
-            foreach (var micro in mine)
-            {
-                assigned[micro] = target;
-                if (target.Equals(worker))
-                    worker.Tell(new ComputeGradients(generation, b.Step, micro, b.Micro.Count, b.Micro[micro], aggregator));
-                else
-                    target.Tell(new RemoteCompute(generation, b.Step, micro, b.Micro.Count, b.Micro[micro], mine), aggregator);
-            }
+            if (a.Target.Equals(worker))
+                worker.Tell(new ComputeGradients(control.Generation, b.Step, a.Micro, b.Micro.Count, b.Micro[a.Micro], aggregator));
+            else
+                a.Target.Tell(new RemoteCompute(control.Generation, b.Step, a.Micro, b.Micro.Count, b.Micro[a.Micro], a.Group), aggregator);
         }
     }
 
     void OnWorkerJoined(WorkerJoined msg)
     {
-        if (remotes.ContainsKey(msg.Worker)) return;
-        remotes[msg.Worker] = new Remote(msg.Node, msg.Device, ReplicaState.Pending, -1);
+        if (schedule.Joined(msg.Worker, msg.Node, msg.Device) is not { } joined) return;
+        schedule = joined;
         listener.Tell(new TrainingNotice($"worker {msg.Node} ({msg.Device}) joined"));
         JoinPending();
     }
 
     void OnWorkerLeft(WorkerLeft msg)
     {
-        if (!remotes.Remove(msg.Worker, out var gone)) return;
+        if (schedule.Left(msg.Worker) is not var (next, gone, orphans)) return;
+        schedule = next;
         listener.Tell(new TrainingNotice($"worker {gone.Node} left ({msg.Reason})"));
-        if (!stepInFlight || inFlight is null) return;
-        var orphans = assigned.Where(a => a.Value.Equals(msg.Worker)).Select(a => a.Key).Order().ToList();
-        if (orphans.Count == 0) return;
+        if (!control.StepInFlight || inFlight is null || orphans.Count == 0) return;
         // Its micro-batches go to the others (worker-0 as a last resort, so the step always completes). A copy that
         // the lost worker did deliver is identical and deduplicated by the aggregator.
-        var slots = Slots();
-        if (slots.Count == 0) slots = [worker];
-        Assign(orphans, slots);
+        var slots = schedule.Slots(worker, localCompute);
+        Assign(orphans, slots.Count > 0 ? slots : [worker]);
         listener.Tell(new TrainingNotice($"reassigned micro-batches {string.Join(",", orphans)} of step {inFlight.Step} from {gone.Node}"));
     }
 
     void OnReplicaReady(ReplicaReady msg)
     {
-        if (msg.Generation != generation || !remotes.TryGetValue(Sender, out var r) || r.State != ReplicaState.Joining) return;
-        remotes[Sender] = r with { State = ReplicaState.Ready };
+        if (msg.Generation != control.Generation || schedule.Ready(Sender) is not var (next, r)) return;
+        schedule = next;
         listener.Tell(new TrainingNotice($"worker {r.Node} ready at step {msg.Step}"));
         Pump();
     }
 
     void ResetReplicas()
     {
-        foreach (var k in remotes.Keys.ToList()) remotes[k] = remotes[k] with { State = ReplicaState.Pending, JoinStep = -1 };
+        schedule = schedule.Reset();
         snapshots.Clear();
-        assigned.Clear();
     }
 
-    /// <summary>At a step boundary, pending workers become replicas of the state at <c>nextStep</c>: one snapshot of
-    /// worker-0 (model, AdamW, RNG), sent in chunks; they receive the reduced gradients from <c>nextStep</c> on.</summary>
+    /// <summary>At a step boundary, pending workers become replicas of the state at <c>NextStep</c>: one snapshot of
+    /// worker-0 (model, AdamW, RNG), fanned out by the <see cref="ReplicaJoiner"/>; they receive the reduced gradients
+    /// from <c>NextStep</c> on.</summary>
     void JoinPending()
     {
-        if (!workerReady || stepInFlight || finishing || plan is null || !remotes.Values.Any(r => r.State == ReplicaState.Pending)) return;
-        foreach (var k in remotes.Where(r => r.Value.State == ReplicaState.Pending).Select(r => r.Key).ToList())
-            remotes[k] = remotes[k] with { State = ReplicaState.Joining, JoinStep = nextStep };
-        RequestSnapshot(nextStep, checkpoint: false, join: true);
+        if (!control.Idle || plan is null || !schedule.AnyPending) return;
+        schedule = schedule.StartJoin(control.NextStep);
+        RequestSnapshot(control.NextStep, checkpoint: false, join: true);
     }
 
     void RequestSnapshot(long step, bool checkpoint, bool join)
     {
         var had = snapshots.TryGetValue(step, out var p);
         snapshots[step] = (p.Checkpoint || checkpoint, p.Join || join);
-        if (!had) worker.Tell(new Snapshot(generation, step));
+        if (!had) worker.Tell(new Snapshot(control.Generation, step));
     }
 
     void OnSnapshotted(Snapshotted s)
     {
         health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow);
-        if (s.Generation != generation || !snapshots.Remove(s.Checkpoint.Step, out var purpose)) return;
+        if (s.Generation != control.Generation || !snapshots.Remove(s.Checkpoint.Step, out var purpose)) return;
         if (purpose.Checkpoint)
         {
             pendingStall += s.Elapsed;
             writer.Tell(new WriteCheckpoint(s.Generation, s.Checkpoint));
         }
-        if (!purpose.Join) return;
-        var joiners = remotes.Where(r => r.Value.State == ReplicaState.Joining && r.Value.JoinStep == s.Checkpoint.Step).Select(r => r.Key).ToList();
-        if (joiners.Count == 0) return;
-        var chunks = BlobChunk.Split(generation, s.Checkpoint.ToBytes());
-        foreach (var j in joiners)
-        {
-            j.Tell(new JoinRun(PersistenceId, generation, settings.ToJson(), s.Checkpoint.Step, chunks.Count));
-            foreach (var c in chunks) j.Tell(c);
-        }
+        if (!purpose.Join || schedule.JoinersAt(s.Checkpoint.Step) is not { Count: > 0 } joiners) return;
+        if (joiner.IsNobody()) joiner = Context.ActorOf(ReplicaJoiner.Props(), "replica-joiner");
+        joiner.Tell(new ReplicaJoiner.FanOut(PersistenceId, control.Generation, settings.ToJson(), s.Checkpoint, joiners));
     }
 
     void OnStepRan(StepRan msg)
     {
         var now = DateTimeOffset.UtcNow;
         health = health.Seen(Sender.Path.Name, now, completesWork: true);
-        if (settings.AggregateGradients && !aggregator.IsNobody()) health = health.Seen(aggregator.Path.Name, now, completesWork: true);
-        if (msg.Generation != generation || msg.Step != nextStep) return;
+        health = health.Seen(aggregator.Path.Name, now, completesWork: true);
+        if (msg.Generation != control.Generation || msg.Step != control.NextStep) return;
         if (!double.IsFinite(msg.Loss) || !double.IsFinite(msg.GradNorm))
         {
             // A NaN/∞ gradient has already been applied to the replicas: nothing of this step is journaled or
             // checkpointed, the run stops, and a re-run resumes from the newest checkpoint (all of whose weights are finite).
-            finishing = true;
-            stepInFlight = false;
+            control = control.Diverged();
             var what = double.IsFinite(msg.Loss) ? $"the gradient norm is {msg.GradNorm}" : $"the loss is {msg.Loss}";
             Fail($"step {msg.Step + 1}: {what} (diverged, or the data gave no loss tokens); nothing of this step was kept and " +
                  $"the newest checkpoint (step {state.LatestCheckpoint?.Step ?? 0}) is intact: lower --learning-rate or check the data, then re-run to resume");
             return;
         }
-        stepInFlight = false;
-        assigned.Clear();
+        schedule = schedule.NewStep();
         inFlight = null;
         buffer.Remove(msg.Step);
         requested.Remove(msg.Step);
         var done = msg.Step + 1;
-        nextStep = done;
+        control = control.StepDone(done);
         var lr = plan!.LearningRateAt(msg.Step);
         var persistStarted = System.Diagnostics.Stopwatch.GetTimestamp();
         PersistAsync(new StepCommitted(plan.EpochOf(msg.Step), done, plan.CursorAfter(msg.Step), msg.Loss, lr, msg.Tokens), e =>
@@ -487,25 +485,26 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             state = state.Apply(e);
             health = health.JournalWrite(System.Diagnostics.Stopwatch.GetElapsedTime(persistStarted));
         });
-        if (done % Math.Max(1, settings.LogInterval) == 0 || done == plan.TotalSteps || done == 1)
+        var next = control.AfterStep(done, plan.TotalSteps, settings.LogInterval, settings.SaveInterval);
+        if (next.Report)
         {
             listener.Tell(new TrainingProgress(done, plan.TotalSteps, plan.EpochOf(msg.Step), msg.Loss, lr, msg.GradNorm, msg.Tokens, msg.Elapsed, pendingStall));
             pendingStall = TimeSpan.Zero;
         }
-        if (done == plan.TotalSteps)
+        if (next.Finish)
         {
-            finishing = true;
+            control = control.Finish();
             RequestSnapshot(done, checkpoint: true, join: false);
             return;
         }
-        if (stopRequested)
+        if (next.Stop)
         {
             FinishStopped();
             return;
         }
-        if (done % Math.Max(1, settings.SaveInterval) == 0 || saveRequested)
+        if (next.Checkpoint)
         {
-            saveRequested = false;
+            control = control.SaveTaken();
             RequestSnapshot(done, checkpoint: true, join: false);
         }
         JoinPending();
@@ -514,27 +513,25 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     void OnStop(StopTraining msg)
     {
-        if (stopRequested) return;
-        stopRequested = true;
-        if (phase is "running" or "paused" or "starting") phase = "stopping";
-        if (!begun || plan is null || finishing) return;
-        if (workerReady && !stepInFlight) FinishStopped();
+        if (control.StopRequested) return;
+        control = control.Stop();
+        if (!control.Begun || plan is null || control.Finishing) return;
+        if (control.WorkerReady && !control.StepInFlight) FinishStopped();
     }
 
     /// <summary>Checkpoint the state after the last finished step (unless the newest checkpoint already is it), then report.</summary>
     void FinishStopped()
     {
-        finishing = true;
-        stopAtStep = nextStep;
-        if (state.LatestCheckpoint?.Step == nextStep)
-            Stopped(nextStep, $"stopped at step {nextStep}; checkpoint {state.LatestCheckpoint.File}");
+        control = control.StoppingAt();
+        if (state.LatestCheckpoint?.Step == control.NextStep)
+            Stopped(control.NextStep, $"stopped at step {control.NextStep}; checkpoint {state.LatestCheckpoint.File}");
         else
-            RequestSnapshot(nextStep, checkpoint: true, join: false);
+            RequestSnapshot(control.NextStep, checkpoint: true, join: false);
     }
 
     void Stopped(long step, string message)
     {
-        phase = "stopped";
+        End(RunPhase.Stopped);
         listener.Tell(new TrainingFinished(Outcome.Stopped, step, null, message));
     }
 
@@ -551,9 +548,9 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
                 PersistAll(prunable.Select(p => new CheckpointDiscarded(p.File, "pruned")), d => state = state.Apply(d));
                 DeferAsync(prunable, p => writer.Tell(new DeleteCheckpoints(p.Select(c => c.File).ToList())));
             }
-            if (msg.Generation != generation) return;
+            if (msg.Generation != control.Generation) return;
             if (msg.Step == plan!.TotalSteps) Finish();
-            else if (msg.Step == stopAtStep)
+            else if (msg.Step == control.StopAtStep)
                 Stopped(msg.Step, $"stopped at step {msg.Step}; checkpoint {msg.File}");
         });
     }
@@ -561,77 +558,87 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     /// <summary>All steps done and checkpointed: write MiniMind's output file.</summary>
     void Finish()
     {
-        finishing = true;
-        worker.Tell(new ExportWeights(generation, Path.Combine(settings.RunDir, settings.OutputFileName)));
+        control = control.Finish();
+        worker.Tell(new ExportWeights(control.Generation, Path.Combine(settings.RunDir, settings.OutputFileName)));
     }
 
     void OnWeightsExported(WeightsExported msg)
     {
         health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow);
-        if (msg.Generation != generation) return;
-        Persist(new RunCompleted(msg.Path, msg.Sha256, plan!.TotalSteps), e =>
+        if (msg.Generation != control.Generation) return;
+        if (restoring is not null)
+        {
+            if (msg.Sha256 != state.OutputSha256)
+            {
+                Fail($"the output exported again from step {state.CommittedStep} ({msg.Path}) has sha256 {msg.Sha256}, not the journal's {state.OutputSha256}");
+                return;
+            }
+            End(RunPhase.Completed);
+            listener.Tell(new TrainingNotice($"restored {msg.Path} from the checkpoint of step {state.CommittedStep} (sha256 matches the journal)"));
+            listener.Tell(new TrainingFinished(Outcome.AlreadyCompleted, state.CommittedStep, msg.Path,
+                $"run already completed at step {state.CommittedStep}: {msg.Path} (restored)"));
+            return;
+        }
+        // Journaled relative to the run dir, so a copied or moved run dir finds its own output.
+        var relative = Path.GetRelativePath(Path.GetFullPath(settings.RunDir), Path.GetFullPath(msg.Path));
+        Persist(new RunCompleted(relative, msg.Sha256, plan!.TotalSteps), e =>
         {
             state = state.Apply(e);
-            phase = "completed";
-            if (settings.AggregateGradients && computedBy.Count > 0)
+            End(RunPhase.Completed);
+            if (schedule.Distributed)
             {
-                listener.Tell(new TrainingNotice("micro-batches assigned: " + string.Join(", ", computedBy.Select(kv => $"{kv.Key} {kv.Value}"))));
+                listener.Tell(new TrainingNotice("micro-batches assigned: " + string.Join(", ", schedule.ComputedBy.Select(kv => $"{kv.Key} {kv.Value}"))));
                 listener.Tell(new TrainingNotice($"gradients received: {gradientsReceived} for {microsReduced} micro-batches ({blocksReceived} of them sums of several, reduced on their node)"));
             }
-            listener.Tell(new TrainingFinished(Outcome.Completed, e.Step, e.OutputFile, $"done: {e.Step} steps, wrote {e.OutputFile}"));
+            listener.Tell(new TrainingFinished(Outcome.Completed, e.Step, msg.Path, $"done: {e.Step} steps, wrote {msg.Path}"));
         });
     }
 
     void OnWorkerRestarted(WorkerRestarted msg)
     {
-        restarts++;
-        var delay = TimeSpan.FromMilliseconds(Math.Min(10_000, 200 * Math.Pow(2, restarts - 1)));
-        log.Warning("worker failed ({0}); restart {1}, reloading in {2} ms", msg.Reason, restarts, delay.TotalMilliseconds);
+        control = control.WorkerFailed();            // drop replies of the failed incarnation now
+        var delay = control.ReloadDelay;
+        log.Warning("worker failed ({0}); restart {1}, reloading in {2} ms", msg.Reason, control.Restarts, delay.TotalMilliseconds);
         listener.Tell(new TrainingNotice($"warning: worker failed ({msg.Reason}); reloading the newest checkpoint in {delay.TotalMilliseconds:0} ms"));
-        generation++;            // drop replies of the failed incarnation now
-        workerReady = false;
-        stepInFlight = false;
         ResetReplicas();
-        finishing = false;
         Timers.StartSingleTimer("reload-worker", new ReloadWorker(), delay);
     }
 
     void Fail(string message)
     {
-        phase = "failed";
+        End(RunPhase.Failed);
         listener.Tell(new TrainingFinished(Outcome.Failed, state.CommittedStep, null, message));
     }
 
     void OnPause(PauseTraining msg)
     {
-        if (phase == "running") phase = "paused";
-        paused = true;
-        Sender.Tell(new TrainingPaused(msg.RequestId, stepInFlight ? nextStep + 1 : nextStep, stepInFlight));
+        control = control.Pause();
+        Sender.Tell(new TrainingPaused(msg.RequestId, control.PausedAt, control.StepInFlight));
     }
 
     void OnResume(ResumeTraining msg)
     {
-        if (phase == "paused") phase = "running";
-        paused = false;
-        Sender.Tell(new TrainingResumed(msg.RequestId, nextStep));
-        Pump();
+        control = control.Resume();
+        Sender.Tell(new TrainingResumed(msg.RequestId, control.NextStep));
+        if (!control.Ended) Pump();
     }
 
     void OnSaveCheckpoint(SaveCheckpoint msg)
     {
-        if (!begun || plan is null || state.Completed || phase is "failed" or "completed")
+        var (next, decision) = control.DecideSave(control.Begun && plan is not null, state.Completed, control.StepInFlight, control.Idle,
+                                                  control.NextStep, state.LatestCheckpoint);
+        control = next;
+        switch (decision)
         {
-            Sender.Tell(new CheckpointTaken(msg.RequestId, null, state.CommittedStep, $"no checkpoint: the run is {phase}"));
-            return;
+            case SaveDecision.Refuse r:
+                Sender.Tell(new CheckpointTaken(msg.RequestId, null, state.CommittedStep, r.Error));
+                return;
+            case SaveDecision.Existing e:
+                Sender.Tell(new CheckpointTaken(msg.RequestId, e.Checkpoint.File, e.Checkpoint.Step, null));
+                return;
         }
-        if (!stepInFlight && state.LatestCheckpoint is { } latest && latest.Step == nextStep)
-        {
-            Sender.Tell(new CheckpointTaken(msg.RequestId, latest.File, latest.Step, null));
-            return;
-        }
-        saveWaiters.Add((msg.RequestId, Sender, nextStep));
-        if (workerReady && !stepInFlight && !finishing) RequestSnapshot(nextStep, checkpoint: true, join: false);
-        else saveRequested = true;   // after the step in flight (OnStepRan)
+        saveWaiters.Add((msg.RequestId, Sender, control.NextStep));
+        if (decision is SaveDecision.SnapshotNow) RequestSnapshot(control.NextStep, checkpoint: true, join: false);
     }
 
     void ReplySaved(string file, long step)

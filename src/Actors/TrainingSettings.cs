@@ -38,9 +38,6 @@ public sealed record TrainingSettings
     public int Threads { get; init; }
     /// <summary>Checkpoints kept on disk (the newest K).</summary>
     public int KeepCheckpoints { get; init; } = 3;
-    /// <summary>Route every step through the <see cref="GradientAggregator"/> (gradients shipped as chunks, reduced in
-    /// micro-batch order), the path workers on other nodes will take. Off: the worker accumulates locally (faster).</summary>
-    public bool AggregateGradients { get; init; }
     /// <summary>Initial weights (the previous stage's output, <see cref="Stages.TrainingStage.InitFrom"/>), or null for a fresh init from <see cref="Seed"/>.</summary>
     public string? InitFrom { get; init; }
     /// <summary>LoRA: MiniMind's lora_name; the output is lora/&lt;name&gt;_&lt;hidden&gt;.pth.</summary>
@@ -83,7 +80,7 @@ public sealed record TrainingSettings
     public string Identity() => JsonSerializer.Serialize(this with
     {
         RunDir = "", LogInterval = 0, SaveInterval = 0, KeepCheckpoints = 0, Threads = 0, Device = "", DataPath = Path.GetFileName(DataPath),
-        TokenizerPath = "", AggregateGradients = false, InitFrom = InitFrom is null ? null : Path.GetFileName(InitFrom),
+        TokenizerPath = "", InitFrom = InitFrom is null ? null : Path.GetFileName(InitFrom),
         FrozenModelPath = FrozenModelPath is null ? null : Path.GetFileName(FrozenModelPath),
     });
 

@@ -59,6 +59,19 @@ public sealed record TrainingState
     public TrainingState Apply(RunCompleted e) =>
         this with { Completed = true, OutputFile = e.OutputFile, OutputSha256 = e.Sha256, CommittedStep = e.Step };
 
+    /// <summary>Where the completed run's output is: the journal records it relative to the run dir, so a copied or moved
+    /// run dir finds its own file. An absolute path (journals from before) keeps only its place under the run dir: the
+    /// stage's <paramref name="outputFileName"/> when it ends that way, else its file name.</summary>
+    public string? OutputPath(string runDir, string outputFileName)
+    {
+        if (OutputFile is not { } file) return null;
+        if (!Path.IsPathRooted(file)) return Path.GetFullPath(Path.Combine(runDir, file));
+        var normalized = file.Replace('\\', '/');
+        var expected = outputFileName.Replace('\\', '/');
+        var relative = normalized.EndsWith("/" + expected, StringComparison.Ordinal) ? outputFileName : Path.GetFileName(file);
+        return Path.GetFullPath(Path.Combine(runDir, relative));
+    }
+
     /// <summary>Checkpoints beyond the newest <paramref name="keep"/>, to delete.</summary>
     public IReadOnlyList<CheckpointRecord> Prunable(int keep) =>
         keep <= 0 || Checkpoints.Count <= keep ? [] : Checkpoints.Take(Checkpoints.Count - keep).ToList();

@@ -43,15 +43,53 @@ public class MicroReductionTests
     }
 
     [Fact]
-    public void The_streaming_sum_a_single_process_uses_equals_the_tree_for_every_count()
+    public void The_aggregators_running_sum_equals_the_tree_in_any_arrival_order_with_duplicates_and_blocks()
     {
         for (var a = 1; a <= 33; a++)
         {
             var g = Gradients(a, 257, a);
-            var sum = new CanonicalSum<float[]>((l, r) => { MicroReduction.Add(l, r); return l; });
-            foreach (var x in g) sum.Push((float[])x.Clone());
-            Assert.Equal(Tree(g, 0, a), sum.Finish());
+            var expected = Tree(g, 0, a);
+            var inOrder = new TreeSum(a);
+            foreach (var m in Enumerable.Range(0, a)) Assert.True(inOrder.Add(m, 1, (float[])g[m].Clone()));
+            Assert.Equal(expected, inOrder.Result);
+
+            var random = new Random(a);
+            var shuffled = new TreeSum(a);
+            foreach (var m in Enumerable.Range(0, a).OrderBy(_ => random.Next()))
+            {
+                Assert.Null(shuffled.Result);
+                Assert.True(shuffled.Add(m, 1, (float[])g[m].Clone()));
+            }
+            Assert.Equal(expected, shuffled.Result);
+            Assert.False(shuffled.Add(a - 1, 1, (float[])g[a - 1].Clone()));          // a reassigned micro-batch's second copy
+            Assert.Equal(expected, shuffled.Result);
+
+            if (a < 4) continue;
+            var withBlock = new TreeSum(a);                                            // a node sent [0, 4) as one sum
+            Assert.True(withBlock.Add(1, 1, (float[])g[1].Clone()));
+            Assert.True(withBlock.Add(0, 4, Tree(g, 0, 4)));                           // covers micro-batch 1: replaces it
+            Assert.False(withBlock.Add(2, 1, (float[])g[2].Clone()));
+            foreach (var m in Enumerable.Range(4, a - 4)) withBlock.Add(m, 1, (float[])g[m].Clone());
+            Assert.Equal(expected, withBlock.Result);
         }
+    }
+
+    [Fact]
+    public void A_gradient_for_a_range_that_is_not_a_block_is_refused()
+    {
+        var sum = new TreeSum(6);
+        Assert.Throws<InvalidOperationException>(() => sum.Add(1, 2, new float[3]));
+    }
+
+    [Fact]
+    public void The_vectorised_add_gives_the_scalar_bits()
+    {
+        var random = new Random(7);
+        var a = Enumerable.Range(0, 1001).Select(_ => (float)(random.NextDouble() * 2 - 1) * MathF.Pow(10, random.Next(-8, 8))).ToArray();
+        var b = Enumerable.Range(0, 1001).Select(_ => (float)(random.NextDouble() * 2 - 1) * MathF.Pow(10, random.Next(-8, 8))).ToArray();
+        var expected = a.Zip(b, (x, y) => x + y).ToArray();
+        MicroReduction.Add(a, b);
+        Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), a.Select(BitConverter.SingleToInt32Bits));
     }
 
     [Fact]

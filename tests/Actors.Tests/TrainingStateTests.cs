@@ -69,6 +69,19 @@ public class TrainingStateTests
     }
 
     [Fact]
+    public void The_output_resolves_under_the_run_dir_relative_or_from_an_older_absolute_path()
+    {
+        var runDir = Path.Combine(Path.GetTempPath(), "run-b");
+        Assert.Equal(Path.Combine(runDir, "pretrain_64.pth"), Started().Apply(new RunCompleted("pretrain_64.pth", "h", 3)).OutputPath(runDir, "pretrain_64.pth"));
+        var lora = Path.Combine("lora", "medical_64.pth");
+        Assert.Equal(Path.Combine(runDir, lora), Started().Apply(new RunCompleted(lora, "h", 3)).OutputPath(runDir, lora));
+        // An older journal holds the absolute path of wherever the run dir was: only its place under the run dir counts.
+        Assert.Equal(Path.Combine(runDir, "pretrain_64.pth"), Started().Apply(new RunCompleted("/elsewhere/run-a/pretrain_64.pth", "h", 3)).OutputPath(runDir, "pretrain_64.pth"));
+        Assert.Equal(Path.Combine(runDir, lora), Started().Apply(new RunCompleted("/elsewhere/run-a/lora/medical_64.pth", "h", 3)).OutputPath(runDir, lora));
+        Assert.Null(Started().OutputPath(runDir, "pretrain_64.pth"));
+    }
+
+    [Fact]
     public void Replaying_the_same_events_gives_the_same_state()
     {
         ITrainingEvent[] events = [new RunStarted("sft", "{}", 10, 3), new StepCommitted(0, 1, 4, 2, 1, 7), new CheckpointSaved("x", "y", 1)];

@@ -41,11 +41,11 @@ public class MixedPrecisionTests(ITestOutputHelper output)
         {
             using var model = Fixture.Model(set);
             model.ComputeDType = dtype;
-            using var step = new TrainStep(model);
+            using var step = GradientStep.For(model);
             using var ids = set.Tensor("input_ids");
             using var labels = set.Tensor("labels");
             using var mask = set.Tensor("loss_mask");
-            return Enumerable.Range(0, 5).Select(_ => step.Run(ids, labels, mask).Loss).ToArray();
+            return Enumerable.Range(0, 5).Select(_ => Fixture.Step(step, model, ids, labels, mask).Loss).ToArray();
         }
         var fp32 = Train(ScalarType.Float32);
         var bf16 = Train(ScalarType.BFloat16);

@@ -24,12 +24,24 @@ public sealed class RemotingGradientTransport : IGradientTransport
     }
 }
 
+/// <summary>A whole flattened gradient handed to an actor in the same process: the array itself, no bytes copied. The
+/// receiver owns it from then on. Never crosses the network (<see cref="GradientTransport.Deliver"/> picks it).</summary>
+public sealed record LocalGradient(long Step, int Micro, int Span, float[] Gradient);
+
 /// <summary>The ActorSystem's <see cref="IGradientTransport"/> (default: <see cref="RemotingGradientTransport"/>).</summary>
 public sealed class GradientTransport : IExtension
 {
     public IGradientTransport Transport { get; private set; } = RemotingGradientTransport.Instance;
 
     public static IGradientTransport For(ActorSystem system) => system.WithExtension<GradientTransport, Provider>().Transport;
+
+    /// <summary>Hands <paramref name="gradient"/> to <paramref name="receiver"/>: as a <see cref="LocalGradient"/> when it
+    /// lives in this process, else through the system's transport. The caller gives the array up.</summary>
+    public static void Deliver(ActorSystem system, IActorRef receiver, long step, int micro, int span, float[] gradient, IActorRef sender)
+    {
+        if (receiver is IActorRefScope { IsLocal: true }) receiver.Tell(new LocalGradient(step, micro, span, gradient), sender);
+        else For(system).Send(receiver, step, micro, span, gradient, sender);
+    }
 
     /// <summary>Replaces the transport of <paramref name="system"/> (call at start-up, before training begins).</summary>
     public static void Use(ActorSystem system, IGradientTransport transport) =>

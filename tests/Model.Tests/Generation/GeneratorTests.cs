@@ -49,13 +49,13 @@ public class GeneratorTests
         using var model = Fixture.Model(dense);
         var prompt = dense.Tensor("gen_prompt").data<long>().ToArray();
         var (ids, labels, mask) = (dense.Tensor("input_ids"), dense.Tensor("labels"), dense.Tensor("loss_mask"));
-        using var step = new TrainStep(model);
-        step.Run(ids, labels, mask);                                            // creates the AdamW state
+        using var step = GradientStep.For(model);
+        Fixture.Step(step, model, ids, labels, mask);                           // creates the AdamW state and the grads
         Generator.Generate(model, prompt, 4);
         var live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         for (var i = 0; i < 3; i++)
         {
-            step.Run(ids, labels, mask);
+            Fixture.Step(step, model, ids, labels, mask);
             Generator.Generate(model, prompt, 4);
         }
         Assert.Equal(live, DisposeScopeManager.Statistics.ThreadTotalLiveCount);

@@ -73,9 +73,9 @@ public class LoraTests(ITestOutputHelper output)
         Assert.Equal(8, trainable.Count);
         Assert.Equal(4 * (8 * 64 + 64 * 8), trainable.Sum(p => p.numel()));
         var before = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
-        using var step = new TrainStep(model);
+        using var step = GradientStep.For(model);
         Assert.Equal(8, step.Parameters.Count);
-        step.Run(dense.Tensor("input_ids"), dense.Tensor("labels"), dense.Tensor("loss_mask"));
+        Fixture.Step(step, model, dense.Tensor("input_ids"), dense.Tensor("labels"), dense.Tensor("loss_mask"));
         foreach (var (key, value) in model.state_dict())
         {
             var moved = !value.equal(before[key]).all().item<bool>();

@@ -29,4 +29,28 @@ static class Fixture
 
     public static bool SameRows(Tensor a, Tensor b) =>
         a.sort(-1).Values.eq(b.sort(-1).Values).all().item<bool>();
+
+    /// <summary>One production step on the fixture batch, accumulation 1: <see cref="GradientStep.Backward"/> of
+    /// MiniMind's pretrain loss (masked CE + aux) into a flat gradient, then <see cref="GradientStep.Apply"/> of it
+    /// (clip, AdamW at <paramref name="lr"/>). Returns the loss, its aux part, the pre-clip norm and the flat gradient.</summary>
+    public static (double Loss, double AuxLoss, double GradNorm, float[] Gradient) Step(GradientStep step, MiniMindForCausalLM model,
+        Tensor ids, Tensor labels, Tensor mask, double lr = 5e-4)
+    {
+        var (loss, aux, gradient) = Backward(step, model, ids, labels, mask);
+        return (loss, aux, step.Apply(gradient, lr), gradient);
+    }
+
+    /// <summary>The first half of <see cref="Step"/>: the grads stay set on the parameters.</summary>
+    public static (double Loss, double AuxLoss, float[] Gradient) Backward(GradientStep step, MiniMindForCausalLM model, Tensor ids, Tensor labels, Tensor mask)
+    {
+        var gradient = new float[step.Length];
+        double aux = 0;
+        var loss = step.Backward(model, () =>
+        {
+            var output = model.call(ids);
+            aux = output.aux_loss.item<float>();
+            return Losses.MaskedCrossEntropy(output.logits, labels, mask) + output.aux_loss;
+        }, gradient);
+        return (loss, aux, gradient);
+    }
 }

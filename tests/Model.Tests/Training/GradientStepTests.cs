@@ -4,22 +4,40 @@ using Xunit;
 
 namespace MiniMind.Model.Tests.Training;
 
-public class TrainStepTests
+public class GradientStepTests
 {
     [Fact]
     public void Optimizer_gets_the_unique_parameters_and_follows_the_learning_rate()
     {
         var set = new FixtureSet("dense_tiny");
         using var model = Fixture.Model(set);
-        using var step = new TrainStep(model);
+        using var step = GradientStep.For(model);
         Assert.Equal(model.OptimizerParameters().Count, step.Parameters.Count);
         Assert.Equal(20, step.Parameters.Count);                                // 21 state_dict keys, tied weight once
+        Assert.Equal(model.UniqueParameterCount(), step.Length);
 
         var before = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
-        step.SetLearningRate(0.0);
-        var result = step.Run(set.Tensor("input_ids"), set.Tensor("labels"), set.Tensor("loss_mask"));
+        var result = Fixture.Step(step, model, set.Tensor("input_ids"), set.Tensor("labels"), set.Tensor("loss_mask"), lr: 0.0);
         Assert.Equal(set.Scalar("train_loss"), result.Loss, 5);
         Assert.All(model.state_dict(), kv => Assert.True(kv.Value.equal(before[kv.Key]).all().item<bool>(), kv.Key));
+    }
+
+    [Fact]
+    public void Apply_clips_the_grads_but_leaves_the_given_gradient_unchanged()
+    {
+        // The aggregator hands one array to the applying worker and to the transport for the remote replicas: clipping
+        // must scale the grads, not the array.
+        var set = new FixtureSet("dense_tiny");
+        using var model = Fixture.Model(set);
+        using var step = GradientStep.For(model);
+        var (_, _, gradient) = Fixture.Backward(step, model, set.Tensor("input_ids"), set.Tensor("labels"), set.Tensor("loss_mask"));
+        var copy = (float[])gradient.Clone();
+        var before = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        var norm = step.Apply(gradient, 5e-4);
+        Assert.True(norm > 1.0, $"the fixture's norm {norm} should be clipped");
+        Assert.Equal(copy, gradient);
+        Assert.All(model.OptimizerParameters(), p => Assert.Equal(0f, p.grad!.abs().max().item<float>()));   // zeroed after the step
+        Assert.Contains(model.state_dict(), kv => !kv.Value.equal(before[kv.Key]).all().item<bool>());
     }
 }
 
