@@ -10,5 +10,9 @@ namespace MiniMind.Cli.Tests;
 /// runner only asks the test process for its assembly info, and anything printed then breaks that exchange.</summary>
 public sealed class TorchSetup
 {
-    public TorchSetup() => torch.set_num_threads(1);
+    public TorchSetup()
+    {
+        MiniMind.Model.Native.NativeStartup.Initialize();   // MKL vendor fix and malloc reuse, before libtorch loads
+        torch.set_num_threads(1);
+    }
 }

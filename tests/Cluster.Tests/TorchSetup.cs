@@ -14,5 +14,9 @@ namespace MiniMind.Cluster.Tests;
 /// Core in the process that exchange then broke ("Test process did not return valid JSON").</summary>
 public sealed class TorchSetup
 {
-    public TorchSetup() => torch.set_num_threads(1);
+    public TorchSetup()
+    {
+        MiniMind.Model.Native.NativeStartup.Initialize();   // MKL vendor fix and malloc reuse, before libtorch loads
+        torch.set_num_threads(1);
+    }
 }
