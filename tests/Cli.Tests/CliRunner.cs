@@ -19,9 +19,11 @@ public static class CliRunner
     }
 
     /// <summary>Runs an executable (or "dotnet" with a dll) and waits at most <paramref name="timeout"/>.</summary>
-    public static Result RunProcess(string fileName, IEnumerable<string> args, TimeSpan timeout, string? workingDirectory = null)
+    public static Result RunProcess(string fileName, IEnumerable<string> args, TimeSpan timeout, string? workingDirectory = null,
+                                    IReadOnlyDictionary<string, string>? environment = null)
     {
         var psi = new ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         foreach (var a in args) psi.ArgumentList.Add(a);
         if (workingDirectory != null) psi.WorkingDirectory = workingDirectory;
         using var p = Process.Start(psi)!;

@@ -241,6 +241,7 @@ public static class TrainStageCommands
         o.WriteLine($"minimind train {s.Stage}");
         o.WriteLine($"  config   : {configName} (hidden {cfg.HiddenSize}, layers {cfg.NumHiddenLayers}, heads {cfg.NumAttentionHeads}/{cfg.NumKeyValueHeads}, vocab {cfg.VocabSize}{(cfg.UseMoe ? ", moe" : "")})");
         o.WriteLine($"  device   : {s.Device}, torch threads {(s.Threads > 0 ? s.Threads.ToString(CultureInfo.InvariantCulture) : "default")}{(s.Deterministic ? ", deterministic" : "")}");
+        o.WriteLine($"  runtime  : {MiniMind.Model.Native.NativeStartup.Describe()}");
         o.WriteLine($"  data     : {s.DataPath} (tokenizer {s.TokenizerPath})");
         o.WriteLine($"  run dir  : {Path.GetFullPath(s.RunDir)}{(s.InitFrom is null ? "" : $" (from {s.InitFrom})")}");
         o.WriteLine($"  journal  : {journal.Display}");

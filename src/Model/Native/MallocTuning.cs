@@ -52,9 +52,8 @@ public static class MallocTuning
         {
             return new(State.Failed, $"glibc defaults (mallopt unavailable: {e.Message})");
         }
-        var detail = applied.Count == 0 ? "glibc settings from the environment" : "reuse (" + string.Join(", ", applied) + ")";
-        if (kept.Count > 0) detail += "; from the environment: " + string.Join(", ", kept);
-        return new(State.Active, detail + $"; {Switch}=0 for glibc defaults");
+        var parts = applied.Concat(kept).Append($"{Switch}=0: glibc defaults");
+        return new(State.Active, $"reuse ({string.Join(", ", parts)})");
     }
 
     static void Set(int param, int value, string envName, string description, List<string> applied, List<string> kept)

@@ -92,7 +92,7 @@ public static class MklVendorFix
         {
             Libc.Close(fd);                                                   // the mapping keeps the memfd alive
         }
-        return new(State.Active, $"on ({Symbol} → 1 for this {vendor} CPU; {Switch}=0 turns it off)");
+        return new(State.Active, $"on for this {vendor} CPU ({Switch}=0 turns it off)");
     }
 
     /// <summary>MKL's code path in the loaded libtorch (<c>mkl_serv_cpu_detect</c>: 0 generic, 3 SSE4.2, 5 AVX2,

@@ -23,9 +23,10 @@ public static class NativeStartup
         MallocTuning.Apply();
     }
 
-    /// <summary>One line for a command header: the MKL code path (once libtorch is loaded) and the malloc setting.</summary>
+    /// <summary>One line for a command header: MKL's code path (loading libtorch if needed) and the malloc setting.</summary>
     public static string Describe()
     {
+        _ = TorchSharp.torch.get_num_threads();                               // libtorch (and MKL with it) loaded
         var mkl = MklVendorFix.Current;
         var path = MklVendorFix.MklCodePath() is { } level ? $"MKL {MklVendorFix.CodePathName(level)} path" : "no MKL";
         var fix = mkl.State switch
