@@ -72,11 +72,18 @@ public static class TrainBench
         }
 
         double? fp32Loss = null;
+        double? maxGapAfter20 = null;
         if (a.Flag("--compare") && dtype != ScalarType.Float32)
         {
             var twin = Train(config, ScalarType.Float32, batch, seqLen, steps, warmup);
             fp32Loss = twin.Losses[^1];
             Console.WriteLine($"fp32 twin: median {twin.MedianMs:F0} ms/step; loss after {steps + warmup} steps {precision} {run.Losses[^1]:F6} vs fp32 {fp32Loss:F6} (|Δ| = {Math.Abs(run.Losses[^1] - fp32Loss.Value):E2}); speed ratio {twin.MedianMs / run.MedianMs:F2}×");
+            // The loss curves step by step: the largest relative gap after step 20 (the accuracy criterion: ≤ 1 %).
+            var gaps = run.Losses.Zip(twin.Losses, (b, f) => Math.Abs(b - f) / Math.Abs(f)).ToArray();
+            for (var i = 0; i < gaps.Length; i += Math.Max(1, gaps.Length / 10))
+                Console.WriteLine(FormattableString.Invariant($"  step {i + 1,4}: {precision} {run.Losses[i]:F4}  fp32 {twin.Losses[i]:F4}  gap {gaps[i]:P2}"));
+            maxGapAfter20 = gaps.Length > 20 ? gaps.Skip(20).Max() : null;
+            if (maxGapAfter20 is { } g) Console.WriteLine($"largest relative loss gap after step 20: {g:P2} (target ≤ 1 %)");
         }
 
         Console.WriteLine(JsonSerializer.Serialize(new
@@ -92,6 +99,7 @@ public static class TrainBench
             loss_first = run.Losses[0],
             loss_last = run.Losses[^1],
             fp32_loss_last = fp32Loss,
+            max_loss_gap_after_step_20 = maxGapAfter20,
             cpu_native_bf16 = nativeBf16,
             malloc_mmap_threshold = mmapThreshold,
             pytorch_tokens_per_second = torchRate,
