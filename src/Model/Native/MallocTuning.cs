@@ -48,7 +48,7 @@ public static class MallocTuning
             Set(Libc.M_TRIM_THRESHOLD, TrimThreshold, "MALLOC_TRIM_THRESHOLD_", "trim threshold 2 GiB", applied, kept);
             Set(Libc.M_TOP_PAD, TopPad, "MALLOC_TOP_PAD_", "top pad 256 MiB", applied, kept);
         }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        catch (Exception e)                                                   // a speed-up must never stop the program
         {
             return new(State.Failed, $"glibc defaults (mallopt unavailable: {e.Message})");
         }
