@@ -39,8 +39,12 @@ public static class DtypeOption
     /// <summary>Records <paramref name="dtype"/> for the next start; returns the log line when a resume changed it.</summary>
     public static string? Started(string checkpointDir, string dtype, string? previous, bool resumed)
     {
-        Directory.CreateDirectory(checkpointDir);
-        File.WriteAllText(Path.Combine(checkpointDir, MarkerFile), dtype + "\n");
+        try
+        {
+            Directory.CreateDirectory(checkpointDir);
+            File.WriteAllText(Path.Combine(checkpointDir, MarkerFile), dtype + "\n");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }   // only the note of a later resume depends on it
         return resumed && previous is not null && previous != dtype
             ? $"note: resuming in {dtype}; the steps so far ran in {previous} (allowed: weights, AdamW state and checkpoints are fp32 in both; the loss curve changes slightly)"
             : null;
