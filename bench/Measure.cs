@@ -64,6 +64,35 @@ public static class Measure
         File.Exists("/proc/cpuinfo") && File.ReadLines("/proc/cpuinfo").Any(l =>
             l.StartsWith("flags", StringComparison.Ordinal) && (l.Contains(" avx512_bf16", StringComparison.Ordinal) || l.Contains(" amx_bf16", StringComparison.Ordinal)));
 
+    /// <summary>This process's minor page faults so far (/proc/self/stat field 10).</summary>
+    public static long MinorFaults()
+    {
+        var stat = File.ReadAllText("/proc/self/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return long.Parse(fields[7], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>User and kernel CPU seconds of this process so far.</summary>
+    public static (double User, double Sys) CpuSeconds()
+    {
+        using var p = Process.GetCurrentProcess();
+        return (p.UserProcessorTime.TotalSeconds, p.PrivilegedProcessorTime.TotalSeconds);
+    }
+
+    /// <summary>The CPU's vendor and the flags that decide the kernels (avx2, avx512f, avx512_bf16, amx_bf16), for every
+    /// figure printed.</summary>
+    public static string CpuSummary()
+    {
+        var flags = File.Exists("/proc/cpuinfo")
+            ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal))?.Split(' ') ?? []
+            : [];
+        var model = File.Exists("/proc/cpuinfo")
+            ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?"
+            : "?";
+        var shown = new[] { "avx2", "avx512f", "avx512_bf16", "amx_bf16" }.Where(f => flags.Contains(f));
+        return $"{MiniMind.Model.Native.MklVendorFix.CpuVendor()} {model}, {Environment.ProcessorCount} cores, flags {string.Join(' ', shown)}";
+    }
+
     /// <summary>The 1-minute load average (/proc/loadavg), to print next to every timing.</summary>
     public static double LoadAverage() =>
         double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture);

@@ -1,11 +1,12 @@
 // Benchmarks: not run by CI. Each verb prints figures and ends with one JSON line.
 using MiniMind.Bench;
 
+MiniMind.Model.Native.NativeStartup.Initialize();   // as minimind does: MKL vendor fix, malloc reuse (see their switches)
 var verbs = new (string Name, string Usage, Func<string[], int> Run)[]
 {
     ("tokenizer", "tokenizer --tokenizer <tokenizer.json> [--corpus corpus.jsonl] [--mb 50] [--threads <all cores>] [--runs 3]",
         TokenizerBench.Run),
-    ("train", "train [--preset minimind2-small] [--batch 4] [--seq-len 256] [--steps 10] [--warmup 2] [--precision fp32|bf16] [--threads 2] [--compare] [--no-pytorch] [--mmap-threshold BYTES]",
+    ("train", "train [--preset minimind2-small] [--batch 4] [--seq-len 256] [--steps 10] [--warmup 2] [--precision fp32|bf16] [--threads 2] [--compare] [--no-pytorch] [--mmap-threshold BYTES] [--ab mkl|malloc [--rounds 2]]",
         TrainBench.Run),
     ("generate", "generate [--preset minimind2-small] [--prompt-len 16] [--new-tokens 64] [--reps 5] [--threads 2] [--no-pytorch]",
         GenerateBench.Run),

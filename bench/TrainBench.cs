@@ -8,8 +8,9 @@ namespace MiniMind.Bench;
 
 /// <summary>
 /// MiniMind's pretrain step (forward, masked CE + aux, backward, clip 1.0, AdamW wd 0.01) timed on a preset:
-///   train --preset minimind2-small --batch 4 --seq-len 256 --steps 10 [--precision fp32|bf16] [--threads N] [--compare] [--no-pytorch] [--mmap-threshold BYTES]
-/// --mmap-threshold fixes glibc's mmap threshold (lower peak RSS, some speed; see Malloc).
+///   train --preset minimind2-small --batch 4 --seq-len 256 --steps 10 [--precision fp32|bf16] [--threads N] [--compare] [--no-pytorch] [--mmap-threshold BYTES] [--ab mkl|malloc [--rounds 2]]
+/// --mmap-threshold fixes glibc's mmap threshold (overrides the start-up malloc reuse for that setting; see Malloc).
+/// --ab runs the same command as child processes with a start-up setting on and off, alternating (AbRunner).
 /// then the PyTorch reference (bench/pytorch/minimind_ref.py, fp32) runs the same config, batch and threads.
 /// --compare also trains the fp32 twin from the same init and data and reports the loss gap after --steps.
 /// </summary>
@@ -17,7 +18,20 @@ public static class TrainBench
 {
     public static int Run(string[] args)
     {
-        var a = new BenchArgs(args, ["--preset", "--batch", "--seq-len", "--steps", "--warmup", "--precision", "--threads", "--mmap-threshold"], ["--compare", "--no-pytorch"]);
+        var a = new BenchArgs(args, ["--preset", "--batch", "--seq-len", "--steps", "--warmup", "--precision", "--threads", "--mmap-threshold", "--ab", "--rounds"], ["--compare", "--no-pytorch"]);
+        if (a.String("--ab") is { } setting)
+        {
+            var rest = new List<string> { "train" };
+            for (var i = 0; i < args.Length; i++)
+            {
+                if (args[i] is "--ab" or "--rounds") { i++; continue; }
+                if (args[i] is "--no-pytorch") continue;
+                rest.Add(args[i]);
+            }
+            rest.Add("--no-pytorch");
+            return AbRunner.Run(setting, rest, a.Int("--rounds", 2),
+                ["tokens_per_second", "ms_per_step", "matmul_gflops_fp32", "mkl_code_path", "sys_s_per_step", "faults_per_step", "peak_rss_mb", "loss_last"]);
+        }
         var preset = a.Get("--preset", "minimind2-small");
         int batch = a.Int("--batch", 4), seqLen = a.Int("--seq-len", 256), steps = a.Int("--steps", 10), warmup = a.Int("--warmup", 2);
         var precision = a.Get("--precision", "fp32");
@@ -33,6 +47,8 @@ public static class TrainBench
         var bf16Peak = Measure.MatmulGflops(ScalarType.BFloat16);
         Console.WriteLine($"preset {preset}: h{config.HiddenSize} L{config.NumHiddenLayers} moe={config.UseMoe}; B{batch}×T{seqLen}, {steps} steps (+{warmup} warm-up), {precision}, {threads} threads");
         Console.WriteLine($"matmul 1024³: fp32 {fp32Peak:F0} GFLOP/s, bf16 {bf16Peak:F0} GFLOP/s");
+        Console.WriteLine($"cpu: {Measure.CpuSummary()}; load {Measure.LoadAverage():F2}");
+        Console.WriteLine($"runtime: {MiniMind.Model.Native.NativeStartup.Describe()}");
 
         var run = Train(config, dtype, batch, seqLen, steps, warmup);
         var flopsPerToken = TrainingFlopsPerToken(config, seqLen);
@@ -40,6 +56,7 @@ public static class TrainBench
         var achieved = tokensPerSecond * flopsPerToken / 1e9;
         var peak = dtype == ScalarType.BFloat16 ? bf16Peak : fp32Peak;
         Console.WriteLine($"median {run.MedianMs:F0} ms/step, {tokensPerSecond:F0} tokens/s, {achieved:F0} GFLOP/s model = {achieved / peak:P0} of the measured {precision} matmul peak; loss {run.Losses[0]:F4} → {run.Losses[^1]:F4}");
+        Console.WriteLine($"per timed step: user {run.UserSecondsPerStep:F3} s, sys {run.SysSecondsPerStep:F3} s, {run.FaultsPerStep:F0} minor page faults; peak RSS {Measure.PeakRssMb():F0} MB");
 
         var nativeBf16 = Measure.CpuHasNativeBf16();
         if (dtype == ScalarType.BFloat16 && !nativeBf16)
@@ -55,11 +72,18 @@ public static class TrainBench
         }
 
         double? fp32Loss = null;
+        double? maxGapAfter20 = null;
         if (a.Flag("--compare") && dtype != ScalarType.Float32)
         {
             var twin = Train(config, ScalarType.Float32, batch, seqLen, steps, warmup);
             fp32Loss = twin.Losses[^1];
             Console.WriteLine($"fp32 twin: median {twin.MedianMs:F0} ms/step; loss after {steps + warmup} steps {precision} {run.Losses[^1]:F6} vs fp32 {fp32Loss:F6} (|Δ| = {Math.Abs(run.Losses[^1] - fp32Loss.Value):E2}); speed ratio {twin.MedianMs / run.MedianMs:F2}×");
+            // The loss curves step by step: the largest relative gap after step 20 (the accuracy criterion: ≤ 1 %).
+            var gaps = run.Losses.Zip(twin.Losses, (b, f) => Math.Abs(b - f) / Math.Abs(f)).ToArray();
+            for (var i = 0; i < gaps.Length; i += Math.Max(1, gaps.Length / 10))
+                Console.WriteLine(FormattableString.Invariant($"  step {i + 1,4}: {precision} {run.Losses[i]:F4}  fp32 {twin.Losses[i]:F4}  gap {gaps[i]:P2}"));
+            maxGapAfter20 = gaps.Length > 20 ? gaps.Skip(20).Max() : null;
+            if (maxGapAfter20 is { } g) Console.WriteLine($"largest relative loss gap after step 20: {g:P2} (target ≤ 1 %)");
         }
 
         Console.WriteLine(JsonSerializer.Serialize(new
@@ -75,10 +99,18 @@ public static class TrainBench
             loss_first = run.Losses[0],
             loss_last = run.Losses[^1],
             fp32_loss_last = fp32Loss,
+            max_loss_gap_after_step_20 = maxGapAfter20,
             cpu_native_bf16 = nativeBf16,
             malloc_mmap_threshold = mmapThreshold,
             pytorch_tokens_per_second = torchRate,
             ratio_vs_pytorch = torchRate is { } r ? Math.Round(tokensPerSecond / r, 2) : (double?)null,
+            user_s_per_step = Math.Round(run.UserSecondsPerStep, 4),
+            sys_s_per_step = Math.Round(run.SysSecondsPerStep, 4),
+            faults_per_step = Math.Round(run.FaultsPerStep, 0),
+            mkl_code_path = MiniMind.Model.Native.MklVendorFix.MklCodePath(),
+            mkl_vendor_fix = MiniMind.Model.Native.MklVendorFix.Current.State.ToString(),
+            malloc_tuning = MiniMind.Model.Native.MallocTuning.Current.State.ToString(),
+            cpu = Measure.CpuSummary(),
             load_average = Measure.LoadAverage(),
         }));
         return 0;
@@ -91,7 +123,7 @@ public static class TrainBench
         _ => throw new ArgumentException($"--precision {p}: expected fp32 or bf16"),
     };
 
-    sealed record RunResult(double MedianMs, double[] Losses);
+    sealed record RunResult(double MedianMs, double[] Losses, double UserSecondsPerStep, double SysSecondsPerStep, double FaultsPerStep);
 
     static RunResult Train(MiniMindConfig config, ScalarType computeDType, int batch, int seqLen, int steps, int warmup)
     {
@@ -105,8 +137,11 @@ public static class TrainBench
         using var tokens = torch.randint(0, config.VocabSize, [4, batch, seqLen + 1], generator: data);
         var times = new List<double>();
         var losses = new List<double>();
+        (double User, double Sys) cpu0 = default;
+        long faults0 = 0;
         for (var step = 0; step < warmup + steps; step++)
         {
+            if (step == warmup) (cpu0, faults0) = (Measure.CpuSeconds(), Measure.MinorFaults());
             var sw = Stopwatch.StartNew();
             using (var scope = torch.NewDisposeScope())
             {
@@ -124,7 +159,9 @@ public static class TrainBench
             }
             if (step >= warmup) times.Add(sw.Elapsed.TotalMilliseconds);
         }
-        return new RunResult(Measure.Median(times), losses.ToArray());
+        var cpu1 = Measure.CpuSeconds();
+        return new RunResult(Measure.Median(times), losses.ToArray(), (cpu1.User - cpu0.User) / steps, (cpu1.Sys - cpu0.Sys) / steps,
+            (Measure.MinorFaults() - faults0) / (double)steps);
     }
 
     /// <summary>6·N per token for the weight matmuls (embedding lookup excluded, lm_head included) plus

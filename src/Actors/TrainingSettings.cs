@@ -35,6 +35,10 @@ public sealed record TrainingSettings
     public ulong Seed { get; init; } = 42;
     public bool Deterministic { get; init; }
     public string Device { get; init; } = "cpu";
+    /// <summary>The matmul precision, "fp32" or "bf16" (<see cref="DtypeChoice"/>, resolved from --dtype). Not part of
+    /// <see cref="Identity"/>: master weights, AdamW state and checkpoints are fp32 either way, so a run may resume in
+    /// the other dtype.</summary>
+    public string Dtype { get; init; } = "fp32";
     public int Threads { get; init; }
     /// <summary>Checkpoints kept on disk (the newest K).</summary>
     public int KeepCheckpoints { get; init; } = 3;
@@ -79,7 +83,7 @@ public sealed record TrainingSettings
     /// <summary>The fields that must match for a journal to belong to this run (paths and logging may differ).</summary>
     public string Identity() => JsonSerializer.Serialize(this with
     {
-        RunDir = "", LogInterval = 0, SaveInterval = 0, KeepCheckpoints = 0, Threads = 0, Device = "", DataPath = Path.GetFileName(DataPath),
+        RunDir = "", LogInterval = 0, SaveInterval = 0, KeepCheckpoints = 0, Threads = 0, Device = "", Dtype = "", DataPath = Path.GetFileName(DataPath),
         TokenizerPath = "", InitFrom = InitFrom is null ? null : Path.GetFileName(InitFrom),
         FrozenModelPath = FrozenModelPath is null ? null : Path.GetFileName(FrozenModelPath),
     });

@@ -9,5 +9,9 @@ namespace MiniMind.Tests.Common;
 /// JSON").</summary>
 public sealed class TorchSetup
 {
-    public TorchSetup() => torch.set_num_threads(1);
+    public TorchSetup()
+    {
+        MiniMind.Model.Native.NativeStartup.Initialize();   // MKL vendor fix and malloc reuse, before libtorch loads
+        torch.set_num_threads(1);
+    }
 }

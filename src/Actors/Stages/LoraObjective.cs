@@ -16,6 +16,7 @@ public sealed class LoraObjective(TrainingSettings settings) : StageObjective(se
         var model = base.BuildModel(device, fresh);
         Lora.Apply(model, Settings.LoraRank);
         Lora.FreezeAllButLora(model);
+        model.ComputeDType = DtypeChoice.Parse(Settings.Dtype);              // again, so that the new adapters get it
         return model;
     }
 

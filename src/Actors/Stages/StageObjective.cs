@@ -35,6 +35,7 @@ public abstract class StageObjective(TrainingSettings settings) : IDisposable
         var model = new MiniMindForCausalLM(Settings.Config);
         if (fresh && Settings.InitFrom is { } init) StateDictLoader.LoadFile(model, init);
         model.to(device);
+        model.ComputeDType = DtypeChoice.Parse(Settings.Dtype);              // --dtype: bf16 matmuls on fp32 master weights
         return model;
     }
 
@@ -71,6 +72,7 @@ public abstract class StageObjective(TrainingSettings settings) : IDisposable
         }
         var config = Settings.FrozenConfigJson is { } json ? MiniMindConfig.FromJson(json, role + " config") : Settings.Config;
         var model = ModelLoader.Load(config, path, device);
+        model.ComputeDType = DtypeChoice.Parse(Settings.Dtype);              // the frozen forward runs in the run's dtype too
         foreach (var p in model.parameters()) p.requires_grad = false;
         return model;
     }

@@ -104,6 +104,7 @@ public static class TrainStageCommands
         var deterministic = new Option<bool>("--deterministic") { Description = "Bitwise-reproducible CPU training (one torch thread unless --threads is given)." };
         var device = CommonOptions.Device();
         var threads = CommonOptions.Threads();
+        var dtype = DtypeOption.Create();
         var journal = new Option<string>("--journal") { Description = "sqlite (a file in the run dir), sqlite:<file> or postgres:<connection string>. Default: sqlite.", DefaultValueFactory = _ => "sqlite" };
         var keep = new Option<int>("--keep-checkpoints") { Description = "Checkpoints kept. Default: 3.", DefaultValueFactory = _ => 3 };
         // stage-specific
@@ -116,7 +117,7 @@ public static class TrainStageCommands
 
         var cmd = new Command(name, description)
         {
-            config, data, tokenizer, runDir, trainConfig, maxSteps, epochs, batch, seq, accum, lr, save, logEvery, seed, deterministic, device, threads, journal, keep,
+            config, data, tokenizer, runDir, trainConfig, maxSteps, epochs, batch, seq, accum, lr, save, logEvery, seed, deterministic, device, threads, dtype, journal, keep,
         };
         if (stage == TrainingStage.Lora) cmd.Options.Add(loraName);
         if (stage == TrainingStage.Dpo) cmd.Options.Add(beta);
@@ -154,6 +155,7 @@ public static class TrainStageCommands
                 Seed = parse.GetValue(seed),
                 Deterministic = det,
                 Device = parse.GetValue(device)!,
+                Dtype = DtypeOption.Resolve(parse.GetValue(dtype)!, parse.GetValue(device)!, model),
                 Threads = t,
                 KeepCheckpoints = parse.GetValue(keep),
                 InitFrom = stage.InitFrom is { } from ? Path.Combine(dir, TrainingSettings.OutputName(from, model)) : null,
@@ -241,6 +243,9 @@ public static class TrainStageCommands
         o.WriteLine($"minimind train {s.Stage}");
         o.WriteLine($"  config   : {configName} (hidden {cfg.HiddenSize}, layers {cfg.NumHiddenLayers}, heads {cfg.NumAttentionHeads}/{cfg.NumKeyValueHeads}, vocab {cfg.VocabSize}{(cfg.UseMoe ? ", moe" : "")})");
         o.WriteLine($"  device   : {s.Device}, torch threads {(s.Threads > 0 ? s.Threads.ToString(CultureInfo.InvariantCulture) : "default")}{(s.Deterministic ? ", deterministic" : "")}");
+        o.WriteLine($"  runtime  : {MiniMind.Model.Native.NativeStartup.Describe()}");
+        o.WriteLine(DtypeOption.Header(s.Dtype, s.Device, cfg));
+        var previousDtype = DtypeOption.Previous(s.CheckpointDir);
         o.WriteLine($"  data     : {s.DataPath} (tokenizer {s.TokenizerPath})");
         o.WriteLine($"  run dir  : {Path.GetFullPath(s.RunDir)}{(s.InitFrom is null ? "" : $" (from {s.InitFrom})")}");
         o.WriteLine($"  journal  : {journal.Display}");
@@ -268,6 +273,8 @@ public static class TrainStageCommands
                         o.WriteLine(b.Resumed
                             ? $"resumed from {b.Checkpoint} at step {b.FromStep}/{b.TotalSteps}"
                             : $"started: {b.SampleCount} samples, {b.TotalSteps} steps, {b.ParameterCount / 1e6:0.###}M parameters");
+                        if (DtypeOption.Started(s.CheckpointDir, s.Dtype, previousDtype, b.Resumed) is { } dtypeNote) o.WriteLine(dtypeNote);
+                        previousDtype = s.Dtype;
                         break;
                     case TrainingProgress p:
                         rate = rate.Add(p.Step, clock.Elapsed);

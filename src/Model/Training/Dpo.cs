@@ -8,11 +8,12 @@ namespace MiniMind.Model;
 /// and a sequence's score is its <b>mean</b> token log-prob over the mask (not the sum of standard DPO).</summary>
 public static class Dpo
 {
-    /// <summary>logits_to_probs: log_softmax(logits, -1) gathered at labels → (B, T) token log-probs.</summary>
+    /// <summary>logits_to_probs: log_softmax(logits, -1) gathered at labels → (B, T) token log-probs, in float32 (as
+    /// autocast runs log_softmax; bf16 logits under mixed precision are cast first, fp32 ones are used as they are).</summary>
     public static Tensor LogitsToProbs(Tensor logits, Tensor labels)
     {
         using var scope = NewDisposeScope();
-        var logProbs = F.log_softmax(logits, 2);                             // (B, T, V)
+        var logProbs = F.log_softmax(logits.to_type(ScalarType.Float32), 2); // (B, T, V)
         return logProbs.gather(2, labels.unsqueeze(2)).squeeze(-1).MoveToOuterDisposeScope();  // (B, T)
     }
 
