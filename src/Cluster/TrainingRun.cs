@@ -52,11 +52,6 @@ public sealed class TrainingRun : IAsyncDisposable
     /// <summary>The coordinator's BackoffSupervisor, which forwards every message to the coordinator.</summary>
     public IActorRef Coordinator => supervisor;
 
-    public static string PersistenceIdFor(TrainingSettings s, JournalSpec journal) =>
-        journal.IsPostgres
-            ? $"minimind-train-{s.RunName}-{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Path.GetFullPath(s.RunDir))))[..16]}"
-            : $"minimind-train-{s.RunName}";
-
     /// <summary>The training set: the JSONL prepared once into memory-mapped token shards, cached in the run dir under
     /// data/ and rebuilt when the source, tokenizer, stage or max length changes.</summary>
     public static ITokenizedDataset OpenDataset(TrainingSettings s) => Actors.Stages.StageData.Open(s);
@@ -83,7 +78,7 @@ public sealed class TrainingRun : IAsyncDisposable
                 .WithActors((system, registry) =>
                 {
                     var listener = system.ActorOf(TrainingListener.Props(report, run!.finished), "listener");
-                    var coordinator = TrainingCoordinator.Props(PersistenceIdFor(options.Settings, options.Journal), options.Settings,
+                    var coordinator = TrainingCoordinator.Props(RunIdentity.CoordinatorPersistenceId(options.Settings), options.Settings,
                         options.OpenDataset ?? OpenDataset, listener, options.Faults, options.CheckpointWriteDelay);
                     // Persistent actors stop on a journal failure: restart with backoff (the newest checkpoint is intact).
                     var backoff = BackoffSupervisor.Props(Backoff.OnStop(coordinator, "coordinator",

@@ -174,10 +174,10 @@ public sealed class NodeHost : IAsyncDisposable
             {
                 var journal = o.Journal!;
                 akka.WithTrainingPersistence(journal)
-                    .WithSingleton<RunManagerKey>("run-manager", (_, _, _) => RunManager.Props(RunManagerPersistenceId(journal), (runId, settings, listener) =>
+                    .WithSingleton<RunManagerKey>("run-manager", (_, _, _) => RunManager.Props(RunIdentity.SeedRunManagerPersistenceId, (runId, settings, listener) =>
                     {
                         var s = settings with { Device = devices.FirstOrDefault() ?? "cpu", Threads = threads > 0 ? threads : settings.Threads };
-                        var coordinator = TrainingCoordinator.Props(TrainingRun.PersistenceIdFor(s, journal), s, TrainingRun.OpenDataset, listener,
+                        var coordinator = TrainingCoordinator.Props(RunIdentity.CoordinatorPersistenceId(s), s, TrainingRun.OpenDataset, listener,
                             localCompute: devices.Length == 1);
                         return BackoffSupervisor.Props(Backoff.OnStop(coordinator, "coordinator", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, 3));
                     }), singleton, createProxyToo: true)
@@ -233,8 +233,6 @@ public sealed class NodeHost : IAsyncDisposable
         var colon = hostPort.LastIndexOf(':');
         return (colon > 0 ? hostPort[..colon] : hostPort).Trim('[', ']');
     }
-
-    static string RunManagerPersistenceId(JournalSpec journal) => "minimind-run-manager";
 
     /// <summary>Graceful: leave the cluster (workers hand their micro-batches back), then stop.</summary>
     public async ValueTask DisposeAsync()
