@@ -70,7 +70,8 @@ public sealed record RunStatusReply(RunView? Run, IReadOnlyList<string> Workers,
 
 /// <summary>What <c>GET /api/train/status</c> shows. <paramref name="State"/>: running, completed, failed, stopped.</summary>
 public sealed record RunView(string RunId, string Stage, string State, long Step, long Total, double? Loss, double Lr,
-    double TokensPerSecond, string? Outcome, string? Message, string? OutputFile, DateTimeOffset StartedAt, int Workers);
+    double TokensPerSecond, string? Outcome, string? Message, string? OutputFile, DateTimeOffset StartedAt, int Workers,
+    double LossTokensPerSecond = 0);
 
 // ---- run manager journal ----
 

@@ -121,7 +121,7 @@ public static class CtlCommand
     {
         var loss = s.Loss is { } l ? l.ToString("0.0000", CultureInfo.InvariantCulture) : "-";
         var end = s.Outcome is null ? "" : $" | {s.Message}";
-        return FormattableString.Invariant($"run {s.RunId} | {s.Stage} | {s.State} | step {s.Step}/{s.Total} | loss {loss} | lr {s.Lr:0.000e+00} | {s.TokensPerSecond:0} tok/s | workers {s.Workers}{end}");
+        return FormattableString.Invariant($"run {s.RunId} | {s.Stage} | {s.State} | step {s.Step}/{s.Total} | loss {loss} | lr {s.Lr:0.000e+00} | {s.TokensPerSecond:0} tok/s ({s.LossTokensPerSecond:0} loss tok/s) | workers {s.Workers}{end}");
     }
 
     static async Task<TrainRoutes.TrainStatus> Fetch(HttpClient client, string url, CancellationToken ct)

@@ -4,7 +4,9 @@ using System.Globalization;
 using System.Text.Json;
 using MiniMind.Actors;
 using MiniMind.Actors.Stages;
+using Akka.Actor;
 using MiniMind.Cluster;
+using MiniMind.Cluster.Nodes;
 using MiniMind.Model;
 using static MiniMind.Actors.TrainingCoordinator;
 
@@ -50,7 +52,8 @@ public static class TrainStageCommands
         {
             var r = resolve(parse);
             var journalSpec = JournalSpec.Parse(parse.GetValue(r.Journal), r.Settings.RunDir);
-            return await RunAsync(ctx, r.Settings, journalSpec, r.ConfigName, r.File.Sources, r.FrozenHeader, ct);
+            var control = ControlBinding.Parse(parse.GetValue(r.Control), parse.GetResult(r.Control) is { Implicit: false }, parse.GetValue(r.ControlToken));
+            return await RunAsync(ctx, r.Settings, journalSpec, control, r.ConfigName, r.File.Sources, r.FrozenHeader, ct);
         }));
         return cmd;
     }
@@ -70,6 +73,8 @@ public static class TrainStageCommands
         catch (CliException e) { throw new ArgumentException(e.Message, e); }
         if (parse.GetResult(r.Journal) is { Implicit: false })
             throw new ArgumentException("--journal is set on the seed node (minimind node seed --journal …), not per run");
+        if (parse.GetResult(r.Control) is { Implicit: false } || parse.GetResult(r.ControlToken) is { Implicit: false })
+            throw new ArgumentException("--control belongs to the node (minimind node seed --control …), not to a run");
         var s = r.Settings;
         return s with
         {
@@ -80,7 +85,8 @@ public static class TrainStageCommands
     }
 
     /// <summary>A stage verb's resolved settings: flags over config/train files over MiniMind's defaults.</summary>
-    sealed record Resolved(TrainingSettings Settings, TrainConfigFile File, string ConfigName, string? FrozenHeader, Option<string> Journal);
+    sealed record Resolved(TrainingSettings Settings, TrainConfigFile File, string ConfigName, string? FrozenHeader, Option<string> Journal,
+        Option<string> Control, Option<string?> ControlToken);
 
     /// <summary>The options of a stage verb and how a parse of them resolves into <see cref="TrainingSettings"/>.</summary>
     static (Command Command, Func<ParseResult, Resolved> Resolve) Build(TrainingStage stage, string description)
@@ -105,6 +111,12 @@ public static class TrainStageCommands
         var device = CommonOptions.Device();
         var threads = CommonOptions.Threads();
         var journal = new Option<string>("--journal") { Description = "sqlite (a file in the run dir), sqlite:<file> or postgres:<connection string>. Default: sqlite.", DefaultValueFactory = _ => "sqlite" };
+        var control = new Option<string>("--control")
+        {
+            Description = $"Serve the control endpoint (ctl, /metrics, dashboard) at host:port, or off. Default: {ControlBinding.Default} (a free port when that one is busy).",
+            DefaultValueFactory = _ => ControlBinding.Default,
+        };
+        var controlToken = NodeCommands.ControlToken();
         var keep = new Option<int>("--keep-checkpoints") { Description = "Checkpoints kept. Default: 3.", DefaultValueFactory = _ => 3 };
         // stage-specific
         var loraName = new Option<string>("--lora-name") { Description = "LoRA adapter name: the output is lora/<name>_<hidden>.pth. Default: lora_medical.", DefaultValueFactory = _ => "lora_medical" };
@@ -117,6 +129,7 @@ public static class TrainStageCommands
         var cmd = new Command(name, description)
         {
             config, data, tokenizer, runDir, trainConfig, maxSteps, epochs, batch, seq, accum, lr, save, logEvery, seed, deterministic, device, threads, journal, keep,
+            control, controlToken,
         };
         if (stage == TrainingStage.Lora) cmd.Options.Add(loraName);
         if (stage == TrainingStage.Dpo) cmd.Options.Add(beta);
@@ -164,7 +177,7 @@ public static class TrainStageCommands
             };
             Validate(settings, parse.GetValue(config)!);
             (settings, var frozen) = WithFrozenModel(settings, parse.GetValue(teacher), parse.GetValue(teacherPreset), parse.GetValue(config)!);
-            return new Resolved(settings, file, parse.GetValue(config)!, frozen, journal);
+            return new Resolved(settings, file, parse.GetValue(config)!, frozen, journal, control, controlToken);
         }
         return (cmd, Resolve);
     }
@@ -226,12 +239,13 @@ public static class TrainStageCommands
         }, $"  teacher  : {path} (frozen; config: {source}, hidden {config.HiddenSize}, layers {config.NumHiddenLayers}{(config.UseMoe ? ", moe" : "")})");
     }
 
-    static async Task<ExitCode> RunAsync(CliContext ctx, TrainingSettings s, JournalSpec journal, string configName, IReadOnlyList<string> trainConfigs, string? frozenHeader, CancellationToken ct)
+    static async Task<ExitCode> RunAsync(CliContext ctx, TrainingSettings s, JournalSpec journal, ControlBinding control, string configName,
+        IReadOnlyList<string> trainConfigs, string? frozenHeader, CancellationToken ct)
     {
-        // Ctrl+C (SIGINT) or SIGTERM, at any phase: before the host is up the run stops as soon as it starts; mid-run the
+        // Ctrl+C (SIGINT) or SIGTERM, at any phase: before the node is up the run stops as soon as it starts; mid-run the
         // current step finishes, a checkpoint is written and the exit code is 0; once training has finished the signal is
         // only acknowledged (shutdown is already under way, the exit code stays the run's). A second signal aborts at once.
-        // Registered for the whole command, until after the host has stopped (then Program ignores them until exit):
+        // Registered for the whole command, until after the node has stopped (then Program ignores them until exit):
         // without a registration the runtime's default handling would exit with 130/143 in a finished run's shutdown.
         using var signals = new StopSignals(ctx.Error);
         using var runDirLock = RunDirLock.Acquire(s.RunDir);   // a second `train` on this run dir fails here, naming the holder
@@ -253,26 +267,25 @@ public static class TrainStageCommands
         o.Flush();
 
         var clock = Stopwatch.StartNew();
-        var rate = new TrainingRate();
         // A terminal gets a progress bar (with ETA) under the step lines; a file or pipe gets the plain lines only.
         var bar = new ProgressBar(ctx);
-        var tokensPerStep = (long)s.BatchSize * s.AccumulationSteps * (s.MaxSeqLen - 1);
-        void Report(object m)
+        var summary = new RunSummaryLine(s.Stage);
+        void Report(RunReported r)
         {
             lock (o)
             {
-                switch (m)
+                summary = summary.With(r);
+                switch (r.Report)
                 {
                     case TrainingBegan b:
-                        rate = new TrainingRate();   // a (re)start: the next step is warm-up again
                         o.WriteLine(b.Resumed
                             ? $"resumed from {b.Checkpoint} at step {b.FromStep}/{b.TotalSteps}"
                             : $"started: {b.SampleCount} samples, {b.TotalSteps} steps, {b.ParameterCount / 1e6:0.###}M parameters");
                         break;
                     case TrainingProgress p:
-                        rate = rate.Add(p.Step, clock.Elapsed);
-                        var tps = rate.TokensPerSecond(tokensPerStep) is { } t ? t.ToString("0", CultureInfo.InvariantCulture) : "--";
-                        var eta = rate.Eta(p.TotalSteps) is { } e ? e.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture) : "--:--:--";
+                        // tokens/s: the run manager's (TrainingRate), the same number ctl, /metrics and the dashboard show
+                        var tps = r.Rates.TokensPerSecond is { } t ? t.ToString("0", CultureInfo.InvariantCulture) : "--";
+                        var eta = r.Rates.Eta is { } e ? e.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture) : "--:--:--";
                         bar.Line(FormattableString.Invariant(
                             $"step {p.Step}/{p.TotalSteps} | epoch {p.Epoch + 1} | loss {p.Loss:0.0000} | lr {p.Lr:0.000e+00} | grad norm {p.GradNorm:0.000} | {tps} tok/s | ETA {eta}"));
                         if (bar.Interactive) bar.Report((double)p.Step / Math.Max(1, p.TotalSteps), $"step {p.Step}/{p.TotalSteps}");
@@ -286,17 +299,33 @@ public static class TrainStageCommands
         }
 
         using var reg = ct.Register(signals.Request);
-        await using var run = await TrainingRun.StartAsync(new TrainingRunOptions
+        var (address, note) = control.Resolve();
+        // One runtime (issue 11): the node a seed runs, as a cluster of one: run manager, coordinator, worker,
+        // aggregator, checkpoint writer, control endpoint.
+        await using var node = await NodeHost.StartAsync(NodeOptions.ForTraining(s, journal, address, control.Token) with
         {
-            Settings = s,
-            Journal = journal,
-            CheckpointWriteDelay = TimeSpan.FromMilliseconds(EnvInt("MINIMIND_TEST_CHECKPOINT_WRITE_DELAY_MS")),
-            Faults = new FaultPlan(EnvLongs("MINIMIND_TEST_FAULT_STEPS")),
-        }, Report, CancellationToken.None);
+            TrainArgs = new NodeCommands.CliTrainArgs(),
+            Hooks = TestHooks.FromEnvironment(),
+        }, CancellationToken.None);
+        lock (o)
+        {
+            o.WriteLine(node.ControlUrl is { } url
+                ? $"  control  : {url} (minimind ctl --host {url["http://".Length..]} …; metrics {url}/metrics; dashboard {url}/){note}"
+                : "  control  : off");
+            o.Flush();
+        }
+        var run = await node.TrainAsync(s, Report, CancellationToken.None);
         signals.Attach(run.Stop);
         var finished = await run.Finished;
         bar.Finish();
         signals.Finished();
+        TrainingState? state = null;
+        if (finished.Outcome != Outcome.Failed)
+        {
+            try { state = await run.FetchStatusAsync(TimeSpan.FromSeconds(30)); }
+            catch (Exception e) when (e is TimeoutException or AskTimeoutException) { }
+        }
+        var last = summary.Line(run.RunId, finished, state, clock.Elapsed);
         switch (finished.Outcome)
         {
             case Outcome.Completed:
@@ -304,21 +333,17 @@ public static class TrainStageCommands
             case Outcome.Stopped:
                 o.WriteLine(finished.Message);
                 o.WriteLine(FormattableString.Invariant($"elapsed {clock.Elapsed:hh\\:mm\\:ss}"));
+                o.WriteLine(last);
                 o.Flush();
                 return ExitCode.Ok;
             default:
+                o.WriteLine(last);
+                o.Flush();
                 var hint = finished.Message.StartsWith("journal", StringComparison.Ordinal)
                     ? $" HINT: check that the journal ({journal.Display}) is reachable, then re-run the same command to resume." : "";
                 throw new CliException(ExitCode.Error, $"training failed: {finished.Message}.{hint}");
         }
     }
-
-    static int EnvInt(string name) =>
-        int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : 0;
-
-    static long[] EnvLongs(string name) =>
-        (Environment.GetEnvironmentVariable(name) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(x => long.Parse(x, CultureInfo.InvariantCulture)).ToArray();
 
     /// <summary>config/train/&lt;stage&gt;.json: MiniMind's defaults, overridden by flags.</summary>
     sealed record TrainConfigFile

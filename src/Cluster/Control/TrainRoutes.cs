@@ -28,7 +28,7 @@ public static class TrainRoutes
     /// events are the newest membership/run notices of the node (worker joined/left, micro-batches reassigned, …).</summary>
     public sealed record TrainStatus(string RunId, string Stage, string State, long Step, long Total, double? Loss, double Lr,
         double TokensPerSecond, string? Outcome, string? Message, string? OutputFile, DateTimeOffset StartedAt, int Workers,
-        IReadOnlyList<string> WorkerNodes, IReadOnlyList<string> Events);
+        IReadOnlyList<string> WorkerNodes, IReadOnlyList<string> Events, double LossTokensPerSecond);
 
     static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
 
@@ -60,7 +60,7 @@ public static class TrainRoutes
             var reply = await runs.ActorRef.Ask<RunStatusReply>(new GetRunStatus(run), AskTimeout, ct);
             if (reply.Run is not { } v) return Results.NotFound(new ErrorResponse(run is null ? "no run has been started" : $"no run {run}"));
             return Results.Ok(new TrainStatus(v.RunId, v.Stage, v.State, v.Step, v.Total, v.Loss, v.Lr, v.TokensPerSecond, v.Outcome, v.Message,
-                v.OutputFile, v.StartedAt, v.Workers, reply.Workers, reply.Events));
+                v.OutputFile, v.StartedAt, v.Workers, reply.Workers, reply.Events, v.LossTokensPerSecond));
         });
         return app;
     }

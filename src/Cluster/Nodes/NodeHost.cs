@@ -16,24 +16,32 @@ using MiniMind.Cluster.Transport;
 
 namespace MiniMind.Cluster.Nodes;
 
-/// <summary>How to host a cluster node (issue 5).</summary>
+/// <summary>How to host a node. <c>node seed</c>: <see cref="Seed"/> null, a journal, a fixed port. <c>node worker</c>: a
+/// seed. <c>minimind train</c>: a seed on port 0 with the run dir's own run manager (<see cref="ForTraining"/>).</summary>
 public sealed record NodeOptions
 {
     /// <summary>Akka.Remote host name this node binds to and advertises.</summary>
     public string Host { get; init; } = "127.0.0.1";
-    /// <summary>Akka.Remote port (0 = any free port; a seed needs a fixed one).</summary>
+    /// <summary>Akka.Remote port (0 = any free port; a seed that workers join needs a fixed one).</summary>
     public int Port { get; init; }
     /// <summary>Port of the bulk channel that carries gradients between nodes (bound on <see cref="Host"/>; 0 = any free port).</summary>
     public int BulkPort { get; init; }
     /// <summary>Worker: the seed's "host:port". Seed: null (it joins itself).</summary>
     public string? Seed { get; init; }
-    /// <summary>Seed: the control endpoint's "host:port" (HTTP; loopback by default).</summary>
+    /// <summary>The control endpoint's "host:port" (HTTP; loopback by default), or null for none.</summary>
     public string? Control { get; init; }
     /// <summary>The control endpoint's access token: required (and checked on every request) when <see cref="Control"/>
     /// is not a loopback address.</summary>
     public string? ControlToken { get; init; }
     /// <summary>Seed: the journal of the run manager and of every run's coordinator.</summary>
     public JournalSpec? Journal { get; init; }
+    /// <summary>Seed: the run manager's persistence id (a seed owns its journal; a <c>train</c> process owns its run dir's).</summary>
+    public string RunManagerPersistenceId { get; init; } = RunIdentity.SeedRunManagerPersistenceId;
+    /// <summary>Seed: recovery restarts an unfinished run (a <c>train</c> process waits for its own command instead).</summary>
+    public bool ResumeRunsOnRecovery { get; init; } = true;
+    /// <summary>Seed: every step goes through the gradient aggregator (workers may join); <c>train</c>: the replica
+    /// accumulates locally. Goes away with the one step path (issue 11).</summary>
+    public bool AggregateGradients { get; init; } = true;
     /// <summary>The device(s) of this node's training worker (several: "cuda:0,cuda:1", one replica each, reducing locally);
     /// on a seed, null = no local worker (its replica only applies updates, snapshots and exports, on the CPU).</summary>
     public string? Device { get; init; }
@@ -41,14 +49,30 @@ public sealed record NodeOptions
     public int Threads { get; init; }
     /// <summary>Failure detector and split-brain resolver timing (see docs/cluster.md).</summary>
     public FailureTiming Timing { get; init; } = FailureTiming.LongRun;
-    /// <summary>Seed: turns a stage name and `minimind train &lt;stage&gt;` flags into settings (the CLI's parser).</summary>
+    /// <summary>Turns a stage name and `minimind train &lt;stage&gt;` flags into settings (the CLI's parser), for
+    /// <c>POST /api/train/start</c>.</summary>
     public ITrainArgsParser? TrainArgs { get; init; }
-    /// <summary>Test hook: delay before each micro-batch a worker node computes.</summary>
-    public TimeSpan ComputeDelay { get; init; }
+    /// <summary>Faults, delays and datasets the tests inject.</summary>
+    public NodeTestHooks Hooks { get; init; } = NodeTestHooks.None;
     public Akka.Event.LogLevel AkkaLogLevel { get; init; } = Akka.Event.LogLevel.WarningLevel;
     public ILoggerProvider? LoggerProvider { get; init; }
 
     public bool IsSeed => Seed is null;
+
+    /// <summary><c>minimind train</c>: a cluster of one on loopback (any free ports) with the run dir's run manager, a
+    /// worker on the run's device, and the control endpoint at <paramref name="control"/> (null: none).</summary>
+    public static NodeOptions ForTraining(TrainingSettings s, JournalSpec journal, string? control = null, string? controlToken = null) => new()
+    {
+        Journal = journal,
+        RunManagerPersistenceId = RunIdentity.LocalRunManagerPersistenceId(s.RunDir),
+        ResumeRunsOnRecovery = false,
+        AggregateGradients = false,
+        Device = s.Device,
+        Threads = s.Threads,
+        Control = control,
+        ControlToken = controlToken,
+        Timing = FailureTiming.LongRun,
+    };
 }
 
 /// <summary>Failure detector + split-brain resolver timing. <see cref="LongRun"/> is generous: gradients share the TCP
@@ -66,15 +90,23 @@ public interface ITrainArgsParser
     TrainingSettings Parse(string stage, IReadOnlyList<string> args);
 }
 
-/// <summary>Marker key of the run manager singleton proxy in the actor registry.</summary>
-public sealed class RunManagerKey;
+/// <summary>A node started without the CLI's flag parser (tests, benches): <c>POST /api/train/start</c> is a 400.</summary>
+sealed class NoTrainArgs : ITrainArgsParser
+{
+    public TrainingSettings Parse(string stage, IReadOnlyList<string> args) =>
+        throw new ArgumentException("this node was started without a train request parser; start runs with `minimind node seed`");
+}
+
+sealed class ManualLifetime : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
 
 /// <summary>A running cluster node: the IHost (a WebApplication with the control endpoint on a seed), its ActorSystem.</summary>
 public sealed class NodeHost : IAsyncDisposable
 {
     public const string SystemName = "minimind";
-    public const string CoordinatorRole = "coordinator";
-    public const string WorkerRole = "worker";
 
     readonly IHost host;
     readonly BulkChannel? bulk;
@@ -101,13 +133,11 @@ public sealed class NodeHost : IAsyncDisposable
         IHostApplicationBuilder builder;
         WebApplicationBuilder? web = null;
         if (o.IsSeed && o.Journal is null) throw new ArgumentException("a seed node needs a journal");
-        // The seed always serves the control endpoint; a worker only when started with --control (its own members'
-        // view, actor tree and metrics; train verbs go to the coordinator singleton through the proxy).
-        if (o.IsSeed || o.Control is not null)
+        if (o.Control is { } control)
         {
-            ControlAuth.ValidateBinding(ControlHostName(o.Control ?? "127.0.0.1:0"), o.ControlToken);
+            ControlAuth.ValidateBinding(ControlHostName(control), o.ControlToken);
             web = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-            web.WebHost.UseUrls($"http://{o.Control ?? "127.0.0.1:0"}");
+            web.WebHost.UseUrls($"http://{control}");
             builder = web;
         }
         else
@@ -117,86 +147,39 @@ public sealed class NodeHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Logging.AddProvider(o.LoggerProvider ?? new StderrLoggerProvider());
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // No ConsoleLifetime: it would stop the host on SIGINT/SIGTERM mid-step. The CLI drains on those signals itself.
         builder.Services.AddSingleton<IHostLifetime, ManualLifetime>();
         builder.Services.AddHealthChecks();
-        if (o.TrainArgs is not null) builder.Services.AddSingleton(o.TrainArgs);
+        builder.Services.AddSingleton(o.TrainArgs ?? new NoTrainArgs());
         var monitor = new TrainingMonitor();
         var runs = new RunRegistry();
         builder.Services.AddOps(monitor, runs);
 
-        var self = $"akka.tcp://{SystemName}@{o.Host}:{o.Port}";
-        var seed = o.IsSeed ? self : $"akka.tcp://{SystemName}@{o.Seed}";
         var roles = new List<string>();
-        if (o.IsSeed) roles.Add(CoordinatorRole);
-        if (o.Device is not null) roles.Add(WorkerRole);
-        var singleton = new ClusterSingletonOptions { Role = CoordinatorRole };
-        var device = o.Device;
-        var devices = device is null ? [] : ClusterWorker.ParseDevices(device);
-        var threads = o.Threads;
+        if (o.IsSeed) roles.Add(NodeHosting.CoordinatorRole);
+        if (o.Device is not null) roles.Add(NodeHosting.WorkerRole);
+        var devices = o.Device is null ? [] : ClusterWorker.ParseDevices(o.Device);
         // A seed with one device computes on the coordinator's own replica (worker-0). With several, worker-0 only
         // applies updates (on the first device) and a local ClusterWorker computes on all of them, like a worker node.
-        var localWorkerNode = devices.Length > 1 || (device is not null && !o.IsSeed);
+        var localWorkerNode = devices.Length > 1 || (o.Device is not null && !o.IsSeed);
         BulkChannel? bulk = null;
 
         builder.Services.AddAkka(SystemName, (akka, _) =>
         {
             akka.WithTrainingLogging(o.AkkaLogLevel)
-                .WithRemoting(new RemoteOptions { HostName = o.Host, Port = o.Port, MaxFrameSize = GradientChunk.MaxBytes + 64 * 1024 })
-                .WithClustering(new ClusterOptions
-                {
-                    SeedNodes = [seed],
-                    Roles = [.. roles],
-                    ClusterReadyCheck = true,
-                    // The seed holds the journal and the coordinator: its side survives a partition; a worker cut off
-                    // from it downs itself and rejoins (see docs/cluster.md).
-                    SplitBrainResolver = new KeepOldestOption { DownIfAlone = false, Role = CoordinatorRole },
-                    FailureDetector = new PhiAccrualFailureDetectorOptions
-                    {
-                        HeartbeatInterval = o.Timing.HeartbeatInterval,
-                        AcceptableHeartbeatPause = o.Timing.AcceptableHeartbeatPause,
-                    },
-                })
-                .AddHocon($"akka.cluster.split-brain-resolver.stable-after = {(int)o.Timing.StableAfter.TotalMilliseconds}ms", HoconAddMode.Prepend)
-                // A worker started before the seed (or rejoining a restarted seed) retries every 2 s, not 10 s.
-                .AddHocon("akka.cluster.seed-node-timeout = 2s\nakka.cluster.retry-unsuccessful-join-after = 2s", HoconAddMode.Prepend)
+                .WithNodeCluster(o.Host, o.Port, o.Seed, roles, o.Timing)
                 .WithTrainingSerialization()
                 .WithWorkerDispatcher()
+                .WithHostOwnedShutdown()
                 .WithActorSystemLivenessCheck()
-                // every node answers `ctl actor hierarchy|health` for itself (the control endpoint asks each member's)
-                .WithActors((system, _) => system.ActorOf(NodeInspector.Props(), NodeInspector.Name))
-                // Gradients between nodes travel over a bulk channel of this node's own (src/Cluster/Transport/README.md).
-                .WithActors((system, _) =>
-                {
-                    bulk = BulkChannel.Start(new BulkChannelOptions { BindHost = o.Host, Port = o.BulkPort }, system.Log);
-                    BulkGradientTransport.Install(system, bulk);
-                });
+                .WithNodeInspector()
+                .WithBulkGradients(o.Host, o.BulkPort, b => bulk = b);
             if (o.IsSeed)
-            {
-                var journal = o.Journal!;
-                akka.WithTrainingPersistence(journal)
-                    .WithSingleton<RunManagerKey>("run-manager", (_, _, _) => RunManager.Props(RunIdentity.SeedRunManagerPersistenceId, (runId, settings, listener) =>
-                    {
-                        var s = settings with { Device = devices.FirstOrDefault() ?? "cpu", Threads = threads > 0 ? threads : settings.Threads };
-                        var coordinator = TrainingCoordinator.Props(RunIdentity.CoordinatorPersistenceId(s), s, TrainingRun.OpenDataset, listener,
-                            localCompute: devices.Length == 1);
-                        return BackoffSupervisor.Props(Backoff.OnStop(coordinator, "coordinator", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, 3));
-                    }), singleton, createProxyToo: true)
-                    .WithActors((system, _) => system.ActorOf(OpsFeed.Props(monitor, runs), "ops-feed"));
-            }
+                akka.WithRunManager(o.Journal!, o.RunManagerPersistenceId, devices, o.Threads, o.ResumeRunsOnRecovery, o.AggregateGradients, o.Hooks)
+                    .WithOpsFeed(monitor, runs);
             else
-            {
-                akka.WithSingletonProxy<RunManagerKey>("run-manager", singleton);
-            }
-            if (localWorkerNode)
-            {
-                akka.WithActors((system, registry) =>
-                {
-                    var proxy = registry.Get<RunManagerKey>();
-                    var self = Akka.Cluster.Cluster.Get(system).SelfAddress;
-                    var node = $"{self.Host}:{self.Port}";
-                    system.ActorOf(ClusterWorker.Props(node, device!, threads, proxy, computeDelay: o.ComputeDelay), "worker");
-                });
-            }
+                akka.WithRunManagerProxy();
+            if (localWorkerNode) akka.WithWorkerNode(o.Device!, o.Threads, o.Hooks.ComputeDelay);
         });
 
         IHost h;
@@ -218,10 +201,17 @@ public sealed class NodeHost : IAsyncDisposable
         catch
         {
             if (bulk is not null) await bulk.DisposeAsync();
+            h.Dispose();
             throw;
         }
         return new NodeHost(h, h.Services.GetRequiredService<ActorSystem>(), bulk);
     }
+
+    /// <summary>Starts a run on this node (a seed) and follows it: its reports, with the run's rates, go to
+    /// <paramref name="report"/> (on an actor's thread); <see cref="LocalRun.Finished"/> completes when it ends.
+    /// <c>minimind train</c> and the tests.</summary>
+    public Task<LocalRun> TrainAsync(TrainingSettings settings, Action<RunReported> report, CancellationToken ct = default) =>
+        LocalRun.StartAsync(System, host.Services.GetRequiredService<IRequiredActor<RunManagerKey>>().ActorRef, settings, report, ct);
 
     /// <summary>The control endpoint's bound address (the seed, or a worker started with --control), e.g. http://127.0.0.1:47401.</summary>
     public string? ControlUrl =>
