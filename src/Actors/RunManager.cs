@@ -56,6 +56,8 @@ public sealed class RunManager : ReceivePersistentActor
 
         Command<StartRun>(OnStartRun);
         Command<GetRunStatus>(g => Sender.Tell(Status(g.RunId)));
+        Command<ListRuns>(_ => Sender.Tell(new RunList(runs.Select(r => Status(r.Request.RunId).Run!).ToList(),
+            runs.ToDictionary(r => r.Request.RunId, r => TrainingSettings.FromJson(r.Request.SettingsJson).RunDir))));
         Command<RegisterWorker>(OnRegister);
         Command<Terminated>(t => Drop(t.ActorRef, "stopped"));
         Command<ClusterEvent.UnreachableMember>(u => DropAt(u.Member.Address, "unreachable"));

@@ -32,6 +32,15 @@ sealed record ControlBinding(string? Address, bool Explicit, string? Token)
         return ($"{(host.Contains(':') ? $"[{host}]" : host)}:0", $" ({Address} is busy: a free port instead)");
     }
 
+    /// <summary>The address to retry on when binding <paramref name="tried"/> failed: any free port, unless the port was
+    /// given explicitly (or was already "any").</summary>
+    public string? Fallback(string tried)
+    {
+        if (Explicit || tried.EndsWith(":0", StringComparison.Ordinal)) return null;
+        var host = NodeHost.ControlHostName(tried);
+        return $"{(host.Contains(':') ? $"[{host}]" : host)}:0";
+    }
+
     static bool IsFree(string host, int port)
     {
         var ip = host.Equals("localhost", StringComparison.OrdinalIgnoreCase) ? IPAddress.Loopback

@@ -50,8 +50,9 @@ public static class CtlCommand
         cmd.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
         {
             using var client = Client(parse, host, token);
-            var body = new TrainRoutes.StartRequest(parse.GetValue(stage), [.. parse.UnmatchedTokens]);
-            using var response = await Send(client, c => c.PostAsJsonAsync("api/train/start", body, Json, ct));
+            // the flags of `minimind train <stage>` → the typed request the node resolves (as the HTTP API's JSON)
+            var body = TrainStageCommands.ParseRequest(parse.GetValue(stage)!, [.. parse.UnmatchedTokens]).ToJson();
+            using var response = await Send(client, c => c.PostAsync("api/train/start", new StringContent(body, System.Text.Encoding.UTF8, "application/json"), ct));
             if (!response.IsSuccessStatusCode) throw await Failure(response, ct);
             var started = await response.Content.ReadFromJsonAsync<TrainRoutes.StartResponse>(Json, ct) ?? throw new InvalidDataException("empty reply");
             ctx.Out.WriteLine(started.RunId);

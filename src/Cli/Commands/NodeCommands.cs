@@ -75,7 +75,7 @@ public static class NodeCommands
                 Device = ParseDevice(parse.GetValue(device)),
                 Threads = parse.GetValue(threads),
                 Timing = ParseTiming(parse.GetValue(timing)!),
-                TrainArgs = new CliTrainArgs(),
+                TrainRequests = new TrainRequests(DefaultPaths.Resolve),
                 Hooks = TestHooks.FromEnvironment(),
             };
             WarmUpTorch(options.Device ?? "cpu");   // the coordinator's replica
@@ -114,7 +114,7 @@ public static class NodeCommands
                 Seed = CheckHostPort(parse.GetValue(seed)!, "--seed"),
                 Control = parse.GetValue(control) is { } c ? CheckHostPort(c, "--control") : null,
                 ControlToken = parse.GetValue(controlToken),
-                TrainArgs = new CliTrainArgs(),
+                TrainRequests = new TrainRequests(DefaultPaths.Resolve),
                 Device = ParseDevice(parse.GetValue(device)),
                 Threads = parse.GetValue(threads),
                 Timing = ParseTiming(parse.GetValue(timing)!),
@@ -191,10 +191,5 @@ public static class NodeCommands
         if (i <= 0 || !int.TryParse(value[(i + 1)..], System.Globalization.CultureInfo.InvariantCulture, out var p) || p is <= 0 or > 65535)
             throw new ArgumentException($"{option} {value}: expected host:port");
         return value;
-    }
-
-    internal sealed class CliTrainArgs : ITrainArgsParser
-    {
-        public TrainingSettings Parse(string stage, IReadOnlyList<string> args) => TrainStageCommands.ParseSettings(stage, args);
     }
 }

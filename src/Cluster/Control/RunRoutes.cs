@@ -1,4 +1,6 @@
 using Akka.Actor;
+using Akka.Hosting;
+using MiniMind.Actors.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -27,7 +29,20 @@ public static class RunRoutes
 
     public static IEndpointRouteBuilder MapRunRoutes(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/runs", (TrainingMonitor monitor) => ControlJson.Ok(new { runs = monitor.Runs() }));
+        // This node's runs (live values) and every run its run manager journaled (a seed that lived for weeks; runs
+        // before a restart): one list, oldest first.
+        app.MapGet("/api/runs", async (TrainingMonitor monitor, IServiceProvider services, CancellationToken ct) =>
+        {
+            var seen = monitor.Runs();
+            if (services.GetService(typeof(IRequiredActor<Nodes.RunManagerKey>)) is not IRequiredActor<Nodes.RunManagerKey> manager)
+                return ControlJson.Ok(new { runs = seen });   // a control endpoint without a run manager (tests)
+            RunList journaled;
+            try { journaled = await manager.ActorRef.Ask<RunList>(new ListRuns(Guid.NewGuid().ToString("N")), AskTimeout, ct); }
+            catch (Exception e) when (e is AskTimeoutException or TaskCanceledException) { return ControlJson.Ok(new { runs = seen }); }
+            var older = journaled.Runs.Where(v => seen.All(r => r.Id != v.RunId)).Select(v => new RunSummary(v.RunId, v.Stage,
+                journaled.RunDirs.GetValueOrDefault(v.RunId, ""), v.State, v.Step, v.Total, v.StartedAt, null, v.Message));
+            return ControlJson.Ok(new { runs = older.Concat(seen).OrderBy(r => r.Started).ToList() });
+        });
 
         app.MapPost("/api/train/pause", async (string? run, TrainingMonitor monitor, RunRegistry runs) =>
         {

@@ -11,6 +11,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using MiniMind.Actors;
 using MiniMind.Actors.Protocol;
+using MiniMind.Actors.Stages;
 using MiniMind.Cluster.Control;
 using MiniMind.Cluster.Transport;
 
@@ -49,9 +50,8 @@ public sealed record NodeOptions
     public int Threads { get; init; }
     /// <summary>Failure detector and split-brain resolver timing (see docs/cluster.md).</summary>
     public FailureTiming Timing { get; init; } = FailureTiming.LongRun;
-    /// <summary>Turns a stage name and `minimind train &lt;stage&gt;` flags into settings (the CLI's parser), for
-    /// <c>POST /api/train/start</c>.</summary>
-    public ITrainArgsParser? TrainArgs { get; init; }
+    /// <summary>Resolves <c>POST /api/train/start</c> requests (the CLI's finds the repository's default files).</summary>
+    public TrainRequests TrainRequests { get; init; } = new();
     /// <summary>Faults, delays and datasets the tests inject.</summary>
     public NodeTestHooks Hooks { get; init; } = NodeTestHooks.None;
     public Akka.Event.LogLevel AkkaLogLevel { get; init; } = Akka.Event.LogLevel.WarningLevel;
@@ -84,17 +84,20 @@ public sealed record FailureTiming(TimeSpan HeartbeatInterval, TimeSpan Acceptab
     public static FailureTiming Fast { get; } = new(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(3));
 }
 
-/// <summary>Seed nodes parse `ctl train start` flags with this (implemented by the CLI: the same options as `minimind train`).</summary>
-public interface ITrainArgsParser
+/// <summary>How a node turns a <see cref="TrainRequest"/> (<c>POST /api/train/start</c>) into settings: the Actors layer's
+/// <see cref="TrainRequestResolver"/>, with paths made absolute on this node (relative ones are this node's).</summary>
+public sealed class TrainRequests(Func<string, string>? locate = null)
 {
-    TrainingSettings Parse(string stage, IReadOnlyList<string> args);
-}
-
-/// <summary>A node started without the CLI's flag parser (tests, benches): <c>POST /api/train/start</c> is a 400.</summary>
-sealed class NoTrainArgs : ITrainArgsParser
-{
-    public TrainingSettings Parse(string stage, IReadOnlyList<string> args) =>
-        throw new ArgumentException("this node was started without a train request parser; start runs with `minimind node seed`");
+    public TrainingSettings Resolve(TrainRequest request)
+    {
+        var s = TrainRequestResolver.Resolve(request, locate).Settings;
+        return s with
+        {
+            DataPath = Path.GetFullPath(s.DataPath), TokenizerPath = Path.GetFullPath(s.TokenizerPath), RunDir = Path.GetFullPath(s.RunDir),
+            InitFrom = s.InitFrom is null ? null : Path.GetFullPath(s.InitFrom),
+            FrozenModelPath = s.FrozenModelPath is null ? null : Path.GetFullPath(s.FrozenModelPath),
+        };
+    }
 }
 
 sealed class ManualLifetime : IHostLifetime
@@ -150,7 +153,7 @@ public sealed class NodeHost : IAsyncDisposable
         // No ConsoleLifetime: it would stop the host on SIGINT/SIGTERM mid-step. The CLI drains on those signals itself.
         builder.Services.AddSingleton<IHostLifetime, ManualLifetime>();
         builder.Services.AddHealthChecks();
-        builder.Services.AddSingleton(o.TrainArgs ?? new NoTrainArgs());
+        builder.Services.AddSingleton(o.TrainRequests);
         var monitor = new TrainingMonitor();
         var runs = new RunRegistry();
         builder.Services.AddOps(monitor, runs);
@@ -200,8 +203,11 @@ public sealed class NodeHost : IAsyncDisposable
         }
         catch
         {
-            if (bulk is not null) await bulk.DisposeAsync();
+            // e.g. the control port was taken between the check and the bind: stop what did start (the actor system)
+            try { await h.StopAsync(TimeSpan.FromSeconds(10)); }
+            catch (Exception e) when (e is OperationCanceledException or AggregateException or InvalidOperationException) { }
             h.Dispose();
+            if (bulk is not null) await bulk.DisposeAsync();
             throw;
         }
         return new NodeHost(h, h.Services.GetRequiredService<ActorSystem>(), bulk);

@@ -70,6 +70,10 @@ public static class NodeHosting
             // proxy finds the run manager within a quarter second.
             .AddHocon("akka.cluster.seed-node-timeout = 2s\nakka.cluster.retry-unsuccessful-join-after = 2s\n" +
                       "akka.cluster.singleton-proxy.singleton-identification-interval = 250ms", HoconAddMode.Prepend);
+        // On the seed the run manager singleton is local: the proxy's "no singleton found after 30 s" warning (it also
+        // fires while the cluster shuts down) says nothing there. Workers keep it: there it means the seed is away.
+        if (seed is null)
+            builder.AddHocon("akka.cluster.singleton-proxy.log-singleton-identification-failure = off", HoconAddMode.Prepend);
         if (seeds.Length == 0)
             builder.AddStartup((system, _) =>
             {
