@@ -25,6 +25,25 @@ public class SharedJournalTests(PostgresFixture postgres)
     public Task Two_runs_train_side_by_side_in_one_postgres_journal() =>
         SideBySide(JournalSpec.Parse("postgres:" + postgres.ConnectionString(), "."));
 
+    /// <summary>A node's run list is every run its run manager journaled, not only those since it started.</summary>
+    [Fact]
+    public async Task A_restarted_node_lists_the_runs_it_journaled_before()
+    {
+        var dir = TestRuns.TempRunDir("run-list");
+        var settings = TestRuns.Tiny(dir, steps: 2);
+        var journal = JournalSpec.Parse("sqlite", dir);
+        var first = await TestRuns.RunAsync(settings, journal);
+        Assert.Equal(Outcome.Completed, first.Finished.Outcome);
+
+        await using var node = await Nodes.NodeHost.StartAsync(Nodes.NodeOptions.ForTraining(settings, journal, "127.0.0.1:0"));
+        using var http = new HttpClient { BaseAddress = new Uri(node.ControlUrl!), Timeout = TimeSpan.FromMinutes(1) };
+        using var doc = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync("/api/runs", TestContext.Current.CancellationToken));
+        var run = Assert.Single(doc.RootElement.GetProperty("runs").EnumerateArray());
+        Assert.Equal("completed", run.GetProperty("status").GetString());
+        Assert.Equal(2, run.GetProperty("step").GetInt64());
+        Assert.Equal(dir, run.GetProperty("runDir").GetString());
+    }
+
     [Fact]
     public void Persistence_ids_differ_by_run_dir_and_stage_and_not_by_journal()
     {

@@ -150,6 +150,8 @@ public sealed class NodeHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Logging.AddProvider(o.LoggerProvider ?? new StderrLoggerProvider());
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // a failed start is thrown to the caller, who says what it means (and may retry on another port)
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
         // No ConsoleLifetime: it would stop the host on SIGINT/SIGTERM mid-step. The CLI drains on those signals itself.
         builder.Services.AddSingleton<IHostLifetime, ManualLifetime>();
         builder.Services.AddHealthChecks();
