@@ -11,6 +11,9 @@ public static class RunIdentity
     /// <summary>The coordinator's persistence id, e.g. <c>minimind-train-pretrain-3f9a0c1e22b4d5a6</c>.</summary>
     public static string CoordinatorPersistenceId(TrainingSettings s) => $"minimind-train-{s.RunName}-{RunDirHash(s.RunDir)}";
 
+    /// <summary>The id a run dir's own SQLite journal used before runs were identified by run dir (stage only).</summary>
+    public static string LegacyCoordinatorPersistenceId(TrainingSettings s) => $"minimind-train-{s.RunName}";
+
     /// <summary>The run manager of a <c>minimind train</c> process: one per run dir (the run-dir lock keeps it to one
     /// writer), so two <c>train</c> processes sharing a journal never write the same persistence id.</summary>
     public static string LocalRunManagerPersistenceId(string runDir) => $"minimind-run-manager-{RunDirHash(runDir)}";

@@ -1,3 +1,4 @@
+using Akka.Hosting;
 using MiniMind.Actors;
 using Xunit;
 using static MiniMind.Actors.TrainingCoordinator;
@@ -42,6 +43,46 @@ public class SharedJournalTests(PostgresFixture postgres)
         Assert.Equal("completed", run.GetProperty("status").GetString());
         Assert.Equal(2, run.GetProperty("step").GetInt64());
         Assert.Equal(dir, run.GetProperty("runDir").GetString());
+    }
+
+    /// <summary>A run dir journaled by an older minimind (persistence id = the stage only) resumes, rather than starting
+    /// over: `train` copies its events under the run's id once.</summary>
+    [Fact]
+    public async Task A_run_dir_journaled_under_the_old_stage_only_id_is_adopted_and_recovers_as_completed()
+    {
+        var dir = TestRuns.TempRunDir("legacy");
+        var settings = TestRuns.Tiny(dir, steps: 2);
+        var journal = JournalSpec.Parse("sqlite", dir);
+        var finished = new TaskCompletionSource<TrainingFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new Microsoft.Extensions.Hosting.HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddAkka("legacy", (akka, _) => akka
+            .WithTrainingPersistence(journal).WithTrainingSerialization().WithWorkerDispatcher()
+            .WithActors((system, _) =>
+            {
+                var listener = system.ActorOf(Akka.Actor.Props.Create(() => new FinishedListener(finished)));
+                system.ActorOf(TrainingCoordinator.Props(RunIdentity.LegacyCoordinatorPersistenceId(settings), settings, Nodes.NodeHosting.OpenDataset, listener));
+            }));
+        using (var legacy = builder.Build())
+        {
+            await legacy.StartAsync(TestContext.Current.CancellationToken);
+            Assert.Equal(Outcome.Completed, (await finished.Task.WaitAsync(TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken)).Outcome);
+            await legacy.StopAsync(TestContext.Current.CancellationToken);
+        }
+
+        await using var node = await Nodes.NodeHost.StartAsync(Nodes.NodeOptions.ForTraining(settings, journal));
+        Assert.True(await node.AdoptLegacyJournalAsync(settings, TimeSpan.FromMinutes(1)) > 0);
+        Assert.Equal(0, await node.AdoptLegacyJournalAsync(settings, TimeSpan.FromMinutes(1)));   // once
+        var run = await node.TrainAsync(settings, _ => { });
+        Assert.Equal(Outcome.AlreadyCompleted, (await run.Finished.WaitAsync(TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken)).Outcome);
+    }
+
+    sealed class FinishedListener : Akka.Actor.ReceiveActor
+    {
+        public FinishedListener(TaskCompletionSource<TrainingFinished> finished)
+        {
+            Receive<TrainingFinished>(f => finished.TrySetResult(f));
+            ReceiveAny(_ => { });
+        }
     }
 
     [Fact]

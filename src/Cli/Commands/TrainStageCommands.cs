@@ -250,6 +250,9 @@ public static class TrainStageCommands
                 : "  control  : off");
             o.Flush();
         }
+        if (journal == JournalSpec.Parse("sqlite", s.RunDir) &&
+            await node.AdoptLegacyJournalAsync(s, TimeSpan.FromMinutes(1)) is > 0 and var adopted)
+            ctx.Error.WriteLine($"journal: adopted this run dir's {adopted} events journaled by an older minimind under {RunIdentity.LegacyCoordinatorPersistenceId(s)}");
         var run = await node.TrainAsync(s, Report, CancellationToken.None);
         signals.Attach(run.Stop);
         var finished = await run.Finished;

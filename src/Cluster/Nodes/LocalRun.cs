@@ -110,23 +110,38 @@ public sealed class LocalRun
     }
 
     /// <summary>Replays a coordinator's journal into a <see cref="TrainingState"/> (read-only: it persists nothing),
-    /// answers <see cref="Read"/> with it (commands wait for the recovery) and stops.</summary>
-    sealed class RunJournalReader : ReceivePersistentActor
+    /// answers <see cref="Read"/> with it (commands wait for the recovery) and stops; <see cref="ReadEvents"/>: the events.</summary>
+    internal sealed class RunJournalReader : ReceivePersistentActor
     {
         public sealed class Read
         {
             public static Read Instance { get; } = new();
         }
 
+        public sealed class ReadEvents
+        {
+            public static ReadEvents Instance { get; } = new();
+        }
+
         TrainingState state = TrainingState.Empty;
+        readonly List<ITrainingEvent> events = [];
 
         public RunJournalReader(string persistenceId)
         {
             PersistenceId = persistenceId;
-            Recover<ITrainingEvent>(e => state = state.Apply(e));
+            Recover<ITrainingEvent>(e =>
+            {
+                state = state.Apply(e);
+                events.Add(e);
+            });
             Command<Read>(_ =>
             {
                 Sender.Tell(state);
+                Context.Stop(Self);
+            });
+            Command<ReadEvents>(_ =>
+            {
+                Sender.Tell(events.ToList());
                 Context.Stop(Self);
             });
         }
@@ -134,5 +149,45 @@ public sealed class LocalRun
         public override string PersistenceId { get; }
 
         public static Props Props(string persistenceId) => Akka.Actor.Props.Create(() => new RunJournalReader(persistenceId));
+    }
+
+    /// <summary>Writes <paramref name="events"/> under <paramref name="persistenceId"/> if that journal is empty, replies
+    /// with the number written (0: it was not empty) and stops.</summary>
+    internal sealed class RunJournalCopier : ReceivePersistentActor
+    {
+        public sealed class Copy
+        {
+            public static Copy Instance { get; } = new();
+        }
+
+        long recovered;
+
+        public RunJournalCopier(string persistenceId, IReadOnlyList<ITrainingEvent> events)
+        {
+            PersistenceId = persistenceId;
+            Recover<ITrainingEvent>(_ => recovered++);
+            Command<Copy>(_ =>
+            {
+                var sender = Sender;
+                if (recovered > 0 || events.Count == 0)
+                {
+                    sender.Tell(0);
+                    Context.Stop(Self);
+                    return;
+                }
+                var written = 0;
+                PersistAll(events, _ =>
+                {
+                    if (++written < events.Count) return;
+                    sender.Tell(written);
+                    Context.Stop(Self);
+                });
+            });
+        }
+
+        public override string PersistenceId { get; }
+
+        public static Props Props(string persistenceId, IReadOnlyList<ITrainingEvent> events) =>
+            Akka.Actor.Props.Create(() => new RunJournalCopier(persistenceId, events));
     }
 }

@@ -215,6 +215,19 @@ public sealed class NodeHost : IAsyncDisposable
         return new NodeHost(h, h.Services.GetRequiredService<ActorSystem>(), bulk);
     }
 
+    /// <summary>A run dir trained before runs were identified by run dir has its events under the stage's old persistence
+    /// id (<see cref="RunIdentity.LegacyCoordinatorPersistenceId"/>) in its own journal: copied under the run's id (once,
+    /// when that is empty), it resumes (or is complete) instead of silently starting over. Returns the events copied.
+    /// Only for a journal that belongs to the run dir: in a shared one the old id may be another run dir's.</summary>
+    public async Task<int> AdoptLegacyJournalAsync(TrainingSettings settings, TimeSpan timeout)
+    {
+        var events = await System.ActorOf(LocalRun.RunJournalReader.Props(RunIdentity.LegacyCoordinatorPersistenceId(settings)))
+            .Ask<List<ITrainingEvent>>(LocalRun.RunJournalReader.ReadEvents.Instance, timeout);
+        if (events.Count == 0) return 0;
+        return await System.ActorOf(LocalRun.RunJournalCopier.Props(RunIdentity.CoordinatorPersistenceId(settings), events))
+            .Ask<int>(LocalRun.RunJournalCopier.Copy.Instance, timeout);
+    }
+
     /// <summary>Starts a run on this node (a seed) and follows it: its reports, with the run's rates, go to
     /// <paramref name="report"/> (on an actor's thread); <see cref="LocalRun.Finished"/> completes when it ends.
     /// <c>minimind train</c> and the tests.</summary>
