@@ -4,6 +4,7 @@ using System.Text.Json;
 using MiniMind.Actors;
 using MiniMind.Actors.Stages;
 using MiniMind.Cluster;
+using MiniMind.Cluster.Nodes;
 using MiniMind.Model;
 using MiniMind.Model.Data;
 using TorchSharp;
@@ -41,7 +42,7 @@ public static class ActorsBench
             RunDir = runDir, BatchSize = batch, MaxSeqLen = seqLen, AccumulationSteps = accumulation, MaxSteps = warmup + steps,
             SaveInterval = int.MaxValue, LogInterval = 1, Threads = threads, Deterministic = true,
         };
-        var dataset = TrainingRun.OpenDataset(settings);   // prepared once, shared by every repetition of both variants
+        var dataset = NodeHosting.OpenDataset(settings);   // prepared once, shared by every repetition of both variants
         var plan = TrainingPlan.For(dataset.Count, settings);
         Console.WriteLine($"preset {preset}: B{batch}×T{seqLen}×A{accumulation}, {reps} × (bare, actors) interleaved, {steps} timed steps each after {warmup} warm-up, {threads} torch thread(s), load {Measure.LoadAverage():0.00}");
 
@@ -183,9 +184,13 @@ public static class ActorsBench
         double stall = 0;
         long last = 0;
         var window = new Window();
-        var run = TrainingRun.StartAsync(new TrainingRunOptions { Settings = s, Journal = JournalSpec.Parse("sqlite", s.RunDir), OpenDataset = _ => dataset }, m =>
+        var node = NodeHost.StartAsync(NodeOptions.ForTraining(s, JournalSpec.Parse("sqlite", s.RunDir), control: null) with
         {
-            if (m is not TrainingCoordinator.TrainingProgress p) return;
+            Hooks = new NodeTestHooks { OpenDataset = _ => dataset },
+        }).GetAwaiter().GetResult();
+        var run = node.TrainAsync(s, r =>
+        {
+            if (r.Report is not TrainingCoordinator.TrainingProgress p) return;
             var now = Stopwatch.GetTimestamp();
             if (p.Step > warmup && p.Step <= warmup + steps)
             {
@@ -199,7 +204,7 @@ public static class ActorsBench
             last = now;
         }).GetAwaiter().GetResult();
         var finished = run.Finished.GetAwaiter().GetResult();
-        run.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        node.DisposeAsync().AsTask().GetAwaiter().GetResult();
         if (finished.Outcome != TrainingCoordinator.Outcome.Completed) throw new InvalidOperationException(finished.Message);
         if (stepMs.Count != steps) throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture, $"expected {steps} timed steps, got {stepMs.Count}"));
         var top = string.Join(", ", window.ByThread().Take(6).Select(t => FormattableString.Invariant($"{t.Name} {t.Ms / steps:F0}")));

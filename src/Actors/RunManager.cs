@@ -22,9 +22,10 @@ public sealed class RunManager : ReceivePersistentActor
     public delegate Props CoordinatorFactory(string runId, TrainingSettings settings, IActorRef listener);
 
     sealed record Run(RunRequested Request, RunEnded? End);
-    sealed record Live(long Step, long Total, double Loss, double Lr, double TokensPerSecond, string? Message, DateTimeOffset LastReport, long LastStep);
+    sealed record Live(long Step, long Total, double Loss, double Lr, TrainingRate Rate, RunRates Rates, long InputPositionsPerStep, string? Message);
 
     readonly CoordinatorFactory coordinatorFactory;
+    readonly bool resumeOnRecovery;
     readonly ILoggingAdapter log = Context.GetLogger();
     ImmutableList<Run> runs = [];
     readonly Dictionary<string, Live> live = [];
@@ -40,36 +41,55 @@ public sealed class RunManager : ReceivePersistentActor
         while (events.Count > 50) events.Dequeue();
     }
 
-    public RunManager(string persistenceId, CoordinatorFactory coordinatorFactory)
+    public RunManager(string persistenceId, CoordinatorFactory coordinatorFactory, bool resumeOnRecovery)
     {
         PersistenceId = persistenceId;
         this.coordinatorFactory = coordinatorFactory;
+        this.resumeOnRecovery = resumeOnRecovery;
 
         Recover<RunRequested>(e => runs = runs.Add(new Run(e, null)));
         Recover<RunEnded>(Apply);
         Recover<RecoveryCompleted>(_ =>
         {
-            if (runs.LastOrDefault() is { End: null } unfinished) Launch(unfinished.Request, resumed: true);
+            if (resumeOnRecovery && runs.LastOrDefault() is { End: null } unfinished) Launch(unfinished.Request, resumed: true);
         });
 
         Command<StartRun>(OnStartRun);
         Command<GetRunStatus>(g => Sender.Tell(Status(g.RunId)));
+        Command<ListRuns>(_ => Sender.Tell(new RunList(runs.Select(r => Status(r.Request.RunId).Run!).ToList(),
+            runs.ToDictionary(r => r.Request.RunId, r => TrainingSettings.FromJson(r.Request.SettingsJson).RunDir))));
         Command<RegisterWorker>(OnRegister);
         Command<Terminated>(t => Drop(t.ActorRef, "stopped"));
         Command<ClusterEvent.UnreachableMember>(u => DropAt(u.Member.Address, "unreachable"));
         Command<ClusterEvent.MemberRemoved>(u => DropAt(u.Member.Address, "removed from the cluster"));
         Command<ClusterEvent.IMemberEvent>(_ => { });
         Command<ClusterEvent.CurrentClusterState>(_ => { });
-        Command<TrainingBegan>(b => Publish(b).Update(l => l with { Step = b.FromStep, Total = b.TotalSteps, LastStep = b.FromStep, LastReport = DateTimeOffset.UtcNow }));
-        Command<TrainingProgress>(p => Publish(p).OnProgress(p));
+        // a (re)start: the next step is warm-up again, the window starts after it
+        Command<TrainingBegan>(b => Update(l => l with { Step = b.FromStep, Total = b.TotalSteps, Rate = new TrainingRate(), Rates = RunRates.Unknown }).Publish(b));
+        Command<TrainingProgress>(p => OnProgress(p).Publish(p));
         Command<TrainingNotice>(n => { Publish(n); log.Info("run {0}: {1}", activeRun, n.Text); Event(n.Text); Update(l => l with { Message = n.Text }); });
-        Command<TrainingFinished>(f => Publish(f).OnFinished(f));
+        Command<TrainingFinished>(OnFinished);
     }
 
     public override string PersistenceId { get; }
 
-    public static Props Props(string persistenceId, CoordinatorFactory coordinatorFactory) =>
-        Akka.Actor.Props.Create(() => new RunManager(persistenceId, coordinatorFactory));
+    /// <param name="resumeOnRecovery">A seed: recovery starts the unfinished run's coordinator again. A <c>minimind
+    /// train</c> process: no; the command's own <see cref="StartRun"/> resumes it (same stage and run dir: same run id).</param>
+    public static Props Props(string persistenceId, CoordinatorFactory coordinatorFactory, bool resumeOnRecovery = true) =>
+        Akka.Actor.Props.Create(() => new RunManager(persistenceId, coordinatorFactory, resumeOnRecovery));
+
+    /// <summary>The journal could not be read: nothing can start (published so a waiting <c>train</c> can say so).</summary>
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
+    {
+        Context.System.EventStream.Publish(new RunManagerFailed($"journal unreachable or unreadable: {reason.Message}"));
+        base.OnRecoveryFailure(reason, message);
+    }
+
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        Context.System.EventStream.Publish(new RunManagerFailed($"journal write failed: {cause.Message}"));
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
 
     protected override void PreStart()
     {
@@ -87,7 +107,7 @@ public sealed class RunManager : ReceivePersistentActor
     /// <summary>Reports of the active run also go to the local EventStream (the control endpoint's monitor).</summary>
     RunManager Publish(object report)
     {
-        if (activeRun is { } id) Context.System.EventStream.Publish(new RunReported(id, report));
+        if (activeRun is { } id) Context.System.EventStream.Publish(new RunReported(id, report, live.GetValueOrDefault(id)?.Rates ?? RunRates.Unknown));
         return this;
     }
 
@@ -100,8 +120,21 @@ public sealed class RunManager : ReceivePersistentActor
             Sender.Tell(new RunRejected($"run {activeRun} is still running; wait for it (ctl train status --wait) or start the next stage afterwards"));
             return;
         }
-        var runId = $"{msg.Stage}-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..4]}";
+        var settings = TrainingSettings.FromJson(msg.SettingsJson);
         var sender = Sender;
+        // The same stage in the same run dir as an unfinished run (its process was killed): that run again, resumed.
+        if (runs.LastOrDefault(r => r.End is null && SameRun(r.Request, settings)) is { } unfinished)
+        {
+            var again = unfinished.Request with { SettingsJson = msg.SettingsJson };
+            runs = runs.Select(r => r.Request.RunId == again.RunId ? r with { Request = again } : r).ToImmutableList();
+            Launch(again, resumed: true);
+            sender.Tell(new RunAccepted(again.RunId));
+            return;
+        }
+        // Others left unfinished (not resumed on recovery) are over: they would show as running for ever.
+        PersistAll(runs.Where(r => r.End is null)
+            .Select(stale => new RunEnded(stale.Request.RunId, "stopped", "interrupted (the process ended); not resumed", 0, null)).ToList(), Apply);
+        var runId = $"{msg.Stage}-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..4]}";
         Persist(new RunRequested(runId, msg.Stage, msg.SettingsJson, DateTimeOffset.UtcNow), e =>
         {
             runs = runs.Add(new Run(e, null));
@@ -110,11 +143,15 @@ public sealed class RunManager : ReceivePersistentActor
         });
     }
 
+    static bool SameRun(RunRequested request, TrainingSettings settings) =>
+        RunIdentity.CoordinatorPersistenceId(TrainingSettings.FromJson(request.SettingsJson)) == RunIdentity.CoordinatorPersistenceId(settings);
+
     void Launch(RunRequested request, bool resumed)
     {
         var settings = TrainingSettings.FromJson(request.SettingsJson);
         activeRun = request.RunId;
-        live[request.RunId] = new Live(0, 0, double.NaN, 0, 0, resumed ? "resuming after a coordinator restart" : null, DateTimeOffset.UtcNow, 0);
+        live[request.RunId] = new Live(0, 0, double.NaN, 0, new TrainingRate(), RunRates.Unknown, TrainingRate.InputPositionsPerStep(settings),
+            resumed ? "resuming after a coordinator restart" : null);
         coordinator = Context.ActorOf(coordinatorFactory(request.RunId, settings, Self), $"run-{request.RunId}");
         Context.System.EventStream.Publish(new RunLaunched(request.RunId, request.Stage, settings.RunDir, coordinator));
         foreach (var (worker, reg) in workers) coordinator.Tell(new WorkerJoined(worker, reg.Node, reg.Device));
@@ -146,22 +183,29 @@ public sealed class RunManager : ReceivePersistentActor
         if (!coordinator.IsNobody()) coordinator.Tell(new WorkerLeft(worker, reason));
     }
 
-    void Update(Func<Live, Live> change)
+    RunManager Update(Func<Live, Live> change)
     {
         if (activeRun is not null && live.TryGetValue(activeRun, out var l)) live[activeRun] = change(l);
+        return this;
     }
 
-    void OnProgress(TrainingProgress p)
+    /// <summary>The run's rates, computed here once for every view of the run (see <see cref="TrainingRate"/>).</summary>
+    RunManager OnProgress(TrainingProgress p)
     {
-        var now = DateTimeOffset.UtcNow;
-        Update(l =>
+        var at = System.Diagnostics.Stopwatch.GetElapsedTime(0);
+        return Update(l =>
         {
-            var dt = (now - l.LastReport).TotalSeconds;
-            var tps = dt > 0 && p.Step > l.LastStep ? (p.Step - l.LastStep) * p.StepTokens / dt : l.TokensPerSecond;
-            return l with { Step = p.Step, Total = p.TotalSteps, Loss = p.Loss, Lr = p.Lr, TokensPerSecond = tps, LastReport = now, LastStep = p.Step };
+            var rate = l.Rate.Add(p.Step, at);
+            return l with
+            {
+                Step = p.Step, Total = p.TotalSteps, Loss = p.Loss, Lr = p.Lr, Rate = rate,
+                Rates = RunRates.Of(rate, l.InputPositionsPerStep, p.StepTokens, p.TotalSteps),
+            };
         });
     }
 
+    /// <summary>The run's end is journaled before it is published: whoever waits for it (a <c>train</c> process about to
+    /// exit) finds it in the journal next time.</summary>
     void OnFinished(TrainingFinished f)
     {
         if (activeRun is not { } runId) return;
@@ -170,6 +214,7 @@ public sealed class RunManager : ReceivePersistentActor
         {
             Apply(e);
             Update(l => l with { Step = Math.Max(l.Step, e.Step), Message = e.Message });
+            Publish(f);
             Context.Stop(coordinator);
             coordinator = ActorRefs.Nobody;
             activeRun = null;
@@ -185,7 +230,8 @@ public sealed class RunManager : ReceivePersistentActor
         live.TryGetValue(r.RunId, out var l);
         var state = run.End?.Outcome ?? "running";
         var view = new RunView(r.RunId, r.Stage, state, run.End?.Step ?? l?.Step ?? 0, l?.Total ?? 0, l is null || double.IsNaN(l.Loss) ? null : l.Loss, l?.Lr ?? 0,
-            l?.TokensPerSecond ?? 0, run.End?.Outcome, run.End?.Message ?? l?.Message, run.End?.OutputFile, r.At, workers.Count);
+            l?.Rates.TokensPerSecond ?? 0, run.End?.Outcome, run.End?.Message ?? l?.Message, run.End?.OutputFile, r.At, workers.Count,
+            l?.Rates.LossTokensPerSecond ?? 0);
         return new RunStatusReply(view, nodes, [.. events]);
     }
 }

@@ -28,6 +28,7 @@ public sealed record JournalSpec(string Provider, string ConnectionString, strin
     {
         var full = Path.GetFullPath(file);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        return new JournalSpec(SqliteProvider, $"Data Source={full}", $"sqlite {full}");
+        // Several runs (processes) may share one file: a writer waits up to 60 s for another's lock instead of failing.
+        return new JournalSpec(SqliteProvider, $"Data Source={full};Default Timeout=60", $"sqlite {full}");
     }
 }

@@ -168,6 +168,16 @@ public class ClusterNodeTests(SingleProcessReference reference, ITestOutputHelpe
         var seed = p.Seed(47430, 47431, Path.Combine(dir, "journal.db"), device: "cpu,cpu");
         var worker = p.Worker("worker", 47430, 47432, device: "cpu,cpu");
         await ClusterProcesses.WaitFor(() => (seed.Saw("seed up") && worker.Saw("worker up")) || seed.Process.HasExited, Minute, "seed and worker");
+        // "worker up" is the worker's host; started before the seed was listening, it joins on a 2 s retry, and a 1.5 s
+        // run could finish before it registers (seen once). Start the run once the seed has both members Up and the
+        // worker has had its registration period (2 s) to register.
+        var deadline = DateTime.UtcNow + Minute;
+        while (!(await p.Ctl(Minute, "--host", "127.0.0.1:47431", "cluster", "show")).Lines.Contains("Count: 2 nodes"))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the worker never joined");
+            await Task.Delay(500, TestContext.Current.CancellationToken);
+        }
+        await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
 
         var lines = await StartAndWait(p, 47431, Path.Combine(dir, "run"));
         // Each node got neighbouring micro-batches (a block of the reduction tree) and sent one sum per block, never a

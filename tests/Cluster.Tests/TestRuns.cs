@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using MiniMind.Actors;
+using MiniMind.Cluster.Nodes;
 using MiniMind.Model;
 using static MiniMind.Actors.TrainingCoordinator;
 
@@ -37,28 +38,28 @@ static class TestRuns
 
     public sealed record Result(TrainingFinished Finished, IReadOnlyList<object> Reports, TrainingState State);
 
-    /// <summary>Runs to the end (or to a stop requested by <paramref name="stopWhen"/>) and returns what was reported.</summary>
+    /// <summary>Runs to the end (or to a stop requested by <paramref name="stopWhen"/>) on a node as `minimind train`
+    /// hosts it (a cluster of one, no control endpoint) and returns what was reported.</summary>
     public static async Task<Result> RunAsync(TrainingSettings settings, JournalSpec? journal = null, FaultPlan? faults = null,
         Func<object, bool>? stopWhen = null, TimeSpan? timeout = null)
     {
         var reports = new ConcurrentQueue<object>();
-        TrainingRun? run = null;
+        LocalRun? run = null;
         var stopRequested = 0;
-        await using (run = await TrainingRun.StartAsync(new TrainingRunOptions
+        var stopWanted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var node = await NodeHost.StartAsync(NodeOptions.ForTraining(settings, journal ?? JournalSpec.Parse("sqlite", settings.RunDir)) with
         {
-            Settings = settings,
-            Journal = journal ?? JournalSpec.Parse("sqlite", settings.RunDir),
-            Faults = faults ?? FaultPlan.None,
-        }, m =>
+            Hooks = new NodeTestHooks { Faults = faults ?? FaultPlan.None },
+        });
+        run = await node.TrainAsync(settings, r =>
         {
-            reports.Enqueue(m);
-            if (stopWhen?.Invoke(m) == true && Interlocked.Exchange(ref stopRequested, 1) == 0) run!.Stop();
-        }))
-        {
-            var finished = await run.Finished.WaitAsync(timeout ?? TimeSpan.FromMinutes(2));
-            var state = finished.Outcome == Outcome.Failed ? TrainingState.Empty : await run.FetchStatusAsync(TimeSpan.FromSeconds(10));
-            return new Result(finished, [.. reports], state);
-        }
+            reports.Enqueue(r.Report);
+            if (stopWhen?.Invoke(r.Report) == true && Interlocked.Exchange(ref stopRequested, 1) == 0) stopWanted.TrySetResult();
+        });
+        _ = stopWanted.Task.ContinueWith(_ => run.Stop(), TaskScheduler.Default);
+        var finished = await run.Finished.WaitAsync(timeout ?? TimeSpan.FromMinutes(2));
+        var state = finished.Outcome == Outcome.Failed ? TrainingState.Empty : await run.FetchStatusAsync(TimeSpan.FromSeconds(10));
+        return new Result(finished, [.. reports], state);
     }
 
     public static byte[] FinalCheckpoint(string runDir, long step) =>

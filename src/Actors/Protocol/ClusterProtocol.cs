@@ -68,9 +68,14 @@ public sealed record RunRejected(string Reason) : IClusterMessage;
 public sealed record GetRunStatus(string? RunId) : IClusterMessage;
 public sealed record RunStatusReply(RunView? Run, IReadOnlyList<string> Workers, IReadOnlyList<string> Events) : IClusterMessage;
 
+/// <summary>Every run the run manager has journaled, oldest first; replies <see cref="RunList"/>.</summary>
+public sealed record ListRuns(string RequestId) : IClusterMessage;
+public sealed record RunList(IReadOnlyList<RunView> Runs, IReadOnlyDictionary<string, string> RunDirs) : IClusterMessage;
+
 /// <summary>What <c>GET /api/train/status</c> shows. <paramref name="State"/>: running, completed, failed, stopped.</summary>
 public sealed record RunView(string RunId, string Stage, string State, long Step, long Total, double? Loss, double Lr,
-    double TokensPerSecond, string? Outcome, string? Message, string? OutputFile, DateTimeOffset StartedAt, int Workers);
+    double TokensPerSecond, string? Outcome, string? Message, string? OutputFile, DateTimeOffset StartedAt, int Workers,
+    double LossTokensPerSecond = 0);
 
 // ---- run manager journal ----
 

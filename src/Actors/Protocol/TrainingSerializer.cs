@@ -34,6 +34,8 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
         [typeof(RunRejected)] = "run-rejected.v1",
         [typeof(GetRunStatus)] = "get-run-status.v1",
         [typeof(RunStatusReply)] = "run-status.v1",
+        [typeof(ListRuns)] = "list-runs.v1",
+        [typeof(RunList)] = "run-list.v1",
         [typeof(RunRequested)] = "run-requested.v1",
         [typeof(RunEnded)] = "run-ended.v1",
         // the node inspector (ctl actor hierarchy|health across the cluster)

@@ -50,8 +50,9 @@ public static class CtlCommand
         cmd.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
         {
             using var client = Client(parse, host, token);
-            var body = new TrainRoutes.StartRequest(parse.GetValue(stage), [.. parse.UnmatchedTokens]);
-            using var response = await Send(client, c => c.PostAsJsonAsync("api/train/start", body, Json, ct));
+            // the flags of `minimind train <stage>` → the typed request the node resolves (as the HTTP API's JSON)
+            var body = TrainStageCommands.ParseRequest(parse.GetValue(stage)!, [.. parse.UnmatchedTokens]).ToJson();
+            using var response = await Send(client, c => c.PostAsync("api/train/start", new StringContent(body, System.Text.Encoding.UTF8, "application/json"), ct));
             if (!response.IsSuccessStatusCode) throw await Failure(response, ct);
             var started = await response.Content.ReadFromJsonAsync<TrainRoutes.StartResponse>(Json, ct) ?? throw new InvalidDataException("empty reply");
             ctx.Out.WriteLine(started.RunId);
@@ -121,7 +122,7 @@ public static class CtlCommand
     {
         var loss = s.Loss is { } l ? l.ToString("0.0000", CultureInfo.InvariantCulture) : "-";
         var end = s.Outcome is null ? "" : $" | {s.Message}";
-        return FormattableString.Invariant($"run {s.RunId} | {s.Stage} | {s.State} | step {s.Step}/{s.Total} | loss {loss} | lr {s.Lr:0.000e+00} | {s.TokensPerSecond:0} tok/s | workers {s.Workers}{end}");
+        return FormattableString.Invariant($"run {s.RunId} | {s.Stage} | {s.State} | step {s.Step}/{s.Total} | loss {loss} | lr {s.Lr:0.000e+00} | {s.TokensPerSecond:0} tok/s ({s.LossTokensPerSecond:0} loss tok/s) | workers {s.Workers}{end}");
     }
 
     static async Task<TrainRoutes.TrainStatus> Fetch(HttpClient client, string url, CancellationToken ct)

@@ -31,7 +31,7 @@ public static class NodeCommands
         Description = "long-run (heartbeat pause 15 s, split-brain resolver stable after 20 s) or fast (3 s / 3 s, for tests). Default: long-run.",
         DefaultValueFactory = _ => "long-run",
     };
-    static Option<string?> ControlToken() => new("--control-token")
+    internal static Option<string?> ControlToken() => new("--control-token")
     {
         Description = "Access token of the control endpoint; required when --control is not a loopback address (every request must then send it). Default: $MINIMIND_CONTROL_TOKEN, else none.",
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("MINIMIND_CONTROL_TOKEN"),
@@ -75,7 +75,8 @@ public static class NodeCommands
                 Device = ParseDevice(parse.GetValue(device)),
                 Threads = parse.GetValue(threads),
                 Timing = ParseTiming(parse.GetValue(timing)!),
-                TrainArgs = new CliTrainArgs(),
+                TrainRequests = new TrainRequests(DefaultPaths.Resolve),
+                Hooks = TestHooks.FromEnvironment(),
             };
             WarmUpTorch(options.Device ?? "cpu");   // the coordinator's replica
             await using var node = await NodeHost.StartAsync(options, ct);
@@ -113,12 +114,11 @@ public static class NodeCommands
                 Seed = CheckHostPort(parse.GetValue(seed)!, "--seed"),
                 Control = parse.GetValue(control) is { } c ? CheckHostPort(c, "--control") : null,
                 ControlToken = parse.GetValue(controlToken),
-                TrainArgs = new CliTrainArgs(),
+                TrainRequests = new TrainRequests(DefaultPaths.Resolve),
                 Device = ParseDevice(parse.GetValue(device)),
                 Threads = parse.GetValue(threads),
                 Timing = ParseTiming(parse.GetValue(timing)!),
-                ComputeDelay = TimeSpan.FromMilliseconds(int.TryParse(Environment.GetEnvironmentVariable("MINIMIND_TEST_COMPUTE_DELAY_MS"),
-                    System.Globalization.CultureInfo.InvariantCulture, out var ms) ? ms : 0),
+                Hooks = TestHooks.FromEnvironment(),
             };
             WarmUpTorch(options.Device!);
             // A worker cut off from the seed is downed by the split-brain resolver (the seed's side survives): it then
@@ -180,10 +180,5 @@ public static class NodeCommands
         if (i <= 0 || !int.TryParse(value[(i + 1)..], System.Globalization.CultureInfo.InvariantCulture, out var p) || p is <= 0 or > 65535)
             throw new ArgumentException($"{option} {value}: expected host:port");
         return value;
-    }
-
-    sealed class CliTrainArgs : ITrainArgsParser
-    {
-        public TrainingSettings Parse(string stage, IReadOnlyList<string> args) => TrainStageCommands.ParseSettings(stage, args);
     }
 }

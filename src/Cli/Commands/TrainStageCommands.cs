@@ -4,7 +4,9 @@ using System.Globalization;
 using System.Text.Json;
 using MiniMind.Actors;
 using MiniMind.Actors.Stages;
+using Akka.Actor;
 using MiniMind.Cluster;
+using MiniMind.Cluster.Nodes;
 using MiniMind.Model;
 using static MiniMind.Actors.TrainingCoordinator;
 
@@ -45,45 +47,40 @@ public static class TrainStageCommands
 
     static Command Stage(CliContext ctx, TrainingStage stage, string description)
     {
-        var (cmd, resolve) = Build(stage, description);
-        cmd.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
+        var v = Build(stage, description);
+        v.Command.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
         {
-            var r = resolve(parse);
-            var journalSpec = JournalSpec.Parse(parse.GetValue(r.Journal), r.Settings.RunDir);
-            return await RunAsync(ctx, r.Settings, journalSpec, r.ConfigName, r.File.Sources, r.FrozenHeader, ct);
+            var r = TrainRequestResolver.Resolve(v.Request(parse), DefaultPaths.Resolve);
+            var journalSpec = JournalSpec.Parse(parse.GetValue(v.Journal), r.Settings.RunDir);
+            var control = ControlBinding.Parse(parse.GetValue(v.Control), parse.GetResult(v.Control) is { Implicit: false }, parse.GetValue(v.ControlToken));
+            return await RunAsync(ctx, r.Settings, journalSpec, control, r.ConfigName, r.TrainConfigSources, r.FrozenHeader, ct);
         }));
-        return cmd;
+        return v.Command;
     }
 
-    /// <summary>The settings `minimind train &lt;stage&gt; &lt;args&gt;` would run with, for a run started over the cluster
-    /// (`minimind ctl train start`): same flags, same defaults and checks, paths made absolute on the seed.
-    /// Bad flags are an <see cref="ArgumentException"/>; --journal belongs to the seed node, not to the run.</summary>
-    public static TrainingSettings ParseSettings(string stageName, IReadOnlyList<string> args)
+    /// <summary>The typed request `minimind train &lt;stage&gt; &lt;args&gt;` stands for, for a run started over the cluster
+    /// (`minimind ctl train start`, sent as JSON): the same flags, the same checks on the node that resolves it. Bad flags
+    /// are an <see cref="ArgumentException"/>; --journal and --control belong to the node, not to the run.</summary>
+    public static TrainRequest ParseRequest(string stageName, IReadOnlyList<string> args)
     {
         var stage = TrainingStage.All.FirstOrDefault(s => s.Name == stageName)
             ?? throw new ArgumentException($"unknown stage '{stageName}' (expected {string.Join(", ", TrainingStage.All.Select(s => s.Name))})");
-        var (cmd, resolve) = Build(stage, "");
-        var parse = cmd.Parse(args.ToArray());
+        var v = Build(stage, "");
+        var parse = v.Command.Parse(args.ToArray());
         if (parse.Errors.Count > 0) throw new ArgumentException(string.Join("; ", parse.Errors.Select(e => e.Message)));
-        Resolved r;
-        try { r = resolve(parse); }
-        catch (CliException e) { throw new ArgumentException(e.Message, e); }
-        if (parse.GetResult(r.Journal) is { Implicit: false })
+        if (parse.GetResult(v.Journal) is { Implicit: false })
             throw new ArgumentException("--journal is set on the seed node (minimind node seed --journal …), not per run");
-        var s = r.Settings;
-        return s with
-        {
-            DataPath = Path.GetFullPath(s.DataPath), TokenizerPath = Path.GetFullPath(s.TokenizerPath), RunDir = Path.GetFullPath(s.RunDir),
-            InitFrom = s.InitFrom is null ? null : Path.GetFullPath(s.InitFrom),
-            FrozenModelPath = s.FrozenModelPath is null ? null : Path.GetFullPath(s.FrozenModelPath),
-        };
+        if (parse.GetResult(v.Control) is { Implicit: false } || parse.GetResult(v.ControlToken) is { Implicit: false })
+            throw new ArgumentException("--control belongs to the node (minimind node seed --control …), not to a run");
+        return v.Request(parse);
     }
 
-    /// <summary>A stage verb's resolved settings: flags over config/train files over MiniMind's defaults.</summary>
-    sealed record Resolved(TrainingSettings Settings, TrainConfigFile File, string ConfigName, string? FrozenHeader, Option<string> Journal);
+    /// <summary>A stage verb: its command, how a parse of it becomes a <see cref="TrainRequest"/>, and the node's options.</summary>
+    sealed record Verb(Command Command, Func<ParseResult, TrainRequest> Request, Option<string> Journal, Option<string> Control, Option<string?> ControlToken);
 
-    /// <summary>The options of a stage verb and how a parse of them resolves into <see cref="TrainingSettings"/>.</summary>
-    static (Command Command, Func<ParseResult, Resolved> Resolve) Build(TrainingStage stage, string description)
+    /// <summary>The options of a stage verb and how a parse of them becomes a <see cref="TrainRequest"/> (resolved into
+    /// settings by <see cref="TrainRequestResolver"/>, as the HTTP API's requests are).</summary>
+    static Verb Build(TrainingStage stage, string description)
     {
         var name = stage.Name;
         var config = CommonOptions.Config();
@@ -106,6 +103,12 @@ public static class TrainStageCommands
         var threads = CommonOptions.Threads();
         var dtype = DtypeOption.Create();
         var journal = new Option<string>("--journal") { Description = "sqlite (a file in the run dir), sqlite:<file> or postgres:<connection string>. Default: sqlite.", DefaultValueFactory = _ => "sqlite" };
+        var control = new Option<string>("--control")
+        {
+            Description = $"Serve the control endpoint (ctl, /metrics, dashboard) at host:port, or off. Default: {ControlBinding.Default} (a free port when that one is busy).",
+            DefaultValueFactory = _ => ControlBinding.Default,
+        };
+        var controlToken = NodeCommands.ControlToken();
         var keep = new Option<int>("--keep-checkpoints") { Description = "Checkpoints kept. Default: 3.", DefaultValueFactory = _ => 3 };
         // stage-specific
         var loraName = new Option<string>("--lora-name") { Description = "LoRA adapter name: the output is lora/<name>_<hidden>.pth. Default: lora_medical.", DefaultValueFactory = _ => "lora_medical" };
@@ -118,6 +121,7 @@ public static class TrainStageCommands
         var cmd = new Command(name, description)
         {
             config, data, tokenizer, runDir, trainConfig, maxSteps, epochs, batch, seq, accum, lr, save, logEvery, seed, deterministic, device, threads, dtype, journal, keep,
+            control, controlToken,
         };
         if (stage == TrainingStage.Lora) cmd.Options.Add(loraName);
         if (stage == TrainingStage.Dpo) cmd.Options.Add(beta);
@@ -128,115 +132,49 @@ public static class TrainStageCommands
             cmd.Options.Add(alpha);
             cmd.Options.Add(temperature);
         }
-        Resolved Resolve(ParseResult parse)
+        TrainRequest Request(ParseResult parse) => new()
         {
-            var file = TrainConfigFile.Load(parse.GetValue(trainConfig), name, parse.GetValue(config)!);
-            var det = parse.GetValue(deterministic);
-            var t = parse.GetValue(threads);
-            if (det && t == 0) t = 1;
-            var model = MiniMindConfig.Load(parse.GetValue(config)!);
-            var dir = parse.GetValue(runDir)!;
-            var settings = new TrainingSettings
-            {
-                Stage = name,
-                ConfigJson = model.ToJson(),
-                DataPath = parse.GetValue(data) ?? DefaultPaths.Resolve(file.Data ?? stage.DefaultData),
-                TokenizerPath = parse.GetValue(tokenizer) ?? DefaultPaths.Resolve(DefaultPaths.Tokenizer),
-                RunDir = dir,
-                Epochs = parse.GetValue(epochs) ?? file.Epochs ?? stage.Epochs,
-                BatchSize = parse.GetValue(batch) ?? file.BatchSize ?? stage.BatchSize,
-                MaxSeqLen = parse.GetValue(seq) ?? file.MaxSeqLen ?? stage.MaxSeqLen,
-                AccumulationSteps = parse.GetValue(accum) ?? file.AccumulationSteps ?? stage.AccumulationSteps,
-                LearningRate = parse.GetValue(lr) ?? file.LearningRate ?? stage.LearningRate,
-                GradClip = file.GradClip ?? 1.0,
-                MaxSteps = parse.GetValue(maxSteps) ?? 0,
-                SaveInterval = parse.GetValue(save) ?? file.SaveInterval ?? 100,
-                LogInterval = parse.GetValue(logEvery) ?? file.LogInterval ?? 10,
-                Seed = parse.GetValue(seed),
-                Deterministic = det,
-                Device = parse.GetValue(device)!,
-                Dtype = DtypeOption.Resolve(parse.GetValue(dtype)!, parse.GetValue(device)!, model),
-                Threads = t,
-                KeepCheckpoints = parse.GetValue(keep),
-                InitFrom = stage.InitFrom is { } from ? Path.Combine(dir, TrainingSettings.OutputName(from, model)) : null,
-                LoraName = parse.GetValue(loraName) ?? "lora_medical",   // null when the option is not on this stage
-                DpoBeta = parse.GetValue(beta) ?? file.DpoBeta ?? 0.1,
-                Alpha = parse.GetValue(alpha) ?? file.Alpha ?? 0.0,
-                Temperature = parse.GetValue(temperature) ?? file.Temperature ?? 1.0,
-            };
-            Validate(settings, parse.GetValue(config)!);
-            (settings, var frozen) = WithFrozenModel(settings, parse.GetValue(teacher), parse.GetValue(teacherPreset), parse.GetValue(config)!);
-            return new Resolved(settings, file, parse.GetValue(config)!, frozen, journal);
-        }
-        return (cmd, Resolve);
+            Stage = name,
+            Config = parse.GetValue(config),
+            Data = parse.GetValue(data),
+            Tokenizer = parse.GetValue(tokenizer),
+            RunDir = parse.GetValue(runDir),
+            TrainConfig = parse.GetValue(trainConfig),
+            MaxSteps = parse.GetValue(maxSteps),
+            Epochs = parse.GetValue(epochs),
+            BatchSize = parse.GetValue(batch),
+            MaxSeqLen = parse.GetValue(seq),
+            AccumulationSteps = parse.GetValue(accum),
+            LearningRate = parse.GetValue(lr),
+            SaveInterval = parse.GetValue(save),
+            LogInterval = parse.GetValue(logEvery),
+            Seed = parse.GetValue(seed),
+            Deterministic = parse.GetValue(deterministic),
+            Device = parse.GetValue(device),
+            Threads = parse.GetValue(threads),
+            Dtype = parse.GetValue(dtype),
+            KeepCheckpoints = parse.GetValue(keep),
+            LoraName = stage == TrainingStage.Lora ? parse.GetValue(loraName) : null,
+            Beta = parse.GetValue(beta),
+            Teacher = parse.GetValue(teacher),
+            TeacherPreset = parse.GetValue(teacherPreset),
+            Alpha = parse.GetValue(alpha),
+            Temperature = parse.GetValue(temperature),
+        };
+        return new Verb(cmd, Request, journal, control, controlToken);
     }
 
-    static void Validate(TrainingSettings s, string configName)
+    static async Task<ExitCode> RunAsync(CliContext ctx, TrainingSettings s, JournalSpec journal, ControlBinding control, string configName,
+        IReadOnlyList<string> trainConfigs, string? frozenHeader, CancellationToken ct)
     {
-        if (s.BatchSize < 1) throw new ArgumentException("--batch-size must be ≥ 1");
-        if (s.AccumulationSteps < 1) throw new ArgumentException("--accumulation-steps must be ≥ 1");
-        if (s.MaxSeqLen < 2) throw new ArgumentException("--max-seq-len must be ≥ 2");
-        if (s.Epochs < 1) throw new ArgumentException("--epochs must be ≥ 1");
-        if (s.MaxSteps < 0) throw new ArgumentException("--max-steps must be ≥ 0");
-        if (s.LearningRate <= 0) throw new ArgumentException("--learning-rate must be > 0");
-        if (s.Alpha is < 0 or > 1) throw new ArgumentException("--alpha must be in [0, 1]");
-        if (s.Temperature <= 0) throw new ArgumentException("--temperature must be > 0");
-        if (s.DpoBeta <= 0) throw new ArgumentException("--beta must be > 0");
-        if (s.LoraName.Length == 0 || s.LoraName.IndexOfAny(['/', '\\']) >= 0 || s.LoraName.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0)
-            throw new ArgumentException($"--lora-name '{s.LoraName}' must be a plain file name");
-        if (s.MaxSeqLen > s.Config.MaxPositionEmbeddings)
-            throw new ArgumentException($"--max-seq-len {s.MaxSeqLen} exceeds the model's max_position_embeddings {s.Config.MaxPositionEmbeddings}");
-        if (!File.Exists(s.DataPath)) throw new FileNotFoundException($"training data not found: {s.DataPath}", s.DataPath);
-        if (!File.Exists(s.TokenizerPath)) throw new FileNotFoundException($"tokenizer not found: {s.TokenizerPath}", s.TokenizerPath);
-        if (s.InitFrom is { } init && !File.Exists(init))
-        {
-            var from = TrainingStage.Get(TrainingStage.Get(s.Stage).InitFrom!);
-            throw new CliException(ExitCode.InputError,
-                $"{s.Stage} starts from the {from.Name} output, but {init} does not exist. HINT: run `minimind train {from.Name} --run-dir {s.RunDir} --config {configName}` first.");
-        }
-    }
-
-    /// <summary>DPO's reference (the SFT output) and distill's teacher: path, config and SHA-256 go into the settings,
-    /// so a resumed run reloads the same file and a changed file is refused.</summary>
-    static (TrainingSettings Settings, string? Header) WithFrozenModel(TrainingSettings s, string? teacher, string? teacherPreset, string configName)
-    {
-        if (s.Stage == TrainingStage.Dpo.Name)
-            return (s with { FrozenModelPath = s.InitFrom, FrozenModelSha256 = StageObjective.Sha256(s.InitFrom!) }, $"  reference: {s.InitFrom} (frozen)");
-        if (s.Stage != TrainingStage.Distill.Name) return (s, null);
-
-        var student = s.Config;
-        var presetConfig = teacherPreset is null ? null : MiniMindConfig.Load(teacherPreset);
-        var path = teacher ?? (presetConfig is null ? s.InitFrom! : Path.Combine(s.RunDir, TrainingSettings.OutputName("sft", presetConfig)));
-        if (!File.Exists(path))
-            throw new CliException(ExitCode.InputError, teacher is not null
-                ? $"teacher weights not found: {path}"
-                : $"distill's teacher is the SFT output of the teacher config, but {path} does not exist. HINT: run `minimind train sft --run-dir {s.RunDir} --config {teacherPreset}` first (after its pretrain), or pass --teacher <file>.");
-        string source;
-        MiniMindConfig config;
-        if (presetConfig is not null) (source, config) = (teacherPreset!, presetConfig);
-        else
-        {
-            var candidates = new List<(string, MiniMindConfig)> { ($"the student's config ({configName})", student) };
-            candidates.AddRange(MiniMindConfig.PresetNames().Select(n => ($"preset {n}", MiniMindConfig.Load(n))));
-            (source, config) = TeacherConfig.Infer(path, candidates);
-        }
-        return (s with
-        {
-            FrozenModelPath = path,
-            FrozenModelSha256 = StageObjective.Sha256(path),
-            FrozenConfigJson = config.ToJson() == s.ConfigJson ? null : config.ToJson(),
-        }, $"  teacher  : {path} (frozen; config: {source}, hidden {config.HiddenSize}, layers {config.NumHiddenLayers}{(config.UseMoe ? ", moe" : "")})");
-    }
-
-    static async Task<ExitCode> RunAsync(CliContext ctx, TrainingSettings s, JournalSpec journal, string configName, IReadOnlyList<string> trainConfigs, string? frozenHeader, CancellationToken ct)
-    {
-        // Ctrl+C (SIGINT) or SIGTERM, at any phase: before the host is up the run stops as soon as it starts; mid-run the
+        // Ctrl+C (SIGINT) or SIGTERM, at any phase: before the node is up the run stops as soon as it starts; mid-run the
         // current step finishes, a checkpoint is written and the exit code is 0; once training has finished the signal is
         // only acknowledged (shutdown is already under way, the exit code stays the run's). A second signal aborts at once.
-        // Registered for the whole command, until after the host has stopped (then Program ignores them until exit):
+        // Registered for the whole command, until after the node has stopped (then Program ignores them until exit):
         // without a registration the runtime's default handling would exit with 130/143 in a finished run's shutdown.
         using var signals = new StopSignals(ctx.Error);
         using var runDirLock = RunDirLock.Acquire(s.RunDir);   // a second `train` on this run dir fails here, naming the holder
+        var (address, note) = control.Resolve();   // an explicitly given busy port fails here, before anything starts
         TorchRuntime.SetThreads(s.Threads);
         var cfg = s.Config;
         var o = ctx.Out;
@@ -258,18 +196,17 @@ public static class TrainStageCommands
         o.Flush();
 
         var clock = Stopwatch.StartNew();
-        var rate = new TrainingRate();
         // A terminal gets a progress bar (with ETA) under the step lines; a file or pipe gets the plain lines only.
         var bar = new ProgressBar(ctx);
-        var tokensPerStep = (long)s.BatchSize * s.AccumulationSteps * (s.MaxSeqLen - 1);
-        void Report(object m)
+        var summary = new RunSummaryLine(s.Stage);
+        void Report(RunReported r)
         {
             lock (o)
             {
-                switch (m)
+                summary = summary.With(r);
+                switch (r.Report)
                 {
                     case TrainingBegan b:
-                        rate = new TrainingRate();   // a (re)start: the next step is warm-up again
                         o.WriteLine(b.Resumed
                             ? $"resumed from {b.Checkpoint} at step {b.FromStep}/{b.TotalSteps}"
                             : $"started: {b.SampleCount} samples, {b.TotalSteps} steps, {b.ParameterCount / 1e6:0.###}M parameters");
@@ -277,9 +214,9 @@ public static class TrainStageCommands
                         previousDtype = s.Dtype;
                         break;
                     case TrainingProgress p:
-                        rate = rate.Add(p.Step, clock.Elapsed);
-                        var tps = rate.TokensPerSecond(tokensPerStep) is { } t ? t.ToString("0", CultureInfo.InvariantCulture) : "--";
-                        var eta = rate.Eta(p.TotalSteps) is { } e ? e.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture) : "--:--:--";
+                        // tokens/s: the run manager's (TrainingRate), the same number ctl, /metrics and the dashboard show
+                        var tps = r.Rates.TokensPerSecond is { } t ? t.ToString("0", CultureInfo.InvariantCulture) : "--";
+                        var eta = r.Rates.Eta is { } e ? e.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture) : "--:--:--";
                         bar.Line(FormattableString.Invariant(
                             $"step {p.Step}/{p.TotalSteps} | epoch {p.Epoch + 1} | loss {p.Loss:0.0000} | lr {p.Lr:0.000e+00} | grad norm {p.GradNorm:0.000} | {tps} tok/s | ETA {eta}"));
                         if (bar.Interactive) bar.Report((double)p.Step / Math.Max(1, p.TotalSteps), $"step {p.Step}/{p.TotalSteps}");
@@ -293,17 +230,48 @@ public static class TrainStageCommands
         }
 
         using var reg = ct.Register(signals.Request);
-        await using var run = await TrainingRun.StartAsync(new TrainingRunOptions
+        // One runtime (issue 11): the node a seed runs, as a cluster of one: run manager, coordinator, worker,
+        // aggregator, checkpoint writer, control endpoint.
+        var options = NodeOptions.ForTraining(s, journal, address, control.Token) with
         {
-            Settings = s,
-            Journal = journal,
-            CheckpointWriteDelay = TimeSpan.FromMilliseconds(EnvInt("MINIMIND_TEST_CHECKPOINT_WRITE_DELAY_MS")),
-            Faults = new FaultPlan(EnvLongs("MINIMIND_TEST_FAULT_STEPS")),
-        }, Report, CancellationToken.None);
+            TrainRequests = new TrainRequests(DefaultPaths.Resolve),
+            Hooks = TestHooks.FromEnvironment(),
+        };
+        NodeHost started;
+        try
+        {
+            started = await NodeHost.StartAsync(options, CancellationToken.None);
+        }
+        catch (IOException e) when (address is not null && control.Fallback(address) is { } free)
+        {
+            // another process bound the default port between the check and the bind: a free port, as the check would have
+            (address, note) = (free, $" ({address} is busy: a free port instead)");
+            ctx.Error.WriteLine($"warning: {e.Message}");
+            started = await NodeHost.StartAsync(options with { Control = address }, CancellationToken.None);
+        }
+        await using var node = started;
+        lock (o)
+        {
+            o.WriteLine(node.ControlUrl is { } url
+                ? $"  control  : {url} (minimind ctl --host {url["http://".Length..]} …; metrics {url}/metrics; dashboard {url}/){note}"
+                : "  control  : off");
+            o.Flush();
+        }
+        if (journal == JournalSpec.Parse("sqlite", s.RunDir) &&
+            await node.AdoptLegacyJournalAsync(s, TimeSpan.FromMinutes(1)) is > 0 and var adopted)
+            ctx.Error.WriteLine($"journal: adopted this run dir's {adopted} events journaled by an older minimind under {RunIdentity.LegacyCoordinatorPersistenceId(s)}");
+        var run = await node.TrainAsync(s, Report, CancellationToken.None);
         signals.Attach(run.Stop);
         var finished = await run.Finished;
         bar.Finish();
         signals.Finished();
+        TrainingState? state = null;
+        if (finished.Outcome != Outcome.Failed)
+        {
+            try { state = await run.FetchStatusAsync(TimeSpan.FromSeconds(30)); }
+            catch (Exception e) when (e is TimeoutException or AskTimeoutException) { }
+        }
+        var last = summary.Line(run.RunId, finished, state, clock.Elapsed);
         switch (finished.Outcome)
         {
             case Outcome.Completed:
@@ -311,76 +279,15 @@ public static class TrainStageCommands
             case Outcome.Stopped:
                 o.WriteLine(finished.Message);
                 o.WriteLine(FormattableString.Invariant($"elapsed {clock.Elapsed:hh\\:mm\\:ss}"));
+                o.WriteLine(last);
                 o.Flush();
                 return ExitCode.Ok;
             default:
+                o.WriteLine(last);
+                o.Flush();
                 var hint = finished.Message.StartsWith("journal", StringComparison.Ordinal)
                     ? $" HINT: check that the journal ({journal.Display}) is reachable, then re-run the same command to resume." : "";
                 throw new CliException(ExitCode.Error, $"training failed: {finished.Message}.{hint}");
-        }
-    }
-
-    static int EnvInt(string name) =>
-        int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : 0;
-
-    static long[] EnvLongs(string name) =>
-        (Environment.GetEnvironmentVariable(name) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(x => long.Parse(x, CultureInfo.InvariantCulture)).ToArray();
-
-    /// <summary>config/train/&lt;stage&gt;.json: MiniMind's defaults, overridden by flags.</summary>
-    sealed record TrainConfigFile
-    {
-        [System.Text.Json.Serialization.JsonPropertyName("data")] public string? Data { get; init; }
-        [System.Text.Json.Serialization.JsonPropertyName("epochs")] public int? Epochs { get; init; }
-        [System.Text.Json.Serialization.JsonPropertyName("batch_size")] public int? BatchSize { get; init; }
-        [System.Text.Json.Serialization.JsonPropertyName("accumulation_steps")] public int? AccumulationSteps { get; init; }
-        [System.Text.Json.Serialization.JsonPropertyName("learning_rate")] public double? LearningRate { get; init; }
-        [System.Text.Json.Serialization.JsonPropertyName("max_seq_len")] public int? MaxSeqLen { get; init; }
-        [System.Text.Json.Serialization.JsonPropertyName("grad_clip")] public double? GradClip { get; init; }
-        [System.Text.Json.Serialization.JsonPropertyName("save_interval")] public int? SaveInterval { get; init; }
-        [System.Text.Json.Serialization.JsonPropertyName("log_interval")] public int? LogInterval { get; init; }
-        [System.Text.Json.Serialization.JsonPropertyName("dpo_beta")] public double? DpoBeta { get; init; }
-        [System.Text.Json.Serialization.JsonPropertyName("alpha")] public double? Alpha { get; init; }
-        [System.Text.Json.Serialization.JsonPropertyName("temperature")] public double? Temperature { get; init; }
-        [System.Text.Json.Serialization.JsonPropertyName("_comment")] public string? Comment { get; init; }
-
-        static readonly JsonSerializerOptions Strict = new() { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow };
-
-        [System.Text.Json.Serialization.JsonIgnore] public IReadOnlyList<string> Sources { get; init; } = [];
-
-        /// <summary>An explicit <paramref name="path"/>; otherwise config/train/&lt;stage&gt;.json (MiniMind's values) with
-        /// config/train/&lt;stage&gt;.&lt;preset&gt;.json layered on top when present (e.g. the tiny preset's CPU quick start).</summary>
-        public static TrainConfigFile Load(string? path, string stage, string preset)
-        {
-            if (path is not null)
-            {
-                if (!File.Exists(path)) throw new FileNotFoundException($"training config not found: {path}", path);
-                return Read(path) with { Sources = [path] };
-            }
-            var result = new TrainConfigFile();
-            var sources = new List<string>();
-            foreach (var file in new[] { Path.Combine("config", "train", stage + ".json"), Path.Combine("config", "train", $"{stage}.{Path.GetFileNameWithoutExtension(preset)}.json") }
-                         .Select(DefaultPaths.Resolve))
-            {
-                if (!File.Exists(file)) continue;
-                var f = Read(file);
-                sources.Add(file);
-                result = new TrainConfigFile
-                {
-                    Data = f.Data ?? result.Data, Epochs = f.Epochs ?? result.Epochs, BatchSize = f.BatchSize ?? result.BatchSize,
-                    AccumulationSteps = f.AccumulationSteps ?? result.AccumulationSteps, LearningRate = f.LearningRate ?? result.LearningRate,
-                    MaxSeqLen = f.MaxSeqLen ?? result.MaxSeqLen, GradClip = f.GradClip ?? result.GradClip,
-                    SaveInterval = f.SaveInterval ?? result.SaveInterval, LogInterval = f.LogInterval ?? result.LogInterval,
-                    DpoBeta = f.DpoBeta ?? result.DpoBeta, Alpha = f.Alpha ?? result.Alpha, Temperature = f.Temperature ?? result.Temperature,
-                };
-            }
-            return result with { Sources = sources };
-        }
-
-        static TrainConfigFile Read(string file)
-        {
-            try { return JsonSerializer.Deserialize<TrainConfigFile>(File.ReadAllText(file), Strict) ?? new TrainConfigFile(); }
-            catch (JsonException e) { throw new InvalidDataException($"{file}: {e.Message} (known fields: data, epochs, batch_size, accumulation_steps, learning_rate, max_seq_len, grad_clip, save_interval, log_interval, dpo_beta, alpha, temperature)"); }
         }
     }
 }

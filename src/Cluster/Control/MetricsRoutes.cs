@@ -34,7 +34,8 @@ public static class MetricsRoutes
         PerRun("minimind_train_total_steps", "gauge", "Optimizer steps planned for the run.", r => r.TotalSteps);
         PerRun("minimind_train_loss", "gauge", "Loss of the last reported step.", r => r.Last?.Loss);
         PerRun("minimind_train_lr", "gauge", "Learning rate of the last reported step.", r => r.Last?.Lr);
-        PerRun("minimind_train_tokens_per_second", "gauge", "Non-pad target tokens per second of the last reported step.", r => r.Last?.TokensPerSecond);
+        PerRun("minimind_train_tokens_per_second", "gauge", "Input positions (batch × accumulation × seq) per second of step wall time, over the last reports (the train log's tok/s).", r => r.Last?.TokensPerSecond);
+        PerRun("minimind_train_loss_tokens_per_second", "gauge", "Non-pad target tokens (the loss's) per second of step wall time, over the last reports.", r => r.Last?.LossTokensPerSecond);
         PerRun("minimind_train_grad_norm", "gauge", "Gradient norm (before clipping) of the last reported step.", r => r.Last?.GradNorm);
         PerRun("minimind_train_tokens_total", "counter", "Non-pad target tokens of the reported steps since this process started.", r => monitor.TokensTotal(r.Id));
 

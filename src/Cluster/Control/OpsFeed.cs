@@ -14,7 +14,7 @@ public sealed class OpsFeed : ReceiveActor
             monitor.Begin(l.RunId, l.Stage, l.RunDir);
             runs.Add(new ControlledRun(l.RunId, l.Stage, l.RunDir, l.Coordinator));
         });
-        Receive<RunReported>(r => monitor.Record(r.RunId, r.Report));
+        Receive<RunReported>(r => monitor.Record(r.RunId, r.Report, r.Rates));
     }
 
     protected override void PreStart()

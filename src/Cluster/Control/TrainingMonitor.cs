@@ -3,8 +3,10 @@ using static MiniMind.Actors.TrainingCoordinator;
 
 namespace MiniMind.Cluster.Control;
 
-/// <summary>One point of a run's curves: what a <see cref="TrainingProgress"/> report says, with tokens/s of that step.</summary>
-public sealed record MetricPoint(long Step, double Loss, double Lr, double TokensPerSecond, double GradNorm, DateTimeOffset At);
+/// <summary>One point of a run's curves: what a <see cref="TrainingProgress"/> report says, with the run's rates as of
+/// that report (<see cref="RunRates"/>, computed once by the run manager; 0 while unknown).</summary>
+public sealed record MetricPoint(long Step, double Loss, double Lr, double TokensPerSecond, double GradNorm, DateTimeOffset At,
+    double LossTokensPerSecond = 0);
 
 /// <summary>A run as the control endpoint lists it.</summary>
 public sealed record RunSummary(string Id, string Stage, string RunDir, string Status, long Step, long TotalSteps,
@@ -53,8 +55,8 @@ public sealed class TrainingMonitor(int maxPoints = 4096, int maxLogLines = 2000
         }
     }
 
-    /// <summary>A listener report of <paramref name="runId"/>; anything else is ignored.</summary>
-    public void Record(string runId, object report)
+    /// <summary>A listener report of <paramref name="runId"/> with the run's rates as of it; anything else is ignored.</summary>
+    public void Record(string runId, object report, RunRates? rates = null)
     {
         lock (gate)
         {
@@ -69,8 +71,8 @@ public sealed class TrainingMonitor(int maxPoints = 4096, int maxLogLines = 2000
                                             : $"started: {b.SampleCount} samples, {b.TotalSteps} steps, {b.ParameterCount / 1e6:0.###}M parameters");
                     break;
                 case TrainingProgress p:
-                    var tps = p.StepTime > TimeSpan.Zero ? p.StepTokens / p.StepTime.TotalSeconds : 0;
-                    var point = new MetricPoint(p.Step, p.Loss, p.Lr, tps, p.GradNorm, DateTimeOffset.UtcNow);
+                    var tps = rates?.TokensPerSecond ?? 0;
+                    var point = new MetricPoint(p.Step, p.Loss, p.Lr, tps, p.GradNorm, DateTimeOffset.UtcNow, rates?.LossTokensPerSecond ?? 0);
                     if (run.Status == "starting") run.Status = "running";
                     run.Step = p.Step;
                     run.TotalSteps = p.TotalSteps;
@@ -133,6 +135,12 @@ public sealed class TrainingMonitor(int maxPoints = 4096, int maxLogLines = 2000
         lock (gate)
             return runs.Values.OrderBy(r => r.Started)
                 .Select(r => new RunSummary(r.Id, r.Stage, r.RunDir, r.Status, r.Step, r.TotalSteps, r.Started, r.Last, r.Message)).ToList();
+    }
+
+    /// <summary>The run's status when it has ended (completed, stopped, failed), else null: its coordinator is gone.</summary>
+    public string? Ended(string runId)
+    {
+        lock (gate) return runs.TryGetValue(runId, out var run) && run.Status is "completed" or "stopped" or "failed" ? run.Status : null;
     }
 
     /// <summary>The curve history of a run (null when unknown).</summary>

@@ -20,12 +20,6 @@ public class ClusterInspectionTests
         public Silent() => ReceiveAny(_ => { });
     }
 
-    /// <summary>The seed's train routes need a parser; this test starts no run.</summary>
-    sealed class NoRuns : ITrainArgsParser
-    {
-        public TrainingSettings Parse(string stage, IReadOnlyList<string> args) => throw new ArgumentException("this test starts no run");
-    }
-
     static async Task<T> Get<T>(HttpClient http, string url)
     {
         using var res = await http.GetAsync(url);
@@ -53,7 +47,6 @@ public class ClusterInspectionTests
             await using var seed = await NodeHost.StartAsync(new NodeOptions
             {
                 Port = 27101, Control = "127.0.0.1:0", Journal = JournalSpec.Parse("sqlite", dir), Timing = FailureTiming.Fast,
-                TrainArgs = new NoRuns(),
             });
             await using var worker = await NodeHost.StartAsync(new NodeOptions { Port = 27102, Seed = "127.0.0.1:27101", Device = "cpu", Timing = FailureTiming.Fast });
             await Until(() => Akka.Cluster.Cluster.Get(seed.System).State.Members.Count(m => m.Status == MemberStatus.Up) == 2, "both members Up on the seed");

@@ -14,16 +14,19 @@ namespace MiniMind.Cluster.Tests.Control;
 /// <summary>The ops routes on a real Kestrel server on 127.0.0.1 (an ephemeral port), over a given actor system.</summary>
 sealed class ControlTestHost : IAsyncDisposable
 {
-    readonly WebApplication app;
+    readonly WebApplication? app;
     public HttpClient Http { get; }
     public string BaseAddress { get; }
 
-    ControlTestHost(WebApplication app, string address)
+    ControlTestHost(WebApplication? app, string address)
     {
         this.app = app;
         BaseAddress = address;
         Http = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromMinutes(2) };
     }
+
+    /// <summary>A client of a node's own control endpoint (<see cref="Nodes.NodeHost.ControlUrl"/>).</summary>
+    public static ControlTestHost Of(string url) => new(null, url);
 
     public static async Task<ControlTestHost> StartAsync(ActorSystem system, TrainingMonitor monitor, RunRegistry runs, string? token = null)
     {
@@ -59,6 +62,7 @@ sealed class ControlTestHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
+        if (app is null) return;
         await app.StopAsync();
         await app.DisposeAsync();
     }

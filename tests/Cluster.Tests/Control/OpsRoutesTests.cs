@@ -4,6 +4,7 @@ using System.Text.Json;
 using Akka.Actor;
 using MiniMind.Actors;
 using MiniMind.Cluster.Control;
+using MiniMind.Cluster.Nodes;
 using Xunit;
 using static MiniMind.Actors.TrainingCoordinator;
 
@@ -29,23 +30,20 @@ public class OpsRoutesTests
     public async Task Control_routes_pause_checkpoint_resume_and_stop_a_run_and_report_its_actors_and_metrics()
     {
         var dir = TestRuns.TempRunDir("ctl-routes");
-        var monitor = new TrainingMonitor();
-        var runs = new RunRegistry();
-        monitor.Begin("pretrain-1", "pretrain", dir);
         var progressed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        // A worker fault at step 3 (restarted by the coordinator's supervisor, counted in actor health and /metrics).
-        await using var run = await TrainingRun.StartAsync(new TrainingRunOptions
+        // The node `minimind train --control` runs. A worker fault at step 3 (restarted by the coordinator's supervisor,
+        // counted in actor health and /metrics).
+        var settings = TestRuns.Tiny(dir, steps: 400, saveInterval: 1000);
+        await using var node = await NodeHost.StartAsync(NodeOptions.ForTraining(settings, JournalSpec.Parse("sqlite", dir), "127.0.0.1:0") with
         {
-            Settings = TestRuns.Tiny(dir, steps: 400, saveInterval: 1000),
-            Journal = JournalSpec.Parse("sqlite", dir),
-            Faults = new FaultPlan(3),
-        }, m =>
-        {
-            monitor.Record("pretrain-1", m);
-            if (m is TrainingProgress { Step: >= 6 }) progressed.TrySetResult();
+            Hooks = new NodeTestHooks { Faults = new FaultPlan(3) },
         });
-        runs.Add(new ControlledRun("pretrain-1", "pretrain", dir, run.Coordinator));
-        await using var ctl = await ControlTestHost.StartAsync(run.ActorSystem, monitor, runs);
+        var run = await node.TrainAsync(settings, r =>
+        {
+            if (r.Report is TrainingProgress { Step: >= 6 }) progressed.TrySetResult();
+        });
+        var id = run.RunId!;
+        await using var ctl = ControlTestHost.Of(node.ControlUrl!);
         await progressed.Task.WaitAsync(Patience);
 
         // pause: the step count stops moving
@@ -65,12 +63,11 @@ public class OpsRoutesTests
         var list = await ctl.GetJsonAsync("/api/checkpoints");
         Assert.Contains(list.GetProperty("checkpoints").EnumerateArray(), c => c.GetProperty("file").GetString() == file && c.GetProperty("step").GetInt64() == pausedAt);
 
-        // the actor tree shows the stage's actors
+        // the actor tree shows the stage's actors, under the run manager singleton
         var paths = (await ctl.GetJsonAsync("/api/actors/hierarchy")).GetProperty("actors").EnumerateArray()
-            .Select(a => a.GetProperty("path").GetString()).ToList();
-        foreach (var child in new[] { "data-loader", "worker-0", "checkpoint-writer" })
-            Assert.Contains($"/user/training-pretrain/coordinator/{child}", paths);
-        Assert.Contains("/user/listener", paths);
+            .Select(a => a.GetProperty("path").GetString()!).ToList();
+        foreach (var child in new[] { "data-loader", "worker-0", "checkpoint-writer", "gradient-aggregator" })
+            Assert.Contains(paths, p => p.StartsWith("/user/run-manager/", StringComparison.Ordinal) && p.EndsWith($"/run-{id}/coordinator/{child}", StringComparison.Ordinal));
 
         // health: the worker was restarted once, holds its weights + AdamW state, and made progress
         var health = (await ctl.GetJsonAsync("/api/actors/health")).GetProperty("actors").EnumerateArray().ToList();
@@ -85,13 +82,13 @@ public class OpsRoutesTests
 
         // metrics: Prometheus text with the run's values
         var metrics = await ctl.Http.GetStringAsync("/metrics");
-        Assert.Contains($"minimind_train_step{{run=\"pretrain-1\",stage=\"pretrain\"}} {pausedAt}\n", metrics);
-        Assert.Contains("minimind_actor_restarts_total{run=\"pretrain-1\",actor=\"worker-0\"} 1\n", metrics);
+        Assert.Contains($"minimind_train_step{{run=\"{id}\",stage=\"pretrain\"}} {pausedAt}\n", metrics);
+        Assert.Contains($"minimind_actor_restarts_total{{run=\"{id}\",actor=\"worker-0\"}} 1\n", metrics);
         Assert.Contains("minimind_cluster_members{status=\"Up\"} 1\n", metrics);
         foreach (var family in new[] { "minimind_train_loss", "minimind_train_lr", "minimind_train_tokens_per_second", "minimind_train_grad_norm",
                                        "minimind_journal_write_seconds_count", "minimind_checkpoint_write_seconds_count", "process_resident_memory_bytes" })
             Assert.Matches($"(?m)^{family}(\\{{[^}}]*\\}})? [0-9.eE+-]+$", metrics);
-        Assert.DoesNotMatch("(?m)^minimind_journal_write_seconds_count\\{run=\"pretrain-1\"\\} 0$", metrics);
+        Assert.DoesNotMatch($"(?m)^minimind_journal_write_seconds_count\\{{run=\"{id}\"\\}} 0$", metrics);
 
         // resume: steps move again
         await ctl.PostJsonAsync("/api/train/resume");
@@ -115,18 +112,13 @@ public class OpsRoutesTests
     public async Task Unknown_runs_are_404_and_a_finished_run_refuses_a_checkpoint_with_409()
     {
         var dir = TestRuns.TempRunDir("ctl-done");
-        var monitor = new TrainingMonitor();
-        var runs = new RunRegistry();
-        monitor.Begin("pretrain-1", "pretrain", dir);
-        await using var run = await TrainingRun.StartAsync(new TrainingRunOptions
-        {
-            Settings = TestRuns.Tiny(dir, steps: 2, saveInterval: 1),
-            Journal = JournalSpec.Parse("sqlite", dir),
-        }, m => monitor.Record("pretrain-1", m));
-        await using var ctl = await ControlTestHost.StartAsync(run.ActorSystem, monitor, runs);
+        var settings = TestRuns.Tiny(dir, steps: 2, saveInterval: 1);
+        await using var node = await NodeHost.StartAsync(NodeOptions.ForTraining(settings, JournalSpec.Parse("sqlite", dir), "127.0.0.1:0"));
+        await using var ctl = ControlTestHost.Of(node.ControlUrl!);
         using (var none = await ctl.Http.PostAsJsonAsync("/api/train/pause", new { })) Assert.Equal(HttpStatusCode.NotFound, none.StatusCode);
-        runs.Add(new ControlledRun("pretrain-1", "pretrain", dir, run.Coordinator));
+        var run = await node.TrainAsync(settings, _ => { });
         Assert.Equal(Outcome.Completed, (await run.Finished.WaitAsync(Patience)).Outcome);
+        await Until(async () => (await ctl.GetJsonAsync("/api/runs")).GetProperty("runs")[0].GetProperty("status").GetString() == "completed", "status completed");
         using (var other = await ctl.Http.GetAsync("/api/checkpoints?run=nope")) Assert.Equal(HttpStatusCode.NotFound, other.StatusCode);
         using var refused = await ctl.Http.PostAsJsonAsync("/api/checkpoints/save", new { });
         Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);

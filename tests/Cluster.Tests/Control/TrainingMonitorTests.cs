@@ -17,12 +17,14 @@ public class TrainingMonitorTests
         m.Begin("r", "pretrain", "runs/a");
         m.Record("r", new TrainingBegan(false, 0, 10, 100, 1000, null));
         m.Record("r", Progress(1, 3.0));
-        m.Record("r", Progress(2, 2.5));
+        m.Record("r", Progress(2, 2.5), new RunRates(2000, 1500, TimeSpan.FromSeconds(9)));
         m.Record("other", Progress(5));                       // unknown run: ignored
         var run = Assert.Single(m.Runs());
         Assert.Equal(("running", 2L, 1_000_000L), (run.Status, run.Step, run.TotalSteps));
         Assert.Equal(2.5, run.Last!.Loss);
-        Assert.Equal(2000, run.Last.TokensPerSecond);          // 1000 tokens in 0.5 s
+        Assert.Equal(2000, run.Last.TokensPerSecond);          // the run manager's rates, as reported
+        Assert.Equal(1500, run.Last.LossTokensPerSecond);
+        Assert.Equal(0, m.Points("r")![0].TokensPerSecond);   // unknown at the first report
         Assert.Equal([1L, 2L], m.Points("r")!.Select(p => p.Step));
         Assert.Equal(2000, m.TokensTotal("r"));
         m.Record("r", new TrainingFinished(Outcome.Stopped, 2, null, "stopped at step 2"));

@@ -1,6 +1,6 @@
 using Xunit;
 
-namespace MiniMind.Cli.Tests;
+namespace MiniMind.Actors.Tests;
 
 public sealed class TrainingRateTests
 {

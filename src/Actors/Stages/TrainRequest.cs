@@ -1,0 +1,78 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace MiniMind.Actors.Stages;
+
+/// <summary>
+/// A request to train one stage: what <c>minimind train &lt;stage&gt; &lt;flags&gt;</c>, <c>minimind ctl train start
+/// &lt;stage&gt; &lt;flags&gt;</c> and <c>POST /api/train/start</c> (a JSON body, camelCase: <c>{"stage":"pretrain",
+/// "maxSteps":60,"runDir":"runs/a"}</c>) all map onto. Each field is the flag of the same name (<c>batchSize</c> =
+/// <c>--batch-size</c>); null = the default (config/train files, then MiniMind's). <see cref="TrainRequestResolver"/>
+/// turns it into <see cref="TrainingSettings"/>.
+/// </summary>
+public sealed record TrainRequest
+{
+    public string Stage { get; init; } = "";
+    /// <summary>Model config: a MiniMind config.json or a preset name. Default: tiny.</summary>
+    public string? Config { get; init; }
+    public string? Data { get; init; }
+    public string? Tokenizer { get; init; }
+    /// <summary>Default: runs/default.</summary>
+    public string? RunDir { get; init; }
+    public string? TrainConfig { get; init; }
+    public long? MaxSteps { get; init; }
+    public int? Epochs { get; init; }
+    public int? BatchSize { get; init; }
+    public int? MaxSeqLen { get; init; }
+    public int? AccumulationSteps { get; init; }
+    public double? LearningRate { get; init; }
+    public int? SaveInterval { get; init; }
+    public int? LogInterval { get; init; }
+    /// <summary>Default: 42.</summary>
+    public ulong? Seed { get; init; }
+    public bool? Deterministic { get; init; }
+    /// <summary>Default: cpu.</summary>
+    public string? Device { get; init; }
+    public int? Threads { get; init; }
+    /// <summary>auto (default), bf16 or fp32 (MiniMind's --dtype).</summary>
+    public string? Dtype { get; init; }
+    /// <summary>Default: 3.</summary>
+    public int? KeepCheckpoints { get; init; }
+    /// <summary>lora only. Default: lora_medical.</summary>
+    public string? LoraName { get; init; }
+    /// <summary>dpo only.</summary>
+    public double? Beta { get; init; }
+    /// <summary>distill only.</summary>
+    public string? Teacher { get; init; }
+    /// <summary>distill only.</summary>
+    public string? TeacherPreset { get; init; }
+    /// <summary>distill only.</summary>
+    public double? Alpha { get; init; }
+    /// <summary>distill only.</summary>
+    public double? Temperature { get; init; }
+
+    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        PropertyNameCaseInsensitive = false,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>Parses a JSON body; an unknown or mistyped field is an <see cref="ArgumentException"/> naming it.</summary>
+    public static TrainRequest FromJson(string json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<TrainRequest>(json, Json) ?? throw new ArgumentException("the train request is empty (expected {\"stage\":…})");
+        }
+        catch (JsonException e)
+        {
+            var field = e.Path is { Length: > 2 } p ? p.TrimStart('$', '.') : null;
+            throw new ArgumentException(field is null ? $"train request: {e.Message}" : $"train request field '{field}': {FirstSentence(e.Message)}", e);
+        }
+    }
+
+    static string FirstSentence(string message) => message.Split(". Path:")[0];
+}

@@ -1,0 +1,30 @@
+using System.Globalization;
+using MiniMind.Actors;
+using MiniMind.Cluster.Nodes;
+
+namespace MiniMind.Cli;
+
+/// <summary>Test hooks of a child <c>minimind</c> process, read here and nowhere else. In-process tests inject faults
+/// through <see cref="NodeTestHooks"/> (the node's hosting); process tests (kill/resume, cluster nodes) have no other way
+/// into a child process than its environment. Unset, each is off:
+/// <list type="bullet">
+/// <item><c>MINIMIND_TEST_FAULT_STEPS</c>: comma-separated steps at which the worker throws (an injected fault).</item>
+/// <item><c>MINIMIND_TEST_CHECKPOINT_WRITE_DELAY_MS</c>: a pause in the middle of every checkpoint file write.</item>
+/// <item><c>MINIMIND_TEST_COMPUTE_DELAY_MS</c>: a delay before each micro-batch a worker node computes.</item>
+/// </list></summary>
+static class TestHooks
+{
+    public static NodeTestHooks FromEnvironment() => new()
+    {
+        Faults = new FaultPlan(Longs("MINIMIND_TEST_FAULT_STEPS")),
+        CheckpointWriteDelay = TimeSpan.FromMilliseconds(Int("MINIMIND_TEST_CHECKPOINT_WRITE_DELAY_MS")),
+        ComputeDelay = TimeSpan.FromMilliseconds(Int("MINIMIND_TEST_COMPUTE_DELAY_MS")),
+    };
+
+    static int Int(string name) =>
+        int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : 0;
+
+    static long[] Longs(string name) =>
+        (Environment.GetEnvironmentVariable(name) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(x => long.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+}
