@@ -162,12 +162,9 @@ public partial class CtlProcessTests(ITestOutputHelper output)
     /// points (the page records them per canvas), and a screenshot is kept in the test output directory.</summary>
     async Task Dashboard(string url)
     {
-        const string chromium = "/usr/bin/chromium";
-        if (!File.Exists(chromium))
-            Assert.Fail($"{chromium} is missing: install Debian's chromium package (.ci/run and test.sh do: apt-get install -y chromium)");
         var outDir = Path.Combine(AppContext.BaseDirectory, "test-output");
         Directory.CreateDirectory(outDir);
-        var dom = RunChromium(chromium, url, "--dump-dom");
+        var dom = Chromium.Run(url, "--dump-dom", Patience);
         var canvases = CanvasTag().Matches(dom).Select(c => (Metric: c.Groups[1].Value, Points: int.Parse(c.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture))).ToList();
         output.WriteLine("dashboard canvases: " + string.Join(", ", canvases.Select(c => $"{c.Metric}={c.Points}")));
         Assert.Equal(["loss", "lr", "tokensPerSecond"], canvases.Select(c => c.Metric).ToArray());
@@ -176,19 +173,9 @@ public partial class CtlProcessTests(ITestOutputHelper output)
         Assert.Matches(@"<td>/user/run-manager/\S+/coordinator/worker-0</td>", dom);
         var png = Path.Combine(outDir, "dashboard.png");
         File.Delete(png);
-        RunChromium(chromium, url, $"--screenshot={png}");
+        Chromium.Run(url, $"--screenshot={png}", Patience);
         Assert.True(File.Exists(png) && new FileInfo(png).Length > 10_000, $"screenshot {png}");
         output.WriteLine($"dashboard screenshot: {png}");
-    }
-
-    static string RunChromium(string chromium, string url, string mode)
-    {
-        using var profile = new TempDir("minimind-chromium-");
-        var r = ChildProcess.Run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync", $"--user-data-dir={profile.Path}",
-            "--window-size=1280,1400", "--virtual-time-budget=5000", mode, url], Patience);
-        Assert.True(r.ExitCode == 0, $"chromium {mode} exited {r.ExitCode}: {r.Error}");
-        return r.Out;
     }
 
     [GeneratedRegex(@"<canvas id=""chart-\w+"" data-metric=""(\w+)"" data-points=""(\d+)""")]
