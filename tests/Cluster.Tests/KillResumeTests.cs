@@ -70,6 +70,27 @@ public class KillResumeTests(ITestOutputHelper output)
 
     static Task WaitFor(Func<bool> condition, TimeSpan timeout, string what) => Poll.Until(condition, timeout, what, intervalMs: 20);
 
+    /// <summary>The checkpoints the run's journal vouches for (its CheckpointSaved events), read over a read-only connection
+    /// while the run writes. A checkpoint file on disk is not enough to resume from: killed between the file's rename and
+    /// the journal write, a run rightly starts over.</summary>
+    static int JournaledCheckpoints(string runDir)
+    {
+        var db = Path.Combine(runDir, "journal.db");
+        if (!File.Exists(db)) return 0;
+        try
+        {
+            using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db};Mode=ReadOnly;Default Timeout=5");
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "SELECT count(*) FROM journal WHERE manifest = 'checkpoint-saved.v1'";
+            return Convert.ToInt32(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException)
+        {
+            return 0;   // not created yet, or locked for a moment
+        }
+    }
+
     [Fact]
     public async Task Training_killed_twice_with_SIGKILL_resumes_to_bitwise_identical_weights()
     {
@@ -88,7 +109,7 @@ public class KillResumeTests(ITestOutputHelper output)
         var ckptDir = Path.Combine(killed, "checkpoints", "pretrain");
         using (var c = new Child(killed))
         {
-            await WaitFor(() => c.Process.HasExited || (c.LastStep >= killAt && Directory.Exists(ckptDir) && Directory.EnumerateFiles(ckptDir, "*.ckpt").Any()),
+            await WaitFor(() => c.Process.HasExited || (c.LastStep >= killAt && JournaledCheckpoints(killed) > 0),
                 TimeSpan.FromMinutes(2), $"step {killAt}");
             c.KillHard();
             output.WriteLine($"kill 1 after step {c.LastStep}");
@@ -238,10 +259,9 @@ public class KillResumeTests(ITestOutputHelper output)
         var log = new List<string>();
         Assert.Equal(0, await RunToEnd(reference, log, LoraArgs(reference)));
 
-        var ckptDir = Path.Combine(killed, "checkpoints", "lora-lora_medical");
         using (var c = new Child(killed, args: LoraArgs(killed)))
         {
-            await WaitFor(() => c.Process.HasExited || (c.LastStep >= 5 && Directory.Exists(ckptDir) && Directory.EnumerateFiles(ckptDir, "*.ckpt").Any()),
+            await WaitFor(() => c.Process.HasExited || (c.LastStep >= 5 && JournaledCheckpoints(killed) > 0),
                 TimeSpan.FromMinutes(2), "step 5");
             Assert.False(c.Process.HasExited, "the run ended before it could be killed");
             c.KillHard();
