@@ -46,4 +46,8 @@ public sealed partial class TrainingCoordinator
     public sealed record WorkerJoined(IActorRef Worker, string Node, string Device);
     /// <summary>A worker node left, was downed or became unreachable: its unfinished micro-batches go to the others.</summary>
     public sealed record WorkerLeft(IActorRef Worker, string Reason);
+
+    // ---- to itself ----
+    sealed record ChildRestarted(string Name);
+    sealed record ReloadWorker;
 }

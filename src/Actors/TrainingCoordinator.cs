@@ -179,9 +179,6 @@ public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithT
             _ => Directive.Restart,
         });
 
-    sealed record ChildRestarted(string Name);
-    sealed record ReloadWorker;
-
     protected override void PreRestart(Exception reason, object message)
     {
         listener.Tell(new TrainingFinished(Outcome.Failed, state.CommittedStep, null, $"{reason.GetType().Name}: {reason.Message}"));
@@ -229,16 +226,16 @@ public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithT
             control = control.Restoring();
             Become(() => Restoring(output));
             writer = Context.ActorOf(CheckpointWriter.Props(settings.CheckpointDir, checkpointWriteDelay), "checkpoint-writer");
-            worker = Context.ActorOf(WorkerProps(), "worker-0");
+            worker = Context.ActorOf(GpuWorker.Props(Context.System, settings, faults), "worker-0");
             Context.Watch(worker);
             Reload();
             return;
         }
-        if (state.Started && state.SettingsJson is { } json && TrainingSettings.FromJson(json).Identity() != settings.Identity())
+        if (state.DifferencesFrom(settings) is { } differs)
         {
             End(RunPhase.Failed);
             listener.Tell(new TrainingFinished(Outcome.Failed, state.CommittedStep, null,
-                $"{settings.RunDir} holds a different {settings.Stage} run (differs in: {string.Join(", ", TrainingSettings.FromJson(json).IdentityDifferences(settings))}); use another --run-dir"));
+                $"{settings.RunDir} holds a different {settings.Stage} run (differs in: {string.Join(", ", differs)}); use another --run-dir"));
             return;
         }
         ITokenizedDataset dataset;
@@ -255,7 +252,7 @@ public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithT
         }
         loader = Context.ActorOf(DataLoader.Props(dataset, plan, settings.Seed), "data-loader");
         writer = Context.ActorOf(CheckpointWriter.Props(settings.CheckpointDir, checkpointWriteDelay), "checkpoint-writer");
-        worker = Context.ActorOf(WorkerProps(), "worker-0");
+        worker = Context.ActorOf(GpuWorker.Props(Context.System, settings, faults), "worker-0");
         aggregator = Context.ActorOf(GradientAggregator.Props(), "gradient-aggregator");
         Context.Watch(worker);
         foreach (var child in new[] { loader, writer, worker, aggregator }.Where(c => !c.IsNobody()))
@@ -265,12 +262,6 @@ public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithT
             Persist(new RunStarted(settings.Stage, settings.ToJson(), dataset.Count, plan.TotalSteps), e => { state = state.Apply(e); Reload(); });
         else
             Reload();
-    }
-
-    Props WorkerProps()
-    {
-        var props = GpuWorker.Props(settings, faults);
-        return Context.System.Dispatchers.HasDispatcher(GpuWorker.DispatcherId) ? props.WithDispatcher(GpuWorker.DispatcherId) : props;
     }
 
     /// <summary>(Re)initialise the worker from the newest verified checkpoint, or from scratch.</summary>
