@@ -169,12 +169,7 @@ public sealed class ClusterWorker : ReceiveActor, IWithTimers
         if (blob.Count < blobCount) return;
         var checkpoint = TrainingCheckpoint.FromBytes(BlobChunk.Join(blob.Values), "join snapshot");
         blob.Clear();
-        replicas = [.. devices.Select(d =>
-        {
-            var props = GpuWorker.Props(settings with { Device = d });
-            if (Context.System.Dispatchers.HasDispatcher(GpuWorker.DispatcherId)) props = props.WithDispatcher(GpuWorker.DispatcherId);
-            return Context.ActorOf(props, $"replica-{generation}-{++incarnation}");
-        })];
+        replicas = [.. devices.Select(d => Context.ActorOf(GpuWorker.Props(Context.System, settings with { Device = d }), $"replica-{generation}-{++incarnation}"))];
         foreach (var r in replicas) r.Tell(new Initialize(generation, checkpoint));
     }
 

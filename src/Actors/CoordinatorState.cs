@@ -1,3 +1,6 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+
 namespace MiniMind.Actors;
 
 /// <summary>Where a run is, as <c>ctl actor health</c> shows it (lower case).</summary>
@@ -22,6 +25,12 @@ public abstract record SaveDecision
     /// <summary>Snapshot after the step in flight (or once the worker is back), then reply.</summary>
     public sealed record AfterCurrentStep : SaveDecision;
 }
+
+/// <summary>A <see cref="TrainingCoordinator.SaveCheckpoint"/> waiting for a checkpoint of at least <paramref name="MinStep"/>.</summary>
+public sealed record SaveWaiter(string RequestId, IActorRef ReplyTo, long MinStep);
+
+/// <summary>Why a snapshot of worker-0 was asked for: to write a checkpoint, to send to joining replicas, or both.</summary>
+public sealed record SnapshotPurpose(bool Checkpoint, bool Join);
 
 /// <summary>
 /// The coordinator's control state beside the journaled <see cref="TrainingState"/>: phase, pause, stop and
@@ -52,6 +61,18 @@ public sealed record CoordinatorState
     /// <summary>The step whose checkpoint ends a stop (-1: none).</summary>
     public long StopAtStep { get; init; } = -1;
 
+    /// <summary>Checkpoint requests answered once a checkpoint of their step is journaled.</summary>
+    public ImmutableList<SaveWaiter> SaveWaiters { get; init; } = [];
+    /// <summary>Snapshots asked of worker-0's current generation, by step.</summary>
+    public ImmutableDictionary<long, SnapshotPurpose> Snapshots { get; init; } = ImmutableDictionary<long, SnapshotPurpose>.Empty;
+
+    /// <summary><see cref="TrainingCoordinator.TrainingBegan"/> went out (later worker reloads are notices).</summary>
+    public bool Announced { get; init; }
+    /// <summary>The checkpoint file the last reload started from (null: from scratch).</summary>
+    public string? ResumedFrom { get; init; }
+    /// <summary>Time worker-0 spent snapshotting for checkpoints since the last progress report.</summary>
+    public TimeSpan CheckpointStall { get; init; }
+
     public string PhaseName => Phase.ToString().ToLowerInvariant();
 
     /// <summary>Worker-0 is ready, nothing is in flight and the run is not finishing: a snapshot can be taken now.</summary>
@@ -66,11 +87,11 @@ public sealed record CoordinatorState
     public CoordinatorState Begin() => this with { Begun = true };
 
     /// <summary>(Re)initialise worker-0 from the newest checkpoint: a new generation, nothing in flight.</summary>
-    public CoordinatorState Reloading() => this with { Generation = Generation + 1, WorkerReady = false, StepInFlight = false };
+    public CoordinatorState Reloading() => this with { Generation = Generation + 1, WorkerReady = false, StepInFlight = false, Snapshots = Snapshots.Clear() };
 
     /// <summary>Worker-0 failed: drop its replies now (new generation) and reload after <see cref="ReloadDelay"/>.</summary>
     public CoordinatorState WorkerFailed() =>
-        this with { Restarts = Restarts + 1, Generation = Generation + 1, WorkerReady = false, StepInFlight = false, Finishing = false };
+        this with { Restarts = Restarts + 1, Generation = Generation + 1, WorkerReady = false, StepInFlight = false, Finishing = false, Snapshots = Snapshots.Clear() };
 
     /// <summary>200 ms · 2^(restarts−1), at most 10 s.</summary>
     public TimeSpan ReloadDelay => TimeSpan.FromMilliseconds(Math.Min(10_000, 200 * Math.Pow(2, Math.Max(0, Restarts - 1))));
@@ -135,4 +156,39 @@ public sealed record CoordinatorState
         if (!stepInFlight && latest is not null && latest.Step == nextStep) return (this, new SaveDecision.Existing(latest));
         return idle ? (this, new SaveDecision.SnapshotNow()) : (this with { SaveRequested = true }, new SaveDecision.AfterCurrentStep());
     }
+
+    /// <summary>Answer <paramref name="requestId"/> once a checkpoint of the current state (<see cref="NextStep"/>) is journaled.</summary>
+    public CoordinatorState WaitForSave(string requestId, IActorRef replyTo) =>
+        this with { SaveWaiters = SaveWaiters.Add(new SaveWaiter(requestId, replyTo, NextStep)) };
+
+    /// <summary>A checkpoint of <paramref name="step"/> is journaled: the waiters it satisfies (newest first) leave.</summary>
+    public (CoordinatorState State, IReadOnlyList<SaveWaiter> Answered) Saved(long step)
+    {
+        var answered = SaveWaiters.Where(w => w.MinStep <= step).Reverse().ToList();
+        return (this with { SaveWaiters = SaveWaiters.RemoveAll(w => w.MinStep <= step) }, answered);
+    }
+
+    /// <summary>Ask for a snapshot of <paramref name="step"/>; one already asked for gains the purpose instead
+    /// (<c>Send</c> false: do not ask worker-0 again).</summary>
+    public (CoordinatorState State, bool Send) RequestSnapshot(long step, bool checkpoint, bool join)
+    {
+        var had = Snapshots.TryGetValue(step, out var p);
+        var purpose = new SnapshotPurpose((p?.Checkpoint ?? false) || checkpoint, (p?.Join ?? false) || join);
+        return (this with { Snapshots = Snapshots.SetItem(step, purpose) }, !had);
+    }
+
+    /// <summary>Worker-0 delivered the snapshot of <paramref name="step"/>: what it was for (null: not asked for, or
+    /// asked of an older generation).</summary>
+    public (CoordinatorState State, SnapshotPurpose? Purpose) Snapshotted(long step) =>
+        Snapshots.TryGetValue(step, out var p) ? (this with { Snapshots = Snapshots.Remove(step) }, p) : (this, null);
+
+    /// <summary>The newest usable checkpoint was loaded (<paramref name="file"/> null: none, from scratch).</summary>
+    public CoordinatorState Loaded(string? file) => this with { ResumedFrom = file };
+
+    /// <summary>Worker-0 is ready: true the first time (announce the run), false after a reload.</summary>
+    public (CoordinatorState State, bool First) Announce() => (this with { Announced = true }, !Announced);
+
+    public CoordinatorState Stalled(TimeSpan snapshot) => this with { CheckpointStall = CheckpointStall + snapshot };
+
+    public CoordinatorState StallReported() => this with { CheckpointStall = TimeSpan.Zero };
 }

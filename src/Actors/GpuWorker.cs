@@ -89,6 +89,11 @@ public sealed class GpuWorker : ReceiveActor
     public static Props Props(TrainingSettings settings, FaultPlan? faults = null) =>
         Akka.Actor.Props.Create(() => new GpuWorker(settings, faults ?? FaultPlan.None));
 
+    /// <summary><see cref="Props(TrainingSettings, FaultPlan?)"/> on the pinned <see cref="DispatcherId"/> when
+    /// <paramref name="system"/> configures it.</summary>
+    public static Props Props(ActorSystem system, TrainingSettings settings, FaultPlan? faults = null) =>
+        system.Dispatchers.HasDispatcher(DispatcherId) ? Props(settings, faults).WithDispatcher(DispatcherId) : Props(settings, faults);
+
     protected override void PostRestart(Exception reason)
     {
         base.PostRestart(reason);

@@ -35,6 +35,12 @@ public sealed record StepSchedule
     /// <summary>Micro-batches handed to each node in this incarnation (reported when the run ends).</summary>
     public ImmutableSortedDictionary<string, long> ComputedBy { get; init; } = ImmutableSortedDictionary.Create<string, long>(StringComparer.Ordinal);
 
+    /// <summary>What the aggregator reported receiving (micro-batches reduced, gradient messages, node-summed blocks).</summary>
+    public (long Micros, long Gradients, long Blocks) Received { get; init; }
+
+    public StepSchedule Reduced(long micros, long gradients, long blocks) =>
+        this with { Received = (Received.Micros + micros, Received.Gradients + gradients, Received.Blocks + blocks) };
+
     /// <summary>A worker node is present: it waits for the next step boundary. Null when it already is known.</summary>
     public StepSchedule? Joined(IActorRef worker, string node, string device) =>
         Replicas.ContainsKey(worker) ? null : this with { Replicas = Replicas.SetItem(worker, new Replica(node, device, Replica.Status.Pending, -1)) };

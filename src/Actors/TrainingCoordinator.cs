@@ -19,50 +19,8 @@ namespace MiniMind.Actors;
 /// Resume = newest verified checkpoint (model + AdamW + RNG + step); LR and data position follow from the step.
 /// Starts (or resumes) by itself once recovery completes, reporting to <c>listener</c>.
 /// </summary>
-public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
+public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 {
-    /// <summary>Self-sent after recovery: begin a new run, resume one, or report that it is complete.</summary>
-    public sealed record StartTraining
-    {
-        public static StartTraining Instance { get; } = new();
-    }
-
-    /// <summary>Finish the current step, checkpoint, then report <see cref="TrainingFinished"/> (Stopped).</summary>
-    public sealed record StopTraining(string RequestId);
-
-    public sealed record FetchTrainingStatus(string RequestId);
-    public sealed record TrainingStatus(string RequestId, TrainingState State);
-
-    // ---- operations (minimind ctl): pause/resume, checkpoint on demand, actor health ----
-    /// <summary>Start no new step after the one in flight; the children and the model stay. Replies <see cref="TrainingPaused"/>.</summary>
-    public sealed record PauseTraining(string RequestId);
-    /// <summary><paramref name="Step"/>: the steps done when the run stands still (the step in flight included).</summary>
-    public sealed record TrainingPaused(string RequestId, long Step, bool StepInFlight);
-    /// <summary>Continue after <see cref="PauseTraining"/>. Replies <see cref="TrainingResumed"/>.</summary>
-    public sealed record ResumeTraining(string RequestId);
-    public sealed record TrainingResumed(string RequestId, long Step);
-    /// <summary>Checkpoint after the current step (now when idle or paused). Replies <see cref="CheckpointTaken"/> once the
-    /// checkpoint is written and journaled (Error set when the run cannot checkpoint, e.g. not started or finished).</summary>
-    public sealed record SaveCheckpoint(string RequestId);
-    public sealed record CheckpointTaken(string RequestId, string? File, long Step, string? Error);
-    public sealed record FetchActorHealth(string RequestId);
-    /// <summary><paramref name="Phase"/>: starting, running, paused, stopping, completed, stopped or failed.</summary>
-    public sealed record ActorHealthReport(string RequestId, string Path, string Phase, long Step, long TotalSteps, HealthBook Health);
-
-    // ---- to the listener ----
-    public sealed record TrainingBegan(bool Resumed, long FromStep, long TotalSteps, long SampleCount, long ParameterCount, string? Checkpoint);
-    public sealed record TrainingProgress(long Step, long TotalSteps, int Epoch, double Loss, double Lr, double GradNorm, long StepTokens, TimeSpan StepTime, TimeSpan CheckpointStall);
-    public sealed record TrainingNotice(string Text);
-    public enum Outcome { Completed, AlreadyCompleted, Stopped, Failed }
-    public sealed record TrainingFinished(Outcome Outcome, long Step, string? OutputFile, string Message);
-
-    // ---- cluster membership (from the RunManager; issue 5) ----
-    /// <summary>A worker node's <see cref="ClusterWorker"/> is present: make it a replica (snapshot at the next step
-    /// boundary), then give it micro-batches.</summary>
-    public sealed record WorkerJoined(IActorRef Worker, string Node, string Device);
-    /// <summary>A worker node left, was downed or became unreachable: its unfinished micro-batches go to the others.</summary>
-    public sealed record WorkerLeft(IActorRef Worker, string Reason);
-
     readonly TrainingSettings settings;
     readonly Func<TrainingSettings, ITokenizedDataset> openDataset;
     readonly IActorRef listener;
@@ -74,10 +32,6 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     /// <summary>Replicas, assignment, join and leave: decided by <see cref="StepSchedule"/>'s pure functions.</summary>
     StepSchedule schedule = StepSchedule.Empty;
     IActorRef joiner = ActorRefs.Nobody;
-    long microsReduced, gradientsReceived, blocksReceived;
-    DataLoader.StepBatches? inFlight;
-    /// <summary>Snapshots requested from worker-0 (step → write a checkpoint?, send to joiners?).</summary>
-    readonly Dictionary<long, (bool Checkpoint, bool Join)> snapshots = [];
 
     TrainingState state = TrainingState.Empty;
     TrainingPlan? plan;
@@ -86,12 +40,10 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     /// <summary>Phase, generation, the step pipeline, pause, stop and checkpoint on demand: decided by
     /// <see cref="CoordinatorState"/>'s pure functions.</summary>
     CoordinatorState control = CoordinatorState.Initial;
-    readonly Dictionary<long, DataLoader.StepBatches> buffer = [];
-    readonly HashSet<long> requested = [];
-    TimeSpan pendingStall;
+    /// <summary>Delivered, requested and in-flight batches: <see cref="StepBuffer"/>'s pure functions.</summary>
+    StepBuffer buffer = StepBuffer.Empty;
     // operations
     HealthBook health = HealthBook.Empty;
-    readonly List<(string RequestId, IActorRef ReplyTo, long MinStep)> saveWaiters = [];
 
     public TrainingCoordinator(string persistenceId, TrainingSettings settings, Func<TrainingSettings, ITokenizedDataset> openDataset,
                                IActorRef listener, FaultPlan faults, TimeSpan checkpointWriteDelay, bool localCompute = true)
@@ -121,7 +73,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Command<ChildRestarted>(c => health = health.Restarted(c.Name));
     }
 
-    /// <summary>Starting, running, paused, stopping or restoring: the run's work.</summary>
+    /// <summary>Starting, running, paused or stopping: the run's work.</summary>
     void Training()
     {
         Operations();
@@ -131,18 +83,12 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Command<WorkerReady>(OnWorkerReady);
         Command<DataLoader.StepBatches>(b =>
         {
-            buffer[b.Step] = b;
-            health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow, completesWork: true)
-                .Holds(Sender.Path.Name, buffer.Values.Sum(x => x.Micro.Sum(m => m.X.Length * 8L + m.Mask.Length * 4L + m.Samples.Length * 8L)));
+            buffer = buffer.Received(b);
+            health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow, completesWork: true).Holds(Sender.Path.Name, buffer.BytesHeld);
             Pump();
         });
         Command<StepRan>(OnStepRan);
-        Command<GradientAggregator.StepReduced>(r =>
-        {
-            microsReduced += r.MicroCount;
-            gradientsReceived += r.Gradients;
-            blocksReceived += r.Blocks;
-        });
+        Command<GradientAggregator.StepReduced>(r => schedule = schedule.Reduced(r.MicroCount, r.Gradients, r.Blocks));
         Command<Snapshotted>(OnSnapshotted);
         Command<WorkerJoined>(OnWorkerJoined);
         Command<WorkerLeft>(OnWorkerLeft);
@@ -156,6 +102,42 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         });
         Command<CheckpointWritten>(OnCheckpointWritten);
         Command<WeightsExported>(OnWeightsExported);
+        Command<WorkerRestarted>(OnWorkerRestarted);
+        Command<ReloadWorker>(_ => Reload());
+        Command<Terminated>(t => Fail($"{t.ActorRef.Path.Name} stopped after repeated failures"));
+    }
+
+    /// <summary>A completed run whose output is missing or damaged: reload the final checkpoint, export it to
+    /// <paramref name="output"/> again and check it against the journal's sha256 (bit for bit).</summary>
+    void Restoring(string output)
+    {
+        Operations();
+        Command<StopTraining>(OnStop);
+        Command<LatestLoaded>(OnLatestLoaded);
+        Command<WorkerReady>(msg =>
+        {
+            health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow).Holds(Sender.Path.Name, msg.ParameterCount * 16);
+            if (msg.Generation != control.Generation) return;
+            if (msg.Step == state.CommittedStep) worker.Tell(new ExportWeights(control.Generation, output));
+            else Fail($"the completed run's output is missing or damaged and its final checkpoint (step {state.CommittedStep}) is not usable " +
+                      $"(newest usable: step {msg.Step}); use another --run-dir to train again");
+        });
+        Command<WeightsExported>(msg =>
+        {
+            health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow);
+            if (msg.Generation != control.Generation) return;
+            if (msg.Sha256 != state.OutputSha256)
+            {
+                Fail($"the output exported again from step {state.CommittedStep} ({msg.Path}) has sha256 {msg.Sha256}, not the journal's {state.OutputSha256}");
+                return;
+            }
+            End(RunPhase.Completed);
+            listener.Tell(new TrainingNotice($"restored {msg.Path} from the checkpoint of step {state.CommittedStep} (sha256 matches the journal)"));
+            listener.Tell(new TrainingFinished(Outcome.AlreadyCompleted, state.CommittedStep, msg.Path,
+                $"run already completed at step {state.CommittedStep}: {msg.Path} (restored)"));
+        });
+        Command<WorkerJoined>(OnWorkerJoined);
+        Command<WorkerLeft>(OnWorkerLeft);
         Command<WorkerRestarted>(OnWorkerRestarted);
         Command<ReloadWorker>(_ => Reload());
         Command<Terminated>(t => Fail($"{t.ActorRef.Path.Name} stopped after repeated failures"));
@@ -197,9 +179,6 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             _ => Directive.Restart,
         });
 
-    sealed record ChildRestarted(string Name);
-    sealed record ReloadWorker;
-
     protected override void PreRestart(Exception reason, object message)
     {
         listener.Tell(new TrainingFinished(Outcome.Failed, state.CommittedStep, null, $"{reason.GetType().Name}: {reason.Message}"));
@@ -234,7 +213,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         if (state.Completed)
         {
             var output = state.OutputPath(settings.RunDir, settings.OutputFileName)!;
-            var problem = OutputProblem(output, state.OutputSha256);
+            var problem = RunOutput.Problem(output, state.OutputSha256);
             if (problem is null)
             {
                 End(RunPhase.Completed);
@@ -245,18 +224,18 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             // The journal vouches for the output's sha256: export it again from the final checkpoint (bit for bit).
             listener.Tell(new TrainingNotice($"warning: the completed run's output {output} {problem}; exporting it again from the checkpoint of step {state.CommittedStep}"));
             control = control.Restoring();
-            restoring = output;
+            Become(() => Restoring(output));
             writer = Context.ActorOf(CheckpointWriter.Props(settings.CheckpointDir, checkpointWriteDelay), "checkpoint-writer");
-            worker = Context.ActorOf(WorkerProps(), "worker-0");
+            worker = Context.ActorOf(GpuWorker.Props(Context.System, settings, faults), "worker-0");
             Context.Watch(worker);
             Reload();
             return;
         }
-        if (state.Started && state.SettingsJson is { } json && TrainingSettings.FromJson(json).Identity() != settings.Identity())
+        if (state.DifferencesFrom(settings) is { } differs)
         {
             End(RunPhase.Failed);
             listener.Tell(new TrainingFinished(Outcome.Failed, state.CommittedStep, null,
-                $"{settings.RunDir} holds a different {settings.Stage} run (differs in: {string.Join(", ", TrainingSettings.FromJson(json).IdentityDifferences(settings))}); use another --run-dir"));
+                $"{settings.RunDir} holds a different {settings.Stage} run (differs in: {string.Join(", ", differs)}); use another --run-dir"));
             return;
         }
         ITokenizedDataset dataset;
@@ -273,7 +252,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         }
         loader = Context.ActorOf(DataLoader.Props(dataset, plan, settings.Seed), "data-loader");
         writer = Context.ActorOf(CheckpointWriter.Props(settings.CheckpointDir, checkpointWriteDelay), "checkpoint-writer");
-        worker = Context.ActorOf(WorkerProps(), "worker-0");
+        worker = Context.ActorOf(GpuWorker.Props(Context.System, settings, faults), "worker-0");
         aggregator = Context.ActorOf(GradientAggregator.Props(), "gradient-aggregator");
         Context.Watch(worker);
         foreach (var child in new[] { loader, writer, worker, aggregator }.Where(c => !c.IsNobody()))
@@ -285,28 +264,11 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             Reload();
     }
 
-    Props WorkerProps()
-    {
-        var props = GpuWorker.Props(settings, faults);
-        return Context.System.Dispatchers.HasDispatcher(GpuWorker.DispatcherId) ? props.WithDispatcher(GpuWorker.DispatcherId) : props;
-    }
-
-    /// <summary>Null when <paramref name="path"/> holds the bytes the journal vouches for, else what is wrong with it.</summary>
-    static string? OutputProblem(string path, string? sha256)
-    {
-        if (!File.Exists(path)) return "is missing";
-        var actual = StageObjective.Sha256(path);
-        return sha256 is null || actual == sha256 ? null : $"is damaged (sha256 {actual[..12]}…, the journal has {sha256[..Math.Min(12, sha256.Length)]}…)";
-    }
-
-    /// <summary>Set while a completed run's missing or damaged output is exported again: the path it goes to.</summary>
-    string? restoring;
-
     /// <summary>(Re)initialise the worker from the newest verified checkpoint, or from scratch.</summary>
     void Reload()
     {
         control = control.Reloading();
-        ResetReplicas();
+        schedule = schedule.Reset();
         writer.Tell(new LoadLatest(control.Generation, state.Checkpoints));
     }
 
@@ -321,55 +283,38 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         }
         if (msg.Checkpoint is null && state.CommittedStep > 0)
             listener.Tell(new TrainingNotice($"warning: no usable checkpoint; restarting from step 0 (the journal had {state.CommittedStep} steps)"));
-        pendingResume = msg.Record?.File;
+        control = control.Loaded(msg.Record?.File);
         worker.Tell(new Initialize(control.Generation, msg.Checkpoint));
     }
-
-    string? pendingResume;
 
     void OnWorkerReady(WorkerReady msg)
     {
         // fp32 weights, gradients and AdamW's two moments
         health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow).Holds(Sender.Path.Name, msg.ParameterCount * 16);
         if (msg.Generation != control.Generation) return;
-        if (restoring is not null)
-        {
-            if (msg.Step == state.CommittedStep) worker.Tell(new ExportWeights(control.Generation, restoring));
-            else Fail($"the completed run's output is missing or damaged and its final checkpoint (step {state.CommittedStep}) is not usable " +
-                      $"(newest usable: step {msg.Step}); use another --run-dir to train again");
-            return;
-        }
         control = control.WorkerIsReady(msg.Step);
         gradientLength = (int)msg.ParameterCount;
-        if (!announced)
-        {
-            announced = true;
-            listener.Tell(new TrainingBegan(msg.Step > 0, msg.Step, plan!.TotalSteps, plan.SampleCount, msg.ParameterCount, pendingResume));
-        }
-        else
-        {
-            listener.Tell(new TrainingNotice($"worker restarted; redoing from step {msg.Step}"));
-        }
+        (control, var first) = control.Announce();
+        if (first) listener.Tell(new TrainingBegan(msg.Step > 0, msg.Step, plan!.TotalSteps, plan.SampleCount, msg.ParameterCount, control.ResumedFrom));
+        else listener.Tell(new TrainingNotice($"worker restarted; redoing from step {msg.Step}"));
         if (control.NextStep >= plan!.TotalSteps) { Finish(); return; }
         if (control.StopRequested) { FinishStopped(); return; }
         JoinPending();
         Pump();
     }
 
-    bool announced;
-
     /// <summary>Keep the worker busy and the loader one step ahead.</summary>
     void Pump()
     {
         if (plan is null || control.Finishing) return;
-        for (var s = control.NextStep; s <= control.NextStep + 1 && s < plan.TotalSteps; s++)
-            if (!buffer.ContainsKey(s) && requested.Add(s)) loader.Tell(new DataLoader.FetchStepBatches(s));
-        if (control.CanStartStep && buffer.TryGetValue(control.NextStep, out var batches))
+        (buffer, var fetch) = buffer.Prefetch(control.NextStep, plan.TotalSteps);
+        foreach (var s in fetch) loader.Tell(new DataLoader.FetchStepBatches(s));
+        if (control.CanStartStep && buffer.For(control.NextStep) is { } batches)
         {
             var slots = schedule.Slots(worker, localCompute);
             if (slots.Count == 0) return;   // no worker yet: wait for one to join
             control = control.StepStarted();
-            inFlight = batches;
+            buffer = buffer.Started(batches);
             schedule = schedule.NewStep();
             aggregator.Tell(new GradientAggregator.BeginStep(control.Generation, control.NextStep, batches.Micro.Count, gradientLength, plan.LearningRateAt(control.NextStep), worker, Self, schedule.Followers));
             Assign(Enumerable.Range(0, batches.Micro.Count).ToList(), slots);
@@ -379,7 +324,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     /// <summary>Tell each assigned target its micro-batch (a remote node hears its whole group, to sum blocks locally).</summary>
     void Assign(IReadOnlyList<int> micros, IReadOnlyList<IActorRef> slots)
     {
-        var b = inFlight!;
+        var b = buffer.InFlight!;
         (schedule, var assignments) = schedule.Assign(micros, slots, worker);
         foreach (var a in assignments)
         {
@@ -403,7 +348,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         if (schedule.Left(msg.Worker) is not var (next, gone, orphans)) return;
         schedule = next;
         listener.Tell(new TrainingNotice($"worker {gone.Node} left ({msg.Reason})"));
-        if (!control.StepInFlight || inFlight is null || orphans.Count == 0) return;
+        if (!control.StepInFlight || buffer.InFlight is not { } inFlight || orphans.Count == 0) return;
         // Its micro-batches go to the others (worker-0 as a last resort, so the step always completes). A copy that
         // the lost worker did deliver is identical and deduplicated by the aggregator.
         var slots = schedule.Slots(worker, localCompute);
@@ -419,12 +364,6 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Pump();
     }
 
-    void ResetReplicas()
-    {
-        schedule = schedule.Reset();
-        snapshots.Clear();
-    }
-
     /// <summary>At a step boundary, pending workers become replicas of the state at <c>NextStep</c>: one snapshot of
     /// worker-0 (model, AdamW, RNG), fanned out by the <see cref="ReplicaJoiner"/>; they receive the reduced gradients
     /// from <c>NextStep</c> on.</summary>
@@ -437,18 +376,19 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     void RequestSnapshot(long step, bool checkpoint, bool join)
     {
-        var had = snapshots.TryGetValue(step, out var p);
-        snapshots[step] = (p.Checkpoint || checkpoint, p.Join || join);
-        if (!had) worker.Tell(new Snapshot(control.Generation, step));
+        (control, var send) = control.RequestSnapshot(step, checkpoint, join);
+        if (send) worker.Tell(new Snapshot(control.Generation, step));
     }
 
     void OnSnapshotted(Snapshotted s)
     {
         health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow);
-        if (s.Generation != control.Generation || !snapshots.Remove(s.Checkpoint.Step, out var purpose)) return;
+        if (s.Generation != control.Generation) return;
+        (control, var purpose) = control.Snapshotted(s.Checkpoint.Step);
+        if (purpose is null) return;
         if (purpose.Checkpoint)
         {
-            pendingStall += s.Elapsed;
+            control = control.Stalled(s.Elapsed);
             writer.Tell(new WriteCheckpoint(s.Generation, s.Checkpoint));
         }
         if (!purpose.Join || schedule.JoinersAt(s.Checkpoint.Step) is not { Count: > 0 } joiners) return;
@@ -473,9 +413,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             return;
         }
         schedule = schedule.NewStep();
-        inFlight = null;
-        buffer.Remove(msg.Step);
-        requested.Remove(msg.Step);
+        buffer = buffer.Done(msg.Step);
         var done = msg.Step + 1;
         control = control.StepDone(done);
         var lr = plan!.LearningRateAt(msg.Step);
@@ -488,8 +426,8 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         var next = control.AfterStep(done, plan.TotalSteps, settings.LogInterval, settings.SaveInterval);
         if (next.Report)
         {
-            listener.Tell(new TrainingProgress(done, plan.TotalSteps, plan.EpochOf(msg.Step), msg.Loss, lr, msg.GradNorm, msg.Tokens, msg.Elapsed, pendingStall));
-            pendingStall = TimeSpan.Zero;
+            listener.Tell(new TrainingProgress(done, plan.TotalSteps, plan.EpochOf(msg.Step), msg.Loss, lr, msg.GradNorm, msg.Tokens, msg.Elapsed, control.CheckpointStall));
+            control = control.StallReported();
         }
         if (next.Finish)
         {
@@ -566,19 +504,6 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     {
         health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow);
         if (msg.Generation != control.Generation) return;
-        if (restoring is not null)
-        {
-            if (msg.Sha256 != state.OutputSha256)
-            {
-                Fail($"the output exported again from step {state.CommittedStep} ({msg.Path}) has sha256 {msg.Sha256}, not the journal's {state.OutputSha256}");
-                return;
-            }
-            End(RunPhase.Completed);
-            listener.Tell(new TrainingNotice($"restored {msg.Path} from the checkpoint of step {state.CommittedStep} (sha256 matches the journal)"));
-            listener.Tell(new TrainingFinished(Outcome.AlreadyCompleted, state.CommittedStep, msg.Path,
-                $"run already completed at step {state.CommittedStep}: {msg.Path} (restored)"));
-            return;
-        }
         // Journaled relative to the run dir, so a copied or moved run dir finds its own output.
         var relative = Path.GetRelativePath(Path.GetFullPath(settings.RunDir), Path.GetFullPath(msg.Path));
         Persist(new RunCompleted(relative, msg.Sha256, plan!.TotalSteps), e =>
@@ -588,7 +513,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             if (schedule.Distributed)
             {
                 listener.Tell(new TrainingNotice("micro-batches assigned: " + string.Join(", ", schedule.ComputedBy.Select(kv => $"{kv.Key} {kv.Value}"))));
-                listener.Tell(new TrainingNotice($"gradients received: {gradientsReceived} for {microsReduced} micro-batches ({blocksReceived} of them sums of several, reduced on their node)"));
+                listener.Tell(new TrainingNotice($"gradients received: {schedule.Received.Gradients} for {schedule.Received.Micros} micro-batches ({schedule.Received.Blocks} of them sums of several, reduced on their node)"));
             }
             listener.Tell(new TrainingFinished(Outcome.Completed, e.Step, msg.Path, $"done: {e.Step} steps, wrote {msg.Path}"));
         });
@@ -600,7 +525,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         var delay = control.ReloadDelay;
         log.Warning("worker failed ({0}); restart {1}, reloading in {2} ms", msg.Reason, control.Restarts, delay.TotalMilliseconds);
         listener.Tell(new TrainingNotice($"warning: worker failed ({msg.Reason}); reloading the newest checkpoint in {delay.TotalMilliseconds:0} ms"));
-        ResetReplicas();
+        schedule = schedule.Reset();
         Timers.StartSingleTimer("reload-worker", new ReloadWorker(), delay);
     }
 
@@ -637,17 +562,13 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
                 Sender.Tell(new CheckpointTaken(msg.RequestId, e.Checkpoint.File, e.Checkpoint.Step, null));
                 return;
         }
-        saveWaiters.Add((msg.RequestId, Sender, control.NextStep));
+        control = control.WaitForSave(msg.RequestId, Sender);
         if (decision is SaveDecision.SnapshotNow) RequestSnapshot(control.NextStep, checkpoint: true, join: false);
     }
 
     void ReplySaved(string file, long step)
     {
-        for (var i = saveWaiters.Count - 1; i >= 0; i--)
-        {
-            if (saveWaiters[i].MinStep > step) continue;
-            saveWaiters[i].ReplyTo.Tell(new CheckpointTaken(saveWaiters[i].RequestId, file, step, null));
-            saveWaiters.RemoveAt(i);
-        }
+        (control, var answered) = control.Saved(step);
+        foreach (var w in answered) w.ReplyTo.Tell(new CheckpointTaken(w.RequestId, file, step, null));
     }
 }

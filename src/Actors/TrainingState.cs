@@ -62,6 +62,13 @@ public sealed record TrainingState
     /// <summary>Where the completed run's output is: the journal records it relative to the run dir, so a copied or moved
     /// run dir finds its own file. An absolute path (journals from before) keeps only its place under the run dir: the
     /// stage's <paramref name="outputFileName"/> when it ends that way, else its file name.</summary>
+    /// <summary>Null when <paramref name="settings"/> continue this run (or none was started), else the identity fields
+    /// in which they differ from the journaled run's.</summary>
+    public IReadOnlyList<string>? DifferencesFrom(TrainingSettings settings) =>
+        Started && SettingsJson is { } json && TrainingSettings.FromJson(json) is var journaled && journaled.Identity() != settings.Identity()
+            ? journaled.IdentityDifferences(settings)
+            : null;
+
     public string? OutputPath(string runDir, string outputFileName)
     {
         if (OutputFile is not { } file) return null;

@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Xunit;
 
 namespace MiniMind.Actors.Tests;
@@ -101,5 +102,53 @@ public class CoordinatorStateTests
         Assert.Equal(4, stopping.StopAtStep);
         Assert.True(stopping.Finishing);
         Assert.True(ready.StepStarted().Diverged() is { Finishing: true, StepInFlight: false });
+    }
+
+    [Fact]
+    public void A_save_waits_for_a_checkpoint_of_the_state_it_asked_at_and_is_answered_once()
+    {
+        var a = ActorRefs.Nobody;
+        var s = Running.Reloading().WorkerIsReady(4).WaitForSave("r1", a).StepStarted().StepDone(5).WaitForSave("r2", a);
+        Assert.Equal([4L, 5L], s.SaveWaiters.Select(w => w.MinStep));
+        var (afterOld, none) = s.Saved(3);
+        Assert.Empty(none);
+        Assert.Equal(2, afterOld.SaveWaiters.Count);
+        var (after4, first) = s.Saved(4);
+        Assert.Equal(["r1"], first.Select(w => w.RequestId));
+        Assert.Equal(["r2"], after4.SaveWaiters.Select(w => w.RequestId));
+        var (after5, both) = s.Saved(5);
+        Assert.Equal(["r2", "r1"], both.Select(w => w.RequestId));               // newest first
+        Assert.Empty(after5.SaveWaiters);
+        Assert.Single(s.WorkerFailed().Reloading().SaveWaiters, w => w.RequestId == "r1");  // a worker fault keeps the waiters
+    }
+
+    [Fact]
+    public void A_snapshot_is_asked_of_the_worker_once_per_step_and_remembers_every_purpose()
+    {
+        var (s, send) = Running.RequestSnapshot(7, checkpoint: true, join: false);
+        Assert.True(send);
+        (s, send) = s.RequestSnapshot(7, checkpoint: false, join: true);
+        Assert.False(send);
+        var (taken, purpose) = s.Snapshotted(7);
+        Assert.Equal(new SnapshotPurpose(Checkpoint: true, Join: true), purpose);
+        Assert.Empty(taken.Snapshots);
+        Assert.Null(taken.Snapshotted(7).Purpose);                                   // delivered twice: the second is dropped
+        Assert.Null(s.Reloading().Snapshotted(7).Purpose);                           // a new generation forgets the old requests
+        Assert.Null(s.WorkerFailed().Snapshotted(7).Purpose);
+        Assert.True(s.Reloading().RequestSnapshot(7, true, false).Send);
+    }
+
+    [Fact]
+    public void The_run_is_announced_once_and_the_checkpoint_stall_is_reported_once()
+    {
+        var loaded = Running.Reloading().Loaded("ckpt_4.pth");
+        var (announced, first) = loaded.Announce();
+        Assert.True(first);
+        Assert.Equal("ckpt_4.pth", announced.ResumedFrom);
+        Assert.False(announced.WorkerFailed().Reloading().Loaded(null).Announce().First);   // a reload is not a new run
+
+        var stalled = Running.Stalled(TimeSpan.FromMilliseconds(30)).Stalled(TimeSpan.FromMilliseconds(12));
+        Assert.Equal(TimeSpan.FromMilliseconds(42), stalled.CheckpointStall);
+        Assert.Equal(TimeSpan.Zero, stalled.StallReported().CheckpointStall);
     }
 }

@@ -82,4 +82,12 @@ public class StepScheduleTests
         Assert.Empty(reset.Followers);
         Assert.Equal([Local], reset.Slots(Local, true));
     }
+
+    [Fact]
+    public void The_aggregators_reports_add_up_and_survive_a_reset()
+    {
+        var s = StepSchedule.Empty.Reduced(4, 3, 1).Reduced(4, 4, 0);
+        Assert.Equal((8L, 7L, 1L), s.Received);
+        Assert.Equal((8L, 7L, 1L), s.Reset().NewStep().Received);
+    }
 }

@@ -90,4 +90,15 @@ public class TrainingStateTests
         Assert.Equal(a.CommittedStep, b.CommittedStep);
         Assert.Equal(a.Checkpoints, b.Checkpoints);
     }
+
+    [Fact]
+    public void Settings_that_differ_in_identity_from_the_journaled_run_are_named()
+    {
+        var journaled = new TrainingSettings { LearningRate = 5e-4, Seed = 1 };
+        Assert.Null(TrainingState.Empty.DifferencesFrom(journaled));                                   // nothing started yet
+        var state = TrainingState.Empty.Apply(new RunStarted("pretrain", journaled.ToJson(), 100, 10));
+        Assert.Null(state.DifferencesFrom(journaled));
+        Assert.Null(state.DifferencesFrom(journaled with { RunDir = "elsewhere", LogInterval = 3 }));        // paths and logging may differ
+        Assert.Equal(["LearningRate"], state.DifferencesFrom(journaled with { LearningRate = 4e-4 }));
+    }
 }
