@@ -26,12 +26,10 @@ public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithT
     readonly IActorRef listener;
     readonly FaultPlan faults;
     readonly TimeSpan checkpointWriteDelay;
-    readonly bool localCompute;
     readonly ILoggingAdapter log = Context.GetLogger();
 
-    /// <summary>Replicas, assignment, join and leave: decided by <see cref="StepSchedule"/>'s pure functions.</summary>
-    StepSchedule schedule = StepSchedule.Empty;
-    IActorRef joiner = ActorRefs.Nobody;
+    /// <summary>Replicas, assignment, join and leave: decided by <see cref="StepSchedule"/>, told by the dispatcher.</summary>
+    readonly StepDispatcher dispatch;
 
     TrainingState state = TrainingState.Empty;
     TrainingPlan? plan;
@@ -48,13 +46,13 @@ public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithT
     public TrainingCoordinator(string persistenceId, TrainingSettings settings, Func<TrainingSettings, ITokenizedDataset> openDataset,
                                IActorRef listener, FaultPlan faults, TimeSpan checkpointWriteDelay, bool localCompute = true)
     {
-        this.localCompute = localCompute;
         PersistenceId = persistenceId;
         this.settings = settings;
         this.openDataset = openDataset;
         this.listener = listener;
         this.faults = faults;
         this.checkpointWriteDelay = checkpointWriteDelay;
+        dispatch = new StepDispatcher(Context, settings, listener, localCompute);
 
         Recover<ITrainingEvent>(e => state = state.Apply(e));
         Recover<RecoveryCompleted>(_ => Self.Tell(StartTraining.Instance));
@@ -88,14 +86,14 @@ public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithT
             Pump();
         });
         Command<StepRan>(OnStepRan);
-        Command<GradientAggregator.StepReduced>(r => schedule = schedule.Reduced(r.MicroCount, r.Gradients, r.Blocks));
+        Command<GradientAggregator.StepReduced>(dispatch.Reduced);
         Command<Snapshotted>(OnSnapshotted);
         Command<WorkerJoined>(OnWorkerJoined);
         Command<WorkerLeft>(OnWorkerLeft);
         Command<ReplicaReady>(OnReplicaReady);
         Command<ReplicaLost>(msg =>
         {
-            if (msg.Generation != control.Generation || !schedule.Replicas.TryGetValue(Sender, out var r)) return;
+            if (msg.Generation != control.Generation || !dispatch.Schedule.Replicas.TryGetValue(Sender, out var r)) return;
             var w = Sender;
             OnWorkerLeft(new WorkerLeft(w, $"its replica failed: {msg.Reason}"));
             OnWorkerJoined(new WorkerJoined(w, r.Node, r.Device));
@@ -168,44 +166,6 @@ public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithT
                               IActorRef listener, FaultPlan? faults = null, TimeSpan checkpointWriteDelay = default, bool localCompute = true) =>
         Akka.Actor.Props.Create(() => new TrainingCoordinator(persistenceId, settings, openDataset, listener, faults ?? FaultPlan.None, checkpointWriteDelay, localCompute));
 
-    /// <summary>Supervision: a worker fault (device error, OOM, injected) is retried: restart, reload the newest
-    /// checkpoint and redo the steps since, at most 3 times a minute (then the worker stops and the run fails).
-    /// Bad data or a missing/corrupt file cannot be fixed by retrying: escalate. Each restart is counted per child
-    /// for <c>actor health</c>.</summary>
-    protected override SupervisorStrategy SupervisorStrategy() =>
-        new RestartCountingStrategy<ChildRestarted>(c => new ChildRestarted(c), 3, TimeSpan.FromMinutes(1), ex => ex switch
-        {
-            InvalidDataException or FileNotFoundException or DirectoryNotFoundException => Directive.Escalate,
-            _ => Directive.Restart,
-        });
-
-    protected override void PreRestart(Exception reason, object message)
-    {
-        listener.Tell(new TrainingFinished(Outcome.Failed, state.CommittedStep, null, $"{reason.GetType().Name}: {reason.Message}"));
-        base.PreRestart(reason, message);
-    }
-
-    protected override void OnRecoveryFailure(Exception reason, object? message = null)
-    {
-        listener.Tell(new TrainingFinished(Outcome.Failed, 0, null, $"journal unavailable, nothing was changed: {Root(reason).Message}"));
-        base.OnRecoveryFailure(reason, message);
-    }
-
-    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
-    {
-        listener.Tell(new TrainingFinished(Outcome.Failed, state.CommittedStep, null,
-            $"journal write failed ({@event.GetType().Name}); the newest checkpoint is intact, re-run to resume: {Root(cause).Message}"));
-        base.OnPersistFailure(cause, @event, sequenceNr);
-    }
-
-    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
-    {
-        listener.Tell(new TrainingFinished(Outcome.Failed, state.CommittedStep, null, $"journal rejected {@event.GetType().Name}: {cause.Message}"));
-        base.OnPersistRejected(cause, @event, sequenceNr);
-    }
-
-    static Exception Root(Exception e) => e.InnerException is null ? e : Root(e.InnerException);
-
     void OnStart()
     {
         if (control.Begun) return;
@@ -227,6 +187,7 @@ public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithT
             Become(() => Restoring(output));
             writer = Context.ActorOf(CheckpointWriter.Props(settings.CheckpointDir, checkpointWriteDelay), "checkpoint-writer");
             worker = Context.ActorOf(GpuWorker.Props(Context.System, settings, faults), "worker-0");
+            dispatch.Attach(worker, aggregator);
             Context.Watch(worker);
             Reload();
             return;
@@ -254,6 +215,7 @@ public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithT
         writer = Context.ActorOf(CheckpointWriter.Props(settings.CheckpointDir, checkpointWriteDelay), "checkpoint-writer");
         worker = Context.ActorOf(GpuWorker.Props(Context.System, settings, faults), "worker-0");
         aggregator = Context.ActorOf(GradientAggregator.Props(), "gradient-aggregator");
+        dispatch.Attach(worker, aggregator);
         Context.Watch(worker);
         foreach (var child in new[] { loader, writer, worker, aggregator }.Where(c => !c.IsNobody()))
             health = health.Created(child.Path.Name);
@@ -268,7 +230,7 @@ public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithT
     void Reload()
     {
         control = control.Reloading();
-        schedule = schedule.Reset();
+        dispatch.Reset();
         writer.Tell(new LoadLatest(control.Generation, state.Checkpoints));
     }
 
@@ -311,67 +273,32 @@ public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithT
         foreach (var s in fetch) loader.Tell(new DataLoader.FetchStepBatches(s));
         if (control.CanStartStep && buffer.For(control.NextStep) is { } batches)
         {
-            var slots = schedule.Slots(worker, localCompute);
+            var slots = dispatch.Slots();
             if (slots.Count == 0) return;   // no worker yet: wait for one to join
             control = control.StepStarted();
             buffer = buffer.Started(batches);
-            schedule = schedule.NewStep();
-            aggregator.Tell(new GradientAggregator.BeginStep(control.Generation, control.NextStep, batches.Micro.Count, gradientLength, plan.LearningRateAt(control.NextStep), worker, Self, schedule.Followers));
-            Assign(Enumerable.Range(0, batches.Micro.Count).ToList(), slots);
-        }
-    }
-
-    /// <summary>Tell each assigned target its micro-batch (a remote node hears its whole group, to sum blocks locally).</summary>
-    void Assign(IReadOnlyList<int> micros, IReadOnlyList<IActorRef> slots)
-    {
-        var b = buffer.InFlight!;
-        (schedule, var assignments) = schedule.Assign(micros, slots, worker);
-        foreach (var a in assignments)
-        {
-            if (a.Target.Equals(worker))
-                worker.Tell(new ComputeGradients(control.Generation, b.Step, a.Micro, b.Micro.Count, b.Micro[a.Micro], aggregator));
-            else
-                a.Target.Tell(new RemoteCompute(control.Generation, b.Step, a.Micro, b.Micro.Count, b.Micro[a.Micro], a.Group), aggregator);
+            dispatch.StartStep(control.Generation, control.NextStep, batches, gradientLength, plan.LearningRateAt(control.NextStep), slots);
         }
     }
 
     void OnWorkerJoined(WorkerJoined msg)
     {
-        if (schedule.Joined(msg.Worker, msg.Node, msg.Device) is not { } joined) return;
-        schedule = joined;
-        listener.Tell(new TrainingNotice($"worker {msg.Node} ({msg.Device}) joined"));
-        JoinPending();
+        if (dispatch.Joined(msg)) JoinPending();
     }
 
-    void OnWorkerLeft(WorkerLeft msg)
-    {
-        if (schedule.Left(msg.Worker) is not var (next, gone, orphans)) return;
-        schedule = next;
-        listener.Tell(new TrainingNotice($"worker {gone.Node} left ({msg.Reason})"));
-        if (!control.StepInFlight || buffer.InFlight is not { } inFlight || orphans.Count == 0) return;
-        // Its micro-batches go to the others (worker-0 as a last resort, so the step always completes). A copy that
-        // the lost worker did deliver is identical and deduplicated by the aggregator.
-        var slots = schedule.Slots(worker, localCompute);
-        Assign(orphans, slots.Count > 0 ? slots : [worker]);
-        listener.Tell(new TrainingNotice($"reassigned micro-batches {string.Join(",", orphans)} of step {inFlight.Step} from {gone.Node}"));
-    }
+    void OnWorkerLeft(WorkerLeft msg) => dispatch.Left(msg, control.Generation, control.StepInFlight ? buffer.InFlight : null);
 
     void OnReplicaReady(ReplicaReady msg)
     {
-        if (msg.Generation != control.Generation || schedule.Ready(Sender) is not var (next, r)) return;
-        schedule = next;
-        listener.Tell(new TrainingNotice($"worker {r.Node} ready at step {msg.Step}"));
-        Pump();
+        if (msg.Generation == control.Generation && dispatch.Ready(Sender, msg.Step)) Pump();
     }
 
     /// <summary>At a step boundary, pending workers become replicas of the state at <c>NextStep</c>: one snapshot of
-    /// worker-0 (model, AdamW, RNG), fanned out by the <see cref="ReplicaJoiner"/>; they receive the reduced gradients
-    /// from <c>NextStep</c> on.</summary>
+    /// worker-0 (model, AdamW, RNG), fanned out by the dispatcher's <see cref="ReplicaJoiner"/>.</summary>
     void JoinPending()
     {
-        if (!control.Idle || plan is null || !schedule.AnyPending) return;
-        schedule = schedule.StartJoin(control.NextStep);
-        RequestSnapshot(control.NextStep, checkpoint: false, join: true);
+        if (control.Idle && plan is not null && dispatch.StartJoin(control.NextStep))
+            RequestSnapshot(control.NextStep, checkpoint: false, join: true);
     }
 
     void RequestSnapshot(long step, bool checkpoint, bool join)
@@ -391,9 +318,7 @@ public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithT
             control = control.Stalled(s.Elapsed);
             writer.Tell(new WriteCheckpoint(s.Generation, s.Checkpoint));
         }
-        if (!purpose.Join || schedule.JoinersAt(s.Checkpoint.Step) is not { Count: > 0 } joiners) return;
-        if (joiner.IsNobody()) joiner = Context.ActorOf(ReplicaJoiner.Props(), "replica-joiner");
-        joiner.Tell(new ReplicaJoiner.FanOut(PersistenceId, control.Generation, settings.ToJson(), s.Checkpoint, joiners));
+        if (purpose.Join) dispatch.FanOut(PersistenceId, control.Generation, s.Checkpoint);
     }
 
     void OnStepRan(StepRan msg)
@@ -412,7 +337,7 @@ public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithT
                  $"the newest checkpoint (step {state.LatestCheckpoint?.Step ?? 0}) is intact: lower --learning-rate or check the data, then re-run to resume");
             return;
         }
-        schedule = schedule.NewStep();
+        dispatch.NewStep();
         buffer = buffer.Done(msg.Step);
         var done = msg.Step + 1;
         control = control.StepDone(done);
@@ -510,11 +435,7 @@ public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithT
         {
             state = state.Apply(e);
             End(RunPhase.Completed);
-            if (schedule.Distributed)
-            {
-                listener.Tell(new TrainingNotice("micro-batches assigned: " + string.Join(", ", schedule.ComputedBy.Select(kv => $"{kv.Key} {kv.Value}"))));
-                listener.Tell(new TrainingNotice($"gradients received: {schedule.Received.Gradients} for {schedule.Received.Micros} micro-batches ({schedule.Received.Blocks} of them sums of several, reduced on their node)"));
-            }
+            dispatch.ReportDistribution();
             listener.Tell(new TrainingFinished(Outcome.Completed, e.Step, msg.Path, $"done: {e.Step} steps, wrote {msg.Path}"));
         });
     }
@@ -525,7 +446,7 @@ public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithT
         var delay = control.ReloadDelay;
         log.Warning("worker failed ({0}); restart {1}, reloading in {2} ms", msg.Reason, control.Restarts, delay.TotalMilliseconds);
         listener.Tell(new TrainingNotice($"warning: worker failed ({msg.Reason}); reloading the newest checkpoint in {delay.TotalMilliseconds:0} ms"));
-        schedule = schedule.Reset();
+        dispatch.Reset();
         Timers.StartSingleTimer("reload-worker", new ReloadWorker(), delay);
     }
 
