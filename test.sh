@@ -5,6 +5,7 @@
 #                                   never skip, without it. As root they run it as the 'postgres' user via runuser.)
 #   chromium                       (the dashboard test loads the control endpoint's page in headless Chromium and keeps
 #                                   a screenshot; it fails, never skips, without /usr/bin/chromium)
+# A test that hangs for 15 minutes fails the run with a hang dump (--blame-hang-timeout) instead of eating CI's time.
 # Prints a closing line "tests: N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -27,7 +28,7 @@ fi
 
 log=$(mktemp)
 set +e
-dotnet test MiniMind.Actors.sln -c Release "$@" 2>&1 | tee "$log"
+dotnet test MiniMind.Actors.sln -c Release --blame-hang-timeout 15m "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 # Sum the per-assembly summaries ("Passed!  - Failed: 0, Passed: 11, Skipped: 0, ...").
