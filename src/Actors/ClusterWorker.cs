@@ -133,9 +133,6 @@ public sealed class ClusterWorker : ReceiveActor, IWithTimers
     public static Props Props(string node, string device, int threads, IActorRef runManager, TimeSpan? registerEvery = null, TimeSpan computeDelay = default) =>
         Akka.Actor.Props.Create(() => new ClusterWorker(node, device, threads, runManager, registerEvery ?? TimeSpan.FromSeconds(2), computeDelay));
 
-    /// <summary>Forwards to <see cref="DeviceList.Parse"/> (kept for callers being rewritten; call that directly).</summary>
-    public static string[] ParseDevices(string device) => DeviceList.Parse(device);
-
     void Reset(int newGeneration)
     {
         foreach (var r in replicas) Context.Stop(r);

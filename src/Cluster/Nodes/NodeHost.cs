@@ -75,7 +75,7 @@ public sealed class NodeHost : IAsyncDisposable
         var roles = new List<string>();
         if (o.IsSeed) roles.Add(NodeHosting.CoordinatorRole);
         if (o.Device is not null) roles.Add(NodeHosting.WorkerRole);
-        var devices = o.Device is null ? [] : ClusterWorker.ParseDevices(o.Device);
+        var devices = o.Device is null ? [] : Model.DeviceList.Parse(o.Device);
         // A seed with one device computes on the coordinator's own replica (worker-0). With several, worker-0 only
         // applies updates (on the first device) and a local ClusterWorker computes on all of them, like a worker node.
         var localWorkerNode = devices.Length > 1 || (o.Device is not null && !o.IsSeed);

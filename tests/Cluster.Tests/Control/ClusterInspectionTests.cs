@@ -28,15 +28,7 @@ public class ClusterInspectionTests
         return System.Text.Json.JsonSerializer.Deserialize<T>(body, ControlJson.Options)!;
     }
 
-    static async Task Until(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"timed out waiting for {what}");
-            await Task.Delay(100);
-        }
-    }
+    static Task Until(Func<bool> condition, string what) => Poll.Until(condition, Patience, what, intervalMs: 100);
 
     [Fact]
     public async Task The_seed_shows_the_worker_node_s_actors_and_replica_and_lists_a_silent_member_as_an_error_within_the_timeout()

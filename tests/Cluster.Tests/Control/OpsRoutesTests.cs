@@ -14,15 +14,7 @@ public class OpsRoutesTests
 {
     static readonly TimeSpan Patience = TimeSpan.FromMinutes(2);
 
-    static async Task Until(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"timed out waiting for {what}");
-            await Task.Delay(100);
-        }
-    }
+    static Task Until(Func<Task<bool>> condition, string what) => Poll.Until(condition, Patience, what);
 
     static long RunStep(JsonElement runs) => runs.GetProperty("runs")[0].GetProperty("step").GetInt64();
 
