@@ -76,23 +76,25 @@ public sealed class Attention : nn.Module<Tensor, DecoderContext, LayerKV?, (Ten
         Tensor y;
         // MiniMind's flash branch: only for T > 1 and no padding. We also require an empty cache, where is_causal is right;
         // a real padding mask takes the explicit path (the same numbers except for fully padded query rows).
-        if (flash && T > 1 && past is null && (ctx.attention_mask is null || ctx.attention_mask.eq(1).all().item<bool>()))
+        if (flash && T > 1 && past is null && (ctx.attention_mask is null || ctx.attention_mask.eq(Scalars.One).all().item<bool>()))
         {
             y = F.scaled_dot_product_attention(qh, kh, vh, p: training ? dropout : 0.0, is_casual: true);
         }
         else
         {
             // MiniMind's explicit path: scores/√hd + causal −inf mask (+ (1−mask)·−1e9), softmax in float32.
-            var scores = qh.matmul(kh.transpose(-2, -1)) / Math.Sqrt(head_dim);  // (B, nh, T, Tk)
+            using var sqrtHd = Math.Sqrt(head_dim).ToScalar();
+            var scores = qh.matmul(kh.transpose(-2, -1)).div(sqrtHd);        // (B, nh, T, Tk)
             var Tk = kh.shape[2];
             // MiniMind builds the mask as (T, T) and so only supports T == 1 or an empty cache.
             // Offsetting the diagonal by the cached length is the same there and also right for chunks.
-            var causal = full(T, Tk, double.NegativeInfinity, dtype: scores.dtype, device: scores.device).triu(Tk - T + 1);
-            scores = scores + causal;
+            var causal = full(T, Tk, Scalars.NegativeInfinity, dtype: scores.dtype, device: scores.device).triu(Tk - T + 1);
+            scores = scores.add(causal, Scalars.One);
             if (ctx.attention_mask is not null)
             {
-                var padding = (1.0 - ctx.attention_mask.unsqueeze(1).unsqueeze(2)) * -1e9;  // (B, 1, 1, Tk)
-                scores = scores + padding;
+                var padding = ctx.attention_mask.unsqueeze(1).unsqueeze(2).negative().add(Scalars.OneDouble, Scalars.One)
+                    .mul(Scalars.MinusOneBillion);                              // (1 − mask) · −1e9, (B, 1, 1, Tk)
+                scores = scores.add(padding, Scalars.One);
             }
             var probs = F.softmax(scores.to_type(ScalarType.Float32), -1).type_as(qh);
             y = attn_dropout.call(probs).matmul(vh);                          // (B, nh, T, hd)

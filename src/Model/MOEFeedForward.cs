@@ -11,6 +11,7 @@ namespace MiniMind.Model;
 public sealed class MOEFeedForward : nn.Module<Tensor, Tensor>, IDecodeOne
 {
     readonly int top_k;
+    readonly Scalar topK;                                                     // k as a Scalar, made once (see Scalars)
     // MiniMind's declaration (and state_dict) order: experts, gate, shared_experts.
     readonly ModuleList<FeedForward> experts;
     readonly MoEGate gate;
@@ -23,6 +24,7 @@ public sealed class MOEFeedForward : nn.Module<Tensor, Tensor>, IDecodeOne
     public MOEFeedForward(MiniMindConfig config) : base(nameof(MOEFeedForward))
     {
         top_k = config.NumExpertsPerTok;
+        topK = top_k.ToScalar();
         experts = nn.ModuleList(Enumerable.Range(0, config.NRoutedExperts).Select(_ => new FeedForward(config)).ToArray());
         gate = new MoEGate(config);
         shared_experts = nn.ModuleList(Enumerable.Range(0, config.NSharedExperts).Select(_ => new FeedForward(config)).ToArray());
@@ -44,7 +46,7 @@ public sealed class MOEFeedForward : nn.Module<Tensor, Tensor>, IDecodeOne
             : InferPath(flat_x, flat_idx, routing.topk_weight.view(-1, 1));
         y = y.view(x.shape);
         foreach (var expert in shared_experts)
-            y = y + expert.call(x);                                           // shared experts: unweighted, as MiniMind adds them
+            y = y.add(expert.call(x), Scalars.One);                                           // shared experts: unweighted, as MiniMind adds them
         _aux.Value = routing.aux_loss.MoveToOuterDisposeScope();
         return y.MoveToOuterDisposeScope();
     }
@@ -58,7 +60,8 @@ public sealed class MOEFeedForward : nn.Module<Tensor, Tensor>, IDecodeOne
         var y = empty_like(xr, dtype: ScalarType.Float16);                   // (N·k, h) float16
         for (var i = 0; i < experts.Count; i++)
         {
-            var mask = flat_idx.eq(i);
+            using var expert = i.ToScalar();
+            var mask = flat_idx.eq(expert);
             y.index_put_(experts[i].call(xr[mask]).to_type(ScalarType.Float16), mask);
         }
         var n = topk_weight.shape[0];
@@ -73,13 +76,20 @@ public sealed class MOEFeedForward : nn.Module<Tensor, Tensor>, IDecodeOne
         var cache = zeros_like(flat_x);                                      // (N, h)
         for (var i = 0; i < experts.Count; i++)
         {
-            var slots = flat_idx.eq(i).nonzero().flatten();                  // positions in (N·k), ascending
+            using var expert = i.ToScalar();
+            var slots = flat_idx.eq(expert).nonzero().flatten();             // positions in (N·k), ascending
             if (slots.shape[0] == 0) continue;
-            var tokens = slots.floor_divide(top_k);                           // token of each slot
+            var tokens = slots.floor_divide(topK);                            // token of each slot
             var out_ = experts[i].call(flat_x[tokens]) * flat_weight[slots];  // (n_i, h)
-            cache.index_add_(0, tokens, out_, 1);
+            cache.index_add_(0, tokens, out_, Scalars.One);
         }
         return cache;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) topK.Dispose();
+        base.Dispose(disposing);
     }
 
     /// <summary>Holds the aux loss outside the module's field scan (a Tensor field would be registered as a buffer).</summary>

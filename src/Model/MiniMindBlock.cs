@@ -25,8 +25,8 @@ public sealed class MiniMindBlock : nn.Module<Tensor, DecoderContext, LayerKV?, 
     /// <summary>The block for one token's vector (h), its key and value going into <paramref name="cache"/>.</summary>
     public Tensor DecodeOne(Tensor x, TokenDecode step, LayerBuffers cache)
     {
-        var h = x + self_attn.DecodeOne(input_layernorm.DecodeOne(x), step, cache);
-        return h + ((IDecodeOne)mlp).DecodeOne(post_attention_layernorm.DecodeOne(h));
+        var h = x.add(self_attn.DecodeOne(input_layernorm.DecodeOne(x), step, cache), step.One);
+        return h.add(((IDecodeOne)mlp).DecodeOne(post_attention_layernorm.DecodeOne(h)), step.One);
     }
 
     /// <summary>The MoE layer's aux loss of the last forward, or null for a dense block.</summary>
@@ -36,8 +36,8 @@ public sealed class MiniMindBlock : nn.Module<Tensor, DecoderContext, LayerKV?, 
     {
         using var scope = NewDisposeScope();
         var (attn, present) = self_attn.call(input_layernorm.call(x), ctx, past);
-        var h = attn + x;                                                     // MiniMind: hidden_states += residual
-        var output = h + mlp.call(post_attention_layernorm.call(h));
+        var h = attn.add(x, Scalars.One);                                    // MiniMind: hidden_states += residual
+        var output = h.add(mlp.call(post_attention_layernorm.call(h)), Scalars.One);
         AuxLoss?.MoveToOuterDisposeScope();
         if (present is not null)
         {

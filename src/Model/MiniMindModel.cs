@@ -70,7 +70,7 @@ public sealed class MiniMindModel : nn.Module<Tensor, ModelOutput>
 
         var aux = zeros([], dtype: h.dtype, device: h.device);
         foreach (var layer in layers)
-            if (layer.AuxLoss is { } a) aux = aux + a;
+            if (layer.AuxLoss is { } a) aux = aux.add(a, Scalars.One);
 
         var cache = use_cache ? new KVCache(presents).MoveToOuterDisposeScope() : null;
         return new ModelOutput(h.MoveToOuterDisposeScope(), cache, aux.MoveToOuterDisposeScope());

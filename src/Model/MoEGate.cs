@@ -18,6 +18,7 @@ public sealed class MoEGate : nn.Module<Tensor, GateOutput>
     readonly double alpha;
     readonly bool seq_aux, norm_topk_prob;
     readonly Parameter weight;                                                // (E, h)
+    readonly Scalar alphaScalar, experts;                                     // α and E, made once (see Scalars)
 
     public MoEGate(MiniMindConfig config) : base(nameof(MoEGate))
     {
@@ -26,6 +27,8 @@ public sealed class MoEGate : nn.Module<Tensor, GateOutput>
         alpha = config.AuxLossAlpha;
         seq_aux = config.SeqAux;
         norm_topk_prob = config.NormTopkProb;
+        alphaScalar = alpha.ToScalar();
+        experts = n_routed_experts.ToScalar();
         weight = nn.Parameter(torch.empty(n_routed_experts, config.HiddenSize));
         nn.init.kaiming_uniform_(weight, a: Math.Sqrt(5));
         RegisterComponents();
@@ -40,7 +43,7 @@ public sealed class MoEGate : nn.Module<Tensor, GateOutput>
         var (topk_weight, topk_idx) = scores.topk(top_k, dim: -1, largest: true, sorted: false);  // (N, k)
         // Renormalise only when k > 1; with k = 1 the raw softmax probability stays.
         if (top_k > 1 && norm_topk_prob)
-            topk_weight = topk_weight / (topk_weight.sum(-1, keepdim: true) + 1e-20);
+            topk_weight = topk_weight / topk_weight.sum(-1, keepdim: true).add(Scalars.Tiny, Scalars.One);
 
         var aux_loss = training && alpha > 0.0 ? AuxLoss(scores, topk_idx, B, T) : zeros([], dtype: hidden.dtype, device: hidden.device);
         return new GateOutput(topk_idx.MoveToOuterDisposeScope(), topk_weight.MoveToOuterDisposeScope(), aux_loss.MoveToOuterDisposeScope());
@@ -53,14 +56,25 @@ public sealed class MoEGate : nn.Module<Tensor, GateOutput>
         var idx = topk_idx.view(B, -1);                                       // (B, T·k)
         if (seq_aux)
         {
+            using var perExpert = (T * top_k / (double)n_routed_experts).ToScalar();
             var ce = zeros(B, n_routed_experts, dtype: scores.dtype, device: scores.device)
                 .scatter_add_(1, idx, ones(B, T * top_k, dtype: scores.dtype, device: scores.device))
-                .div_(T * top_k / (double)n_routed_experts);                  // (B, E)
+                .div_(perExpert);                                             // (B, E)
             var meanScores = scores.view(B, T, -1).mean([1L]);                 // (B, E)
-            return (ce * meanScores).sum(1).mean() * alpha;
+            return (ce * meanScores).sum(1).mean().mul(alphaScalar);
         }
         var ce1 = F.one_hot(idx.view(-1), n_routed_experts).to_type(ScalarType.Float32).mean([0L]);  // (E)
         var Pi = scores.mean([0L]);
-        return (Pi * (ce1 * n_routed_experts)).sum() * alpha;
+        return (Pi * ce1.mul(experts)).sum().mul(alphaScalar);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            alphaScalar.Dispose();
+            experts.Dispose();
+        }
+        base.Dispose(disposing);
     }
 }

@@ -8,35 +8,33 @@ namespace MiniMind.Model;
 /// The normalisation runs in float32 and the weight is multiplied last.</summary>
 public sealed class RMSNorm : nn.Module<Tensor, Tensor>, IDecodeOne
 {
-    readonly double eps;
+    readonly Scalar eps;                                                     // made once, disposed with the module
     readonly Parameter weight;
 
     public RMSNorm(long dim, double eps = 1e-5) : base(nameof(RMSNorm))
     {
-        this.eps = eps;
+        this.eps = eps.ToScalar();
         weight = nn.Parameter(torch.ones(dim));
         RegisterComponents();
     }
 
     static readonly long[] Last = [-1L];
-    Scalar? epsScalar;                                                        // made on the first DecodeOne
-
 
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
         var xf = x.to_type(ScalarType.Float32);
-        var normed = xf * torch.rsqrt(xf.pow(2).mean([-1L], keepdim: true) + eps);
+        var normed = xf * torch.rsqrt(xf.pow(Scalars.Two).mean(Last, keepdim: true).add(eps, Scalars.One));
         return (weight * normed.type_as(x)).MoveToOuterDisposeScope();
     }
 
     /// <summary>The same in float32 for one vector (h): weight · (x · rsqrt(mean(x²) + eps)).</summary>
     public Tensor DecodeOne(Tensor x) =>
-        (x * x.square().mean(Last, keepdim: true).add_(epsScalar ??= eps.ToScalar()).rsqrt_()).mul_(weight);
+        (x * x.pow(Scalars.Two).mean(Last, keepdim: true).add_(eps, Scalars.One).rsqrt_()).mul_(weight);
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) epsScalar?.Dispose();
+        if (disposing) eps.Dispose();
         base.Dispose(disposing);
     }
 }

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MiniMind.Model;
@@ -11,9 +12,10 @@ public static class Rope
     public static (Tensor cos, Tensor sin) Precompute(int dim, int end, double theta)
     {
         using var scope = NewDisposeScope();
-        var exponents = arange(0, dim, 2, dtype: ScalarType.Int64)[..(dim / 2)].to_type(ScalarType.Float32) / dim;
-        var invFreq = 1.0 / tensor((float)theta).pow(exponents);             // (dim/2)
-        var t = arange(end, dtype: ScalarType.Int64).to_type(ScalarType.Float32);
+        using Scalar zero = 0.ToScalar(), stop = dim.ToScalar(), last = end.ToScalar(), divisor = dim.ToScalar();
+        var exponents = arange(zero, stop, Scalars.Two, dtype: ScalarType.Int64)[..(dim / 2)].to_type(ScalarType.Float32).div(divisor);
+        var invFreq = tensor((float)theta).pow(exponents).reciprocal().mul(Scalars.OneDouble);  // 1.0 / θ^e, (dim/2)
+        var t = arange(zero, last, Scalars.One, dtype: ScalarType.Int64).to_type(ScalarType.Float32);
         var angles = outer(t, invFreq);                                      // (end, dim/2)
         var cos = cat([angles.cos(), angles.cos()], -1);                     // (end, dim)
         var sin = cat([angles.sin(), angles.sin()], -1);                     // (end, dim)
@@ -41,6 +43,6 @@ public static class Rope
         using var rotated = RotateHalf(x);
         using var a = x * c;
         using var b = rotated * s;
-        return a + b;
+        return a.add(b, Scalars.One);
     }
 }

@@ -25,7 +25,7 @@ public static class Lora
             var lora = new LoRALayer(linear.InFeatures, linear.OutFeatures, rank);
             lora.to(linear.Weight.device);
             linear.register_module("lora", lora);
-            linear.register_forward_hook((_, x, y) => y + lora.call(x));
+            linear.register_forward_hook((_, x, y) => y.add(lora.call(x), Scalars.One));
         }
         return targets.Select(t => t.name).ToList();
     }

@@ -49,7 +49,7 @@ public static class LoraFiles
             if (b.shape[0] != w.shape[0] || a.shape[1] != w.shape[1] || a.shape[0] != b.shape[1])
                 throw new InvalidDataException($"{loraSource}: '{module}' A [{string.Join(",", a.shape)}] / B [{string.Join(",", b.shape)}] do not fit the weight [{string.Join(",", w.shape)}]");
             using var scope = NewDisposeScope();
-            var sum = w.to_type(ScalarType.Float32) + b.to_type(ScalarType.Float32).matmul(a.to_type(ScalarType.Float32));
+            var sum = w.to_type(ScalarType.Float32).add(b.to_type(ScalarType.Float32).matmul(a.to_type(ScalarType.Float32)), Scalars.One);
             using (no_grad()) w.copy_(sum.to_type(w.dtype));
             merged++;
         }

@@ -43,6 +43,7 @@ public static class Dpo
     {
         using var scope = NewDisposeScope();
         var logits = Logits(ref_probs, probs, mask);
-        return (-F.logsigmoid(logits * beta)).mean().MoveToOuterDisposeScope();
+        using var b = beta.ToScalar();
+        return (-F.logsigmoid(logits.mul(b))).mean().MoveToOuterDisposeScope();
     }
 }

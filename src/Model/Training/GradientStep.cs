@@ -25,7 +25,7 @@ public sealed class GradientStep : IDisposable
         this.clip = clip;
         Parameters = parameters;
         Length = checked((int)parameters.Sum(p => p.numel()));
-        Optimizer = optim.AdamW(parameters, lr: learning_rate, beta1: beta1, beta2: beta2, eps: eps, weight_decay: weight_decay);
+        Optimizer = new Training.AdamW(parameters, lr: learning_rate, beta1: beta1, beta2: beta2, eps: eps, weight_decay: weight_decay);
     }
 
     /// <summary>A step over the model's unique parameters that require grad.</summary>
@@ -33,7 +33,8 @@ public sealed class GradientStep : IDisposable
         new([.. model.OptimizerParameters().Where(p => p.requires_grad)], learning_rate, weight_decay, clip);
 
     public IReadOnlyList<Parameter> Parameters { get; }
-    public AdamW Optimizer { get; }
+    /// <summary>TorchSharp's AdamW with explicit Scalar lifetimes (<see cref="Training.AdamW"/>); its state files are TorchSharp's.</summary>
+    public Training.AdamW Optimizer { get; }
 
     /// <summary>Floats in a flat gradient: the parameters' elements, in optimizer order.</summary>
     public int Length { get; }
@@ -86,7 +87,7 @@ public sealed class GradientStep : IDisposable
                 offset += n;
             }
         var norm = nn.utils.clip_grad_norm_(Parameters, clip);
-        Optimizer.step();
+        Optimizer.Step();
         Optimizer.zero_grad();
         return norm;
     }

@@ -15,7 +15,7 @@ public static class Losses
     {
         using var scope = NewDisposeScope();
         var ce = TokenCrossEntropy(logits, labels);
-        var loss = (ce * loss_mask).sum() / loss_mask.sum().clamp_min(1);
+        var loss = (ce * loss_mask).sum() / loss_mask.sum().clamp_min(Scalars.One);
         return loss.MoveToOuterDisposeScope();
     }
 
@@ -31,8 +31,12 @@ public static class Losses
     public static Tensor PretrainLoss(CausalLMOutput output, Tensor labels, Tensor loss_mask, int accumulation_steps = 1)
     {
         using var scope = NewDisposeScope();
-        var loss = MaskedCrossEntropy(output.logits, labels, loss_mask) + output.aux_loss;
-        if (accumulation_steps != 1) loss = loss / accumulation_steps;
+        var loss = MaskedCrossEntropy(output.logits, labels, loss_mask).add(output.aux_loss, Scalars.One);
+        if (accumulation_steps != 1)
+        {
+            using var steps = accumulation_steps.ToScalar();
+            loss = loss.div(steps);
+        }
         return loss.MoveToOuterDisposeScope();
     }
 }
