@@ -127,6 +127,9 @@ public sealed class ClusterWorker : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    /// <summary>Supervision of the replicas: Akka's default (restart), with a one-line failure log.</summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new OneLineFailureStrategy();
+
     /// <param name="device">One device, or several separated by commas (one replica each, e.g. <c>cuda:0,cuda:1</c>).</param>
     /// <param name="computeDelay">Test hook: each micro-batch starts this much later (paces a run so that a test can
     /// act in the middle of it on a loaded machine).</param>
