@@ -14,6 +14,9 @@ namespace MiniMind.Model;
 /// </summary>
 public static class Scalars
 {
+    /// <summary>0 (integral): <c>eq(0)</c>, <c>masked_fill(mask, 0)</c>.</summary>
+    public static readonly Scalar Zero = 0.ToScalar();
+
     /// <summary>1 (integral): the alpha of <c>a + b</c>, the value of <c>eq(1)</c>, the divisor of a count.</summary>
     public static readonly Scalar One = 1.ToScalar();
 

@@ -25,7 +25,8 @@ public sealed class DistillObjective(TrainingSettings settings) : FrozenModelObj
         Tensor teacherLogits;
         using (no_grad()) teacherLogits = teacher.call(x).logits;
         var loss = Loss(output.logits, teacherLogits, y, mask, output.aux_loss, Settings.Alpha, Settings.Temperature);
-        return (loss / accumulation).MoveToOuterDisposeScope();
+        using var steps = accumulation.ToScalar();                       // explicit Scalar lifetimes: see Scalars
+        return loss.div(steps).MoveToOuterDisposeScope();
     }
 
     /// <summary>α·(masked CE + aux) + (1−α)·T²·KL over the masked positions; logits (B, T, V), teacher (B, T, V′ ≥ V).</summary>
@@ -38,20 +39,24 @@ public sealed class DistillObjective(TrainingSettings settings) : FrozenModelObj
         var y = labels.reshape(-1);
         var m = mask.reshape(-1);
 
-        var ce = F.cross_entropy(s, y, reduction: nn.Reduction.None).masked_fill(y.eq(0), 0);    // ignore_index = 0
-        var ceLoss = (ce * m).sum() / m.sum() + aux;
+        // Every number is an explicit Scalar that outlives its native call (see Scalars); the ops are those of
+        // ce·m / Σm + aux, x / T, KL / N and α·ce + (1−α)·T²·KL, in the same order.
+        using Scalar temp = temperature.ToScalar(), a = alpha.ToScalar(), klWeight = ((1 - alpha) * temperature * temperature).ToScalar();
+        var ce = F.cross_entropy(s, y, reduction: nn.Reduction.None).masked_fill(y.eq(Scalars.Zero), Scalars.Zero);  // ignore_index = 0
+        var ceLoss = ((ce * m).sum() / m.sum()).add(aux, Scalars.One);
 
-        var rows = m.eq(1).nonzero().squeeze(1);                                                  // positions with mask 1
-        var logStudent = F.log_softmax(s.index_select(0, rows) / temperature, 1);                 // (N, V)
+        var rows = m.eq(Scalars.One).nonzero().squeeze(1);                                        // positions with mask 1
+        var logStudent = F.log_softmax(s.index_select(0, rows).div(temp), 1);                    // (N, V)
         Tensor teacherProbs, logTeacher;
         using (no_grad())
         {
-            var tt = t.index_select(0, rows) / temperature;
+            var tt = t.index_select(0, rows).div(temp);
             teacherProbs = F.softmax(tt, 1);
             logTeacher = F.log_softmax(tt, 1);
         }
-        var kl = (teacherProbs * (logTeacher - logStudent)).sum() / rows.shape[0];              // kl_div(batchmean)
-        var loss = alpha * ceLoss + (1 - alpha) * temperature * temperature * kl;
+        using var n = rows.shape[0].ToScalar();
+        var kl = (teacherProbs * (logTeacher - logStudent)).sum().div(n);                        // kl_div(batchmean)
+        var loss = ceLoss.mul(a).add(kl.mul(klWeight), Scalars.One);
         return loss.MoveToOuterDisposeScope();
     }
 }

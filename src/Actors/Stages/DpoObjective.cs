@@ -1,4 +1,5 @@
 using MiniMind.Model;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MiniMind.Actors.Stages;
@@ -13,7 +14,8 @@ public sealed class DpoObjective(TrainingSettings settings) : FrozenModelObjecti
     {
         var reference = Frozen;
         var (x, y, mask) = Inputs(batch, device);                                   // (B, 2T): pair rows
-        return Loss(model, reference, Split(x), Split(y), Split(mask), Settings.DpoBeta) / accumulation;
+        using var steps = accumulation.ToScalar();                       // explicit Scalar lifetime: see Scalars
+        return Loss(model, reference, Split(x), Split(y), Split(mask), Settings.DpoBeta).div(steps);
     }
 
     /// <summary>MiniMind's DPO loss of a (2B, T) batch, chosen rows first.</summary>

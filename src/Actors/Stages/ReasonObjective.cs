@@ -24,8 +24,9 @@ public sealed class ReasonObjective(TrainingSettings settings) : StageObjective(
     {
         using var scope = NewDisposeScope();
         var ce = Losses.TokenCrossEntropy(output.logits, labels);                         // (B, T)
-        var loss = (ce * weights).sum() / normalizer + output.aux_loss;
-        if (accumulation != 1) loss = loss / accumulation;
+        using Scalar norm = normalizer.ToScalar(), steps = accumulation.ToScalar();   // explicit Scalar lifetimes: see Scalars
+        var loss = (ce * weights).sum().div(norm).add(output.aux_loss, Scalars.One);
+        if (accumulation != 1) loss = loss.div(steps);
         return loss.MoveToOuterDisposeScope();
     }
 }
