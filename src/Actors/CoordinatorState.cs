@@ -1,137 +1,242 @@
 using System.Collections.Immutable;
 using Akka.Actor;
+using MiniMind.Actors.Protocol;
+using static MiniMind.Actors.CheckpointWriter;
+using static MiniMind.Actors.CoordinatorEffect;
+using static MiniMind.Actors.DataLoader;
+using static MiniMind.Actors.GpuWorker;
+using static MiniMind.Actors.TrainingCoordinator;
 
 namespace MiniMind.Actors;
 
-/// <summary>Where a run is, as <c>ctl actor health</c> shows it (lower case).</summary>
+/// <summary>Where a run is, as <c>ctl actor health</c> shows it (lower case). The coordinator's behaviour (Become) follows it.</summary>
 public enum RunPhase { Starting, Running, Paused, Stopping, Restoring, Completed, Stopped, Failed }
 
+/// <summary>Worker-0 and the step in flight: loading a checkpoint, idle at a step boundary, running a step, or
+/// finishing (final checkpoint, export, stop checkpoint, divergence: no new step).</summary>
+public enum Pipeline { Loading, Idle, Stepping, Finishing }
+
 /// <summary>What the coordinator does after a step is committed (<see cref="CoordinatorState.AfterStep"/>).</summary>
-/// <param name="Report">send <see cref="TrainingCoordinator.TrainingProgress"/> (every log interval, the first and the last step)</param>
+/// <param name="Report">send <see cref="TrainingProgress"/> (every log interval, the first and the last step)</param>
 /// <param name="Finish">the last step: take the final checkpoint, then export</param>
 /// <param name="Stop">a stop was asked for: checkpoint this step and end Stopped</param>
 /// <param name="Checkpoint">take a checkpoint (save interval, or one asked for with SaveCheckpoint)</param>
 public sealed record StepFollowUp(bool Report, bool Finish, bool Stop, bool Checkpoint);
 
-/// <summary>How the coordinator answers <see cref="TrainingCoordinator.SaveCheckpoint"/> (<see cref="CoordinatorState.DecideSave"/>).</summary>
-public abstract record SaveDecision
-{
-    /// <summary>No checkpoint can be taken: reply with this error.</summary>
-    public sealed record Refuse(string Error) : SaveDecision;
-    /// <summary>The newest checkpoint already is the current state: reply with it.</summary>
-    public sealed record Existing(CheckpointRecord Checkpoint) : SaveDecision;
-    /// <summary>Snapshot now (nothing in flight) and reply once it is journaled.</summary>
-    public sealed record SnapshotNow : SaveDecision;
-    /// <summary>Snapshot after the step in flight (or once the worker is back), then reply.</summary>
-    public sealed record AfterCurrentStep : SaveDecision;
-}
-
-/// <summary>A <see cref="TrainingCoordinator.SaveCheckpoint"/> waiting for a checkpoint of at least <paramref name="MinStep"/>.</summary>
+/// <summary>A <see cref="SaveCheckpoint"/> waiting for a checkpoint of at least <paramref name="MinStep"/>.</summary>
 public sealed record SaveWaiter(string RequestId, IActorRef ReplyTo, long MinStep);
 
 /// <summary>Why a snapshot of worker-0 was asked for: to write a checkpoint, to send to joining replicas, or both.</summary>
 public sealed record SnapshotPurpose(bool Checkpoint, bool Join);
 
-/// <summary>
-/// The coordinator's control state beside the journaled <see cref="TrainingState"/>: phase, pause, stop and
-/// checkpoint-on-demand requests. A record changed only by pure functions, tested without an ActorSystem (as Akka's
-/// ShardCoordinator keeps its CoordinatorState); the actor persists, tells and schedules what they decide.
-/// </summary>
-public sealed record CoordinatorState
+/// <summary>Whom the coordinator tells: itself, the listener and its children (Nobody until started).</summary>
+public sealed record Crew(IActorRef Self, IActorRef Listener, bool LocalCompute)
 {
-    public static CoordinatorState Initial { get; } = new();
+    public IActorRef Loader { get; init; } = ActorRefs.Nobody;
+    public IActorRef Worker { get; init; } = ActorRefs.Nobody;
+    public IActorRef Writer { get; init; } = ActorRefs.Nobody;
+    public IActorRef Aggregator { get; init; } = ActorRefs.Nobody;
+}
 
+/// <summary>
+/// The coordinator's state and decisions: the journaled <see cref="TrainingState"/>, the phase, worker-0's generation
+/// and pipeline, the data buffer (<see cref="StepBuffer"/>), the replicas (<see cref="StepSchedule"/>), pause, stop
+/// and checkpoint-on-demand requests. Each message is a pure function to a <see cref="Decision"/> (the next state and
+/// the effects to execute); <see cref="Persisted"/> applies a journaled event and decides what follows. Tested without
+/// an ActorSystem, as Akka's ShardCoordinator keeps its CoordinatorState.
+/// </summary>
+public sealed record CoordinatorState(string RunId, TrainingSettings Settings, Crew Crew)
+{
+    public TrainingState Journal { get; init; } = TrainingState.Empty;
+    /// <summary>Known once the run has begun (dataset opened).</summary>
+    public TrainingPlan? Plan { get; init; }
     public RunPhase Phase { get; init; } = RunPhase.Starting;
-    public bool Paused { get; init; }
-    public bool StopRequested { get; init; }
-    /// <summary>A checkpoint was asked for while a step was in flight: take it after that step.</summary>
-    public bool SaveRequested { get; init; }
-
+    public Pipeline Pipeline { get; init; } = Pipeline.Loading;
     /// <summary>Tags worker-0's incarnation: replies of an older one are dropped. Bumped by every reload.</summary>
     public int Generation { get; init; }
     /// <summary>Worker faults so far (the reload backoff grows with them).</summary>
     public int Restarts { get; init; }
-    public bool Begun { get; init; }
-    public bool WorkerReady { get; init; }
-    public bool StepInFlight { get; init; }
-    /// <summary>No new step: the run is taking its final checkpoint, exporting, stopping or has diverged.</summary>
-    public bool Finishing { get; init; }
+    public int GradientLength { get; init; }
     /// <summary>The next step to run (= steps done by worker-0).</summary>
     public long NextStep { get; init; }
     /// <summary>The step whose checkpoint ends a stop (-1: none).</summary>
     public long StopAtStep { get; init; } = -1;
-
+    /// <summary>A checkpoint was asked for while a step was in flight: take it after that step.</summary>
+    public bool SaveRequested { get; init; }
     /// <summary>Checkpoint requests answered once a checkpoint of their step is journaled.</summary>
     public ImmutableList<SaveWaiter> SaveWaiters { get; init; } = [];
     /// <summary>Snapshots asked of worker-0's current generation, by step.</summary>
     public ImmutableDictionary<long, SnapshotPurpose> Snapshots { get; init; } = ImmutableDictionary<long, SnapshotPurpose>.Empty;
-
-    /// <summary><see cref="TrainingCoordinator.TrainingBegan"/> went out (later worker reloads are notices).</summary>
+    /// <summary><see cref="TrainingBegan"/> went out (later worker reloads are notices).</summary>
     public bool Announced { get; init; }
     /// <summary>The checkpoint file the last reload started from (null: from scratch).</summary>
     public string? ResumedFrom { get; init; }
     /// <summary>Time worker-0 spent snapshotting for checkpoints since the last progress report.</summary>
     public TimeSpan CheckpointStall { get; init; }
+    /// <summary>Restoring: the completed run's output to export again.</summary>
+    public string? RestoreTo { get; init; }
+    public StepBuffer Buffer { get; init; } = StepBuffer.Empty;
+    public StepSchedule Schedule { get; init; } = StepSchedule.Empty;
 
     public string PhaseName => Phase.ToString().ToLowerInvariant();
-
-    /// <summary>Worker-0 is ready, nothing is in flight and the run is not finishing: a snapshot can be taken now.</summary>
-    public bool Idle => WorkerReady && !StepInFlight && !Finishing;
-
+    public bool Ended => Phase is RunPhase.Completed or RunPhase.Stopped or RunPhase.Failed;
     /// <summary>A new step may start (once its batches are there and a slot computes).</summary>
-    public bool CanStartStep => Idle && !StopRequested && !Paused;
-
+    public bool CanStartStep => Pipeline == Pipeline.Idle && Phase == RunPhase.Running;
     /// <summary>The steps done when a pause takes hold (the step in flight included).</summary>
-    public long PausedAt => StepInFlight ? NextStep + 1 : NextStep;
-
-    public CoordinatorState Begin() => this with { Begun = true };
-
-    /// <summary>(Re)initialise worker-0 from the newest checkpoint: a new generation, nothing in flight.</summary>
-    public CoordinatorState Reloading() => this with { Generation = Generation + 1, WorkerReady = false, StepInFlight = false, Snapshots = Snapshots.Clear() };
-
-    /// <summary>Worker-0 failed: drop its replies now (new generation) and reload after <see cref="ReloadDelay"/>.</summary>
-    public CoordinatorState WorkerFailed() =>
-        this with { Restarts = Restarts + 1, Generation = Generation + 1, WorkerReady = false, StepInFlight = false, Finishing = false, Snapshots = Snapshots.Clear() };
-
+    public long PausedAt => Pipeline == Pipeline.Stepping ? NextStep + 1 : NextStep;
     /// <summary>200 ms · 2^(restarts−1), at most 10 s.</summary>
     public TimeSpan ReloadDelay => TimeSpan.FromMilliseconds(Math.Min(10_000, 200 * Math.Pow(2, Math.Max(0, Restarts - 1))));
 
-    public CoordinatorState WorkerIsReady(long step) => this with { WorkerReady = true, NextStep = step };
+    public Decision Stay => new(this, []);
+    Decision Do(params CoordinatorEffect[] effects) => new(this, [.. effects]);
+    Tell Say(object message) => new(Crew.Listener, message);
 
-    public CoordinatorState StepStarted() => this with { StepInFlight = true };
+    /// <summary>Recovery: a journaled event.</summary>
+    public CoordinatorState Recovered(ITrainingEvent e) => this with { Journal = Journal.Apply(e) };
 
-    /// <summary>Step <paramref name="done"/> − 1 is applied; the next one may start.</summary>
-    public CoordinatorState StepDone(long done) => this with { StepInFlight = false, NextStep = done };
-
-    /// <summary>The step in flight gave a NaN/∞: nothing more runs.</summary>
-    public CoordinatorState Diverged() => this with { StepInFlight = false, Finishing = true };
-
-    /// <summary>The last step is done (final checkpoint, then export) or the output is being exported.</summary>
-    public CoordinatorState Finish() => this with { Finishing = true };
-
-    /// <summary>Stop after the last finished step: its checkpoint ends the run.</summary>
-    public CoordinatorState StoppingAt() => this with { Finishing = true, StopAtStep = NextStep };
-
-    public bool Ended => Phase is RunPhase.Completed or RunPhase.Stopped or RunPhase.Failed;
-
-    /// <summary>Start no new step; a paused run keeps its children and model.</summary>
-    public CoordinatorState Pause() => this with { Paused = true, Phase = Phase == RunPhase.Running ? RunPhase.Paused : Phase };
-
-    public CoordinatorState Resume() => this with { Paused = false, Phase = Phase == RunPhase.Paused ? RunPhase.Running : Phase };
-
-    /// <summary>Finish the step in flight, checkpoint, end Stopped. A run that has ended stays as it is.</summary>
-    public CoordinatorState Stop() => this with
+    /// <summary>An event is journaled: apply it, then what follows the write.</summary>
+    public Decision Persisted(ITrainingEvent e, object? cause)
     {
-        StopRequested = true,
-        Phase = Phase is RunPhase.Running or RunPhase.Paused or RunPhase.Starting ? RunPhase.Stopping : Phase,
-    };
+        var s = this with { Journal = Journal.Apply(e) };
+        return (e, cause) switch
+        {
+            (RunStarted, _) => s.Reload(),
+            (CheckpointSaved, CheckpointWritten w) => s.Saved(w),
+            (RunCompleted done, WeightsExported w) => s.End(RunPhase.Completed)
+                .Do([.. s.Distribution(), s.Say(new TrainingFinished(Outcome.Completed, done.Step, w.Path, $"done: {done.Step} steps, wrote {w.Path}"))]),
+            _ => s.Stay,
+        };
+    }
 
-    /// <summary>The run came up (children started): running, or stopping when a stop came first.</summary>
-    public CoordinatorState Began() => this with { Phase = StopRequested ? RunPhase.Stopping : Paused ? RunPhase.Paused : RunPhase.Running };
+    // ---- starting ----
 
-    public CoordinatorState Restoring() => this with { Phase = RunPhase.Restoring };
+    /// <summary>The journal says the run completed and its output checks out.</summary>
+    public Decision AlreadyCompleted(string output) => End(RunPhase.Completed)
+        .Do(Say(new TrainingFinished(Outcome.AlreadyCompleted, Journal.CommittedStep, output, $"run already completed at step {Journal.CommittedStep}: {output}")));
 
-    public CoordinatorState End(RunPhase phase) => this with { Phase = phase };
+    /// <summary>The completed run's output is missing or damaged (<paramref name="problem"/>): the journal vouches for its
+    /// sha256, so export it again from the final checkpoint (bit for bit) with <paramref name="crew"/>'s writer and worker.</summary>
+    public Decision Restore(string output, string problem, Crew crew) => (this with { Phase = RunPhase.Restoring, RestoreTo = output, Crew = crew })
+        .Do(Say(new TrainingNotice($"warning: the completed run's output {output} {problem}; exporting it again from the checkpoint of step {Journal.CommittedStep}")))
+        .Then(s => s.Reload());
+
+    /// <summary>The settings are not this run's.</summary>
+    public Decision Refuse(IReadOnlyList<string> differs) =>
+        Fail($"{Settings.RunDir} holds a different {Settings.Stage} run (differs in: {string.Join(", ", differs)}); use another --run-dir");
+
+    /// <summary>The dataset is open and the children are up: journal the run's start (once), then load worker-0.</summary>
+    public Decision Begin(TrainingPlan plan, long sampleCount, Crew crew)
+    {
+        var s = this with { Plan = plan, Crew = crew, Phase = RunPhase.Running };
+        return Journal.Started ? s.Reload() : s.Do(new Persist(new RunStarted(Settings.Stage, Settings.ToJson(), sampleCount, plan.TotalSteps)));
+    }
+
+    // ---- worker-0: load, ready, fault ----
+
+    /// <summary>(Re)initialise worker-0 from the newest verified checkpoint, or from scratch: a new generation, every
+    /// replica joins again.</summary>
+    public Decision Reload()
+    {
+        var s = this with { Generation = Generation + 1, Pipeline = Pipeline.Loading, Snapshots = Snapshots.Clear(), Schedule = Schedule.Reset() };
+        return s.Do(new Tell(Crew.Writer, new LoadLatest(s.Generation, Journal.Checkpoints)));
+    }
+
+    public Decision LatestLoaded(LatestLoaded msg)
+    {
+        if (msg.Generation != Generation) return Stay;
+        var effects = new List<CoordinatorEffect>();
+        foreach (var (file, reason) in msg.Rejected)
+        {
+            effects.Add(Say(new TrainingNotice($"warning: checkpoint {file} is unusable ({reason}); falling back to the previous one")));
+            effects.Add(new Persist(new CheckpointDiscarded(file, reason)));
+        }
+        if (msg.Checkpoint is null && Journal.CommittedStep > 0)
+            effects.Add(Say(new TrainingNotice($"warning: no usable checkpoint; restarting from step 0 (the journal had {Journal.CommittedStep} steps)")));
+        effects.Add(new Tell(Crew.Worker, new Initialize(Generation, msg.Checkpoint)));
+        return (this with { ResumedFrom = msg.Record?.File }).Do([.. effects]);
+    }
+
+    public Decision WorkerReady(WorkerReady msg)
+    {
+        if (msg.Generation != Generation) return Stay;
+        var d = (this with { Pipeline = Pipeline.Idle, NextStep = msg.Step, GradientLength = (int)msg.ParameterCount, Announced = true })
+            .Do(Say(Announced ? new TrainingNotice($"worker restarted; redoing from step {msg.Step}")
+                              : new TrainingBegan(msg.Step > 0, msg.Step, Plan!.TotalSteps, Plan.SampleCount, msg.ParameterCount, ResumedFrom)));
+        if (msg.Step >= Plan!.TotalSteps) return d.Then(s => s.Export());
+        if (Phase == RunPhase.Stopping) return d.Then(s => s.FinishStopped());
+        return d.Then(s => s.JoinPending()).Then(s => s.Pump());
+    }
+
+    /// <summary>Worker-0 failed: drop its replies now (new generation) and reload after <see cref="ReloadDelay"/>.</summary>
+    public Decision WorkerRestarted(WorkerRestarted msg)
+    {
+        var s = this with { Restarts = Restarts + 1, Generation = Generation + 1, Pipeline = Pipeline.Loading, Snapshots = Snapshots.Clear(), Schedule = Schedule.Reset() };
+        var delay = s.ReloadDelay;
+        return s.Do(new LogWarning($"worker failed ({msg.Reason}); restart {s.Restarts}, reloading in {delay.TotalMilliseconds} ms"),
+                    Say(new TrainingNotice($"warning: worker failed ({msg.Reason}); reloading the newest checkpoint in {delay.TotalMilliseconds:0} ms")),
+                    new ReloadAfter(delay));
+    }
+
+    // ---- the step pipeline ----
+
+    public Decision Received(StepBatches batches) => (this with { Buffer = Buffer.Received(batches) }).Pump();
+
+    /// <summary>Keep the loader one step ahead and, when a step may start, start it.</summary>
+    public Decision Pump()
+    {
+        if (Plan is null || Pipeline == Pipeline.Finishing) return Stay;
+        var (buffer, fetch) = Buffer.Prefetch(NextStep, Plan.TotalSteps);
+        var d = (this with { Buffer = buffer }).Do([.. fetch.Select(step => new Tell(Crew.Loader, new FetchStepBatches(step)))]);
+        return CanStartStep && buffer.For(NextStep) is { } batches ? d.Then(s => s.StartStep(batches)) : d;
+    }
+
+    /// <summary>The aggregator expects the step's micro-batches; the slots compute them (none: wait for a worker to join).</summary>
+    Decision StartStep(StepBatches batches)
+    {
+        var slots = Schedule.Slots(Crew.Worker, Crew.LocalCompute);
+        if (slots.Count == 0) return Stay;
+        var s = this with { Pipeline = Pipeline.Stepping, Buffer = Buffer.Started(batches), Schedule = Schedule.NewStep() };
+        return s.Do(new Tell(Crew.Aggregator, new GradientAggregator.BeginStep(Generation, NextStep, batches.Micro.Count, GradientLength,
+                        Plan!.LearningRateAt(NextStep), Crew.Worker, Crew.Self, s.Schedule.Followers)))
+                .Then(x => x.Assign(batches, [.. Enumerable.Range(0, batches.Micro.Count)], slots));
+    }
+
+    /// <summary>Tell each assigned target its micro-batch (a remote node hears its whole group, to sum blocks locally).</summary>
+    Decision Assign(StepBatches b, IReadOnlyList<int> micros, IReadOnlyList<IActorRef> slots)
+    {
+        var (schedule, assignments) = Schedule.Assign(micros, slots, Crew.Worker);
+        return (this with { Schedule = schedule }).Do([.. assignments.Select(a => a.Target.Equals(Crew.Worker)
+            ? new Tell(Crew.Worker, new ComputeGradients(Generation, b.Step, a.Micro, b.Micro.Count, b.Micro[a.Micro], Crew.Aggregator))
+            : new Tell(a.Target, new RemoteCompute(Generation, b.Step, a.Micro, b.Micro.Count, b.Micro[a.Micro], a.Group), Crew.Aggregator))]);
+    }
+
+    public Decision Reduced(GradientAggregator.StepReduced r) => (this with { Schedule = Schedule.Reduced(r.MicroCount, r.Gradients, r.Blocks) }).Stay;
+
+    /// <summary>Step <c>msg.Step</c> is applied: commit it, report, and take what the commit cadence asks for.</summary>
+    public Decision StepRan(StepRan msg)
+    {
+        if (msg.Generation != Generation || msg.Step != NextStep) return Stay;
+        if (!double.IsFinite(msg.Loss) || !double.IsFinite(msg.GradNorm))
+        {
+            // A NaN/∞ gradient has already been applied to the replicas: nothing of this step is journaled or
+            // checkpointed, the run stops, and a re-run resumes from the newest checkpoint (all of whose weights are finite).
+            var what = double.IsFinite(msg.Loss) ? $"the gradient norm is {msg.GradNorm}" : $"the loss is {msg.Loss}";
+            return (this with { Pipeline = Pipeline.Finishing }).Fail($"step {msg.Step + 1}: {what} (diverged, or the data gave no loss tokens); nothing of this step was kept and " +
+                $"the newest checkpoint (step {Journal.LatestCheckpoint?.Step ?? 0}) is intact: lower --learning-rate or check the data, then re-run to resume");
+        }
+        var done = msg.Step + 1;
+        var lr = Plan!.LearningRateAt(msg.Step);
+        var s = this with { Schedule = Schedule.NewStep(), Buffer = Buffer.Done(msg.Step), Pipeline = Pipeline.Idle, NextStep = done };
+        var d = s.Do(new Persist(new StepCommitted(Plan.EpochOf(msg.Step), done, Plan.CursorAfter(msg.Step), msg.Loss, lr, msg.Tokens), Async: true));
+        var next = s.AfterStep(done, Plan.TotalSteps, Settings.LogInterval, Settings.SaveInterval);
+        if (next.Report)
+            d = new Decision(s with { CheckpointStall = TimeSpan.Zero }, d.Effects).Do(Say(new TrainingProgress(done, Plan.TotalSteps, Plan.EpochOf(msg.Step),
+                msg.Loss, lr, msg.GradNorm, msg.Tokens, msg.Elapsed, CheckpointStall)));
+        if (next.Finish) return d.Then(x => (x with { Pipeline = Pipeline.Finishing }).RequestSnapshot(done, checkpoint: true, join: false));
+        if (next.Stop) return d.Then(x => x.FinishStopped());
+        if (next.Checkpoint) d = d.Then(x => (x with { SaveRequested = false }).RequestSnapshot(done, checkpoint: true, join: false));
+        return d.Then(x => x.JoinPending()).Then(x => x.Pump());
+    }
 
     /// <summary>The commit cadence: what follows committing step <paramref name="done"/> (1-based count) of <paramref name="total"/>.
     /// The last step always takes the final checkpoint (a stop there is moot); otherwise a stop wins over a save.</summary>
@@ -139,56 +244,163 @@ public sealed record CoordinatorState
     {
         var report = done % Math.Max(1, logInterval) == 0 || done == total || done == 1;
         if (done == total) return new StepFollowUp(report, Finish: true, Stop: false, Checkpoint: false);
-        if (StopRequested) return new StepFollowUp(report, Finish: false, Stop: true, Checkpoint: false);
+        if (Phase == RunPhase.Stopping) return new StepFollowUp(report, Finish: false, Stop: true, Checkpoint: false);
         return new StepFollowUp(report, Finish: false, Stop: false, Checkpoint: done % Math.Max(1, saveInterval) == 0 || SaveRequested);
     }
 
-    /// <summary>After <see cref="AfterStep"/> has taken a requested checkpoint.</summary>
-    public CoordinatorState SaveTaken() => this with { SaveRequested = false };
+    // ---- snapshots, checkpoints, export ----
 
-    /// <summary>Checkpoint on demand. <paramref name="planned"/>: the run has started and knows its steps;
-    /// <paramref name="idle"/>: the worker is ready, no step is in flight and the run is not finishing.</summary>
-    public (CoordinatorState State, SaveDecision Decision) DecideSave(bool planned, bool completed, bool stepInFlight, bool idle,
-                                                                      long nextStep, CheckpointRecord? latest)
-    {
-        if (!planned || completed || Ended)
-            return (this, new SaveDecision.Refuse($"no checkpoint: the run is {PhaseName}"));
-        if (!stepInFlight && latest is not null && latest.Step == nextStep) return (this, new SaveDecision.Existing(latest));
-        return idle ? (this, new SaveDecision.SnapshotNow()) : (this with { SaveRequested = true }, new SaveDecision.AfterCurrentStep());
-    }
-
-    /// <summary>Answer <paramref name="requestId"/> once a checkpoint of the current state (<see cref="NextStep"/>) is journaled.</summary>
-    public CoordinatorState WaitForSave(string requestId, IActorRef replyTo) =>
-        this with { SaveWaiters = SaveWaiters.Add(new SaveWaiter(requestId, replyTo, NextStep)) };
-
-    /// <summary>A checkpoint of <paramref name="step"/> is journaled: the waiters it satisfies (newest first) leave.</summary>
-    public (CoordinatorState State, IReadOnlyList<SaveWaiter> Answered) Saved(long step)
-    {
-        var answered = SaveWaiters.Where(w => w.MinStep <= step).Reverse().ToList();
-        return (this with { SaveWaiters = SaveWaiters.RemoveAll(w => w.MinStep <= step) }, answered);
-    }
-
-    /// <summary>Ask for a snapshot of <paramref name="step"/>; one already asked for gains the purpose instead
-    /// (<c>Send</c> false: do not ask worker-0 again).</summary>
-    public (CoordinatorState State, bool Send) RequestSnapshot(long step, bool checkpoint, bool join)
+    /// <summary>Ask worker-0 for a snapshot of <paramref name="step"/>; one already asked for gains the purpose instead.</summary>
+    Decision RequestSnapshot(long step, bool checkpoint, bool join)
     {
         var had = Snapshots.TryGetValue(step, out var p);
-        var purpose = new SnapshotPurpose((p?.Checkpoint ?? false) || checkpoint, (p?.Join ?? false) || join);
-        return (this with { Snapshots = Snapshots.SetItem(step, purpose) }, !had);
+        var s = this with { Snapshots = Snapshots.SetItem(step, new SnapshotPurpose((p?.Checkpoint ?? false) || checkpoint, (p?.Join ?? false) || join)) };
+        return had ? s.Stay : s.Do(new Tell(Crew.Worker, new Snapshot(Generation, step)));
     }
 
-    /// <summary>Worker-0 delivered the snapshot of <paramref name="step"/>: what it was for (null: not asked for, or
-    /// asked of an older generation).</summary>
-    public (CoordinatorState State, SnapshotPurpose? Purpose) Snapshotted(long step) =>
-        Snapshots.TryGetValue(step, out var p) ? (this with { Snapshots = Snapshots.Remove(step) }, p) : (this, null);
+    /// <summary>Worker-0 delivered a snapshot: write it as a checkpoint and/or send it to the replicas joining at its step.</summary>
+    public Decision Snapshotted(Snapshotted msg)
+    {
+        var step = msg.Checkpoint.Step;
+        if (msg.Generation != Generation || !Snapshots.TryGetValue(step, out var purpose)) return Stay;
+        var d = (this with { Snapshots = Snapshots.Remove(step) }).Stay;
+        if (purpose.Checkpoint)
+            d = (d.State with { CheckpointStall = CheckpointStall + msg.Elapsed }).Do(new Tell(Crew.Writer, new WriteCheckpoint(Generation, msg.Checkpoint)));
+        if (purpose.Join && Schedule.JoinersAt(step) is { Count: > 0 } joiners)
+            d = d.Do(new FanOut(new ReplicaJoiner.FanOut(RunId, Generation, Settings.ToJson(), msg.Checkpoint, joiners)));
+        return d;
+    }
 
-    /// <summary>The newest usable checkpoint was loaded (<paramref name="file"/> null: none, from scratch).</summary>
-    public CoordinatorState Loaded(string? file) => this with { ResumedFrom = file };
+    public Decision CheckpointWritten(CheckpointWritten msg) => Do(new Persist(new CheckpointSaved(msg.File, msg.Sha256, msg.Step), msg));
 
-    /// <summary>Worker-0 is ready: true the first time (announce the run), false after a reload.</summary>
-    public (CoordinatorState State, bool First) Announce() => (this with { Announced = true }, !Announced);
+    /// <summary>A checkpoint is journaled: answer who waited for it, prune old ones, then finish or end a stop.</summary>
+    Decision Saved(CheckpointWritten w)
+    {
+        var answered = SaveWaiters.Where(x => x.MinStep <= w.Step).Reverse();
+        var d = (this with { SaveWaiters = SaveWaiters.RemoveAll(x => x.MinStep <= w.Step) })
+            .Do([.. answered.Select(x => new Tell(x.ReplyTo, new CheckpointTaken(x.RequestId, w.File, w.Step, null)))]);
+        if (Journal.Prunable(Settings.KeepCheckpoints) is { Count: > 0 } prunable)
+            d = d.Do(new PersistAll([.. prunable.Select(p => new CheckpointDiscarded(p.File, "pruned"))]),
+                     new AfterJournal(new Tell(Crew.Writer, new DeleteCheckpoints([.. prunable.Select(p => p.File)]))));
+        if (w.Generation != Generation) return d;
+        if (w.Step == Plan!.TotalSteps) return d.Then(s => s.Export());
+        return w.Step == StopAtStep ? d.Then(s => s.Stopped(w.Step, $"stopped at step {w.Step}; checkpoint {w.File}")) : d;
+    }
 
-    public CoordinatorState Stalled(TimeSpan snapshot) => this with { CheckpointStall = CheckpointStall + snapshot };
+    /// <summary>All steps done and checkpointed: write MiniMind's output file.</summary>
+    Decision Export() => (this with { Pipeline = Pipeline.Finishing })
+        .Do(new Tell(Crew.Worker, new ExportWeights(Generation, Path.Combine(Settings.RunDir, Settings.OutputFileName))));
 
-    public CoordinatorState StallReported() => this with { CheckpointStall = TimeSpan.Zero };
+    /// <summary>The output is written: journal it relative to the run dir, so a copied or moved run dir finds its own output.</summary>
+    public Decision Exported(WeightsExported msg) => msg.Generation != Generation ? Stay
+        : Do(new Persist(new RunCompleted(Path.GetRelativePath(Path.GetFullPath(Settings.RunDir), Path.GetFullPath(msg.Path)), msg.Sha256, Plan!.TotalSteps), msg));
+
+    /// <summary>Restoring: worker-0 holds the final checkpoint (else the run cannot be restored): export it.</summary>
+    public Decision RestoreReady(WorkerReady msg) => msg.Generation != Generation ? Stay
+        : msg.Step == Journal.CommittedStep ? Do(new Tell(Crew.Worker, new ExportWeights(Generation, RestoreTo!)))
+        : Fail($"the completed run's output is missing or damaged and its final checkpoint (step {Journal.CommittedStep}) is not usable " +
+               $"(newest usable: step {msg.Step}); use another --run-dir to train again");
+
+    /// <summary>Restoring: the output is exported again; it must have the journal's sha256 (bit for bit).</summary>
+    public Decision Restored(WeightsExported msg) => msg.Generation != Generation ? Stay
+        : msg.Sha256 != Journal.OutputSha256
+            ? Fail($"the output exported again from step {Journal.CommittedStep} ({msg.Path}) has sha256 {msg.Sha256}, not the journal's {Journal.OutputSha256}")
+            : End(RunPhase.Completed).Do(
+                Say(new TrainingNotice($"restored {msg.Path} from the checkpoint of step {Journal.CommittedStep} (sha256 matches the journal)")),
+                Say(new TrainingFinished(Outcome.AlreadyCompleted, Journal.CommittedStep, msg.Path, $"run already completed at step {Journal.CommittedStep}: {msg.Path} (restored)")));
+
+    // ---- operations: pause, resume, stop, checkpoint on demand ----
+
+    /// <summary>Start no new step after the one in flight; a paused run keeps its children and model.</summary>
+    public Decision Pause(string requestId, IActorRef replyTo) =>
+        (Phase == RunPhase.Running ? this with { Phase = RunPhase.Paused } : this)
+            .Do(new Tell(replyTo, new TrainingPaused(requestId, PausedAt, Pipeline == Pipeline.Stepping)));
+
+    public Decision Resume(string requestId, IActorRef replyTo)
+    {
+        var d = (Phase == RunPhase.Paused ? this with { Phase = RunPhase.Running } : this).Do(new Tell(replyTo, new TrainingResumed(requestId, NextStep)));
+        return Ended ? d : d.Then(s => s.Pump());
+    }
+
+    /// <summary>Finish the step in flight, checkpoint, end Stopped. A run that is not running or paused stays as it is.</summary>
+    public Decision Stop()
+    {
+        if (Phase is not (RunPhase.Running or RunPhase.Paused)) return Stay;
+        var s = this with { Phase = RunPhase.Stopping };
+        return s.Pipeline == Pipeline.Idle ? s.FinishStopped() : s.Stay;
+    }
+
+    /// <summary>Checkpoint the state after the last finished step (unless the newest checkpoint already is it), then end.</summary>
+    Decision FinishStopped()
+    {
+        var s = this with { Pipeline = Pipeline.Finishing, StopAtStep = NextStep };
+        return Journal.LatestCheckpoint is { } latest && latest.Step == NextStep
+            ? s.Stopped(NextStep, $"stopped at step {NextStep}; checkpoint {latest.File}")
+            : s.RequestSnapshot(NextStep, checkpoint: true, join: false);
+    }
+
+    Decision Stopped(long step, string message) => End(RunPhase.Stopped).Do(Say(new TrainingFinished(Outcome.Stopped, step, null, message)));
+
+    /// <summary>Checkpoint on demand: refused (not started or ended), the newest checkpoint (it is the current state),
+    /// a snapshot now (idle) or after the step in flight; answered once that checkpoint is journaled.</summary>
+    public Decision Save(string requestId, IActorRef replyTo)
+    {
+        if (Plan is null || Journal.Completed || Ended)
+            return Do(new Tell(replyTo, new CheckpointTaken(requestId, null, Journal.CommittedStep, $"no checkpoint: the run is {PhaseName}")));
+        if (Pipeline != Pipeline.Stepping && Journal.LatestCheckpoint is { } latest && latest.Step == NextStep)
+            return Do(new Tell(replyTo, new CheckpointTaken(requestId, latest.File, latest.Step, null)));
+        var s = this with { SaveWaiters = SaveWaiters.Add(new SaveWaiter(requestId, replyTo, NextStep)) };
+        return s.Pipeline == Pipeline.Idle ? s.RequestSnapshot(NextStep, checkpoint: true, join: false) : (s with { SaveRequested = true }).Stay;
+    }
+
+    // ---- replicas on worker nodes ----
+
+    /// <summary>A worker node is present: it becomes a replica at the next step boundary.</summary>
+    public Decision WorkerJoined(WorkerJoined msg) => Schedule.Joined(msg.Worker, msg.Node, msg.Device) is { } joined
+        ? (this with { Schedule = joined }).Do(Say(new TrainingNotice($"worker {msg.Node} ({msg.Device}) joined"))).Then(s => s.JoinPending())
+        : Stay;
+
+    /// <summary>At a step boundary, pending workers become replicas of the state at <see cref="NextStep"/>: one snapshot
+    /// of worker-0 (model, AdamW, RNG), fanned out by the <see cref="ReplicaJoiner"/>.</summary>
+    Decision JoinPending() => Pipeline == Pipeline.Idle && Plan is not null && Schedule.AnyPending
+        ? (this with { Schedule = Schedule.StartJoin(NextStep) }).RequestSnapshot(NextStep, checkpoint: false, join: true)
+        : Stay;
+
+    /// <summary>A worker node left: forget it. Its micro-batches of the step in flight go to the others (worker-0 as a
+    /// last resort, so the step always completes). A copy the lost worker did deliver is deduplicated by the aggregator.</summary>
+    public Decision WorkerLeft(WorkerLeft msg)
+    {
+        if (Schedule.Left(msg.Worker) is not var (next, gone, orphans)) return Stay;
+        var d = (this with { Schedule = next }).Do(Say(new TrainingNotice($"worker {gone.Node} left ({msg.Reason})")));
+        if (Pipeline != Pipeline.Stepping || Buffer.InFlight is not { } inFlight || orphans.Count == 0) return d;
+        var slots = next.Slots(Crew.Worker, Crew.LocalCompute);
+        return d.Then(s => s.Assign(inFlight, orphans, slots.Count > 0 ? slots : [Crew.Worker]))
+                .Do(Say(new TrainingNotice($"reassigned micro-batches {string.Join(",", orphans)} of step {inFlight.Step} from {gone.Node}")));
+    }
+
+    /// <summary>A joining replica has built its model at the join step: it computes from now on.</summary>
+    public Decision ReplicaReady(IActorRef replica, ReplicaReady msg) =>
+        msg.Generation == Generation && Schedule.Ready(replica) is var (next, r)
+            ? (this with { Schedule = next }).Do(Say(new TrainingNotice($"worker {r.Node} ready at step {msg.Step}"))).Then(s => s.Pump())
+            : Stay;
+
+    /// <summary>A replica failed on its node: it leaves and joins again.</summary>
+    public Decision ReplicaLost(IActorRef replica, ReplicaLost msg) =>
+        msg.Generation == Generation && Schedule.Replicas.TryGetValue(replica, out var r)
+            ? WorkerLeft(new WorkerLeft(replica, $"its replica failed: {msg.Reason}")).Then(s => s.WorkerJoined(new WorkerJoined(replica, r.Node, r.Device)))
+            : Stay;
+
+    /// <summary>When any node but worker-0 took part: who computed what, and what the aggregator received.</summary>
+    IEnumerable<CoordinatorEffect> Distribution() => !Schedule.Distributed ? [] :
+    [
+        Say(new TrainingNotice("micro-batches assigned: " + string.Join(", ", Schedule.ComputedBy.Select(kv => $"{kv.Key} {kv.Value}")))),
+        Say(new TrainingNotice($"gradients received: {Schedule.Received.Gradients} for {Schedule.Received.Micros} micro-batches ({Schedule.Received.Blocks} of them sums of several, reduced on their node)")),
+    ];
+
+    // ---- the end ----
+
+    public Decision End(RunPhase phase) => (this with { Phase = phase }).Stay;
+
+    public Decision Fail(string message, long? step = null) =>
+        End(RunPhase.Failed).Do(Say(new TrainingFinished(Outcome.Failed, step ?? Journal.CommittedStep, null, message)));
 }

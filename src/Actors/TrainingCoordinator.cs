@@ -1,9 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
-using MiniMind.Actors.Checkpoints;
 using MiniMind.Actors.Protocol;
-using MiniMind.Actors.Stages;
 using MiniMind.Model.Data;
 using static MiniMind.Actors.CheckpointWriter;
 using static MiniMind.Actors.GpuWorker;
@@ -11,123 +9,136 @@ using static MiniMind.Actors.GpuWorker;
 namespace MiniMind.Actors;
 
 /// <summary>
-/// Drives one training stage of one run dir. Commands in, events out: it persists <see cref="RunStarted"/>,
-/// <see cref="StepCommitted"/> (PersistAsync: per-step latency matters, and a lost one is just redone),
-/// <see cref="CheckpointSaved"/>, <see cref="CheckpointDiscarded"/> and <see cref="RunCompleted"/> (Persist: what
-/// follows depends on the write). State is a <see cref="TrainingState"/> changed only by its Apply functions.
-/// Children: a <see cref="DataLoader"/>, a <see cref="GpuWorker"/> and a <see cref="CheckpointWriter"/>.
-/// Resume = newest verified checkpoint (model + AdamW + RNG + step); LR and data position follow from the step.
-/// Starts (or resumes) by itself once recovery completes, reporting to <c>listener</c>.
+/// Drives one training stage of one run dir. <see cref="CoordinatorState"/> decides every message (a pure function to
+/// the next state and a list of effects); this actor executes the effects (persist, tell, schedule), keeps the health
+/// book and follows the phase with Become: Starting → Running ⇄ Paused → Stopping → Completed/Stopped/Failed, or
+/// Starting → Restoring → Completed. Events: <see cref="RunStarted"/>, <see cref="StepCommitted"/> (PersistAsync),
+/// <see cref="CheckpointSaved"/>, <see cref="CheckpointDiscarded"/>, <see cref="RunCompleted"/>. Children: a
+/// <see cref="DataLoader"/>, worker-0 (a <see cref="GpuWorker"/>), a <see cref="GradientAggregator"/>, a
+/// <see cref="CheckpointWriter"/> and, once a node joins, a <see cref="ReplicaJoiner"/>. Resume = newest verified
+/// checkpoint (model + AdamW + RNG + step). Starts (or resumes) by itself once recovery completes, reporting to the listener.
 /// </summary>
-public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithTimers
+public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 {
+    // ---- commands and queries ----
+    /// <summary>Self-sent after recovery: begin a new run, resume one, or report that it is complete.</summary>
+    public sealed record StartTraining { public static StartTraining Instance { get; } = new(); }
+    /// <summary>Finish the current step, checkpoint, then report <see cref="TrainingFinished"/> (Stopped).</summary>
+    public sealed record StopTraining(string RequestId);
+    public sealed record FetchTrainingStatus(string RequestId);
+    public sealed record TrainingStatus(string RequestId, TrainingState State);
+    /// <summary>Start no new step after the one in flight; the children and the model stay. Replies <see cref="TrainingPaused"/>.</summary>
+    public sealed record PauseTraining(string RequestId);
+    /// <summary><paramref name="Step"/>: the steps done when the run stands still (the step in flight included).</summary>
+    public sealed record TrainingPaused(string RequestId, long Step, bool StepInFlight);
+    public sealed record ResumeTraining(string RequestId);
+    public sealed record TrainingResumed(string RequestId, long Step);
+    /// <summary>Checkpoint after the current step (now when idle or paused). Replies <see cref="CheckpointTaken"/> once it is
+    /// written and journaled (Error set when the run cannot checkpoint: not started or ended).</summary>
+    public sealed record SaveCheckpoint(string RequestId);
+    public sealed record CheckpointTaken(string RequestId, string? File, long Step, string? Error);
+    public sealed record FetchActorHealth(string RequestId);
+    /// <summary><paramref name="Phase"/>: starting, running, paused, stopping, restoring, completed, stopped or failed.</summary>
+    public sealed record ActorHealthReport(string RequestId, string Path, string Phase, long Step, long TotalSteps, HealthBook Health);
+    // ---- cluster membership (from the RunManager) ----
+    /// <summary>A worker node's <see cref="ClusterWorker"/> is present: a replica from the next step boundary on.</summary>
+    public sealed record WorkerJoined(IActorRef Worker, string Node, string Device);
+    /// <summary>A worker node left, was downed or became unreachable: its unfinished micro-batches go to the others.</summary>
+    public sealed record WorkerLeft(IActorRef Worker, string Reason);
+    // ---- to the listener ----
+    public sealed record TrainingBegan(bool Resumed, long FromStep, long TotalSteps, long SampleCount, long ParameterCount, string? Checkpoint);
+    public sealed record TrainingProgress(long Step, long TotalSteps, int Epoch, double Loss, double Lr, double GradNorm, long StepTokens, TimeSpan StepTime, TimeSpan CheckpointStall);
+    public sealed record TrainingNotice(string Text);
+    public enum Outcome { Completed, AlreadyCompleted, Stopped, Failed }
+    public sealed record TrainingFinished(Outcome Outcome, long Step, string? OutputFile, string Message);
+    // ---- to itself ----
+    sealed record ChildRestarted(string Name);
+    sealed record ReloadWorker;
+
     readonly TrainingSettings settings;
     readonly Func<TrainingSettings, ITokenizedDataset> openDataset;
-    readonly IActorRef listener;
     readonly FaultPlan faults;
     readonly TimeSpan checkpointWriteDelay;
     readonly ILoggingAdapter log = Context.GetLogger();
-
-    /// <summary>Replicas, assignment, join and leave: decided by <see cref="StepSchedule"/>, told by the dispatcher.</summary>
-    readonly StepDispatcher dispatch;
-
-    TrainingState state = TrainingState.Empty;
-    TrainingPlan? plan;
-    IActorRef loader = ActorRefs.Nobody, worker = ActorRefs.Nobody, writer = ActorRefs.Nobody, aggregator = ActorRefs.Nobody;
-    int gradientLength;
-    /// <summary>Phase, generation, the step pipeline, pause, stop and checkpoint on demand: decided by
-    /// <see cref="CoordinatorState"/>'s pure functions.</summary>
-    CoordinatorState control = CoordinatorState.Initial;
-    /// <summary>Delivered, requested and in-flight batches: <see cref="StepBuffer"/>'s pure functions.</summary>
-    StepBuffer buffer = StepBuffer.Empty;
-    // operations
+    CoordinatorState core;
     HealthBook health = HealthBook.Empty;
+    IActorRef joiner = ActorRefs.Nobody;
+
+    /// <param name="localCompute">worker-0 (the coordinator's replica) computes micro-batches; off on a seed node
+    /// without --device, where it only applies updates, snapshots and exports (and computes orphaned micro-batches when
+    /// no worker node is left).</param>
+    public static Props Props(string persistenceId, TrainingSettings settings, Func<TrainingSettings, ITokenizedDataset> openDataset,
+                              IActorRef listener, FaultPlan? faults = null, TimeSpan checkpointWriteDelay = default, bool localCompute = true) =>
+        Akka.Actor.Props.Create(() => new TrainingCoordinator(persistenceId, settings, openDataset, listener, faults ?? FaultPlan.None, checkpointWriteDelay, localCompute));
 
     public TrainingCoordinator(string persistenceId, TrainingSettings settings, Func<TrainingSettings, ITokenizedDataset> openDataset,
                                IActorRef listener, FaultPlan faults, TimeSpan checkpointWriteDelay, bool localCompute = true)
     {
         PersistenceId = persistenceId;
-        this.settings = settings;
-        this.openDataset = openDataset;
-        this.listener = listener;
-        this.faults = faults;
-        this.checkpointWriteDelay = checkpointWriteDelay;
-        dispatch = new StepDispatcher(Context, settings, listener, localCompute);
-
-        Recover<ITrainingEvent>(e => state = state.Apply(e));
+        (this.settings, this.openDataset, this.faults, this.checkpointWriteDelay) = (settings, openDataset, faults, checkpointWriteDelay);
+        core = new CoordinatorState(persistenceId, settings, new Crew(Self, listener, localCompute));
+        Recover<ITrainingEvent>(e => core = core.Recovered(e));
         Recover<RecoveryCompleted>(_ => Self.Tell(StartTraining.Instance));
-
-        Training();
+        Starting();
     }
 
-    /// <summary>Starting, running, paused or stopping: the run's work.</summary>
+    public override string PersistenceId { get; }
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>Recovered, not yet begun: the ops commands that change the run wait until it is up.</summary>
+    void Starting()
+    {
+        Command<StartTraining>(_ => OnStart());
+        Command<StopTraining>(_ => Stash.Stash());
+        Command<PauseTraining>(_ => Stash.Stash());
+        Command<ResumeTraining>(_ => Stash.Stash());
+        Command<SaveCheckpoint>(_ => Stash.Stash());
+        Membership();
+    }
+
+    /// <summary>Running, paused or stopping: the step pipeline and checkpoints. The three handle the same messages;
+    /// what differs (whether a step starts, what follows a commit) is the state's decision.</summary>
     void Training()
     {
-        Operations();
-        Command<StopTraining>(OnStop);
-        Command<StartTraining>(_ => OnStart());
-        Command<LatestLoaded>(OnLatestLoaded);
-        Command<WorkerReady>(OnWorkerReady);
-        Command<DataLoader.StepBatches>(b =>
+        Command<StopTraining>(_ => Execute(core.Stop()));
+        Command<LatestLoaded>(m => { Seen(); Execute(core.LatestLoaded(m)); });
+        Command<WorkerReady>(m => { Seen(); health = health.Holds(Sender.Path.Name, m.ParameterCount * 16); Execute(core.WorkerReady(m)); });
+        Command<DataLoader.StepBatches>(b => { Seen(work: true); Execute(core.Received(b)); health = health.Holds(Sender.Path.Name, core.Buffer.BytesHeld); });
+        Command<StepRan>(m =>
         {
-            buffer = buffer.Received(b);
-            health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow, completesWork: true).Holds(Sender.Path.Name, buffer.BytesHeld);
-            Pump();
+            Seen(work: true);
+            health = health.Seen(core.Crew.Aggregator.Path.Name, DateTimeOffset.UtcNow, completesWork: true);
+            Execute(core.StepRan(m));
         });
-        Command<StepRan>(OnStepRan);
-        Command<GradientAggregator.StepReduced>(dispatch.Reduced);
-        Command<Snapshotted>(OnSnapshotted);
-        Command<WorkerJoined>(OnWorkerJoined);
-        Command<WorkerLeft>(OnWorkerLeft);
-        Command<ReplicaReady>(OnReplicaReady);
-        Command<ReplicaLost>(msg =>
-        {
-            if (msg.Generation != control.Generation || !dispatch.Schedule.Replicas.TryGetValue(Sender, out var r)) return;
-            var w = Sender;
-            OnWorkerLeft(new WorkerLeft(w, $"its replica failed: {msg.Reason}"));
-            OnWorkerJoined(new WorkerJoined(w, r.Node, r.Device));
-        });
-        Command<CheckpointWritten>(OnCheckpointWritten);
-        Command<WeightsExported>(OnWeightsExported);
-        Command<WorkerRestarted>(OnWorkerRestarted);
-        Command<ReloadWorker>(_ => Reload());
-        Command<Terminated>(t => Fail($"{t.ActorRef.Path.Name} stopped after repeated failures"));
+        Command<GradientAggregator.StepReduced>(r => Execute(core.Reduced(r)));
+        Command<Snapshotted>(m => { Seen(); Execute(core.Snapshotted(m)); });
+        Command<CheckpointWritten>(m => { Seen(work: true); health = health.CheckpointWrite(m.Elapsed); Execute(core.CheckpointWritten(m)); });
+        Command<WeightsExported>(m => { Seen(); Execute(core.Exported(m)); });
+        Command<ReplicaReady>(m => Execute(core.ReplicaReady(Sender, m)));
+        Command<ReplicaLost>(m => Execute(core.ReplicaLost(Sender, m)));
+        Membership();
     }
 
-    /// <summary>A completed run whose output is missing or damaged: reload the final checkpoint, export it to
-    /// <paramref name="output"/> again and check it against the journal's sha256 (bit for bit).</summary>
-    void Restoring(string output)
+    /// <summary>A completed run whose output is missing or damaged: reload the final checkpoint, export it again and
+    /// check it against the journal's sha256 (bit for bit).</summary>
+    void Restoring()
     {
+        Command<LatestLoaded>(m => { Seen(); Execute(core.LatestLoaded(m)); });
+        Command<WorkerReady>(m => { Seen(); health = health.Holds(Sender.Path.Name, m.ParameterCount * 16); Execute(core.RestoreReady(m)); });
+        Command<WeightsExported>(m => { Seen(); Execute(core.Restored(m)); });
+        Command<StopTraining>(_ => { });
+        Membership();
+    }
+
+    /// <summary>What every phase but the end answers: worker nodes joining and leaving, worker-0's faults, the ops commands.</summary>
+    void Membership()
+    {
+        Command<WorkerJoined>(m => Execute(core.WorkerJoined(m)));
+        Command<WorkerLeft>(m => Execute(core.WorkerLeft(m)));
+        Command<WorkerRestarted>(m => Execute(core.WorkerRestarted(m)));
+        Command<ReloadWorker>(_ => Execute(core.Reload()));
+        Command<Terminated>(t => Execute(core.Fail($"{t.ActorRef.Path.Name} stopped after repeated failures")));
         Operations();
-        Command<StopTraining>(OnStop);
-        Command<LatestLoaded>(OnLatestLoaded);
-        Command<WorkerReady>(msg =>
-        {
-            health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow).Holds(Sender.Path.Name, msg.ParameterCount * 16);
-            if (msg.Generation != control.Generation) return;
-            if (msg.Step == state.CommittedStep) worker.Tell(new ExportWeights(control.Generation, output));
-            else Fail($"the completed run's output is missing or damaged and its final checkpoint (step {state.CommittedStep}) is not usable " +
-                      $"(newest usable: step {msg.Step}); use another --run-dir to train again");
-        });
-        Command<WeightsExported>(msg =>
-        {
-            health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow);
-            if (msg.Generation != control.Generation) return;
-            if (msg.Sha256 != state.OutputSha256)
-            {
-                Fail($"the output exported again from step {state.CommittedStep} ({msg.Path}) has sha256 {msg.Sha256}, not the journal's {state.OutputSha256}");
-                return;
-            }
-            End(RunPhase.Completed);
-            listener.Tell(new TrainingNotice($"restored {msg.Path} from the checkpoint of step {state.CommittedStep} (sha256 matches the journal)"));
-            listener.Tell(new TrainingFinished(Outcome.AlreadyCompleted, state.CommittedStep, msg.Path,
-                $"run already completed at step {state.CommittedStep}: {msg.Path} (restored)"));
-        });
-        Command<WorkerJoined>(OnWorkerJoined);
-        Command<WorkerLeft>(OnWorkerLeft);
-        Command<WorkerRestarted>(OnWorkerRestarted);
-        Command<ReloadWorker>(_ => Reload());
-        Command<Terminated>(t => Fail($"{t.ActorRef.Path.Name} stopped after repeated failures"));
     }
 
     /// <summary>Completed, stopped or failed: the final report is out; queries are answered, a stop and late work are dropped.</summary>
@@ -137,58 +148,32 @@ public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithT
         CommandAny(_ => { });
     }
 
-    /// <summary>The run ends in <paramref name="phase"/>; the caller reports it.</summary>
-    void End(RunPhase phase)
+    /// <summary>What every phase answers: status, health and the ops commands.</summary>
+    void Operations()
     {
-        control = control.End(phase);
-        Become(Ended);
+        Command<FetchTrainingStatus>(f => Sender.Tell(new TrainingStatus(f.RequestId, core.Journal)));
+        Command<FetchActorHealth>(f => Sender.Tell(new ActorHealthReport(f.RequestId, Self.Path.ToStringWithoutAddress(), core.PhaseName, core.NextStep,
+                                                                         core.Plan?.TotalSteps ?? core.Journal.TotalSteps, health)));
+        Command<PauseTraining>(p => Execute(core.Pause(p.RequestId, Sender)));
+        Command<ResumeTraining>(r => Execute(core.Resume(r.RequestId, Sender)));
+        Command<SaveCheckpoint>(s => Execute(core.Save(s.RequestId, Sender)));
+        Command<ChildRestarted>(c => health = health.Restarted(c.Name));
     }
 
-    public override string PersistenceId { get; }
-
-    public ITimerScheduler Timers { get; set; } = null!;
-
-    /// <param name="localCompute">worker-0 (the coordinator's replica) computes micro-batches; off on a seed node
-    /// without --device, where it only applies updates, snapshots and exports (and computes orphaned micro-batches when
-    /// no worker node is left).</param>
-    public static Props Props(string persistenceId, TrainingSettings settings, Func<TrainingSettings, ITokenizedDataset> openDataset,
-                              IActorRef listener, FaultPlan? faults = null, TimeSpan checkpointWriteDelay = default, bool localCompute = true) =>
-        Akka.Actor.Props.Create(() => new TrainingCoordinator(persistenceId, settings, openDataset, listener, faults ?? FaultPlan.None, checkpointWriteDelay, localCompute));
-
+    /// <summary>Open what the run needs (the output to check, or the dataset and the children), then let the state decide.</summary>
     void OnStart()
     {
-        if (control.Begun) return;
-        control = control.Begin();
-        if (state.Completed)
+        if (core.Journal.Completed)
         {
-            var output = state.OutputPath(settings.RunDir, settings.OutputFileName)!;
-            var problem = RunOutput.Problem(output, state.OutputSha256);
-            if (problem is null)
-            {
-                End(RunPhase.Completed);
-                listener.Tell(new TrainingFinished(Outcome.AlreadyCompleted, state.CommittedStep, output,
-                    $"run already completed at step {state.CommittedStep}: {output}"));
-                return;
-            }
-            // The journal vouches for the output's sha256: export it again from the final checkpoint (bit for bit).
-            listener.Tell(new TrainingNotice($"warning: the completed run's output {output} {problem}; exporting it again from the checkpoint of step {state.CommittedStep}"));
-            control = control.Restoring();
-            Become(() => Restoring(output));
-            writer = Context.ActorOf(CheckpointWriter.Props(settings.CheckpointDir, checkpointWriteDelay), "checkpoint-writer");
-            worker = Context.ActorOf(GpuWorker.Props(Context.System, settings, faults), "worker-0");
-            dispatch.Attach(worker, aggregator);
-            Context.Watch(worker);
-            Reload();
+            var output = core.Journal.OutputPath(settings.RunDir, settings.OutputFileName)!;
+            Execute(RunOutput.Problem(output, core.Journal.OutputSha256) is { } problem
+                ? core.Restore(output, problem, core.Crew with { Writer = StartWriter(), Worker = StartWorker() })
+                : core.AlreadyCompleted(output));
             return;
         }
-        if (state.DifferencesFrom(settings) is { } differs)
-        {
-            End(RunPhase.Failed);
-            listener.Tell(new TrainingFinished(Outcome.Failed, state.CommittedStep, null,
-                $"{settings.RunDir} holds a different {settings.Stage} run (differs in: {string.Join(", ", differs)}); use another --run-dir"));
-            return;
-        }
+        if (core.Journal.DifferencesFrom(settings) is { } differs) { Execute(core.Refuse(differs)); return; }
         ITokenizedDataset dataset;
+        TrainingPlan plan;
         try
         {
             dataset = openDataset(settings);
@@ -196,252 +181,107 @@ public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithT
         }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException)
         {
-            End(RunPhase.Failed);
-            listener.Tell(new TrainingFinished(Outcome.Failed, 0, null, e.Message));
+            Execute(core.Fail(e.Message, step: 0));
             return;
         }
-        loader = Context.ActorOf(DataLoader.Props(dataset, plan, settings.Seed), "data-loader");
-        writer = Context.ActorOf(CheckpointWriter.Props(settings.CheckpointDir, checkpointWriteDelay), "checkpoint-writer");
-        worker = Context.ActorOf(GpuWorker.Props(Context.System, settings, faults), "worker-0");
-        aggregator = Context.ActorOf(GradientAggregator.Props(), "gradient-aggregator");
-        dispatch.Attach(worker, aggregator);
-        Context.Watch(worker);
-        foreach (var child in new[] { loader, writer, worker, aggregator }.Where(c => !c.IsNobody()))
-            health = health.Created(child.Path.Name);
-        control = control.Began();
-        if (!state.Started)
-            Persist(new RunStarted(settings.Stage, settings.ToJson(), dataset.Count, plan.TotalSteps), e => { state = state.Apply(e); Reload(); });
-        else
-            Reload();
-    }
-
-    /// <summary>(Re)initialise the worker from the newest verified checkpoint, or from scratch.</summary>
-    void Reload()
-    {
-        control = control.Reloading();
-        dispatch.Reset();
-        writer.Tell(new LoadLatest(control.Generation, state.Checkpoints));
-    }
-
-    void OnLatestLoaded(LatestLoaded msg)
-    {
-        health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow);
-        if (msg.Generation != control.Generation) return;
-        foreach (var (file, reason) in msg.Rejected)
+        var crew = core.Crew with
         {
-            listener.Tell(new TrainingNotice($"warning: checkpoint {file} is unusable ({reason}); falling back to the previous one"));
-            Persist(new CheckpointDiscarded(file, reason), e => state = state.Apply(e));
-        }
-        if (msg.Checkpoint is null && state.CommittedStep > 0)
-            listener.Tell(new TrainingNotice($"warning: no usable checkpoint; restarting from step 0 (the journal had {state.CommittedStep} steps)"));
-        control = control.Loaded(msg.Record?.File);
-        worker.Tell(new Initialize(control.Generation, msg.Checkpoint));
+            Loader = Context.ActorOf(DataLoader.Props(dataset, plan, settings.Seed), "data-loader"),
+            Writer = StartWriter(),
+            Worker = StartWorker(),
+            Aggregator = Context.ActorOf(GradientAggregator.Props(), "gradient-aggregator"),
+        };
+        foreach (var child in new[] { crew.Loader, crew.Writer, crew.Worker, crew.Aggregator }) health = health.Created(child.Path.Name);
+        Execute(core.Begin(plan, dataset.Count, crew));
     }
 
-    void OnWorkerReady(WorkerReady msg)
-    {
-        // fp32 weights, gradients and AdamW's two moments
-        health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow).Holds(Sender.Path.Name, msg.ParameterCount * 16);
-        if (msg.Generation != control.Generation) return;
-        control = control.WorkerIsReady(msg.Step);
-        gradientLength = (int)msg.ParameterCount;
-        (control, var first) = control.Announce();
-        if (first) listener.Tell(new TrainingBegan(msg.Step > 0, msg.Step, plan!.TotalSteps, plan.SampleCount, msg.ParameterCount, control.ResumedFrom));
-        else listener.Tell(new TrainingNotice($"worker restarted; redoing from step {msg.Step}"));
-        if (control.NextStep >= plan!.TotalSteps) { Finish(); return; }
-        if (control.StopRequested) { FinishStopped(); return; }
-        JoinPending();
-        Pump();
-    }
+    IActorRef StartWriter() => Context.ActorOf(CheckpointWriter.Props(settings.CheckpointDir, checkpointWriteDelay), "checkpoint-writer");
 
-    /// <summary>Keep the worker busy and the loader one step ahead.</summary>
-    void Pump()
+    IActorRef StartWorker() => Context.Watch(Context.ActorOf(GpuWorker.Props(Context.System, settings, faults), "worker-0"));
+
+    void Seen(bool work = false) => health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow, completesWork: work);
+
+    /// <summary>Take the decided state, do its effects in order, and Become the behaviour of its phase.</summary>
+    void Execute(Decision decision)
     {
-        if (plan is null || control.Finishing) return;
-        (buffer, var fetch) = buffer.Prefetch(control.NextStep, plan.TotalSteps);
-        foreach (var s in fetch) loader.Tell(new DataLoader.FetchStepBatches(s));
-        if (control.CanStartStep && buffer.For(control.NextStep) is { } batches)
+        var before = core.Phase;
+        core = decision.State;
+        foreach (var effect in decision.Effects) Do(effect);
+        if (core.Phase == before) return;
+        Become(core.Phase switch
         {
-            var slots = dispatch.Slots();
-            if (slots.Count == 0) return;   // no worker yet: wait for one to join
-            control = control.StepStarted();
-            buffer = buffer.Started(batches);
-            dispatch.StartStep(control.Generation, control.NextStep, batches, gradientLength, plan.LearningRateAt(control.NextStep), slots);
-        }
-    }
-
-    void OnWorkerJoined(WorkerJoined msg)
-    {
-        if (dispatch.Joined(msg)) JoinPending();
-    }
-
-    void OnWorkerLeft(WorkerLeft msg) => dispatch.Left(msg, control.Generation, control.StepInFlight ? buffer.InFlight : null);
-
-    void OnReplicaReady(ReplicaReady msg)
-    {
-        if (msg.Generation == control.Generation && dispatch.Ready(Sender, msg.Step)) Pump();
-    }
-
-    /// <summary>At a step boundary, pending workers become replicas of the state at <c>NextStep</c>: one snapshot of
-    /// worker-0 (model, AdamW, RNG), fanned out by the dispatcher's <see cref="ReplicaJoiner"/>.</summary>
-    void JoinPending()
-    {
-        if (control.Idle && plan is not null && dispatch.StartJoin(control.NextStep))
-            RequestSnapshot(control.NextStep, checkpoint: false, join: true);
-    }
-
-    void RequestSnapshot(long step, bool checkpoint, bool join)
-    {
-        (control, var send) = control.RequestSnapshot(step, checkpoint, join);
-        if (send) worker.Tell(new Snapshot(control.Generation, step));
-    }
-
-    void OnSnapshotted(Snapshotted s)
-    {
-        health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow);
-        if (s.Generation != control.Generation) return;
-        (control, var purpose) = control.Snapshotted(s.Checkpoint.Step);
-        if (purpose is null) return;
-        if (purpose.Checkpoint)
-        {
-            control = control.Stalled(s.Elapsed);
-            writer.Tell(new WriteCheckpoint(s.Generation, s.Checkpoint));
-        }
-        if (purpose.Join) dispatch.FanOut(PersistenceId, control.Generation, s.Checkpoint);
-    }
-
-    void OnStepRan(StepRan msg)
-    {
-        var now = DateTimeOffset.UtcNow;
-        health = health.Seen(Sender.Path.Name, now, completesWork: true);
-        health = health.Seen(aggregator.Path.Name, now, completesWork: true);
-        if (msg.Generation != control.Generation || msg.Step != control.NextStep) return;
-        if (!double.IsFinite(msg.Loss) || !double.IsFinite(msg.GradNorm))
-        {
-            // A NaN/∞ gradient has already been applied to the replicas: nothing of this step is journaled or
-            // checkpointed, the run stops, and a re-run resumes from the newest checkpoint (all of whose weights are finite).
-            control = control.Diverged();
-            var what = double.IsFinite(msg.Loss) ? $"the gradient norm is {msg.GradNorm}" : $"the loss is {msg.Loss}";
-            Fail($"step {msg.Step + 1}: {what} (diverged, or the data gave no loss tokens); nothing of this step was kept and " +
-                 $"the newest checkpoint (step {state.LatestCheckpoint?.Step ?? 0}) is intact: lower --learning-rate or check the data, then re-run to resume");
-            return;
-        }
-        dispatch.NewStep();
-        buffer = buffer.Done(msg.Step);
-        var done = msg.Step + 1;
-        control = control.StepDone(done);
-        var lr = plan!.LearningRateAt(msg.Step);
-        var persistStarted = System.Diagnostics.Stopwatch.GetTimestamp();
-        PersistAsync(new StepCommitted(plan.EpochOf(msg.Step), done, plan.CursorAfter(msg.Step), msg.Loss, lr, msg.Tokens), e =>
-        {
-            state = state.Apply(e);
-            health = health.JournalWrite(System.Diagnostics.Stopwatch.GetElapsedTime(persistStarted));
+            RunPhase.Running or RunPhase.Paused or RunPhase.Stopping => Training,
+            RunPhase.Restoring => Restoring,
+            RunPhase.Starting => Starting,
+            _ => Ended,
         });
-        var next = control.AfterStep(done, plan.TotalSteps, settings.LogInterval, settings.SaveInterval);
-        if (next.Report)
-        {
-            listener.Tell(new TrainingProgress(done, plan.TotalSteps, plan.EpochOf(msg.Step), msg.Loss, lr, msg.GradNorm, msg.Tokens, msg.Elapsed, control.CheckpointStall));
-            control = control.StallReported();
-        }
-        if (next.Finish)
-        {
-            control = control.Finish();
-            RequestSnapshot(done, checkpoint: true, join: false);
-            return;
-        }
-        if (next.Stop)
-        {
-            FinishStopped();
-            return;
-        }
-        if (next.Checkpoint)
-        {
-            control = control.SaveTaken();
-            RequestSnapshot(done, checkpoint: true, join: false);
-        }
-        JoinPending();
-        Pump();
+        if (before == RunPhase.Starting) Stash.UnstashAll();
     }
 
-    void OnStop(StopTraining msg)
+    void Do(CoordinatorEffect effect)
     {
-        if (control.StopRequested) return;
-        control = control.Stop();
-        if (!control.Begun || plan is null || control.Finishing) return;
-        if (control.WorkerReady && !control.StepInFlight) FinishStopped();
-    }
-
-    /// <summary>Checkpoint the state after the last finished step (unless the newest checkpoint already is it), then report.</summary>
-    void FinishStopped()
-    {
-        control = control.StoppingAt();
-        if (state.LatestCheckpoint?.Step == control.NextStep)
-            Stopped(control.NextStep, $"stopped at step {control.NextStep}; checkpoint {state.LatestCheckpoint.File}");
-        else
-            RequestSnapshot(control.NextStep, checkpoint: true, join: false);
-    }
-
-    void Stopped(long step, string message)
-    {
-        End(RunPhase.Stopped);
-        listener.Tell(new TrainingFinished(Outcome.Stopped, step, null, message));
-    }
-
-    void OnCheckpointWritten(CheckpointWritten msg)
-    {
-        health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow, completesWork: true).CheckpointWrite(msg.Elapsed);
-        Persist(new CheckpointSaved(msg.File, msg.Sha256, msg.Step), e =>
+        switch (effect)
         {
-            state = state.Apply(e);
-            ReplySaved(msg.File, msg.Step);
-            var prunable = state.Prunable(settings.KeepCheckpoints);
-            if (prunable.Count > 0)
-            {
-                PersistAll(prunable.Select(p => new CheckpointDiscarded(p.File, "pruned")), d => state = state.Apply(d));
-                DeferAsync(prunable, p => writer.Tell(new DeleteCheckpoints(p.Select(c => c.File).ToList())));
-            }
-            if (msg.Generation != control.Generation) return;
-            if (msg.Step == plan!.TotalSteps) Finish();
-            else if (msg.Step == control.StopAtStep)
-                Stopped(msg.Step, $"stopped at step {msg.Step}; checkpoint {msg.File}");
+            case CoordinatorEffect.Tell t: t.To.Tell(t.Message, t.Sender ?? Self); break;
+            case CoordinatorEffect.Persist { Async: true } p:
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                PersistAsync(p.Event, e =>
+                {
+                    Execute(core.Persisted(e, p.Cause));
+                    health = health.JournalWrite(System.Diagnostics.Stopwatch.GetElapsedTime(started));
+                });
+                break;
+            case CoordinatorEffect.Persist p: Persist(p.Event, e => Execute(core.Persisted(e, p.Cause))); break;
+            case CoordinatorEffect.PersistAll p: PersistAll(p.Events, e => Execute(core.Persisted(e, null))); break;
+            case CoordinatorEffect.AfterJournal a: DeferAsync(a, x => Do(x.Then)); break;
+            case CoordinatorEffect.FanOut f:
+                if (joiner.IsNobody()) joiner = Context.ActorOf(ReplicaJoiner.Props(), "replica-joiner");
+                joiner.Tell(f.Message);
+                break;
+            case CoordinatorEffect.ReloadAfter r: Timers.StartSingleTimer("reload-worker", new ReloadWorker(), r.Delay); break;
+            case CoordinatorEffect.LogWarning w: log.Warning(w.Text); break;
+        }
+    }
+
+    /// <summary>Supervision: a worker fault (device error, OOM, injected) is retried: restart, reload the newest
+    /// checkpoint and redo the steps since, at most 3 times a minute (then the worker stops and the run fails).
+    /// Bad data or a missing/corrupt file cannot be fixed by retrying: escalate. Each restart is counted per child.</summary>
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new RestartCountingStrategy<ChildRestarted>(c => new ChildRestarted(c), 3, TimeSpan.FromMinutes(1), ex => ex switch
+        {
+            InvalidDataException or FileNotFoundException or DirectoryNotFoundException => Directive.Escalate,
+            _ => Directive.Restart,
         });
+
+    protected override void PreRestart(Exception reason, object message)
+    {
+        Report($"{reason.GetType().Name}: {reason.Message}");
+        base.PreRestart(reason, message);
     }
 
-    /// <summary>All steps done and checkpointed: write MiniMind's output file.</summary>
-    void Finish()
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
     {
-        control = control.Finish();
-        worker.Tell(new ExportWeights(control.Generation, Path.Combine(settings.RunDir, settings.OutputFileName)));
+        Report($"journal unavailable, nothing was changed: {Root(reason).Message}", step: 0);
+        base.OnRecoveryFailure(reason, message);
     }
 
-    void OnWeightsExported(WeightsExported msg)
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
-        health = health.Seen(Sender.Path.Name, DateTimeOffset.UtcNow);
-        if (msg.Generation != control.Generation) return;
-        // Journaled relative to the run dir, so a copied or moved run dir finds its own output.
-        var relative = Path.GetRelativePath(Path.GetFullPath(settings.RunDir), Path.GetFullPath(msg.Path));
-        Persist(new RunCompleted(relative, msg.Sha256, plan!.TotalSteps), e =>
-        {
-            state = state.Apply(e);
-            End(RunPhase.Completed);
-            dispatch.ReportDistribution();
-            listener.Tell(new TrainingFinished(Outcome.Completed, e.Step, msg.Path, $"done: {e.Step} steps, wrote {msg.Path}"));
-        });
+        Report($"journal write failed ({@event.GetType().Name}); the newest checkpoint is intact, re-run to resume: {Root(cause).Message}");
+        base.OnPersistFailure(cause, @event, sequenceNr);
     }
 
-    void OnWorkerRestarted(WorkerRestarted msg)
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
     {
-        control = control.WorkerFailed();            // drop replies of the failed incarnation now
-        var delay = control.ReloadDelay;
-        log.Warning("worker failed ({0}); restart {1}, reloading in {2} ms", msg.Reason, control.Restarts, delay.TotalMilliseconds);
-        listener.Tell(new TrainingNotice($"warning: worker failed ({msg.Reason}); reloading the newest checkpoint in {delay.TotalMilliseconds:0} ms"));
-        dispatch.Reset();
-        Timers.StartSingleTimer("reload-worker", new ReloadWorker(), delay);
+        Report($"journal rejected {@event.GetType().Name}: {cause.Message}");
+        base.OnPersistRejected(cause, @event, sequenceNr);
     }
 
-    void Fail(string message)
+    /// <summary>The coordinator itself failed: the listener hears it (effects only, the actor stops or restarts).</summary>
+    void Report(string message, long? step = null)
     {
-        End(RunPhase.Failed);
-        listener.Tell(new TrainingFinished(Outcome.Failed, state.CommittedStep, null, message));
+        foreach (var effect in core.Fail(message, step).Effects) Do(effect);
     }
+
+    static Exception Root(Exception e) => e.InnerException is null ? e : Root(e.InnerException);
 }

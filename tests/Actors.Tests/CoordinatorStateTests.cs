@@ -1,36 +1,115 @@
 using Akka.Actor;
+using MiniMind.Actors.Checkpoints;
+using MiniMind.Actors.Protocol;
 using Xunit;
+using static MiniMind.Actors.CheckpointWriter;
+using static MiniMind.Actors.CoordinatorEffect;
+using static MiniMind.Actors.DataLoader;
+using static MiniMind.Actors.GpuWorker;
+using static MiniMind.Actors.TrainingCoordinator;
 
 namespace MiniMind.Actors.Tests;
 
-/// <summary>The coordinator's control decisions, without an ActorSystem.</summary>
+/// <summary>The coordinator's decisions (step pipeline, commit cadence, checkpoints, pause/resume/stop, worker faults,
+/// replicas), without an ActorSystem: each message gives the next state and the effects the actor would execute.</summary>
 public class CoordinatorStateTests
 {
-    static readonly CoordinatorState Running = CoordinatorState.Initial.Began();
-
-    [Fact]
-    public void Pause_and_resume_move_a_running_run_and_leave_an_ended_one()
+    /// <summary>An actor reference with a path and nothing behind it.</summary>
+    sealed class Ref(string name) : MinimalActorRef
     {
-        Assert.Equal(RunPhase.Running, Running.Phase);
-        var paused = Running.Pause();
-        Assert.True(paused.Paused);
-        Assert.Equal("paused", paused.PhaseName);
-        Assert.Equal(RunPhase.Running, paused.Resume().Phase);
-        Assert.False(paused.Resume().Paused);
+        public override ActorPath Path { get; } = new RootActorPath(new Address("akka", "test")) / "user" / name;
+        public override IActorRefProvider Provider => throw new NotSupportedException();
+    }
 
-        var completed = Running.End(RunPhase.Completed);
-        Assert.Equal(RunPhase.Completed, completed.Pause().Phase);
-        Assert.Equal(RunPhase.Completed, completed.Pause().Resume().Phase);
-        Assert.True(completed.Ended);
+    static readonly IActorRef Self = new Ref("coordinator"), Listener = new Ref("listener"), Loader = new Ref("data-loader"),
+        Worker = new Ref("worker-0"), Writer = new Ref("checkpoint-writer"), Aggregator = new Ref("gradient-aggregator"),
+        Client = new Ref("ctl"), NodeA = new Ref("node-a");
+
+    static readonly string Config = MiniMind.Model.MiniMindConfig.Load(RepoPaths.Preset("tiny")).ToJson();
+
+    /// <summary>64 samples, batch 2 × accumulation 2: 16 steps an epoch, 10 steps in all.</summary>
+    static TrainingSettings Settings(int saveInterval = 100, int logInterval = 1) => new()
+    {
+        ConfigJson = Config, RunDir = Path.Combine(Path.GetTempPath(), "minimind-state-test"), BatchSize = 2, AccumulationSteps = 2, MaxSteps = 10,
+        SaveInterval = saveInterval, LogInterval = logInterval,
+    };
+
+    static readonly Crew Children = new Crew(Self, Listener, LocalCompute: true) { Loader = Loader, Worker = Worker, Writer = Writer, Aggregator = Aggregator };
+
+    static CoordinatorState Fresh(TrainingSettings? s = null) => new("run", s ?? Settings(), new Crew(Self, Listener, true));
+
+    /// <summary>Begun, worker-0 loaded at <paramref name="step"/> and idle; the loader was asked for the next two steps.</summary>
+    static CoordinatorState Ready(long step = 0, TrainingSettings? s = null, bool localCompute = true)
+    {
+        var settings = s ?? Settings();
+        var begun = Fresh(settings).Begin(TrainingPlan.For(64, settings), 64, Children with { LocalCompute = localCompute });
+        var loading = begun.State.Persisted(Assert.IsType<Persist>(Assert.Single(begun.Effects)).Event, null).State;
+        return loading.LatestLoaded(new LatestLoaded(loading.Generation, null, null, [])).State
+                      .WorkerReady(new WorkerReady(loading.Generation, step, 100)).State;
+    }
+
+    static StepBatches Batches(long step) =>
+        new(step, [.. Enumerable.Range(0, 2).Select(_ => new MicroBatch(2, 3, new int[6], new int[6], new float[6], new long[2]))]);
+
+    static StepRan Ran(CoordinatorState s, double loss = 2.5) => new(s.Generation, s.NextStep, loss, 1.0, 12, TimeSpan.FromMilliseconds(5));
+
+    /// <summary>Ready at <paramref name="step"/> with that step's batches delivered: the step is in flight.</summary>
+    static CoordinatorState Stepping(long step = 0, TrainingSettings? s = null) => Ready(step, s).Received(Batches(step)).State;
+
+    static IReadOnlyList<T> Told<T>(Decision d, IActorRef to) =>
+        [.. d.Effects.OfType<Tell>().Where(t => t.To.Equals(to)).Select(t => t.Message).OfType<T>()];
+
+    static Decision Journaled(Decision d)
+    {
+        var p = Assert.Single(d.Effects.OfType<Persist>());
+        return d.State.Persisted(p.Event, p.Cause);
     }
 
     [Fact]
-    public void A_stop_or_pause_before_the_run_came_up_holds_when_it_does()
+    public void A_run_journals_its_start_once_loads_worker_0_and_keeps_the_loader_one_step_ahead()
     {
-        Assert.Equal(RunPhase.Stopping, CoordinatorState.Initial.Stop().Began().Phase);
-        Assert.Equal(RunPhase.Paused, CoordinatorState.Initial.Pause().Began().Phase);
-        Assert.Equal(RunPhase.Stopping, Running.Pause().Stop().Phase);
-        Assert.Equal(RunPhase.Failed, Running.End(RunPhase.Failed).Stop().Phase);   // an ended run stays ended
+        var begun = Fresh().Begin(TrainingPlan.For(64, Settings()), 64, Children);
+        Assert.Equal(RunPhase.Running, begun.State.Phase);
+        Assert.Equal(10, Assert.IsType<RunStarted>(Assert.IsType<Persist>(Assert.Single(begun.Effects)).Event).TotalSteps);
+
+        var reload = Journaled(begun);
+        Assert.Equal(1, Assert.Single(Told<LoadLatest>(reload, Writer)).Generation);
+        var resumed = (Fresh() with { Journal = reload.State.Journal }).Begin(TrainingPlan.For(64, Settings()), 64, Children);
+        Assert.Single(Told<LoadLatest>(resumed, Writer));                                   // a resumed run is not journaled again
+
+        var loaded = reload.State.LatestLoaded(new LatestLoaded(1, null, null, []));
+        Assert.Single(Told<Initialize>(loaded, Worker), i => i.Generation == 1 && i.From is null);
+        Assert.Empty(loaded.State.LatestLoaded(new LatestLoaded(0, null, null, [])).Effects);  // an older generation's reply
+
+        var ready = loaded.State.WorkerReady(new WorkerReady(1, 0, 100));
+        Assert.Equal(new TrainingBegan(false, 0, 10, 64, 100, null), Assert.Single(Told<TrainingBegan>(ready, Listener)));
+        Assert.Equal([0L, 1L], Told<FetchStepBatches>(ready, Loader).Select(f => f.Step));
+        Assert.Equal(Pipeline.Idle, ready.State.Pipeline);
+    }
+
+    [Fact]
+    public void A_step_starts_once_its_batches_are_there_and_is_committed_reported_and_followed_by_the_next()
+    {
+        var started = Ready().Received(Batches(0));
+        var begin = Assert.Single(Told<GradientAggregator.BeginStep>(started, Aggregator));
+        Assert.Equal((0L, 2, 100), (begin.Step, begin.MicroCount, begin.Length));
+        Assert.Equal([0, 1], Told<ComputeGradients>(started, Worker).Select(c => c.Micro));
+        Assert.Equal(Pipeline.Stepping, started.State.Pipeline);
+        Assert.Equal(1, started.State.PausedAt);                                             // the step in flight counts
+        Assert.DoesNotContain(started.State.Received(Batches(1)).Effects.OfType<Tell>(), t => t.To.Equals(Aggregator));   // one step at a time
+
+        var s = started.State;
+        Assert.Empty(s.StepRan(Ran(s) with { Generation = s.Generation - 1 }).Effects);       // stale
+        Assert.Empty(s.StepRan(Ran(s) with { Step = 3 }).Effects);
+        var ran = s.StepRan(Ran(s));
+        var commit = Assert.IsType<Persist>(ran.Effects[0]);
+        Assert.True(commit.Async);
+        var c = Assert.IsType<StepCommitted>(commit.Event);
+        Assert.Equal((1L, 2.5, 12L), (c.Step, c.Loss, c.Tokens));
+        Assert.Equal(1, Assert.Single(Told<TrainingProgress>(ran, Listener)).Step);
+        Assert.Equal([2L], Told<FetchStepBatches>(ran, Loader).Select(f => f.Step));
+        Assert.Equal((1L, Pipeline.Idle), (ran.State.NextStep, ran.State.Pipeline));
+        Assert.Equal(1, Journaled(ran).State.Journal.CommittedStep);
     }
 
     [Theory]
@@ -41,114 +120,186 @@ public class CoordinatorStateTests
     [InlineData(7, false, false)]
     public void The_commit_cadence_follows_the_log_and_save_intervals(long done, bool report, bool checkpoint)
     {
-        var next = Running.AfterStep(done, 10, logInterval: 3, saveInterval: 2);
-        Assert.Equal(new StepFollowUp(report, Finish: false, Stop: false, Checkpoint: checkpoint), next);
+        Assert.Equal(new StepFollowUp(report, Finish: false, Stop: false, Checkpoint: checkpoint), Ready().AfterStep(done, 10, logInterval: 3, saveInterval: 2));
+        var s = Stepping(done - 1, Settings(saveInterval: 2, logInterval: 3));
+        var ran = s.StepRan(Ran(s));
+        Assert.Equal(report, Told<TrainingProgress>(ran, Listener).Count == 1);
+        Assert.Equal(checkpoint, Told<Snapshot>(ran, Worker).Any(x => x.StepsDone == done));
     }
 
     [Fact]
-    public void The_last_step_finishes_even_when_a_stop_was_asked_and_a_stop_wins_over_a_save()
+    public void The_last_step_takes_the_final_checkpoint_then_exports_and_completes()
     {
-        Assert.Equal(new StepFollowUp(true, Finish: true, Stop: false, Checkpoint: false), Running.Stop().AfterStep(10, 10, 100, 100));
-        var stopping = Running with { SaveRequested = true, StopRequested = true };
-        Assert.Equal(new StepFollowUp(false, Finish: false, Stop: true, Checkpoint: false), stopping.AfterStep(4, 10, 100, 2));
+        var s = Stepping(9);
+        var ran = s.StepRan(Ran(s));
+        Assert.Equal(10, Assert.Single(Told<Snapshot>(ran, Worker)).StepsDone);
+        Assert.Equal(Pipeline.Finishing, ran.State.Pipeline);
+        Assert.Empty(Told<FetchStepBatches>(ran, Loader));
+
+        var saved = Journaled(ran.State.CheckpointWritten(new CheckpointWritten(s.Generation, "step_10.ckpt", "h10", 10, TimeSpan.Zero)));
+        Assert.Equal(10, saved.State.Journal.LatestCheckpoint!.Step);
+        var export = Assert.Single(Told<ExportWeights>(saved, Worker));
+        Assert.Equal(Path.Combine(Settings().RunDir, Settings().OutputFileName), export.Path);
+
+        var exported = saved.State.Exported(new WeightsExported(s.Generation, export.Path, "sha"));
+        Assert.Equal(Settings().OutputFileName, Assert.IsType<RunCompleted>(Assert.Single(exported.Effects.OfType<Persist>()).Event).OutputFile);
+        var completed = Journaled(exported);
+        Assert.Equal(RunPhase.Completed, completed.State.Phase);
+        Assert.Equal(new TrainingFinished(Outcome.Completed, 10, export.Path, $"done: 10 steps, wrote {export.Path}"), Assert.Single(Told<TrainingFinished>(completed, Listener)));
+    }
+
+    [Fact]
+    public void Pause_holds_the_next_step_and_resume_starts_it()
+    {
+        var paused = Ready().Pause("p", Client);
+        Assert.Equal(RunPhase.Paused, paused.State.Phase);
+        Assert.Equal(new TrainingPaused("p", 0, false), Assert.Single(Told<TrainingPaused>(paused, Client)));
+        var waiting = paused.State.Received(Batches(0));
+        Assert.Empty(Told<GradientAggregator.BeginStep>(waiting, Aggregator));
+        Assert.Equal(RunPhase.Paused, waiting.State.Pause("p2", Client).State.Phase);
+
+        var resumed = waiting.State.Resume("r", Client);
+        Assert.Equal(RunPhase.Running, resumed.State.Phase);
+        Assert.Equal(new TrainingResumed("r", 0), Assert.Single(Told<TrainingResumed>(resumed, Client)));
+        Assert.Single(Told<GradientAggregator.BeginStep>(resumed, Aggregator));
+
+        var failed = Ready().Fail("x").State;
+        Assert.Equal(RunPhase.Failed, failed.Pause("p", Client).State.Phase);                // an ended run stays ended
+        Assert.Equal(RunPhase.Failed, failed.Resume("r", Client).State.Phase);
+        Assert.Single(Told<TrainingPaused>(failed.Pause("p", Client), Client));              // and still answers
+    }
+
+    [Fact]
+    public void A_stop_finishes_the_step_in_flight_checkpoints_it_and_ends_stopped()
+    {
+        var stopping = Stepping(3).Stop();
+        Assert.Equal(RunPhase.Stopping, stopping.State.Phase);
+        Assert.Empty(stopping.Effects);                                                      // the step in flight finishes first
+        Assert.Empty(stopping.State.Stop().Effects);
+
+        var s = stopping.State;
+        var ran = s.StepRan(Ran(s));
+        Assert.Equal(4, Assert.Single(Told<Snapshot>(ran, Worker)).StepsDone);
+        Assert.Equal((Pipeline.Finishing, 4L), (ran.State.Pipeline, ran.State.StopAtStep));
+        Assert.Empty(Told<FetchStepBatches>(ran, Loader));
+
+        var stopped = Journaled(ran.State.CheckpointWritten(new CheckpointWritten(s.Generation, "step_4.ckpt", "h4", 4, TimeSpan.Zero)));
+        Assert.Equal(RunPhase.Stopped, stopped.State.Phase);
+        Assert.Equal(new TrainingFinished(Outcome.Stopped, 4, null, "stopped at step 4; checkpoint step_4.ckpt"), Assert.Single(Told<TrainingFinished>(stopped, Listener)));
+        Assert.Empty(stopped.State.Stop().Effects);                                          // an ended run stays ended
+    }
+
+    [Fact]
+    public void A_stop_at_a_step_the_newest_checkpoint_holds_ends_at_once()
+    {
+        var ready = Ready(4) with { Journal = Ready().Journal.Apply(new CheckpointSaved("step_4.ckpt", "h", 4)) };
+        var stopped = ready.Pause("p", Client).State.Stop();
+        Assert.Equal(RunPhase.Stopped, stopped.State.Phase);
+        Assert.Equal("stopped at step 4; checkpoint step_4.ckpt", Assert.Single(Told<TrainingFinished>(stopped, Listener)).Message);
+        Assert.Empty(Told<Snapshot>(stopped, Worker));
     }
 
     [Fact]
     public void Checkpoint_on_demand_is_refused_replied_taken_now_or_after_the_step_in_flight()
     {
-        var latest = new CheckpointRecord("c.ckpt", "h", 4);
-        Assert.IsType<SaveDecision.Refuse>(CoordinatorState.Initial.DecideSave(planned: false, false, false, false, 0, null).Decision);
-        var refused = Assert.IsType<SaveDecision.Refuse>(Running.End(RunPhase.Completed).DecideSave(true, true, false, true, 10, latest).Decision);
-        Assert.Equal("no checkpoint: the run is completed", refused.Error);
+        Assert.Equal("no checkpoint: the run is starting", Assert.Single(Told<CheckpointTaken>(Fresh().Save("s", Client), Client)).Error);
+        Assert.Equal("no checkpoint: the run is failed", Assert.Single(Told<CheckpointTaken>(Ready().Fail("x").State.Save("s", Client), Client)).Error);
 
-        Assert.Equal(latest, Assert.IsType<SaveDecision.Existing>(Running.DecideSave(true, false, false, true, 4, latest).Decision).Checkpoint);
-        Assert.IsType<SaveDecision.SnapshotNow>(Running.DecideSave(true, false, false, true, 5, latest).Decision);
+        var atFour = Ready(4) with { Journal = Ready().Journal.Apply(new CheckpointSaved("step_4.ckpt", "h", 4)) };
+        Assert.Equal(new CheckpointTaken("s", "step_4.ckpt", 4, null), Assert.Single(Told<CheckpointTaken>(atFour.Save("s", Client), Client)));
 
-        var (state, decision) = Running.DecideSave(true, false, stepInFlight: true, idle: false, 4, latest);
-        Assert.IsType<SaveDecision.AfterCurrentStep>(decision);                       // step 4 → 5 is in flight: not the latest
-        Assert.True(state.SaveRequested);
-        Assert.True(state.AfterStep(5, 10, 100, 100).Checkpoint);                    // taken after that step
-        Assert.False(state.SaveTaken().AfterStep(6, 10, 100, 100).Checkpoint);
+        var now = Ready(5).Save("s", Client);                                                // idle: snapshot now
+        Assert.Equal(5, Assert.Single(Told<Snapshot>(now, Worker)).StepsDone);
+        Assert.Empty(Told<CheckpointTaken>(now, Client));
+        var answered = Journaled(now.State.CheckpointWritten(new CheckpointWritten(now.State.Generation, "step_5.ckpt", "h5", 5, TimeSpan.Zero)));
+        Assert.Equal(new CheckpointTaken("s", "step_5.ckpt", 5, null), Assert.Single(Told<CheckpointTaken>(answered, Client)));
+        Assert.Empty(answered.State.SaveWaiters);
+
+        var later = Stepping(5).Save("s", Client);                                           // step 5 → 6 in flight: after it
+        Assert.True(later.State.SaveRequested);
+        Assert.Empty(Told<Snapshot>(later, Worker));
+        var ran = later.State.StepRan(Ran(later.State));
+        Assert.Equal(6, Assert.Single(Told<Snapshot>(ran, Worker)).StepsDone);
+        Assert.False(ran.State.SaveRequested);
+        Assert.Single(ran.State.SaveWaiters, w => w.MinStep == 5);
     }
 
     [Fact]
-    public void A_reload_or_a_worker_fault_starts_a_new_generation_with_nothing_in_flight()
+    public void Old_checkpoints_are_pruned_once_journaled_and_then_deleted()
     {
-        var s = Running.Reloading().WorkerIsReady(5).StepStarted();
-        Assert.Equal(1, s.Generation);
-        Assert.False(s.Idle);
-        Assert.Equal(6, s.PausedAt);                                                  // the step in flight counts
-        var failed = (s with { Finishing = true }).WorkerFailed();
-        Assert.Equal(2, failed.Generation);
-        Assert.False(failed.WorkerReady || failed.StepInFlight || failed.Finishing);
-        Assert.Equal([200, 400, 800, 10_000], new[] { 1, 2, 3, 9 }.Select(n => (Running with { Restarts = n }).ReloadDelay.TotalMilliseconds));
-        Assert.Equal(1, failed.Restarts);
+        var s = Ready(4) with { Journal = new[] { 1L, 2L, 3L }.Aggregate(Ready().Journal, (j, n) => j.Apply(new CheckpointSaved($"step_{n}.ckpt", "h", n))) };
+        var saved = Journaled(s.CheckpointWritten(new CheckpointWritten(s.Generation, "step_4.ckpt", "h", 4, TimeSpan.Zero)));
+        var pruned = Assert.Single(saved.Effects.OfType<PersistAll>()).Events.Cast<CheckpointDiscarded>();
+        Assert.Equal(["step_1.ckpt"], pruned.Select(d => d.File));
+        var delete = Assert.IsType<DeleteCheckpoints>(Assert.IsType<Tell>(Assert.Single(saved.Effects.OfType<AfterJournal>()).Then).Message);
+        Assert.Equal(["step_1.ckpt"], delete.Files);
     }
 
     [Fact]
-    public void A_step_starts_only_when_the_worker_is_ready_idle_and_the_run_not_paused_stopped_or_finishing()
+    public void A_worker_fault_starts_a_new_generation_drops_old_replies_and_reloads_after_a_backoff()
     {
-        var ready = Running.Reloading().WorkerIsReady(3);
-        Assert.True(ready.CanStartStep);
-        Assert.False(Running.CanStartStep);                                           // no worker yet
-        Assert.False(ready.StepStarted().CanStartStep);
-        Assert.False(ready.Pause().CanStartStep);
-        Assert.False(ready.Stop().CanStartStep);
-        Assert.False(ready.Finish().CanStartStep);
-        var done = ready.StepStarted().StepDone(4);
-        Assert.True(done.CanStartStep);
-        Assert.Equal(4, done.NextStep);
-        var stopping = done.StoppingAt();
-        Assert.Equal(4, stopping.StopAtStep);
-        Assert.True(stopping.Finishing);
-        Assert.True(ready.StepStarted().Diverged() is { Finishing: true, StepInFlight: false });
+        var s = Stepping(3);
+        var failed = s.WorkerRestarted(new WorkerRestarted("boom"));
+        Assert.Equal((s.Generation + 1, Pipeline.Loading, 1), (failed.State.Generation, failed.State.Pipeline, failed.State.Restarts));
+        Assert.Equal(TimeSpan.FromMilliseconds(200), Assert.Single(failed.Effects.OfType<ReloadAfter>()).Delay);
+        Assert.Empty(failed.State.StepRan(Ran(s)).Effects);                                  // the failed incarnation's step
+        Assert.Equal(TimeSpan.FromMilliseconds(400), Assert.Single(failed.State.WorkerRestarted(new WorkerRestarted("again")).Effects.OfType<ReloadAfter>()).Delay);
+        Assert.Equal([200, 400, 800, 10_000], new[] { 1, 2, 3, 9 }.Select(n => (s with { Restarts = n }).ReloadDelay.TotalMilliseconds));
+
+        var reload = failed.State.Reload();
+        Assert.Equal(s.Generation + 2, Assert.Single(Told<LoadLatest>(reload, Writer)).Generation);
+        var again = reload.State.WorkerReady(new WorkerReady(reload.State.Generation, 2, 100));
+        Assert.Empty(Told<TrainingBegan>(again, Listener));                                  // a reload is not a new run
+        Assert.Contains(Told<TrainingNotice>(again, Listener), n => n.Text == "worker restarted; redoing from step 2");
     }
 
     [Fact]
-    public void A_save_waits_for_a_checkpoint_of_the_state_it_asked_at_and_is_answered_once()
+    public void A_diverged_step_fails_the_run_and_keeps_nothing_of_it()
     {
-        var a = ActorRefs.Nobody;
-        var s = Running.Reloading().WorkerIsReady(4).WaitForSave("r1", a).StepStarted().StepDone(5).WaitForSave("r2", a);
-        Assert.Equal([4L, 5L], s.SaveWaiters.Select(w => w.MinStep));
-        var (afterOld, none) = s.Saved(3);
-        Assert.Empty(none);
-        Assert.Equal(2, afterOld.SaveWaiters.Count);
-        var (after4, first) = s.Saved(4);
-        Assert.Equal(["r1"], first.Select(w => w.RequestId));
-        Assert.Equal(["r2"], after4.SaveWaiters.Select(w => w.RequestId));
-        var (after5, both) = s.Saved(5);
-        Assert.Equal(["r2", "r1"], both.Select(w => w.RequestId));               // newest first
-        Assert.Empty(after5.SaveWaiters);
-        Assert.Single(s.WorkerFailed().Reloading().SaveWaiters, w => w.RequestId == "r1");  // a worker fault keeps the waiters
+        var s = Stepping(3);
+        var diverged = s.StepRan(Ran(s, loss: double.NaN));
+        Assert.Equal(RunPhase.Failed, diverged.State.Phase);
+        Assert.Empty(diverged.Effects.OfType<Persist>());
+        Assert.Contains("the loss is NaN (diverged", Assert.Single(Told<TrainingFinished>(diverged, Listener)).Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void A_snapshot_is_asked_of_the_worker_once_per_step_and_remembers_every_purpose()
+    public void A_worker_joins_at_the_next_step_boundary_through_one_snapshot()
     {
-        var (s, send) = Running.RequestSnapshot(7, checkpoint: true, join: false);
-        Assert.True(send);
-        (s, send) = s.RequestSnapshot(7, checkpoint: false, join: true);
-        Assert.False(send);
-        var (taken, purpose) = s.Snapshotted(7);
-        Assert.Equal(new SnapshotPurpose(Checkpoint: true, Join: true), purpose);
-        Assert.Empty(taken.Snapshots);
-        Assert.Null(taken.Snapshotted(7).Purpose);                                   // delivered twice: the second is dropped
-        Assert.Null(s.Reloading().Snapshotted(7).Purpose);                           // a new generation forgets the old requests
-        Assert.Null(s.WorkerFailed().Snapshotted(7).Purpose);
-        Assert.True(s.Reloading().RequestSnapshot(7, true, false).Send);
+        var s = Stepping(3);
+        var joined = s.WorkerJoined(new WorkerJoined(NodeA, "node-a", "cpu"));
+        Assert.Empty(Told<Snapshot>(joined, Worker));                                        // not during a step
+        Assert.Empty(joined.State.WorkerJoined(new WorkerJoined(NodeA, "node-a", "cpu")).Effects);  // known already
+
+        var ran = joined.State.StepRan(Ran(s));
+        Assert.Equal(4, Assert.Single(Told<Snapshot>(ran, Worker)).StepsDone);
+        var snapshot = new TrainingCheckpoint(4, [1], [2], [3]);
+        var fanOut = ran.State.Snapshotted(new Snapshotted(s.Generation, snapshot, TimeSpan.Zero));
+        Assert.Equal([NodeA], Assert.Single(fanOut.Effects.OfType<FanOut>()).Message.Joiners);
+        Assert.Empty(Told<WriteCheckpoint>(fanOut, Writer));                                  // a join snapshot is not a checkpoint
+        Assert.Empty(fanOut.State.Snapshotted(new Snapshotted(s.Generation, snapshot, TimeSpan.Zero)).Effects);   // delivered twice
+
+        var ready = fanOut.State.ReplicaReady(NodeA, new ReplicaReady(s.Generation, 4)).State.Received(Batches(4));
+        Assert.Equal([0], Told<ComputeGradients>(ready, Worker).Select(c => c.Micro));       // worker-0 and node-a share the step
+        var remote = Assert.Single(ready.Effects.OfType<Tell>(), t => t.To.Equals(NodeA));
+        Assert.Equal(Aggregator, remote.Sender);
+        Assert.Equal(1, Assert.IsType<RemoteCompute>(remote.Message).Micro);
     }
 
     [Fact]
-    public void The_run_is_announced_once_and_the_checkpoint_stall_is_reported_once()
+    public void A_worker_lost_mid_step_leaves_its_micro_batches_to_the_others()
     {
-        var loaded = Running.Reloading().Loaded("ckpt_4.pth");
-        var (announced, first) = loaded.Announce();
-        Assert.True(first);
-        Assert.Equal("ckpt_4.pth", announced.ResumedFrom);
-        Assert.False(announced.WorkerFailed().Reloading().Loaded(null).Announce().First);   // a reload is not a new run
+        var s = Ready(3, localCompute: false).WorkerJoined(new WorkerJoined(NodeA, "node-a", "cpu")).State;
+        s = s.Snapshotted(new Snapshotted(s.Generation, new TrainingCheckpoint(3, [], [], []), TimeSpan.Zero)).State;
+        var stepping = s.ReplicaReady(NodeA, new ReplicaReady(s.Generation, 3)).State.Received(Batches(3));
+        Assert.Empty(Told<ComputeGradients>(stepping, Worker));                               // only the node computes
+        Assert.Equal(2, stepping.Effects.OfType<Tell>().Count(t => t.To.Equals(NodeA)));
 
-        var stalled = Running.Stalled(TimeSpan.FromMilliseconds(30)).Stalled(TimeSpan.FromMilliseconds(12));
-        Assert.Equal(TimeSpan.FromMilliseconds(42), stalled.CheckpointStall);
-        Assert.Equal(TimeSpan.Zero, stalled.StallReported().CheckpointStall);
+        var left = stepping.State.WorkerLeft(new WorkerLeft(NodeA, "unreachable"));
+        Assert.Equal([0, 1], Told<ComputeGradients>(left, Worker).Select(c => c.Micro));      // worker-0 as the last resort
+        Assert.Contains(Told<TrainingNotice>(left, Listener), n => n.Text == "reassigned micro-batches 0,1 of step 3 from node-a");
+        Assert.Empty(left.State.WorkerLeft(new WorkerLeft(NodeA, "again")).Effects);
+        var next = left.State.StepRan(Ran(left.State)).State.Received(Batches(4));
+        Assert.Empty(Told<GradientAggregator.BeginStep>(next, Aggregator));                   // the next step waits for a node
     }
 }

@@ -62,8 +62,8 @@ public sealed class CoordinatorTests : Akka.TestKit.Xunit.TestKit, IDisposable
         Threads = 1, Deterministic = true,
     };
 
-    IActorRef Start(TrainingSettings settings, bool localCompute = true) =>
-        Sys.ActorOf(TrainingCoordinator.Props("coordinator-test", settings, _ => new SyntheticDataset(), listener, FaultPlan.None, default, localCompute), "coordinator");
+    IActorRef Start(TrainingSettings settings, bool localCompute = true, FaultPlan? faults = null) =>
+        Sys.ActorOf(TrainingCoordinator.Props("coordinator-test", settings, _ => new SyntheticDataset(), listener, faults ?? FaultPlan.None, default, localCompute), "coordinator");
 
     T Next<T>(TestProbe probe, Func<T, bool>? when = null) =>
         (T)probe.FishForMessage(m => m is T t && (when?.Invoke(t) ?? true), Patience);
@@ -102,6 +102,29 @@ public sealed class CoordinatorTests : Akka.TestKit.Xunit.TestKit, IDisposable
         var state = (await coordinator.Ask<TrainingStatus>(new FetchTrainingStatus("st2"), Patience)).State;
         Assert.Equal(finished.Step, state.LatestCheckpoint!.Step);                                     // stop → checkpoint
         Assert.Equal("stopped", (await coordinator.Ask<ActorHealthReport>(new FetchActorHealth("h2"), Patience)).Phase);
+    }
+
+    [Fact]
+    public async Task Coordinator_should_stop_with_a_checkpoint_when_asked_before_the_run_is_up()
+    {
+        var coordinator = Start(Settings());
+        coordinator.Tell(new StopTraining("early"));                                                // recovering or starting: held until it is up
+        var finished = Next<TrainingFinished>(listener);
+        Assert.Equal(Outcome.Stopped, finished.Outcome);
+        var state = (await coordinator.Ask<TrainingStatus>(new FetchTrainingStatus("st"), Patience)).State;
+        Assert.Equal(finished.Step, state.LatestCheckpoint!.Step);
+        Assert.True(finished.Step <= 1, $"stopped at step {finished.Step}");                       // at most the step in flight ran
+    }
+
+    [Fact]
+    public void Coordinator_should_resume_from_the_last_checkpoint_after_a_worker_crash()
+    {
+        Start(Settings(saveInterval: 2), faults: new FaultPlan(5));                                 // worker-0 throws at step 5
+        Next<TrainingProgress>(listener, p => p.Step == 4);
+        Next<TrainingNotice>(listener, n => n.Text.StartsWith("warning: worker failed", StringComparison.Ordinal));
+        var redo = Next<TrainingNotice>(listener, n => n.Text.StartsWith("worker restarted; redoing from step ", StringComparison.Ordinal));
+        Assert.Contains(redo.Text[^1], "24");                                                       // from a checkpoint (every 2 steps)
+        Next<TrainingProgress>(listener, p => p.Step == 6);
     }
 
     [Fact]

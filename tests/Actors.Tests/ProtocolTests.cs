@@ -24,6 +24,7 @@ public class ProtocolTests
             Assert.EndsWith(".v1", manifest);
             Assert.Equal(e, serializer.FromBinary(serializer.ToBinary(e), manifest));
         }
+        Assert.Equal("checkpoint-saved.v1", TrainingSerializer.ManifestOf<CheckpointSaved>());   // what a journal query looks for
     }
 
     [Fact]

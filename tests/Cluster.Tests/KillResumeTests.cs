@@ -82,7 +82,8 @@ public class KillResumeTests(ITestOutputHelper output)
             using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db};Mode=ReadOnly;Default Timeout=5");
             c.Open();
             using var cmd = c.CreateCommand();
-            cmd.CommandText = "SELECT count(*) FROM journal WHERE manifest = 'checkpoint-saved.v1'";
+            cmd.CommandText = "SELECT count(*) FROM journal WHERE manifest = $manifest";
+            cmd.Parameters.AddWithValue("$manifest", Actors.Protocol.TrainingSerializer.ManifestOf<Actors.Protocol.CheckpointSaved>());
             return Convert.ToInt32(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
         }
         catch (Microsoft.Data.Sqlite.SqliteException)

@@ -51,6 +51,9 @@ public sealed class TrainingSerializer(ExtendedActorSystem system) : SerializerW
     /// <summary>The types this serializer binds (for WithCustomSerializer).</summary>
     public static IReadOnlyCollection<Type> BoundTypes => Manifests.Keys;
 
+    /// <summary>The manifest <typeparamref name="T"/> is journaled and sent under (e.g. to query a journal's table).</summary>
+    public static string ManifestOf<T>() => Manifests[typeof(T)];
+
     public override string Manifest(object o) =>
         Manifests.TryGetValue(o.GetType(), out var m) ? m : throw new ArgumentException($"TrainingSerializer: no manifest for {o.GetType()}");
 
