@@ -255,7 +255,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     protected override void PreRestart(Exception reason, object message)
     {
-        Report($"{reason.GetType().Name}: {reason.Message}");
+        Report(SupervisionLog.Cause(reason));
         base.PreRestart(reason, message);
     }
 
