@@ -44,6 +44,11 @@ public sealed record TrainingSettings
     public int KeepCheckpoints { get; init; } = 3;
     /// <summary>Initial weights (the previous stage's output, <see cref="Stages.TrainingStage.InitFrom"/>), or null for a fresh init from <see cref="Seed"/>.</summary>
     public string? InitFrom { get; init; }
+    /// <summary>A MiniMind resume file (--from-resume) a fresh run starts from: its weights and AdamW state, at
+    /// <see cref="ResumeStep"/>. Null: none. Our own checkpoints take over once the run has written one.</summary>
+    public string? ResumeFrom { get; init; }
+    /// <summary>The optimizer step <see cref="ResumeFrom"/> continues at (MiniMind's step rescaled to our global batch).</summary>
+    public long ResumeStep { get; init; }
     /// <summary>MiniMind's save_weight: the output's prefix instead of the stage's (<see cref="Stages.TrainingStage.OutputPrefix"/>), or null.</summary>
     public string? SaveWeight { get; init; }
     /// <summary>LoRA: MiniMind's lora_name; the output is lora/&lt;name&gt;_&lt;hidden&gt;.pth.</summary>
@@ -91,6 +96,7 @@ public sealed record TrainingSettings
         RunDir = "", LogInterval = 0, SaveInterval = 0, KeepCheckpoints = 0, Threads = 0, Device = "", Dtype = "", DataPath = Path.GetFileName(DataPath),
         TokenizerPath = "", InitFrom = InitFrom is null ? null : Path.GetFileName(InitFrom),
         FrozenModelPath = FrozenModelPath is null ? null : Path.GetFileName(FrozenModelPath),
+        ResumeFrom = ResumeFrom is null ? null : Path.GetFileName(ResumeFrom),
     });
 
     /// <summary>The names of the <see cref="Identity"/> fields in which <paramref name="other"/> differs from this run.</summary>

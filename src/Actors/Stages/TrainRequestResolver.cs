@@ -31,7 +31,7 @@ public static class TrainRequestResolver
         if (r.SaveWeight is not null && stage == TrainingStage.Lora) throw new ArgumentException("--save-weight does not apply to the lora stage; its output is named by --lora-name");
         if (r.SaveWeight is { } sw && (sw.Length == 0 || sw.IndexOfAny(['/', '\\']) >= 0 || sw.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0))
             throw new ArgumentException($"--save-weight '{sw}' must be a plain file name prefix");
-        if (r.FromResume is not null) throw new ArgumentException("--from-resume: importing MiniMind resume files is not available yet");
+        if (r.FromResume is not null && stage == TrainingStage.Lora) throw new ArgumentException("--from-resume applies to the full-model stages; a LoRA run resumes from its own checkpoints");
         var modelFlags = r.HiddenSize is not null || r.NumHiddenLayers is not null || r.UseMoe is not null;
         // MiniMind builds MiniMindConfig(hidden_size, num_hidden_layers, use_moe) on its defaults: so do the model flags
         // without --config; with --config they override that config's fields.
@@ -72,9 +72,11 @@ public static class TrainRequestResolver
             Alpha = r.Alpha ?? file.Alpha ?? 0.0,
             Temperature = r.Temperature ?? file.Temperature ?? 1.0,
         };
-        Validate(settings, configName, r.FromWeight);
+        (settings, var resumeHeader) = FromResume.Apply(settings, r.FromResume, r.SaveWeight ?? stage.OutputPrefix);
+        Validate(settings, configName, settings.ResumeFrom is null ? r.FromWeight : null);
         (settings, var frozen) = WithFrozenModel(settings, r.Teacher, r.TeacherPreset, configName, locate);
-        return new ResolvedTrainRequest(settings, configName, file.Sources, frozen);
+        var header = string.Join("\n", new[] { resumeHeader, frozen }.Where(h => h is not null));
+        return new ResolvedTrainRequest(settings, configName, file.Sources, header.Length == 0 ? null : header);
     }
 
     /// <summary>The repository's tokenizer, relative to the repository root.</summary>

@@ -211,7 +211,7 @@ public static class TrainStageCommands
                 {
                     case TrainingBegan b:
                         o.WriteLine(b.Resumed
-                            ? $"resumed from {b.Checkpoint} at step {b.FromStep}/{b.TotalSteps}"
+                            ? $"resumed from {b.Checkpoint ?? s.ResumeFrom} at step {b.FromStep}/{b.TotalSteps}"
                             : $"started: {b.SampleCount} samples, {b.TotalSteps} steps, {b.ParameterCount / 1e6:0.###}M parameters");
                         if (DtypeOption.Started(s.CheckpointDir, s.Dtype, previousDtype, b.Resumed) is { } dtypeNote) o.WriteLine(dtypeNote);
                         previousDtype = s.Dtype;
