@@ -32,6 +32,7 @@ public static class MiniMindFlags
         ["--use_moe"] = "--use-moe",
         ["--from_weight"] = "--from-weight",
         ["--from_resume"] = "--from-resume",
+        ["--lora_name"] = "--lora-name",
     };
 
     /// <summary>MiniMind flags accepted and ignored: whether they take a value, and the note printed once.</summary>
