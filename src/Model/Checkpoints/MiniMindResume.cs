@@ -66,9 +66,14 @@ public sealed class MiniMindResume : IDisposable
             {
                 if (!state.TryGetValue(i, out var ps) || ps is not PickleDict p)
                     throw new CheckpointFormatException(path, $"optimizer.state has no entry {i} (parameter indices must run 0..{state.Items.Count - 1})");
-                Tensor Get(string name) => p.TryGetValue(name, out var t) && t is PickledTensor pt
-                    ? source.Materialize(pt, $"optimizer.state.{i}.{name}").to_type(ScalarType.Float32)
-                    : throw new CheckpointFormatException(path, $"optimizer.state.{i} has no tensor '{name}' (not AdamW?)");
+                Tensor Get(string name)
+                {
+                    if (!p.TryGetValue(name, out var t) || t is not PickledTensor pt)
+                        throw new CheckpointFormatException(path, $"optimizer.state.{i} has no tensor '{name}' (not AdamW?)");
+                    var tensor = source.Materialize(pt, $"optimizer.state.{i}.{name}");
+                    if (tensor.dtype == ScalarType.Float32) return tensor;
+                    using (tensor) return tensor.to_type(ScalarType.Float32);   // AMP runs keep fp32 state; anything else is widened
+                }
                 long stepOf = p.TryGetValue("step", out var s) ? s switch
                 {
                     PickledTensor t => StepValue(source, t, i),
