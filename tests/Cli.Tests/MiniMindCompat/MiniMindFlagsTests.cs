@@ -49,6 +49,16 @@ public sealed class MiniMindFlagsTests
     }
 
     [Fact]
+    public void The_new_fields_travel_in_the_json_ctl_sends()
+    {
+        var r = TrainStageCommands.ParseRequest("sft", ["--grad_clip", "0.5", "--save_weight", "x", "--hidden_size", "128", "--num_hidden_layers", "3",
+            "--use_moe", "1", "--from_weight", "none", "--from_resume", "1"]);
+        Assert.Equal((0.5, "x", 128, 3, true, "none", "1"), (r.GradClip, r.SaveWeight, r.HiddenSize, r.NumHiddenLayers, r.UseMoe, r.FromWeight, r.FromResume));
+        Assert.Equal(r, TrainRequest.FromJson(r.ToJson()));
+        Assert.Null(TrainStageCommands.ParseRequest("sft", ["--from_resume", "0"]).FromResume);
+    }
+
+    [Fact]
     public void Grad_clip_default_stays_and_the_flag_overrides_it()
     {
         var dir = TempDir.Create();
