@@ -136,6 +136,13 @@ public sealed class GpuWorker : ReceiveActor
                 using (var rng = torch.tensor(ckpt.Rng)) torch.set_rng_state(rng);
                 at = ckpt.Step;
             }
+            else if (settings.ResumeFrom is { } resumeFile)
+            {
+                // --from-resume: a MiniMind *_resume.pth (weights and AdamW state), until this run has a checkpoint of its own
+                using var resume = MiniMind.Model.Checkpoints.MiniMindResume.Read(resumeFile);
+                resume.ApplyTo(model, step);
+                at = settings.ResumeStep;
+            }
         }
         generation = msg.Generation;
         Sender.Tell(new WorkerReady(msg.Generation, at, step.Length));

@@ -44,6 +44,13 @@ public sealed record TrainingSettings
     public int KeepCheckpoints { get; init; } = 3;
     /// <summary>Initial weights (the previous stage's output, <see cref="Stages.TrainingStage.InitFrom"/>), or null for a fresh init from <see cref="Seed"/>.</summary>
     public string? InitFrom { get; init; }
+    /// <summary>A MiniMind resume file (--from-resume) a fresh run starts from: its weights and AdamW state, at
+    /// <see cref="ResumeStep"/>. Null: none. Our own checkpoints take over once the run has written one.</summary>
+    public string? ResumeFrom { get; init; }
+    /// <summary>The optimizer step <see cref="ResumeFrom"/> continues at (MiniMind's step rescaled to our global batch).</summary>
+    public long ResumeStep { get; init; }
+    /// <summary>MiniMind's save_weight: the output's prefix instead of the stage's (<see cref="Stages.TrainingStage.OutputPrefix"/>), or null.</summary>
+    public string? SaveWeight { get; init; }
     /// <summary>LoRA: MiniMind's lora_name; the output is lora/&lt;name&gt;_&lt;hidden&gt;.pth.</summary>
     public string LoraName { get; init; } = "lora_medical";
     /// <summary>LoRA: adapter rank (MiniMind: 8).</summary>
@@ -69,7 +76,7 @@ public sealed record TrainingSettings
     /// reason_512.pth, full_dist_512.pth, lora/lora_medical_512.pth (train_lora.py adds no _moe suffix).</summary>
     [JsonIgnore] public string OutputFileName => Stage == Stages.TrainingStage.Lora.Name
         ? Path.Combine("lora", $"{LoraName}_{Config.HiddenSize}.pth")
-        : OutputName(Stage, Config);
+        : SaveWeight is { } prefix ? OutputName(prefix, Config.HiddenSize, Config.UseMoe) : OutputName(Stage, Config);
 
     /// <summary>The stage, plus the adapter name for LoRA (one run dir can train several adapters from one SFT model):
     /// names the checkpoint folder and the journal's persistence id.</summary>
@@ -78,7 +85,10 @@ public sealed record TrainingSettings
     [JsonIgnore] public string CheckpointDir => Path.Combine(RunDir, "checkpoints", RunName);
 
     public static string OutputName(string stage, MiniMindConfig config) =>
-        $"{Stages.TrainingStage.Get(stage).OutputPrefix}_{config.HiddenSize}{(config.UseMoe ? "_moe" : "")}.pth";
+        OutputName(Stages.TrainingStage.Get(stage).OutputPrefix, config.HiddenSize, config.UseMoe);
+
+    /// <summary>MiniMind's weight file name for a save_weight prefix: &lt;prefix&gt;_&lt;hidden&gt;[_moe].pth.</summary>
+    public static string OutputName(string prefix, int hiddenSize, bool moe) => $"{prefix}_{hiddenSize}{(moe ? "_moe" : "")}.pth";
 
     /// <summary>The fields that must match for a journal to belong to this run (paths and logging may differ).</summary>
     public string Identity() => JsonSerializer.Serialize(this with
@@ -86,6 +96,7 @@ public sealed record TrainingSettings
         RunDir = "", LogInterval = 0, SaveInterval = 0, KeepCheckpoints = 0, Threads = 0, Device = "", Dtype = "", DataPath = Path.GetFileName(DataPath),
         TokenizerPath = "", InitFrom = InitFrom is null ? null : Path.GetFileName(InitFrom),
         FrozenModelPath = FrozenModelPath is null ? null : Path.GetFileName(FrozenModelPath),
+        ResumeFrom = ResumeFrom is null ? null : Path.GetFileName(ResumeFrom),
     });
 
     /// <summary>The names of the <see cref="Identity"/> fields in which <paramref name="other"/> differs from this run.</summary>

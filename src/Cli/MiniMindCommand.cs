@@ -21,6 +21,7 @@ public static class MiniMindCommand
         root.Subcommands.Add(NodeCommands.Create(ctx));
         root.Subcommands.Add(CtlCommand.Create(ctx));
         HelpExamples.Apply(root);
+        MiniMindFlags.AddHelp(root);
         RefuseNonFinite(root);
         return root;
     }
@@ -72,6 +73,7 @@ public static class MiniMindCommand
     public static Task<int> RunAsync(string[] args, TextReader input, TextWriter? @out = null, TextWriter? err = null, CancellationToken cancellationToken = default)
     {
         var ctx = new CliContext(@out ?? Console.Out, err ?? Console.Error) { In = input };
+        if (MiniMindFlags.IsTrainStage(args)) args = MiniMindFlags.Rewrite(args, ctx.Error);   // MiniMind's snake_case trainer flags
         var parse = Create(ctx).Parse(args);
         if (parse.Errors.Count > 0 && args.Length > 0) return Task.FromResult(ArgumentErrors(parse, ctx));
         var config = new InvocationConfiguration { Output = ctx.Out, Error = ctx.Error };

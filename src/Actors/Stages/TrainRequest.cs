@@ -38,6 +38,22 @@ public sealed record TrainRequest
     public string? Dtype { get; init; }
     /// <summary>Default: 3.</summary>
     public int? KeepCheckpoints { get; init; }
+    /// <summary>Gradient clipping max norm (MiniMind's --grad_clip). Default: config/train, then 1.0.</summary>
+    public double? GradClip { get; init; }
+    /// <summary>MiniMind's --save_weight: the output's prefix, &lt;prefix&gt;_&lt;hidden&gt;[_moe].pth. Default: the stage's.</summary>
+    public string? SaveWeight { get; init; }
+    /// <summary>MiniMind's --hidden_size: overrides the config's (on MiniMind's defaults when no config is given).</summary>
+    public int? HiddenSize { get; init; }
+    /// <summary>MiniMind's --num_hidden_layers: overrides the config's.</summary>
+    public int? NumHiddenLayers { get; init; }
+    /// <summary>MiniMind's --use_moe (0 or 1): overrides the config's.</summary>
+    public bool? UseMoe { get; init; }
+    /// <summary>MiniMind's --from_weight: a weight name (pretrain, full_sft, … → &lt;run dir&gt;/&lt;name&gt;_&lt;hidden&gt;[_moe].pth),
+    /// a .pth/.safetensors file, or none (random init). Default: the previous stage's output.</summary>
+    public string? FromWeight { get; init; }
+    /// <summary>MiniMind's --from_resume: a MiniMind *_resume.pth to continue from (model, AdamW state, step, epoch), or
+    /// "1" for &lt;save_weight&gt;_&lt;hidden&gt;[_moe]_resume.pth where MiniMind keeps it. Default: none.</summary>
+    public string? FromResume { get; init; }
     /// <summary>lora only. Default: lora_medical.</summary>
     public string? LoraName { get; init; }
     /// <summary>dpo only.</summary>

@@ -28,12 +28,20 @@ public static class TrainRequestResolver
         if (r.Beta is not null && stage != TrainingStage.Dpo) throw new ArgumentException("--beta (beta) applies to the dpo stage only");
         if ((r.Teacher ?? r.TeacherPreset) is not null || r.Alpha is not null || r.Temperature is not null)
             if (stage != TrainingStage.Distill) throw new ArgumentException("--teacher, --teacher-preset, --alpha and --temperature apply to the distill stage only");
-        var configName = r.Config ?? "tiny";
+        if (r.SaveWeight is not null && stage == TrainingStage.Lora) throw new ArgumentException("--save-weight does not apply to the lora stage; its output is named by --lora-name");
+        if (r.SaveWeight is { } sw && (sw.Length == 0 || sw.IndexOfAny(['/', '\\']) >= 0 || sw.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0))
+            throw new ArgumentException($"--save-weight '{sw}' must be a plain file name prefix");
+        if (r.FromResume is not null && stage == TrainingStage.Lora) throw new ArgumentException("--from-resume applies to the full-model stages; a LoRA run resumes from its own checkpoints");
+        var modelFlags = r.HiddenSize is not null || r.NumHiddenLayers is not null || r.UseMoe is not null;
+        // MiniMind builds MiniMindConfig(hidden_size, num_hidden_layers, use_moe) on its defaults: so do the model flags
+        // without --config; with --config they override that config's fields.
+        var configName = r.Config ?? (modelFlags ? "minimind" : "tiny");
         var file = TrainConfigFile.Load(r.TrainConfig, name, configName, locate);
         var det = r.Deterministic ?? false;
         var threads = r.Threads ?? 0;
         if (det && threads == 0) threads = 1;
-        var model = MiniMindConfig.Load(configName);
+        var model = ModelConfig(r, modelFlags);
+        if (modelFlags) configName = Describe(r);
         var dir = r.RunDir ?? "runs/default";
         var settings = new TrainingSettings
         {
@@ -47,7 +55,7 @@ public static class TrainRequestResolver
             MaxSeqLen = r.MaxSeqLen ?? file.MaxSeqLen ?? stage.MaxSeqLen,
             AccumulationSteps = r.AccumulationSteps ?? file.AccumulationSteps ?? stage.AccumulationSteps,
             LearningRate = r.LearningRate ?? file.LearningRate ?? stage.LearningRate,
-            GradClip = file.GradClip ?? 1.0,
+            GradClip = r.GradClip ?? file.GradClip ?? 1.0,
             MaxSteps = r.MaxSteps ?? 0,
             SaveInterval = r.SaveInterval ?? file.SaveInterval ?? 100,
             LogInterval = r.LogInterval ?? file.LogInterval ?? 10,
@@ -57,21 +65,52 @@ public static class TrainRequestResolver
             Threads = threads,
             Dtype = DtypeChoice.Resolve(r.Dtype ?? "auto", r.Device ?? "cpu", model.HiddenSize).Name,
             KeepCheckpoints = r.KeepCheckpoints ?? 3,
-            InitFrom = stage.InitFrom is { } from ? Path.Combine(dir, TrainingSettings.OutputName(from, model)) : null,
+            InitFrom = FromWeight.Resolve(r.FromWeight, stage, dir, model),
+            SaveWeight = r.SaveWeight,
             LoraName = r.LoraName ?? "lora_medical",
             DpoBeta = r.Beta ?? file.DpoBeta ?? 0.1,
             Alpha = r.Alpha ?? file.Alpha ?? 0.0,
             Temperature = r.Temperature ?? file.Temperature ?? 1.0,
         };
-        Validate(settings, configName);
+        (settings, var resumeHeader) = FromResume.Apply(settings, r.FromResume, r.SaveWeight ?? stage.OutputPrefix);
+        Validate(settings, configName, settings.ResumeFrom is null ? r.FromWeight : null);
         (settings, var frozen) = WithFrozenModel(settings, r.Teacher, r.TeacherPreset, configName, locate);
-        return new ResolvedTrainRequest(settings, configName, file.Sources, frozen);
+        var header = string.Join("\n", new[] { resumeHeader, frozen }.Where(h => h is not null));
+        return new ResolvedTrainRequest(settings, configName, file.Sources, header.Length == 0 ? null : header);
     }
 
     /// <summary>The repository's tokenizer, relative to the repository root.</summary>
     public const string DefaultTokenizer = "dataset/tokenizer/tokenizer.json";
 
-    static void Validate(TrainingSettings s, string configName)
+    /// <summary>The model config: --config (a preset or config.json; default tiny), or MiniMind's defaults when only
+    /// the model flags are given, with --hidden-size, --num-hidden-layers and --use-moe on top.</summary>
+    static MiniMindConfig ModelConfig(TrainRequest r, bool modelFlags)
+    {
+        var model = r.Config is null && modelFlags ? new MiniMindConfig() : MiniMindConfig.Load(r.Config ?? "tiny");
+        if (!modelFlags) return model;
+        if (r.HiddenSize is < 1) throw new ArgumentException("--hidden-size must be ≥ 1");
+        if (r.NumHiddenLayers is < 1) throw new ArgumentException("--num-hidden-layers must be ≥ 1");
+        model = model with
+        {
+            HiddenSize = r.HiddenSize ?? model.HiddenSize,
+            NumHiddenLayers = r.NumHiddenLayers ?? model.NumHiddenLayers,
+            UseMoe = r.UseMoe ?? model.UseMoe,
+            IntermediateSize = r.HiddenSize is null ? model.IntermediateSize : null,   // MiniMind derives it from hidden_size
+        };
+        try { return model.Validate("--hidden-size/--num-hidden-layers"); }
+        catch (InvalidDataException e) { throw new ArgumentException(e.Message, e); }
+    }
+
+    static string Describe(TrainRequest r) =>
+        string.Join(" ", new[]
+        {
+            r.Config ?? "MiniMind defaults",
+            r.HiddenSize is { } h ? $"--hidden-size {h}" : null,
+            r.NumHiddenLayers is { } l ? $"--num-hidden-layers {l}" : null,
+            r.UseMoe is { } m ? $"--use-moe {(m ? 1 : 0)}" : null,
+        }.Where(p => p is not null));
+
+    static void Validate(TrainingSettings s, string configName, string? fromWeight)
     {
         if (s.BatchSize < 1) throw new ArgumentException("--batch-size must be ≥ 1");
         if (s.AccumulationSteps < 1) throw new ArgumentException("--accumulation-steps must be ≥ 1");
@@ -88,7 +127,9 @@ public static class TrainRequestResolver
             throw new ArgumentException($"--max-seq-len {s.MaxSeqLen} exceeds the model's max_position_embeddings {s.Config.MaxPositionEmbeddings}");
         if (!File.Exists(s.DataPath)) throw new FileNotFoundException($"training data not found: {s.DataPath}", s.DataPath);
         if (!File.Exists(s.TokenizerPath)) throw new FileNotFoundException($"tokenizer not found: {s.TokenizerPath}", s.TokenizerPath);
-        if (s.InitFrom is { } init && !File.Exists(init))
+        if (s.GradClip <= 0) throw new ArgumentException("--grad-clip must be > 0");
+        if (fromWeight is not null && s.InitFrom is { } weights) FromWeight.Check(fromWeight, weights, s.Config);
+        else if (s.InitFrom is { } init && !File.Exists(init))
         {
             var from = TrainingStage.Get(TrainingStage.Get(s.Stage).InitFrom!);
             throw new InvalidDataException(
@@ -100,12 +141,16 @@ public static class TrainRequestResolver
     /// so a resumed run reloads the same file and a changed file is refused.</summary>
     static (TrainingSettings Settings, string? Header) WithFrozenModel(TrainingSettings s, string? teacher, string? teacherPreset, string configName, Func<string, string> locate)
     {
+        if (s.Stage == TrainingStage.Dpo.Name && s.InitFrom is null)
+            throw new ArgumentException("--from-weight none: DPO starts from a model and uses it as its frozen reference; give a weight name or file");
         if (s.Stage == TrainingStage.Dpo.Name)
             return (s with { FrozenModelPath = s.InitFrom, FrozenModelSha256 = StageObjective.Sha256(s.InitFrom!) }, $"  reference: {s.InitFrom} (frozen)");
         if (s.Stage != TrainingStage.Distill.Name) return (s, null);
 
         var student = s.Config;
         var presetConfig = teacherPreset is null ? null : MiniMindConfig.Load(teacherPreset);
+        if (teacher is null && presetConfig is null && s.InitFrom is null)
+            throw new ArgumentException("--from-weight none: the default teacher is the student's starting weights; pass --teacher <file>");
         var path = teacher ?? (presetConfig is null ? s.InitFrom! : Path.Combine(s.RunDir, TrainingSettings.OutputName("sft", presetConfig)));
         if (!File.Exists(path))
             throw new InvalidDataException(teacher is not null

@@ -63,10 +63,11 @@ public static class TrainStageCommands
     /// are an <see cref="ArgumentException"/>; --journal and --control belong to the node, not to the run.</summary>
     public static TrainRequest ParseRequest(string stageName, IReadOnlyList<string> args)
     {
+        stageName = MiniMindFlags.ScriptNames.GetValueOrDefault(stageName, stageName);   // MiniMind's script names (full_sft, …)
         var stage = TrainingStage.All.FirstOrDefault(s => s.Name == stageName)
             ?? throw new ArgumentException($"unknown stage '{stageName}' (expected {string.Join(", ", TrainingStage.All.Select(s => s.Name))})");
         var v = Build(stage, "");
-        var parse = v.Command.Parse(args.ToArray());
+        var parse = v.Command.Parse(MiniMindFlags.Rewrite(args, notes: null));
         if (parse.Errors.Count > 0) throw new ArgumentException(string.Join("; ", parse.Errors.Select(e => e.Message)));
         if (parse.GetResult(v.Journal) is { Implicit: false })
             throw new ArgumentException("--journal is set on the seed node (minimind node seed --journal …), not per run");
@@ -123,6 +124,8 @@ public static class TrainStageCommands
             config, data, tokenizer, runDir, trainConfig, maxSteps, epochs, batch, seq, accum, lr, save, logEvery, seed, deterministic, device, threads, dtype, journal, keep,
             control, controlToken,
         };
+        var minimind = new TrainModelOptions();
+        foreach (var option in minimind.All) cmd.Options.Add(option);
         if (stage == TrainingStage.Lora) cmd.Options.Add(loraName);
         if (stage == TrainingStage.Dpo) cmd.Options.Add(beta);
         if (stage == TrainingStage.Distill)
@@ -132,10 +135,10 @@ public static class TrainStageCommands
             cmd.Options.Add(alpha);
             cmd.Options.Add(temperature);
         }
-        TrainRequest Request(ParseResult parse) => new()
+        TrainRequest Request(ParseResult parse) => minimind.Apply(parse, new()
         {
             Stage = name,
-            Config = parse.GetValue(config),
+            Config = parse.GetResult(config) is { Implicit: false } ? parse.GetValue(config) : null,   // null: tiny, or MiniMind's defaults under --hidden-size …
             Data = parse.GetValue(data),
             Tokenizer = parse.GetValue(tokenizer),
             RunDir = parse.GetValue(runDir),
@@ -160,7 +163,7 @@ public static class TrainStageCommands
             TeacherPreset = parse.GetValue(teacherPreset),
             Alpha = parse.GetValue(alpha),
             Temperature = parse.GetValue(temperature),
-        };
+        });
         return new Verb(cmd, Request, journal, control, controlToken);
     }
 
@@ -208,7 +211,7 @@ public static class TrainStageCommands
                 {
                     case TrainingBegan b:
                         o.WriteLine(b.Resumed
-                            ? $"resumed from {b.Checkpoint} at step {b.FromStep}/{b.TotalSteps}"
+                            ? $"resumed from {b.Checkpoint ?? s.ResumeFrom} at step {b.FromStep}/{b.TotalSteps}"
                             : $"started: {b.SampleCount} samples, {b.TotalSteps} steps, {b.ParameterCount / 1e6:0.###}M parameters");
                         if (DtypeOption.Started(s.CheckpointDir, s.Dtype, previousDtype, b.Resumed) is { } dtypeNote) o.WriteLine(dtypeNote);
                         previousDtype = s.Dtype;

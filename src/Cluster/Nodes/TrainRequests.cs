@@ -15,6 +15,7 @@ public sealed class TrainRequests(Func<string, string>? locate = null)
             DataPath = Path.GetFullPath(s.DataPath), TokenizerPath = Path.GetFullPath(s.TokenizerPath), RunDir = Path.GetFullPath(s.RunDir),
             InitFrom = s.InitFrom is null ? null : Path.GetFullPath(s.InitFrom),
             FrozenModelPath = s.FrozenModelPath is null ? null : Path.GetFullPath(s.FrozenModelPath),
+            ResumeFrom = s.ResumeFrom is null ? null : Path.GetFullPath(s.ResumeFrom),
         };
     }
 }

@@ -98,6 +98,7 @@ internal sealed class PthSource : CheckpointSource
             throw Error($"{_stem}/data.pkl: {e.Message}", e);
         }
 
+        Root = root;
         var (dict, dictPath) = SelectStateDict(root, entry);
         _entry = dictPath;
         foreach (var (key, value) in dict.Items)
@@ -123,6 +124,21 @@ internal sealed class PthSource : CheckpointSource
             throw Error($"storage record {name} holds {record.Length} bytes, but the pickle declares {storage.Numel} {TensorDType.Name(storage.DType)} elements ({needed} bytes): the file is truncated or corrupt");
         if (needed > int.MaxValue) throw Error($"storage record {name} is {needed} bytes; storages over 2 GiB are not supported");
         return record;
+    }
+
+    /// <summary>The whole unpickled object (for a resume dict's other entries: <see cref="MiniMindResume"/>).</summary>
+    internal object? Root { get; private set; }
+
+    /// <summary>A copy of a tensor anywhere in <see cref="Root"/> (its storage is checked as the state dict's are).</summary>
+    internal Tensor Materialize(PickledTensor t, string name)
+    {
+        var needed = RequiredNumel(t.Offset, t.Shape, t.Stride);
+        if (needed > t.Storage.Numel)
+            throw Error($"tensor '{name}' [{string.Join(", ", t.Shape)}] needs {needed} elements of storage data/{t.Storage.Key}, which holds {t.Storage.Numel}");
+        var storage = LoadStorage(t.Storage);
+        using var _ = torch.no_grad();
+        using var view = storage.as_strided(t.Shape, t.Stride, t.Offset);
+        return view.clone();
     }
 
     string Where() => _entry.Length == 0 ? "" : $" '{_entry}'";

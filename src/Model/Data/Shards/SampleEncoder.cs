@@ -43,19 +43,10 @@ internal sealed class SampleEncoder(BpeTokenizer tokenizer, DataStage stage, int
     string? Sft(JsonElement root, List<byte> record)
     {
         if (!root.TryGetProperty("conversations", out var turns)) return "missing field \"conversations\"";
-        if (turns.ValueKind != JsonValueKind.Array) return $"\"conversations\" must be an array, got {turns.ValueKind}";
-        var contents = new List<string?>(turns.GetArrayLength());
-        var i = 0;
-        foreach (var turn in turns.EnumerateArray())
-        {
-            if (turn.ValueKind != JsonValueKind.Object) return $"conversations[{i}] must be an object, got {turn.ValueKind}";
-            if (!turn.TryGetProperty("content", out var content)) return $"conversations[{i}] has no \"content\"";
-            if (content.ValueKind != JsonValueKind.String) return $"conversations[{i}].content must be a string, got {content.ValueKind}";
-            contents.Add(content.GetString());
-            i++;
-        }
-        if (contents.Count == 0) return "\"conversations\" is empty";
-        var s = SftSample.Build(tokenizer, contents, maxLength, _tokens);
+        // roles by position, as MiniMind2's SFTDataset; newer records (tool turns, reasoning_content, …) are refused
+        var messages = ConversationTurns.Read(turns, "conversations", out var error);
+        if (messages is null) return error;
+        var s = SftSample.Build(tokenizer, messages, maxLength, _tokens);
         if (stage == DataStage.Reason)
         {
             var reason = ReasonLossMask.Build(s.Y, s.LossMaskShifted, _tagIds);
@@ -72,6 +63,7 @@ internal sealed class SampleEncoder(BpeTokenizer tokenizer, DataStage stage, int
         if (!root.TryGetProperty("rejected", out var rejected)) return "missing field \"rejected\"";
         if (chosen.ValueKind != JsonValueKind.Array) return $"\"chosen\" must be an array, got {chosen.ValueKind}";
         if (rejected.ValueKind != JsonValueKind.Array) return $"\"rejected\" must be an array, got {rejected.ValueKind}";
+        if ((ConversationTurns.CheckFields(chosen, "chosen") ?? ConversationTurns.CheckFields(rejected, "rejected")) is { } newer) return newer;
         var s = DpoSample.Build(tokenizer, ChatMessage.ListFromJson(chosen), ChatMessage.ListFromJson(rejected), maxLength, _tokens);
         ShardFormat.AppendSide(record, s.Chosen.InputIds, _tokens.PadId, s.Chosen.Mask, hasMask: true, tokenBytes);
         ShardFormat.AppendSide(record, s.Rejected.InputIds, _tokens.PadId, s.Rejected.Mask, hasMask: true, tokenBytes);
