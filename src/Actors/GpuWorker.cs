@@ -97,7 +97,7 @@ public sealed class GpuWorker : ReceiveActor
     protected override void PostRestart(Exception reason)
     {
         base.PostRestart(reason);
-        Context.Parent.Tell(new WorkerRestarted($"{reason.GetType().Name}: {reason.Message}"));
+        Context.Parent.Tell(new WorkerRestarted(FailureText.OneLine(reason)));   // one line: no native frames
     }
 
     protected override void PostStop()

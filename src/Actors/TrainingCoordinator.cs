@@ -91,7 +91,7 @@ public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithT
         Command<WeightsExported>(OnWeightsExported);
         Command<WorkerRestarted>(OnWorkerRestarted);
         Command<ReloadWorker>(_ => Reload());
-        Command<Terminated>(t => Fail($"{t.ActorRef.Path.Name} stopped after repeated failures"));
+        Command<Terminated>(t => Fail(StoppedAfterFailures(t.ActorRef)));
     }
 
     /// <summary>A completed run whose output is missing or damaged: reload the final checkpoint, export it to
@@ -127,7 +127,7 @@ public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithT
         Command<WorkerLeft>(OnWorkerLeft);
         Command<WorkerRestarted>(OnWorkerRestarted);
         Command<ReloadWorker>(_ => Reload());
-        Command<Terminated>(t => Fail($"{t.ActorRef.Path.Name} stopped after repeated failures"));
+        Command<Terminated>(t => Fail(StoppedAfterFailures(t.ActorRef)));
     }
 
     /// <summary>Completed, stopped or failed: the final report is out; queries are answered, a stop and late work are dropped.</summary>

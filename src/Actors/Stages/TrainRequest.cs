@@ -38,6 +38,8 @@ public sealed record TrainRequest
     public string? Dtype { get; init; }
     /// <summary>Default: 3.</summary>
     public int? KeepCheckpoints { get; init; }
+    /// <summary>Skip (and report) training-data lines that are not valid samples instead of failing. Default: false.</summary>
+    public bool? SkipBadLines { get; init; }
     /// <summary>lora only. Default: lora_medical.</summary>
     public string? LoraName { get; init; }
     /// <summary>dpo only.</summary>

@@ -57,6 +57,7 @@ public static class TrainRequestResolver
             Threads = threads,
             Dtype = DtypeChoice.Resolve(r.Dtype ?? "auto", r.Device ?? "cpu", model.HiddenSize).Name,
             KeepCheckpoints = r.KeepCheckpoints ?? 3,
+            SkipBadLines = r.SkipBadLines ?? false,
             InitFrom = stage.InitFrom is { } from ? Path.Combine(dir, TrainingSettings.OutputName(from, model)) : null,
             LoraName = r.LoraName ?? "lora_medical",
             DpoBeta = r.Beta ?? file.DpoBeta ?? 0.1,
@@ -88,6 +89,11 @@ public static class TrainRequestResolver
             throw new ArgumentException($"--max-seq-len {s.MaxSeqLen} exceeds the model's max_position_embeddings {s.Config.MaxPositionEmbeddings}");
         if (!File.Exists(s.DataPath)) throw new FileNotFoundException($"training data not found: {s.DataPath}", s.DataPath);
         if (!File.Exists(s.TokenizerPath)) throw new FileNotFoundException($"tokenizer not found: {s.TokenizerPath}", s.TokenizerPath);
+        var vocab = MiniMind.Model.Tokenizer.BpeTokenizer.FromFile(s.TokenizerPath).VocabSize;
+        if (s.Config.VocabSize < vocab)
+            throw new InvalidDataException(
+                $"{(File.Exists(configName) ? configName : $"config preset '{configName}'")}: vocab_size {s.Config.VocabSize} is smaller than the tokenizer's " +
+                $"{vocab} tokens ({s.TokenizerPath}): token ids up to {vocab - 1} would be out of range. HINT: set vocab_size to at least {vocab}.");
         if (s.InitFrom is { } init && !File.Exists(init))
         {
             var from = TrainingStage.Get(TrainingStage.Get(s.Stage).InitFrom!);
