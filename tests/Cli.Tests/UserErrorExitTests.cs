@@ -122,11 +122,13 @@ public sealed class UserErrorExitTests : IDisposable
     }
 
     [Fact]
-    public void A_worker_node_with_cuda_on_a_build_without_it_is_exit_2()
+    public void A_worker_or_seed_node_with_cuda_on_a_build_without_it_is_exit_2()
     {
         if (TorchSharp.torch.cuda.is_available()) return;   // nothing to refuse on a CUDA machine
         var r = Run(["node", "worker", "--seed", "127.0.0.1:1", "--device", "cpu,cuda:1"]);
         AssertShortError(r, (int)ExitCode.ArgumentError, "--device cuda:1: this build has no CUDA backend");
+        var seed = Run(["node", "seed", "--port", "1", "--device", "cuda", "--journal", $"sqlite:{dir.File("j.db")}"]);   // refused before anything binds
+        AssertShortError(seed, (int)ExitCode.ArgumentError, "--device cuda: this build has no CUDA backend");
     }
 
     static int FreePort()
