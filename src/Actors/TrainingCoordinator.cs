@@ -137,7 +137,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Command<WorkerLeft>(m => Execute(core.WorkerLeft(m)));
         Command<WorkerRestarted>(m => Execute(core.WorkerRestarted(m)));
         Command<ReloadWorker>(_ => Execute(core.Reload()));
-        Command<Terminated>(t => Execute(core.Fail($"{t.ActorRef.Path.Name} stopped after repeated failures")));
+        Command<Terminated>(t => Execute(core.Fail(StoppedAfterFailures(t.ActorRef))));
         Operations();
     }
 
@@ -246,12 +246,18 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     /// <summary>Supervision: a worker fault (device error, OOM, injected) is retried: restart, reload the newest
     /// checkpoint and redo the steps since, at most 3 times a minute (then the worker stops and the run fails).
     /// Bad data or a missing/corrupt file cannot be fixed by retrying: escalate. Each restart is counted per child.</summary>
-    protected override SupervisorStrategy SupervisorStrategy() =>
+    protected override SupervisorStrategy SupervisorStrategy() => supervision ??=
         new RestartCountingStrategy<ChildRestarted>(c => new ChildRestarted(c), 3, TimeSpan.FromMinutes(1), ex => ex switch
         {
             InvalidDataException or FileNotFoundException or DirectoryNotFoundException => Directive.Escalate,
             _ => Directive.Restart,
         });
+
+    RestartCountingStrategy<ChildRestarted>? supervision;
+
+    /// <summary>What the run says when a child stopped after too many restarts: its name and its last failure.</summary>
+    string StoppedAfterFailures(IActorRef child) =>
+        $"{child.Path.Name} stopped after repeated failures{(supervision?.LastCause(child.Path.Name) is { } cause ? $" (last: {cause})" : "")}";
 
     protected override void PreRestart(Exception reason, object message)
     {

@@ -42,6 +42,9 @@ public sealed record TrainingSettings
     public int Threads { get; init; }
     /// <summary>Checkpoints kept on disk (the newest K).</summary>
     public int KeepCheckpoints { get; init; } = 3;
+    /// <summary>Skip training-data lines that are not valid samples (reported) instead of failing on the first, as
+    /// <c>data prepare --skip-bad-lines</c>. Not part of <see cref="Identity"/> (like the data's path); written only when set.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool SkipBadLines { get; init; }
     /// <summary>Initial weights (the previous stage's output, <see cref="Stages.TrainingStage.InitFrom"/>), or null for a fresh init from <see cref="Seed"/>.</summary>
     public string? InitFrom { get; init; }
     /// <summary>A MiniMind resume file (--from-resume) a fresh run starts from: its weights and AdamW state, at
@@ -93,7 +96,7 @@ public sealed record TrainingSettings
     /// <summary>The fields that must match for a journal to belong to this run (paths and logging may differ).</summary>
     public string Identity() => JsonSerializer.Serialize(this with
     {
-        RunDir = "", LogInterval = 0, SaveInterval = 0, KeepCheckpoints = 0, Threads = 0, Device = "", Dtype = "", DataPath = Path.GetFileName(DataPath),
+        RunDir = "", LogInterval = 0, SaveInterval = 0, KeepCheckpoints = 0, SkipBadLines = false, Threads = 0, Device = "", Dtype = "", DataPath = Path.GetFileName(DataPath),
         TokenizerPath = "", InitFrom = InitFrom is null ? null : Path.GetFileName(InitFrom),
         FrozenModelPath = FrozenModelPath is null ? null : Path.GetFileName(FrozenModelPath),
         ResumeFrom = ResumeFrom is null ? null : Path.GetFileName(ResumeFrom),

@@ -15,7 +15,7 @@ sealed record ControlBinding(string? Address, bool Explicit, string? Token)
     public static ControlBinding Parse(string? value, bool isExplicit, string? token)
     {
         if (value is null || value.Equals("off", StringComparison.OrdinalIgnoreCase)) return new(null, isExplicit, token);
-        var address = value.EndsWith(":0", StringComparison.Ordinal) ? value : Commands.NodeCommands.CheckHostPort(value, "--control");
+        var address = Commands.NodeCommands.CheckHostPort(value, "--control", anyPort: true);
         ControlAuth.ValidateBinding(NodeHost.ControlHostName(address), token);
         return new(address, isExplicit, token);
     }

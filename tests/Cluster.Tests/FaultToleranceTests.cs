@@ -30,6 +30,7 @@ public class FaultToleranceTests
         var r = await TestRuns.RunAsync(TestRuns.Tiny(dir, 8, 2), faults: new FaultPlan(3, 3, 3, 3, 3));
         Assert.Equal(Outcome.Failed, r.Finished.Outcome);
         Assert.Contains("repeated failures", r.Finished.Message);
+        Assert.Contains("(last: InjectedFaultException: injected fault at step 3)", r.Finished.Message);   // the cause is named
     }
 
     [Fact]

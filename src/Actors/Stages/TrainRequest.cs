@@ -54,6 +54,8 @@ public sealed record TrainRequest
     /// <summary>MiniMind's --from_resume: a MiniMind *_resume.pth to continue from (model, AdamW state, step, epoch), or
     /// "1" for &lt;save_weight&gt;_&lt;hidden&gt;[_moe]_resume.pth where MiniMind keeps it. Default: none.</summary>
     public string? FromResume { get; init; }
+    /// <summary>Skip (and report) training-data lines that are not valid samples instead of failing. Default: false.</summary>
+    public bool? SkipBadLines { get; init; }
     /// <summary>lora only. Default: lora_medical.</summary>
     public string? LoraName { get; init; }
     /// <summary>dpo only.</summary>

@@ -65,6 +65,7 @@ public static class TrainRequestResolver
             Threads = threads,
             Dtype = DtypeChoice.Resolve(r.Dtype ?? "auto", r.Device ?? "cpu", model.HiddenSize).Name,
             KeepCheckpoints = r.KeepCheckpoints ?? 3,
+            SkipBadLines = r.SkipBadLines ?? false,
             InitFrom = FromWeight.Resolve(r.FromWeight, stage, dir, model),
             SaveWeight = r.SaveWeight,
             LoraName = r.LoraName ?? "lora_medical",
@@ -128,6 +129,11 @@ public static class TrainRequestResolver
         if (!File.Exists(s.DataPath)) throw new FileNotFoundException($"training data not found: {s.DataPath}", s.DataPath);
         if (!File.Exists(s.TokenizerPath)) throw new FileNotFoundException($"tokenizer not found: {s.TokenizerPath}", s.TokenizerPath);
         if (s.GradClip <= 0) throw new ArgumentException("--grad-clip must be > 0");
+        var vocab = MiniMind.Model.Tokenizer.BpeTokenizer.FromFile(s.TokenizerPath).VocabSize;
+        if (s.Config.VocabSize < vocab)
+            throw new InvalidDataException(
+                $"{(File.Exists(configName) ? configName : $"config preset '{configName}'")}: vocab_size {s.Config.VocabSize} is smaller than the tokenizer's " +
+                $"{vocab} tokens ({s.TokenizerPath}): token ids up to {vocab - 1} would be out of range. HINT: set vocab_size to at least {vocab}.");
         if (fromWeight is not null && s.InitFrom is { } weights) FromWeight.Check(fromWeight, weights, s.Config);
         else if (s.InitFrom is { } init && !File.Exists(init))
         {

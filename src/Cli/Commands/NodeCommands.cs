@@ -69,7 +69,7 @@ public static class NodeCommands
                 Host = parse.GetValue(host)!,
                 Port = CheckPort(parse.GetValue(port), "--port"),
                 BulkPort = BulkPortOf(parse.GetValue(bulkPort)),
-                Control = parse.GetValue(control)!,
+                Control = CheckHostPort(parse.GetValue(control)!, "--control", anyPort: true),
                 ControlToken = parse.GetValue(controlToken),
                 Journal = JournalSpec.Parse(parse.GetValue(journal), "runs/cluster"),
                 Device = ParseDevice(parse.GetValue(device)),
@@ -78,6 +78,7 @@ public static class NodeCommands
                 TrainRequests = new TrainRequests(DefaultPaths.Resolve),
                 Hooks = TestHooks.FromEnvironment(),
             };
+            if (options.Device is { } local) DeviceCheck.Validate(local);
             WarmUpTorch(options.Device ?? "cpu");   // the coordinator's replica
             await using var node = await NodeHost.StartAsync(options, ct);
             ctx.Out.WriteLine($"seed up: {node.SelfAddress} | control {node.ControlUrl} | journal {options.Journal.Display} | local worker {options.Device ?? "none"} | bulk {node.BulkEndpoint}");
@@ -112,7 +113,7 @@ public static class NodeCommands
                 Port = parse.GetValue(port) == 0 ? 0 : CheckPort(parse.GetValue(port), "--port"),
                 BulkPort = BulkPortOf(parse.GetValue(bulkPort)),
                 Seed = CheckHostPort(parse.GetValue(seed)!, "--seed"),
-                Control = parse.GetValue(control) is { } c ? CheckHostPort(c, "--control") : null,
+                Control = parse.GetValue(control) is { } c ? CheckHostPort(c, "--control", anyPort: true) : null,
                 ControlToken = parse.GetValue(controlToken),
                 TrainRequests = new TrainRequests(DefaultPaths.Resolve),
                 Device = ParseDevice(parse.GetValue(device)),
@@ -120,6 +121,7 @@ public static class NodeCommands
                 Timing = ParseTiming(parse.GetValue(timing)!),
                 Hooks = TestHooks.FromEnvironment(),
             };
+            DeviceCheck.Validate(options.Device!);
             WarmUpTorch(options.Device!);
             // A worker cut off from the seed is downed by the split-brain resolver (the seed's side survives): it then
             // starts a fresh actor system and joins the seed again, as often as it takes.
@@ -174,11 +176,38 @@ public static class NodeCommands
     static int CheckPort(int port, string option) =>
         port is > 0 and < 65536 ? port : throw new ArgumentException($"{option} {port}: expected a TCP port (1-65535)");
 
-    internal static string CheckHostPort(string value, string option)
+    /// <summary>A host:port value in its canonical spelling: <c>host:port</c>, <c>1.2.3.4:port</c>, <c>[v6]:port</c>, or
+    /// an unbracketed IPv6 address whose last colon separates the port (<c>::1:5470</c>). An IPv4-mapped IPv6 address
+    /// (<c>::ffff:127.0.0.1</c>) becomes its IPv4 address; other IPv6 addresses come back bracketed, as URLs need them.
+    /// Anything else is an <see cref="ArgumentException"/> naming <paramref name="option"/>. Port 0 (any free port) only
+    /// with <paramref name="anyPort"/>.</summary>
+    internal static string CheckHostPort(string value, string option, bool anyPort = false)
     {
-        var i = value.LastIndexOf(':');
-        if (i <= 0 || !int.TryParse(value[(i + 1)..], System.Globalization.CultureInfo.InvariantCulture, out var p) || p is <= 0 or > 65535)
-            throw new ArgumentException($"{option} {value}: expected host:port");
-        return value;
+        ArgumentException Bad(string why) => new($"{option} {value}: {why}");
+        var v = value.Trim();
+        string host, port;
+        if (v.StartsWith('['))
+        {
+            var close = v.IndexOf(']', StringComparison.Ordinal);
+            if (close < 0) throw Bad("expected [IPv6 address]:port (no closing ']')");
+            if (close + 1 >= v.Length || v[close + 1] != ':') throw Bad("expected [IPv6 address]:port (no port after ']')");
+            (host, port) = (v[1..close], v[(close + 2)..]);
+            if (!System.Net.IPAddress.TryParse(host, out var inBrackets) || inBrackets.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+                throw Bad($"'{host}' is not an IPv6 address");
+        }
+        else
+        {
+            var i = v.LastIndexOf(':');
+            if (i <= 0) throw Bad("expected host:port");
+            (host, port) = (v[..i], v[(i + 1)..]);
+            if (host.Contains(':') && !System.Net.IPAddress.TryParse(host, out _))
+                throw Bad($"'{host}' is not an IPv6 address (write [address]:port)");
+        }
+        if (!int.TryParse(port, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var p) || p > 65535 || (p == 0 && !anyPort))
+            throw Bad($"'{port}' is not a TCP port (expected host:port, port 1-65535{(anyPort ? " or 0 for any free port" : "")})");
+        if (host.Length == 0) throw Bad("expected host:port (no host)");
+        if (System.Net.IPAddress.TryParse(host, out var ip) && host.Contains(':'))
+            host = ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4().ToString() : $"[{ip}]";
+        return $"{host}:{p.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
     }
 }

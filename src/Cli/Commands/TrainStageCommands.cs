@@ -50,7 +50,9 @@ public static class TrainStageCommands
         var v = Build(stage, description);
         v.Command.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
         {
-            var r = TrainRequestResolver.Resolve(v.Request(parse), DefaultPaths.Resolve);
+            var request = v.Request(parse);
+            DeviceCheck.Validate(request.Device ?? "cpu");   // CUDA asked of a build or machine without it: exit 2 now, not a failing worker
+            var r = TrainRequestResolver.Resolve(request, DefaultPaths.Resolve);
             var journalSpec = JournalSpec.Parse(parse.GetValue(v.Journal), r.Settings.RunDir);
             var control = ControlBinding.Parse(parse.GetValue(v.Control), parse.GetResult(v.Control) is { Implicit: false }, parse.GetValue(v.ControlToken));
             return await RunAsync(ctx, r.Settings, journalSpec, control, r.ConfigName, r.TrainConfigSources, r.FrozenHeader, ct);
@@ -111,6 +113,10 @@ public static class TrainStageCommands
         };
         var controlToken = NodeCommands.ControlToken();
         var keep = new Option<int>("--keep-checkpoints") { Description = "Checkpoints kept. Default: 3.", DefaultValueFactory = _ => 3 };
+        var skipBadLines = new Option<bool>("--skip-bad-lines")
+        {
+            Description = "Skip training-data lines that are not valid samples and report them, instead of stopping at the first (as data prepare). Default: off.",
+        };
         // stage-specific
         var loraName = new Option<string>("--lora-name") { Description = "LoRA adapter name: the output is lora/<name>_<hidden>.pth. Default: lora_medical.", DefaultValueFactory = _ => "lora_medical" };
         var beta = new Option<double?>("--beta") { Description = "DPO β. Default: 0.1." };
@@ -122,7 +128,7 @@ public static class TrainStageCommands
         var cmd = new Command(name, description)
         {
             config, data, tokenizer, runDir, trainConfig, maxSteps, epochs, batch, seq, accum, lr, save, logEvery, seed, deterministic, device, threads, dtype, journal, keep,
-            control, controlToken,
+            skipBadLines, control, controlToken,
         };
         var minimind = new TrainModelOptions();
         foreach (var option in minimind.All) cmd.Options.Add(option);
@@ -157,6 +163,7 @@ public static class TrainStageCommands
             Threads = parse.GetValue(threads),
             Dtype = parse.GetValue(dtype),
             KeepCheckpoints = parse.GetValue(keep),
+            SkipBadLines = parse.GetResult(skipBadLines) is { Implicit: false } ? parse.GetValue(skipBadLines) : null,
             LoraName = stage == TrainingStage.Lora ? parse.GetValue(loraName) : null,
             Beta = parse.GetValue(beta),
             Teacher = parse.GetValue(teacher),
@@ -197,6 +204,9 @@ public static class TrainStageCommands
         if (s.Stage == TrainingStage.Distill.Name) o.WriteLine(FormattableString.Invariant($"  distill  : loss = {s.Alpha}·CE + {1 - s.Alpha}·T²·KL, T {s.Temperature}"));
         o.WriteLine($"  hyperparameters from: {(trainConfigs.Count == 0 ? "built-in MiniMind defaults" : string.Join(" + ", trainConfigs))}, then flags");
         o.Flush();
+        // The data is prepared (or its prepared copy checked) before the node starts: a malformed line is one error naming
+        // file and line (exit 3), not a coordinator failure; lines skipped with --skip-bad-lines are reported here.
+        StageData.Prepare(s, line => ctx.Error.WriteLine(line));
 
         var clock = Stopwatch.StartNew();
         // A terminal gets a progress bar (with ETA) under the step lines; a file or pipe gets the plain lines only.

@@ -19,7 +19,7 @@ public static class ControlAuth
     /// <summary>True for localhost and loopback addresses (127.0.0.0/8, ::1).</summary>
     public static bool IsLoopback(string host) =>
         host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
-        || (IPAddress.TryParse(host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
+        || (IPAddress.TryParse(host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip));
 
     /// <summary>Refuses a non-loopback binding without a token (ArgumentException naming the flag).</summary>
     public static void ValidateBinding(string host, string? token)

@@ -48,4 +48,31 @@ public sealed class TrainRequestTests
         var e = Assert.Throws<ArgumentException>(() => TrainRequestResolver.Resolve(request, Locate));
         Assert.StartsWith(message, e.Message);
     }
+
+    [Fact]
+    public void A_config_whose_vocab_size_is_below_the_tokenizers_is_bad_input_naming_file_and_field()
+    {
+        var dir = Directory.CreateTempSubdirectory("minimind-request-").FullName;
+        var config = Path.Combine(dir, "small-vocab.json");
+        File.WriteAllText(config, """{"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 100}""");
+        var request = new TrainRequest { Stage = "pretrain", Config = config, RunDir = dir };
+        var e = Assert.Throws<InvalidDataException>(() => TrainRequestResolver.Resolve(request, Locate));
+        Assert.StartsWith($"{config}: vocab_size 100 is smaller than the tokenizer's 6400 tokens", e.Message, StringComparison.Ordinal);
+        File.WriteAllText(config, """{"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 6400}""");
+        Assert.Equal(6400, TrainRequestResolver.Resolve(request, Locate).Settings.Config.VocabSize);   // equal is fine
+    }
+
+    [Fact]
+    public void Skip_bad_lines_is_a_request_field_that_is_not_part_of_the_runs_identity()
+    {
+        var request = TrainRequest.FromJson("""{"stage":"pretrain","skipBadLines":true}""");
+        Assert.True(request.SkipBadLines);
+        var skipping = TrainRequestResolver.Resolve(request, Locate).Settings;
+        var strict = TrainRequestResolver.Resolve(request with { SkipBadLines = null }, Locate).Settings;
+        Assert.True(skipping.SkipBadLines);
+        Assert.False(strict.SkipBadLines);
+        Assert.Empty(skipping.IdentityDifferences(strict));
+        Assert.True(TrainingSettings.FromJson(skipping.ToJson()).SkipBadLines);
+        Assert.DoesNotContain("SkipBadLines", strict.ToJson(), StringComparison.Ordinal);   // settings journaled before it existed read the same
+    }
 }

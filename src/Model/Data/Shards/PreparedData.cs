@@ -45,37 +45,44 @@ public static class PreparedData
     }
 
     /// <summary>Prepares <paramref name="jsonl"/> unless a valid cache exists; returns the cache directory and
-    /// whether it was (re)built. <paramref name="log"/> receives one line saying which.</summary>
+    /// whether it was (re)built. <paramref name="log"/> receives one line saying which. With
+    /// <paramref name="skipBadLines"/> (as <c>data prepare --skip-bad-lines</c>) lines that are not valid samples are
+    /// skipped; <paramref name="report"/> then hears what was skipped. Without it, a cache prepared by skipping lines is
+    /// not reused (the preparation fails again, naming the first bad line).</summary>
     public static (string Dir, bool Built) Ensure(string jsonl, string tokenizer, DataStage stage, int maxLength, string cacheDir,
-        Action<string>? log = null, Action<DataPrepareProgress>? progress = null, int? threads = null)
+        Action<string>? log = null, Action<DataPrepareProgress>? progress = null, int? threads = null,
+        bool skipBadLines = false, Action<DataPrepareReport>? report = null)
     {
         var sha = DataPreparer.Sha256File(tokenizer);
         var dir = CacheDirFor(jsonl, sha, stage, maxLength, cacheDir);
         var stale = Directory.Exists(dir) ? StaleReason(dir, jsonl, sha, stage, maxLength) : "not prepared yet";
+        if (stale is null && !skipBadLines && ShardManifest.Read(dir).LinesSkipped is > 0 and var skipped)
+            stale = $"it was prepared skipping {skipped} bad lines, and bad lines are not skipped now";
         if (stale is null)
         {
             log?.Invoke($"using prepared data {dir}");
             return (dir, false);
         }
         log?.Invoke($"preparing {jsonl} -> {dir} ({stale})");
-        DataPreparer.Prepare(new DataPrepareOptions
+        var r = DataPreparer.Prepare(new DataPrepareOptions
         {
             Source = jsonl, Tokenizer = tokenizer, Stage = stage, MaxLength = maxLength, OutputDir = dir,
-            Threads = threads ?? Environment.ProcessorCount, Progress = progress,
+            Threads = threads ?? Environment.ProcessorCount, Progress = progress, SkipBadLines = skipBadLines,
         });
+        report?.Invoke(r);
         return (dir, true);
     }
 
     /// <summary>For pretrain/SFT/reason: the prepared dataset, building or rebuilding the cache when needed.</summary>
     public static ShardDataset OpenOrPrepare(string jsonl, string tokenizer, DataStage stage, int maxLength, string cacheDir,
-        Action<string>? log = null, Action<DataPrepareProgress>? progress = null)
+        Action<string>? log = null, Action<DataPrepareProgress>? progress = null, bool skipBadLines = false)
     {
         if (stage == DataStage.Dpo) throw new ArgumentException($"DPO data opens with {nameof(OpenOrPrepareDpo)}");
-        return ShardDataset.Open(Ensure(jsonl, tokenizer, stage, maxLength, cacheDir, log, progress).Dir);
+        return ShardDataset.Open(Ensure(jsonl, tokenizer, stage, maxLength, cacheDir, log, progress, skipBadLines: skipBadLines).Dir);
     }
 
     /// <summary>For DPO: the prepared pairs, building or rebuilding the cache when needed.</summary>
     public static DpoShardDataset OpenOrPrepareDpo(string jsonl, string tokenizer, int maxLength, string cacheDir,
-        Action<string>? log = null, Action<DataPrepareProgress>? progress = null) =>
-        DpoShardDataset.Open(Ensure(jsonl, tokenizer, DataStage.Dpo, maxLength, cacheDir, log, progress).Dir);
+        Action<string>? log = null, Action<DataPrepareProgress>? progress = null, bool skipBadLines = false) =>
+        DpoShardDataset.Open(Ensure(jsonl, tokenizer, DataStage.Dpo, maxLength, cacheDir, log, progress, skipBadLines: skipBadLines).Dir);
 }
