@@ -172,8 +172,7 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
     {
         var s = this with { Restarts = Restarts + 1, Generation = Generation + 1, Pipeline = Pipeline.Loading, Snapshots = Snapshots.Clear(), Schedule = Schedule.Reset() };
         var delay = s.ReloadDelay;
-        return s.Do(new LogWarning($"worker failed ({msg.Reason}); restart {s.Restarts}, reloading in {delay.TotalMilliseconds} ms"),
-                    Say(new TrainingNotice($"warning: worker failed ({msg.Reason}); reloading the newest checkpoint in {delay.TotalMilliseconds:0} ms")),
+        return s.Do(Say(new TrainingNotice($"warning: worker failed ({msg.Reason}); restart {s.Restarts}, reloading the newest checkpoint in {delay.TotalMilliseconds:0} ms")),
                     new ReloadAfter(delay));
     }
 
