@@ -88,6 +88,7 @@ public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithT
             OnWorkerJoined(new WorkerJoined(w, r.Node, r.Device));
         });
         Command<CheckpointWritten>(OnCheckpointWritten);
+        Command<CheckpointWriteFailed>(f => Fail(f.Message));   // a full disk: exit 4, the newest checkpoint intact
         Command<WeightsExported>(OnWeightsExported);
         Command<WorkerRestarted>(OnWorkerRestarted);
         Command<ReloadWorker>(_ => Reload());
@@ -201,7 +202,7 @@ public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithT
             return;
         }
         loader = Context.ActorOf(DataLoader.Props(dataset, plan, settings.Seed), "data-loader");
-        writer = Context.ActorOf(CheckpointWriter.Props(settings.CheckpointDir, checkpointWriteDelay), "checkpoint-writer");
+        writer = Context.ActorOf(CheckpointWriter.Props(settings.CheckpointDir, checkpointWriteDelay, CheckpointRun.Of(settings, plan.SampleCount, plan.TotalSteps)), "checkpoint-writer");
         worker = Context.ActorOf(GpuWorker.Props(Context.System, settings, faults), "worker-0");
         aggregator = Context.ActorOf(GradientAggregator.Props(), "gradient-aggregator");
         dispatch.Attach(worker, aggregator);
