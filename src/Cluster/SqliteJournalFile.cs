@@ -46,8 +46,8 @@ public static class SqliteJournalFile
         var validFor = BinaryPrimitives.ReadUInt32BigEndian(head.AsSpan(92));
         if (pageSize < 512 || (pageSize & (pageSize - 1)) != 0)
             return new(JournalFileState.Corrupt, file, "not a SQLite database (bad page size)");
-        // The header's page count is valid when its version-valid-for equals the change counter (SQLite file format §1.3.7).
-        if (validFor == changeCounter && pages > 0 && info.Length < (long)pages * pageSize && !File.Exists(file + "-wal"))
+        // The header's page count is valid (a hot rollback journal or a WAL may still change the file: SQLite's to judge) when its version-valid-for equals the change counter (SQLite file format §1.3.7).
+        if (validFor == changeCounter && pages > 0 && info.Length < (long)pages * pageSize && !File.Exists(file + "-wal") && !File.Exists(file + "-journal"))
             return new(JournalFileState.Corrupt, file, $"truncated: {info.Length} bytes, its header says {(long)pages * pageSize}");
         try
         {
