@@ -25,11 +25,18 @@ public static class JournalPreflight
             JournalFileState.Corrupt => throw Damaged(journal, settings.RunDir, check.Problem),
             JournalFileState.Missing => "is missing",
             JournalFileState.Empty => "is empty",
-            _ => SqliteJournalFile.HasEvents(file, RunIdentity.CoordinatorPersistenceId(settings), RunIdentity.LegacyCoordinatorPersistenceId(settings))
-                ? null : "holds nothing of this run",
+            _ => HoldsRun(file, settings) ? null : "holds nothing of this run",
         };
         if (why is null) return null;
         return JournalRebuild.For(settings, file) is { } run ? new Rebuild(run, why) : null;
+    }
+
+    /// <summary>True when the journal holds events of the run; a journal busy with other runs' writes is taken to hold it
+    /// (nothing is rebuilt then; the node waits for the lock as usual).</summary>
+    static bool HoldsRun(string file, TrainingSettings settings)
+    {
+        try { return SqliteJournalFile.HasEvents(file, RunIdentity.CoordinatorPersistenceId(settings), RunIdentity.LegacyCoordinatorPersistenceId(settings)); }
+        catch (Microsoft.Data.Sqlite.SqliteException e) when (e.SqliteErrorCode is 5 or 6) { return true; }
     }
 
     /// <summary>A seed's journal: a damaged file fails now, before the node starts.</summary>
