@@ -27,6 +27,9 @@ public sealed class CheckpointWriter : ReceiveActor
     /// <see cref="CannotWritePrefix"/>); nothing of it is left on disk. The run cannot go on: it fails with an output error.</summary>
     public sealed record CheckpointWriteFailed(int Generation, string File, string Message);
 
+    /// <summary>The checkpoint just written fits, the next one (as large) will not: a warning for the run's log.</summary>
+    public sealed record CheckpointSpaceLow(string Warning);
+
     public const string NoSpacePrefix = "no space left writing ";
     public const string CannotWritePrefix = "cannot write checkpoint ";
 
@@ -109,8 +112,8 @@ public sealed class CheckpointWriter : ReceiveActor
         if (left < needed && !warnedNextWontFit)
         {
             warnedNextWontFit = true;
-            log.Warning("the next checkpoint will not fit: it needs {0} MB, {1} MB free on the filesystem of {2}; free space or the run stops at its next save (exit 4)",
-                DiskSpace.Mb(needed), left / (1 << 20), Path.GetFullPath(directory));
+            sender.Tell(new CheckpointSpaceLow($"warning: the next checkpoint will not fit: it needs {DiskSpace.Mb(needed)} MB, {left / (1 << 20)} MB free " +
+                $"on the filesystem of {Path.GetFullPath(directory)}; free space, or the run stops at its next save (exit 4)"));
         }
         else if (left >= needed) warnedNextWontFit = false;
     }

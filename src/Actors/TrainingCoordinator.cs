@@ -89,6 +89,7 @@ public sealed partial class TrainingCoordinator : ReceivePersistentActor, IWithT
         });
         Command<CheckpointWritten>(OnCheckpointWritten);
         Command<CheckpointWriteFailed>(f => Fail(f.Message));   // a full disk: exit 4, the newest checkpoint intact
+        Command<CheckpointSpaceLow>(w => listener.Tell(new TrainingNotice(w.Warning)));
         Command<WeightsExported>(OnWeightsExported);
         Command<WorkerRestarted>(OnWorkerRestarted);
         Command<ReloadWorker>(_ => Reload());
