@@ -113,6 +113,8 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Command<GradientAggregator.StepReduced>(r => Execute(core.Reduced(r)));
         Command<Snapshotted>(m => { Seen(); Execute(core.Snapshotted(m)); });
         Command<CheckpointWritten>(m => { Seen(work: true); health = health.CheckpointWrite(m.Elapsed); Execute(core.CheckpointWritten(m)); });
+        Command<CheckpointWriteFailed>(f => Execute(core.Fail(f.Message)));   // a full disk: exit 4, the newest checkpoint intact
+        Command<CheckpointSpaceLow>(w => core.Crew.Listener.Tell(new TrainingNotice(w.Warning)));
         Command<WeightsExported>(m => { Seen(); Execute(core.Exported(m)); });
         Command<ReplicaReady>(m => Execute(core.ReplicaReady(Sender, m)));
         Command<ReplicaLost>(m => Execute(core.ReplicaLost(Sender, m)));
@@ -187,7 +189,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         var crew = core.Crew with
         {
             Loader = Context.ActorOf(DataLoader.Props(dataset, plan, settings.Seed), "data-loader"),
-            Writer = StartWriter(),
+            Writer = StartWriter(CheckpointRun.Of(settings, plan.SampleCount, plan.TotalSteps)),
             Worker = StartWorker(),
             Aggregator = Context.ActorOf(GradientAggregator.Props(), "gradient-aggregator"),
         };
@@ -195,7 +197,8 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Execute(core.Begin(plan, dataset.Count, crew));
     }
 
-    IActorRef StartWriter() => Context.ActorOf(CheckpointWriter.Props(settings.CheckpointDir, checkpointWriteDelay), "checkpoint-writer");
+    IActorRef StartWriter(CheckpointRun? run = null) =>
+        Context.ActorOf(CheckpointWriter.Props(settings.CheckpointDir, checkpointWriteDelay, run), "checkpoint-writer");
 
     IActorRef StartWorker() => Context.Watch(Context.ActorOf(GpuWorker.Props(Context.System, settings, faults), "worker-0"));
 

@@ -27,6 +27,8 @@ public static class HelpExamples
         ["tokenizer"] = ["minimind tokenizer encode --tokenizer dataset/tokenizer/tokenizer.json --in dataset/pretrain.jsonl --out ids.jsonl"],
         ["tokenizer encode"] = ["minimind tokenizer encode --tokenizer dataset/tokenizer/tokenizer.json --in dataset/pretrain.jsonl --out ids.jsonl"],
         ["tokenizer decode"] = ["minimind tokenizer decode --tokenizer dataset/tokenizer/tokenizer.json --in ids.jsonl --out text.jsonl"],
+        ["run"] = ["minimind run repair --run-dir runs/default"],
+        ["run repair"] = ["minimind run repair --run-dir runs/default", "minimind run repair --run-dir runs/a --journal sqlite:runs/shared/journal.db"],
         ["node"] = ["minimind node seed --port 4053 --device cpu", "minimind node worker --seed 10.0.0.1:4053 --device cuda:0"],
         ["node seed"] = ["minimind node seed --port 4053 --device cpu", "minimind node seed --port 4053 --control 0.0.0.0:5470 --control-token \"$TOKEN\" --journal postgres:\"Host=db;Username=minimind\""],
         ["node worker"] = ["minimind node worker --seed 10.0.0.1:4053 --device cuda:0", "minimind node worker --seed 127.0.0.1:4053 --device cpu --threads 2 --control 127.0.0.1:5471"],

@@ -11,10 +11,19 @@ namespace MiniMind.Cli;
 /// <item><c>MINIMIND_TEST_FAULT_STEPS</c>: comma-separated steps at which the worker throws (an injected fault).</item>
 /// <item><c>MINIMIND_TEST_CHECKPOINT_WRITE_DELAY_MS</c>: a pause in the middle of every checkpoint file write.</item>
 /// <item><c>MINIMIND_TEST_COMPUTE_DELAY_MS</c>: a delay before each micro-batch a worker node computes.</item>
+/// <item><c>MINIMIND_TEST_FREE_BYTES</c>: the free space every checkpoint write sees (a full disk where no small
+/// filesystem can be mounted, i.e. when the tests do not run as root).</item>
 /// </list></summary>
 static class TestHooks
 {
-    public static NodeTestHooks FromEnvironment() => new()
+    public static NodeTestHooks FromEnvironment()
+    {
+        if (long.TryParse(Environment.GetEnvironmentVariable("MINIMIND_TEST_FREE_BYTES"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var free))
+            MiniMind.Actors.Checkpoints.DiskSpace.Available = _ => free;
+        return Hooks();
+    }
+
+    static NodeTestHooks Hooks() => new()
     {
         Faults = new FaultPlan(Longs("MINIMIND_TEST_FAULT_STEPS")),
         CheckpointWriteDelay = TimeSpan.FromMilliseconds(Int("MINIMIND_TEST_CHECKPOINT_WRITE_DELAY_MS")),

@@ -9,6 +9,9 @@ public sealed record JournalSpec(string Provider, string ConnectionString, strin
 
     public bool IsPostgres => Provider == PostgresProvider;
 
+    /// <summary>The SQLite journal's file (absolute), or null for PostgreSQL.</summary>
+    public string? SqliteFile { get; init; }
+
     public static JournalSpec Parse(string? spec, string runDir)
     {
         var s = string.IsNullOrWhiteSpace(spec) ? "sqlite" : spec.Trim();
@@ -29,6 +32,6 @@ public sealed record JournalSpec(string Provider, string ConnectionString, strin
         var full = Path.GetFullPath(file);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         // Several runs (processes) may share one file: a writer waits up to 60 s for another's lock instead of failing.
-        return new JournalSpec(SqliteProvider, $"Data Source={full};Default Timeout=60", $"sqlite {full}");
+        return new JournalSpec(SqliteProvider, $"Data Source={full};Default Timeout=60", $"sqlite {full}") { SqliteFile = full };
     }
 }

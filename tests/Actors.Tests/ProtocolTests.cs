@@ -71,6 +71,38 @@ public class ProtocolTests
     }
 
     [Fact]
+    public void A_checkpoint_carries_its_run_and_a_version_1_file_without_one_still_loads()
+    {
+        var settings = new TrainingSettings { RunDir = "/somewhere/run", DataPath = "/data/pretrain.jsonl", MaxSteps = 24 };
+        var run = CheckpointRun.Of(settings, 22000, 24);
+        var bytes = new TrainingCheckpoint(12, [1, 2, 3], [4, 5], [6]) { Run = run }.ToBytes();
+        Assert.Equal(bytes.Length, new TrainingCheckpoint(12, [1, 2, 3], [4, 5], [6]) { Run = run }.ByteSize);
+        var back = TrainingCheckpoint.FromBytes(bytes, "t");
+        Assert.Equal(run, back.Run);
+        // the run's identity has no paths: the same run in another dir writes the same bytes
+        Assert.Equal(bytes, new TrainingCheckpoint(12, [1, 2, 3], [4, 5], [6]) { Run = CheckpointRun.Of(settings with { RunDir = "/elsewhere" }, 22000, 24) }.ToBytes());
+        Assert.Equal(settings.Identity(), back.Run!.Settings("/elsewhere").Identity());
+        Assert.Equal("/elsewhere", back.Run.Settings("/elsewhere").RunDir);
+
+        // version 1: magic, u32 1, i64 step, three sections, SHA-256
+        using var ms = new MemoryStream();
+        using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write("MMACKPT1"u8);
+            w.Write(1u);
+            w.Write(7L);
+            foreach (var section in new byte[][] { [1], [2, 3], [4] }) { w.Write((long)section.Length); w.Write(section); }
+        }
+        var body = ms.ToArray();
+        var v1 = TrainingCheckpoint.FromBytes([.. body, .. System.Security.Cryptography.SHA256.HashData(body)], "v1");
+        Assert.Equal(7, v1.Step);
+        Assert.Equal([2, 3], v1.Optimizer);
+        Assert.Null(v1.Run);
+        Assert.Equal(12, TrainingCheckpoint.StepOf("step_00000012.ckpt"));
+        Assert.Null(TrainingCheckpoint.StepOf("step_00000012.ckpt.tmp"));
+    }
+
+    [Fact]
     public async Task An_atomic_write_leaves_no_temp_file_and_replaces_the_target()
     {
         var dir = Directory.CreateTempSubdirectory("ckpt-write").FullName;

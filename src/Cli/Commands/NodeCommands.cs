@@ -79,6 +79,7 @@ public static class NodeCommands
                 Hooks = TestHooks.FromEnvironment(),
             };
             if (options.Device is { } local) DeviceCheck.Validate(local);
+            JournalPreflight.ThrowIfDamaged(options.Journal, "<run-dir>");   // exit 3 now, not at some step of some run
             WarmUpTorch(options.Device ?? "cpu");   // the coordinator's replica
             await using var node = await NodeHost.StartAsync(options, ct);
             ctx.Out.WriteLine($"seed up: {node.SelfAddress} | control {node.ControlUrl} | journal {options.Journal.Display} | local worker {options.Device ?? "none"} | bulk {node.BulkEndpoint}");

@@ -185,6 +185,9 @@ public static class TrainStageCommands
         using var signals = new StopSignals(ctx.Error);
         using var runDirLock = RunDirLock.Acquire(s.RunDir);   // a second `train` on this run dir fails here, naming the holder
         var (address, note) = control.Resolve();   // an explicitly given busy port fails here, before anything starts
+        // A damaged journal fails here (exit 3, naming the file and `minimind run repair`); a missing or empty one is
+        // rebuilt from the checkpoints once the node is up, before the run starts.
+        var rebuild = JournalPreflight.ForTraining(journal, s);
         TorchRuntime.SetThreads(s.Threads);
         var cfg = s.Config;
         var o = ctx.Out;
@@ -270,6 +273,11 @@ public static class TrainStageCommands
                 : "  control  : off");
             o.Flush();
         }
+        if (rebuild is not null)
+        {
+            await node.RebuildJournalAsync(rebuild.Run, TimeSpan.FromMinutes(1));
+            ctx.Error.WriteLine(rebuild.Warning(journal.SqliteFile!));
+        }
         if (journal == JournalSpec.Parse("sqlite", s.RunDir) &&
             await node.AdoptLegacyJournalAsync(s, TimeSpan.FromMinutes(1)) is > 0 and var adopted)
             ctx.Error.WriteLine($"journal: adopted this run dir's {adopted} events journaled by an older minimind under {RunIdentity.LegacyCoordinatorPersistenceId(s)}");
@@ -298,6 +306,10 @@ public static class TrainStageCommands
             default:
                 o.WriteLine(last);
                 o.Flush();
+                // a checkpoint that could not be written (a full disk): the output is the problem, not the journal
+                if (CheckpointWriter.IsWriteFailure(finished.Message)) throw new CliException(ExitCode.OutputError, finished.Message);
+                if (journal.SqliteFile is not null && JournalPreflight.IsDamage(finished.Message))
+                    throw new CliException(ExitCode.InputError, JournalPreflight.Damaged(journal, s.RunDir, finished.Message).Message);
                 var hint = finished.Message.StartsWith("journal", StringComparison.Ordinal)
                     ? $" HINT: check that the journal ({journal.Display}) is reachable, then re-run the same command to resume." : "";
                 throw new CliException(ExitCode.Error, $"training failed: {finished.Message}.{hint}");

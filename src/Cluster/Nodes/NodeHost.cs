@@ -141,6 +141,11 @@ public sealed class NodeHost : IAsyncDisposable
             .Ask<int>(LocalRun.RunJournalCopier.Copy.Instance, timeout);
     }
 
+    /// <summary>Writes a journal rebuilt from checkpoints (<see cref="JournalRebuild"/>) under its persistence id, if the
+    /// journal holds nothing under it yet; returns the number of events written (0: it already held some).</summary>
+    public Task<int> RebuildJournalAsync(RebuiltRun run, TimeSpan timeout) =>
+        System.ActorOf(LocalRun.RunJournalCopier.Props(run.PersistenceId, run.Events)).Ask<int>(LocalRun.RunJournalCopier.Copy.Instance, timeout);
+
     /// <summary>Starts a run on this node (a seed) and follows it: its reports, with the run's rates, go to
     /// <paramref name="report"/> (on an actor's thread); <see cref="LocalRun.Finished"/> completes when it ends.
     /// <c>minimind train</c> and the tests.</summary>
