@@ -49,9 +49,27 @@ public static class SqliteJournalFile
         // The header's page count is valid (a hot rollback journal or a WAL may still change the file: SQLite's to judge) when its version-valid-for equals the change counter (SQLite file format §1.3.7).
         if (validFor == changeCounter && pages > 0 && info.Length < (long)pages * pageSize && !File.Exists(file + "-wal") && !File.Exists(file + "-journal"))
             return new(JournalFileState.Corrupt, file, $"truncated: {info.Length} bytes, its header says {(long)pages * pageSize}");
+        // A hot rollback journal (or a WAL) left by a kill would be rolled back (or checkpointed) into the file by any
+        // connection that opens it: check a copy then, so that a file found damaged is left exactly as it was.
+        var companions = Companions.Where(c => File.Exists(file + c)).ToList();
+        if (companions.Count == 0) return QuickCheck(file, file);
+        var dir = Directory.CreateTempSubdirectory("minimind-journal-check-");
         try
         {
-            using var c = Open(file);
+            var copy = Path.Combine(dir.FullName, Path.GetFileName(file));
+            File.Copy(file, copy);
+            foreach (var c in companions) File.Copy(file + c, copy + c);
+            return QuickCheck(copy, file);
+        }
+        finally { dir.Delete(recursive: true); }
+    }
+
+    /// <summary>SQLite's own verdict on <paramref name="path"/> (<paramref name="file"/>: the name reported).</summary>
+    static JournalFileCheck QuickCheck(string path, string file)
+    {
+        try
+        {
+            using var c = Open(path);
             using var cmd = c.CreateCommand();
             cmd.CommandText = "PRAGMA quick_check(3)";
             using var r = cmd.ExecuteReader();
