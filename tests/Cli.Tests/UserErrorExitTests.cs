@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using MiniMind.Model;
+using MiniMind.Tests.Common;
 using Xunit;
 
 namespace MiniMind.Cli.Tests;
@@ -131,14 +132,6 @@ public sealed class UserErrorExitTests : IDisposable
         AssertShortError(seed, (int)ExitCode.ArgumentError, "--device cuda: this build has no CUDA backend");
     }
 
-    static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        var port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
 
     [Theory]
     [InlineData("::ffff:127.0.0.1:{0}", "http://127.0.0.1:{0}")]
@@ -146,7 +139,7 @@ public sealed class UserErrorExitTests : IDisposable
     [InlineData("[::1]:{0}", "http://[::1]:{0}")]
     public void Control_takes_ipv6_and_ipv4_mapped_loopback_addresses(string control, string url)
     {
-        var port = FreePort();
+        var port = FreePort.Pick();
         var r = Run(Train("--control", string.Format(System.Globalization.CultureInfo.InvariantCulture, control, port)));
         Assert.True(r.ExitCode == 0, r.Out + r.Error);
         Assert.Contains($"  control  : {string.Format(System.Globalization.CultureInfo.InvariantCulture, url, port)} ", r.Out, StringComparison.Ordinal);

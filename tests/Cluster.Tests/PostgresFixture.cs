@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using MiniMind.Tests.Common;
 using Xunit;
 
 namespace MiniMind.Cluster.Tests;
@@ -28,7 +29,7 @@ public sealed class PostgresFixture : IAsyncLifetime
         dir = Path.Combine(Path.GetTempPath(), $"minimind-pg-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dir);
         if (IsRoot) await Run("/bin/chown", $"postgres:postgres {dir}", asPostgres: false);
-        Port = FreePort();
+        Port = FreePort.Pick();
         var data = Path.Combine(dir, "data");
         await Run(Path.Combine(bin, "initdb"), $"-D {data} -U postgres -A trust -E UTF8 --no-sync", asPostgres: IsRoot);
         await Run(Path.Combine(bin, "pg_ctl"),
@@ -42,14 +43,6 @@ public sealed class PostgresFixture : IAsyncLifetime
         finally { try { Directory.Delete(dir, true); } catch (IOException) { } }
     }
 
-    static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        var port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
 
     static async Task Run(string exe, string args, bool asPostgres)
     {
