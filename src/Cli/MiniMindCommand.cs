@@ -20,6 +20,7 @@ public static class MiniMindCommand
         root.Subcommands.Add(Serve.ServeCommand.Create(ctx));
         root.Subcommands.Add(NodeCommands.Create(ctx));
         root.Subcommands.Add(CtlCommand.Create(ctx));
+        root.Subcommands.Add(RunCommands.Create(ctx));
         HelpExamples.Apply(root);
         MiniMindFlags.AddHelp(root);
         RefuseNonFinite(root);
