@@ -13,8 +13,8 @@ namespace MiniMind.Cluster.Metrics;
 /// redone after a resume replaces its row (upsert), and <see cref="Truncate"/> drops the rows past the step a run resumed
 /// from before the redone ones arrive, so the table holds every step exactly once.</item>
 /// <item><c>minimind_metrics_rollup</c>: downsampled views, per bucket of 100 and of 10,000 steps (bucket b = steps
-/// b·N+1 … (b+1)·N): count and min/mean/max of loss, grad norm and step time, mean lr and tokens/s, max RSS. Recomputed
-/// from the raw rows of the buckets each write touches.</item>
+/// b·N+1 … (b+1)·N): count and min/mean/max of loss, grad norm and step time, mean lr and tokens/s, max RSS. Each write
+/// recomputes the buckets it touches: the 100-step ones from their raw rows, the 10,000-step ones from the 100-step ones.</item>
 /// </list>
 /// Size policy: raw rows are kept (about 150 bytes a step: a million steps ≈ 150 MB); a curve over a long run reads
 /// the 10,000-step view (100 rows for a million steps) or the 100-step one (10,000 rows), and the raw rows of the range it zooms into.
@@ -132,25 +132,45 @@ public sealed class MetricsStore
         tx.Commit();
     }
 
-    /// <summary>Recomputes every rollup bucket that holds a step in [<paramref name="from"/>, <paramref name="to"/>].</summary>
-    static void Rollup(DbConnection c, DbTransaction tx, string run, long from, long to)
+    /// <summary>Recomputes every rollup bucket that holds a step in [<paramref name="from"/>, <paramref name="to"/>]: the
+    /// 100-step buckets from the raw rows (at most 100 each), the 10,000-step ones from the 100-step buckets (at most 100
+    /// each, means weighted by count), so a write costs the same at step 10 and at step 999,999.</summary>
+    void Rollup(DbConnection c, DbTransaction tx, string run, long from, long to)
     {
-        foreach (var every in RollupEvery)
+        var real = journal.IsPostgres ? "DOUBLE PRECISION" : "REAL";
+        const string columns = "run, every, bucket, count, loss_min, loss_mean, loss_max, lr_mean, grad_norm_min, grad_norm_mean, grad_norm_max, " +
+                               "tokens_per_second_mean, step_seconds_min, step_seconds_mean, step_seconds_max, rss_bytes_max";
+        const string upsert = """
+            ON CONFLICT (run, every, bucket) DO UPDATE SET count = excluded.count, loss_min = excluded.loss_min,
+              loss_mean = excluded.loss_mean, loss_max = excluded.loss_max, lr_mean = excluded.lr_mean, grad_norm_min = excluded.grad_norm_min,
+              grad_norm_mean = excluded.grad_norm_mean, grad_norm_max = excluded.grad_norm_max,
+              tokens_per_second_mean = excluded.tokens_per_second_mean, step_seconds_min = excluded.step_seconds_min,
+              step_seconds_mean = excluded.step_seconds_mean, step_seconds_max = excluded.step_seconds_max, rss_bytes_max = excluded.rss_bytes_max
+            """;
+        var fine = RollupEvery[0];
+        var (lo, hi) = ((from - 1) / fine, (to - 1) / fine);
+        Execute(c, tx, $"""
+            INSERT INTO {RollupTable} ({columns})
+            SELECT run, @every, (step - 1) / @every, COUNT(*), MIN(loss), AVG(loss), MAX(loss), AVG(lr), MIN(grad_norm), AVG(grad_norm),
+              MAX(grad_norm), AVG(tokens_per_second), MIN(step_seconds), AVG(step_seconds), MAX(step_seconds), MAX(rss_bytes)
+            FROM {Table} WHERE run = @run AND step > @lo * @every AND step <= (@hi + 1) * @every
+            GROUP BY run, 3
+            {upsert}
+            """, ("@run", run), ("@every", (long)fine), ("@lo", lo), ("@hi", hi));
+        for (var level = 1; level < RollupEvery.Count; level++)
         {
-            var (lo, hi) = ((from - 1) / every, (to - 1) / every);
+            var (every, factor) = ((long)RollupEvery[level], (long)(RollupEvery[level] / RollupEvery[level - 1]));
+            (lo, hi) = (lo / factor, hi / factor);
+            string Mean(string column) => $"SUM({column} * count) / CAST(SUM(count) AS {real})";
             Execute(c, tx, $"""
-                INSERT INTO {RollupTable} (run, every, bucket, count, loss_min, loss_mean, loss_max, lr_mean, grad_norm_min, grad_norm_mean,
-                  grad_norm_max, tokens_per_second_mean, step_seconds_min, step_seconds_mean, step_seconds_max, rss_bytes_max)
-                SELECT run, @every, (step - 1) / @every, COUNT(*), MIN(loss), AVG(loss), MAX(loss), AVG(lr), MIN(grad_norm), AVG(grad_norm),
-                  MAX(grad_norm), AVG(tokens_per_second), MIN(step_seconds), AVG(step_seconds), MAX(step_seconds), MAX(rss_bytes)
-                FROM {Table} WHERE run = @run AND step > @lo * @every AND step <= (@hi + 1) * @every
+                INSERT INTO {RollupTable} ({columns})
+                SELECT run, @every, bucket / @factor, SUM(count), MIN(loss_min), {Mean("loss_mean")}, MAX(loss_max), {Mean("lr_mean")},
+                  MIN(grad_norm_min), {Mean("grad_norm_mean")}, MAX(grad_norm_max), {Mean("tokens_per_second_mean")}, MIN(step_seconds_min),
+                  {Mean("step_seconds_mean")}, MAX(step_seconds_max), MAX(rss_bytes_max)
+                FROM {RollupTable} WHERE run = @run AND every = @finer AND bucket >= @lo * @factor AND bucket < (@hi + 1) * @factor
                 GROUP BY run, 3
-                ON CONFLICT (run, every, bucket) DO UPDATE SET count = excluded.count, loss_min = excluded.loss_min,
-                  loss_mean = excluded.loss_mean, loss_max = excluded.loss_max, lr_mean = excluded.lr_mean, grad_norm_min = excluded.grad_norm_min,
-                  grad_norm_mean = excluded.grad_norm_mean, grad_norm_max = excluded.grad_norm_max,
-                  tokens_per_second_mean = excluded.tokens_per_second_mean, step_seconds_min = excluded.step_seconds_min,
-                  step_seconds_mean = excluded.step_seconds_mean, step_seconds_max = excluded.step_seconds_max, rss_bytes_max = excluded.rss_bytes_max
-                """, ("@run", run), ("@every", (long)every), ("@lo", lo), ("@hi", hi));
+                {upsert}
+                """, ("@run", run), ("@every", every), ("@factor", factor), ("@finer", (long)RollupEvery[level - 1]), ("@lo", lo), ("@hi", hi));
         }
     }
 
