@@ -52,6 +52,29 @@ public class MetricsRecordingTests(PostgresFixture postgres)
             Assert.Equal(rows.Select(r => (r.Step, (float)value(r))), scalars.Where(s => s.Tag == tag).OrderBy(s => s.Step).Select(s => (s.Step, s.Value)));
     }
 
+    /// <summary>A worker fault at step 8 reloads the checkpoint of step 4 and redoes steps 5–7: the history and the
+    /// TensorBoard files keep each step once, with the values of a run without the fault (bitwise resume).</summary>
+    [Fact]
+    public async Task Steps_redone_after_a_worker_reload_are_kept_once_with_the_values_of_an_unfaulted_run()
+    {
+        const int steps = 10;
+        var (refDir, dir) = (TestRuns.TempRunDir("metrics-nofault"), TestRuns.TempRunDir("metrics-fault"));
+        var (refSettings, settings) = (TestRuns.Tiny(refDir, steps, 4), TestRuns.Tiny(dir, steps, 4));
+        Assert.Equal(Outcome.Completed, (await TestRuns.RunAsync(refSettings)).Finished.Outcome);
+        var faulted = await TestRuns.RunAsync(settings, faults: new FaultPlan(7));
+        Assert.Equal(Outcome.Completed, faulted.Finished.Outcome);
+        Assert.Contains(faulted.Reports.OfType<TrainingNotice>(), n => n.Text.Contains("redoing from step 4", StringComparison.Ordinal));
+
+        static List<(long, int, double, double, double, long)> Deterministic(TrainingSettings s) =>
+            [.. new MetricsStore(JournalSpec.Parse("sqlite", s.RunDir)).Read(RunIdentity.CoordinatorPersistenceId(s))
+                .Select(r => (r.Step, r.Epoch, r.Loss, r.Lr, r.GradNorm, r.LossTokens))];
+        var expected = Deterministic(refSettings);
+        Assert.Equal(Enumerable.Range(1, steps).Select(s => (long)s), expected.Select(r => r.Item1));
+        Assert.Equal(expected, Deterministic(settings));
+        var losses = TfEvents.Read(Path.Combine(dir, "tensorboard", "pretrain")).Where(x => x.Tag == "train/loss").OrderBy(x => x.Step).ToList();
+        Assert.Equal(expected.Select(r => (r.Item1, (float)r.Item3)), losses.Select(x => (x.Step, x.Value)));
+    }
+
     [Fact]
     public async Task Tensorboard_off_writes_no_event_files_but_keeps_the_history()
     {
