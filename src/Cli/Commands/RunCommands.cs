@@ -27,7 +27,10 @@ public static class RunCommands
         };
         var stage = new Option<string?>("--stage") { Description = "Only this run of the run dir (pretrain, sft, lora-<name>, …). Default: every run in it, oldest first." };
         var format = new Option<string>("--format") { Description = "csv (with a header line) or jsonl (one object per step). Default: csv.", DefaultValueFactory = _ => "csv" };
-        format.AcceptOnlyFromAmong("csv", "jsonl");
+        format.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string>() is not ("csv" or "jsonl") and var v) r.AddError($"--format {v}: expected csv or jsonl");
+        });
         var every = new Option<long>("--every") { Description = "Only steps divisible by N. Default: 1 (every step).", DefaultValueFactory = _ => 1 };
         var from = new Option<long>("--from") { Description = "First step printed. Default: 1.", DefaultValueFactory = _ => 1 };
         var to = new Option<long>("--to") { Description = "Last step printed. Default: the newest.", DefaultValueFactory = _ => long.MaxValue };

@@ -103,7 +103,10 @@ public static class TrainStageCommands
             Description = "TensorBoard event files in <run dir>/tensorboard/<stage> (view: tensorboard --logdir <run dir>/tensorboard): on or off. Default: on.",
             DefaultValueFactory = _ => "on",
         };
-        tensorBoard.AcceptOnlyFromAmong("on", "off");
+        tensorBoard.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string>() is not ("on" or "off") and var v) r.AddError($"--tensorboard {v}: expected on or off");
+        });
         var seed = new Option<ulong>("--seed") { Description = "Init and data-order seed. Default: 42.", DefaultValueFactory = _ => 42 };
         var deterministic = new Option<bool>("--deterministic") { Description = "Bitwise-reproducible CPU training (one torch thread unless --threads is given)." };
         var device = CommonOptions.Device();

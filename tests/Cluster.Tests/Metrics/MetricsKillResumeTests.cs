@@ -122,7 +122,7 @@ public class MetricsKillResumeTests(ITestOutputHelper output)
         Assert.Contains("--every", badEvery.Error, StringComparison.Ordinal);
         var badFormat = Metrics("--run-dir", reference, "--format", "xml");
         Assert.Equal(2, badFormat.ExitCode);
-        Assert.Contains("xml", badFormat.Error, StringComparison.Ordinal);
+        Assert.Contains("--format xml", badFormat.Error, StringComparison.Ordinal);
         var noJournal = Metrics("--run-dir", TestRuns.TempRunDir("metrics-empty"));
         Assert.Equal(3, noJournal.ExitCode);
         Assert.Contains("journal", noJournal.Error, StringComparison.Ordinal);
