@@ -16,6 +16,8 @@ var verbs = new (string Name, string Usage, Func<string[], int> Run)[]
         ActorsBench.Run),
     ("cluster", "cluster [--workers 1,2] [--preset tiny] [--batch 16] [--seq-len 128] [--accumulation 4] [--steps 20] [--warmup 3] [--threads 1] [--port 47480] [--cli src/Cli/bin/Release/net10.0/minimind.dll]",
         ClusterBench.Run),
+    ("metrics", "metrics [--preset tiny] [--batch 16] [--seq-len 128] [--steps 40] [--rows 3000] [--threads 1]",
+        MetricsBench.Run),
     ("gc-stress", "gc-stress [--steps 1000] [--variant dense|moe|both] [--threads 1] [--no-reference]   (set DOTNET_GCgen0size=0x10000 DOTNET_TieredCompilation=0 for the harshest run)",
         GcStressBench.Run),
     ("exchange", "exchange [--params 25829888] [--reps 9] [--frame-kb 1024] [--chunk-mb 4] [--socket-buffer-kb 4096 (0: kernel default)]",

@@ -23,6 +23,8 @@ public sealed class RunManager : ReceivePersistentActor
 
     sealed record Run(RunRequested Request, RunEnded? End);
     sealed record Live(long Step, long Total, double Loss, double Lr, TrainingRate Rate, RunRates Rates, long InputPositionsPerStep, string? Message);
+    /// <summary>The active run's history keys and when its previous step was committed (Stopwatch time).</summary>
+    sealed record History(string PersistenceId, string RunName, string RunDir, bool TensorBoard, long InputPositionsPerStep, TimeSpan LastMark);
 
     readonly CoordinatorFactory coordinatorFactory;
     readonly bool resumeOnRecovery;
@@ -32,6 +34,7 @@ public sealed class RunManager : ReceivePersistentActor
     readonly Dictionary<IActorRef, RegisterWorker> workers = [];
     IActorRef coordinator = ActorRefs.Nobody;
     string? activeRun;
+    History? history;
     /// <summary>The newest membership and run notices (worker joined/left, micro-batches reassigned, …), oldest first.</summary>
     readonly Queue<string> events = new();
 
@@ -65,7 +68,8 @@ public sealed class RunManager : ReceivePersistentActor
         Command<ClusterEvent.IMemberEvent>(_ => { });
         Command<ClusterEvent.CurrentClusterState>(_ => { });
         // a (re)start: the next step is warm-up again, the window starts after it
-        Command<TrainingBegan>(b => Update(l => l with { Step = b.FromStep, Total = b.TotalSteps, Rate = new TrainingRate(), Rates = RunRates.Unknown }).Publish(b));
+        Command<StepMeasured>(OnStepMeasured);
+        Command<TrainingBegan>(b => MarkHistory().Update(l => l with { Step = b.FromStep, Total = b.TotalSteps, Rate = new TrainingRate(), Rates = RunRates.Unknown }).Publish(b));
         Command<TrainingProgress>(p => OnProgress(p).Publish(p));
         Command<TrainingNotice>(n => { Publish(n); log.Info("run {0}: {1}", activeRun, n.Text); Event(n.Text); Update(l => l with { Message = n.Text }); });
         Command<TrainingFinished>(OnFinished);
@@ -150,6 +154,8 @@ public sealed class RunManager : ReceivePersistentActor
     {
         var settings = TrainingSettings.FromJson(request.SettingsJson);
         activeRun = request.RunId;
+        history = new History(RunIdentity.CoordinatorPersistenceId(settings), settings.RunName, settings.RunDir, settings.TensorBoard,
+            TrainingRate.InputPositionsPerStep(settings), System.Diagnostics.Stopwatch.GetElapsedTime(0));
         live[request.RunId] = new Live(0, 0, double.NaN, 0, new TrainingRate(), RunRates.Unknown, TrainingRate.InputPositionsPerStep(settings),
             resumed ? "resuming after a coordinator restart" : null);
         coordinator = Context.ActorOf(coordinatorFactory(request.RunId, settings, Self), $"run-{request.RunId}");
@@ -204,6 +210,26 @@ public sealed class RunManager : ReceivePersistentActor
         });
     }
 
+    RunManager MarkHistory()
+    {
+        if (history is not null) history = history with { LastMark = System.Diagnostics.Stopwatch.GetElapsedTime(0) };
+        return this;
+    }
+
+    /// <summary>A committed step, for the run's durable history: its wall time (since the previous commit, or since training
+    /// began) and the rates of this one step by <see cref="TrainingRate"/>'s definition. Never blocks: the recorder writes.</summary>
+    void OnStepMeasured(StepMeasured m)
+    {
+        if (history is not { } h) return;
+        var now = System.Diagnostics.Stopwatch.GetElapsedTime(0);
+        var seconds = (now - h.LastMark).TotalSeconds;
+        history = h with { LastMark = now };
+        var row = new MetricsRow(m.Step, m.Epoch, m.Loss, m.Lr, m.GradNorm, m.LossTokens,
+            seconds > 0 ? h.InputPositionsPerStep / seconds : 0, seconds > 0 ? m.LossTokens / seconds : 0, seconds,
+            m.ComputeTime.TotalSeconds, Environment.WorkingSet, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        Context.System.EventStream.Publish(new StepRecorded(h.PersistenceId, h.RunName, h.RunDir, h.TensorBoard, row));
+    }
+
     /// <summary>The run's end is journaled before it is published: whoever waits for it (a <c>train</c> process about to
     /// exit) finds it in the journal next time.</summary>
     void OnFinished(TrainingFinished f)
@@ -215,6 +241,8 @@ public sealed class RunManager : ReceivePersistentActor
             Apply(e);
             Update(l => l with { Step = Math.Max(l.Step, e.Step), Message = e.Message });
             Publish(f);
+            if (history is { } h) Context.System.EventStream.Publish(new RunHistoryEnded(h.PersistenceId));
+            history = null;
             Context.Stop(coordinator);
             coordinator = ActorRefs.Nobody;
             activeRun = null;

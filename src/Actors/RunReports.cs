@@ -14,3 +14,20 @@ public sealed record RunReported(string RunId, object Report, RunRates Rates);
 /// <summary>Published on the local EventStream when the <see cref="RunManager"/> stops on a journal failure (it cannot
 /// recover or record runs): a <c>train</c> process waiting for its run reports this and exits.</summary>
 public sealed record RunManagerFailed(string Reason);
+
+/// <summary>One step of a run's history (issue 14), as the metrics store keeps it. <paramref name="Step"/>: steps done
+/// (1-based). <paramref name="TokensPerSecond"/>: <see cref="TrainingRate"/>'s definition for this one step, input
+/// positions (B·A·T) ÷ <paramref name="StepSeconds"/>, the wall time since the previous step was committed (the first step
+/// after a (re)start: since training began). <paramref name="ComputeSeconds"/>: worker-0's compute for the step.
+/// <paramref name="RssBytes"/>: the coordinator process's resident set. <paramref name="WallTimeMs"/>: Unix ms at commit.</summary>
+public sealed record MetricsRow(long Step, int Epoch, double Loss, double Lr, double GradNorm, long LossTokens, double TokensPerSecond,
+    double LossTokensPerSecond, double StepSeconds, double ComputeSeconds, long RssBytes, long WallTimeMs);
+
+/// <summary>Published on the local EventStream by the <see cref="RunManager"/> for every committed step of its active run:
+/// the metrics recorder (src/Cluster/Metrics) keeps it under <paramref name="PersistenceId"/> (the coordinator's) in the
+/// journal's database and, with <paramref name="TensorBoard"/>, in &lt;<paramref name="RunDir"/>&gt;/tensorboard/&lt;<paramref name="RunName"/>&gt;.</summary>
+public sealed record StepRecorded(string PersistenceId, string RunName, string RunDir, bool TensorBoard, MetricsRow Row);
+
+/// <summary>Published by the <see cref="RunManager"/> when a run ends (completed, stopped, failed): the metrics recorder
+/// flushes what it holds of that run.</summary>
+public sealed record RunHistoryEnded(string PersistenceId);

@@ -32,6 +32,8 @@ public sealed record TrainingSettings
     /// <summary>Checkpoint every K optimizer steps.</summary>
     public int SaveInterval { get; init; } = 100;
     public int LogInterval { get; init; } = 10;
+    /// <summary>Write TensorBoard event files into &lt;run dir&gt;/tensorboard (<c>--tensorboard on|off</c>). Default: on.</summary>
+    public bool TensorBoard { get; init; } = true;
     public ulong Seed { get; init; } = 42;
     public bool Deterministic { get; init; }
     public string Device { get; init; } = "cpu";
@@ -96,7 +98,7 @@ public sealed record TrainingSettings
     /// <summary>The fields that must match for a journal to belong to this run (paths and logging may differ).</summary>
     public string Identity() => JsonSerializer.Serialize(this with
     {
-        RunDir = "", LogInterval = 0, SaveInterval = 0, KeepCheckpoints = 0, SkipBadLines = false, Threads = 0, Device = "", Dtype = "", DataPath = Path.GetFileName(DataPath),
+        RunDir = "", LogInterval = 0, TensorBoard = true, SaveInterval = 0, KeepCheckpoints = 0, SkipBadLines = false, Threads = 0, Device = "", Dtype = "", DataPath = Path.GetFileName(DataPath),
         TokenizerPath = "", InitFrom = InitFrom is null ? null : Path.GetFileName(InitFrom),
         FrozenModelPath = FrozenModelPath is null ? null : Path.GetFileName(FrozenModelPath),
         ResumeFrom = ResumeFrom is null ? null : Path.GetFileName(ResumeFrom),

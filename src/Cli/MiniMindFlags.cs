@@ -38,11 +38,17 @@ public static class MiniMindFlags
     /// <summary>MiniMind flags accepted and ignored: whether they take a value, and the note printed once.</summary>
     static readonly IReadOnlyDictionary<string, (bool TakesValue, string Note)> Ignored = new Dictionary<string, (bool, string)>(StringComparer.Ordinal)
     {
-        ["--use_wandb"] = (false, "note: --use_wandb: no wandb/swanlab here; loss, lr, grad norm and tok/s go to the dashboard and /metrics at the control URL in the header"),
+        ["--use_wandb"] = (false, WandbNote("--use_wandb")),
+        ["--use-wandb"] = (false, WandbNote("--use-wandb")),
         ["--wandb_project"] = (true, "note: --wandb_project: ignored (no wandb here; see the dashboard at the control URL)"),
         ["--num_workers"] = (true, "note: --num_workers: ignored; one data-loader actor reads memory-mapped token shards ahead of the steps"),
         ["--use_compile"] = (true, "note: --use_compile: ignored (no torch.compile in TorchSharp)"),
     };
+
+    /// <summary>What --use_wandb does here: every step goes to TensorBoard and the dashboard (issue 14).</summary>
+    public static string WandbNote(string flag) =>
+        $"note: {flag}: no wandb/swanlab service is reachable here; every step's loss, lr, grad norm and tok/s are logged to TensorBoard " +
+        "(tensorboard --logdir <run dir>/tensorboard) and the dashboard at the control URL in the header; export: minimind run metrics --run-dir <run dir>";
 
     /// <summary>MiniMind's --dtype names → ours. MiniMind autocasts to its --dtype on CUDA only (on CPU it trains in
     /// float32 whatever the flag says), so its names mean auto: bf16 where the device computes it natively and the model
@@ -107,7 +113,7 @@ public static class MiniMindFlags
             sb.Append(CultureInfo.InvariantCulture, $"  {string.Join(", ", group.Select(a => a.Key)),-28} = {group.Key}\n");
         sb.Append("  --epochs, --device           as here; --dtype also takes MiniMind's bfloat16/float16 (= auto) and float32 (= fp32)\n");
         sb.Append("  train full_sft, train distillation, train distill_reason = train sft, distill, reason (MiniMind's script names)\n");
-        sb.Append("  --use_wandb, --wandb_project, --num_workers, --use_compile   accepted and ignored (a note says so)");
+        sb.Append("  --use_wandb (TensorBoard + dashboard), --wandb_project, --num_workers, --use_compile   accepted and ignored (a note says so)");
         return sb.ToString();
     }
 

@@ -28,6 +28,8 @@ public sealed record TrainRequest
     public double? LearningRate { get; init; }
     public int? SaveInterval { get; init; }
     public int? LogInterval { get; init; }
+    /// <summary>TensorBoard event files in &lt;run dir&gt;/tensorboard. Default: true.</summary>
+    public bool? TensorBoard { get; init; }
     /// <summary>Default: 42.</summary>
     public ulong? Seed { get; init; }
     public bool? Deterministic { get; init; }

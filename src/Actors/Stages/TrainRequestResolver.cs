@@ -59,6 +59,7 @@ public static class TrainRequestResolver
             MaxSteps = r.MaxSteps ?? 0,
             SaveInterval = r.SaveInterval ?? file.SaveInterval ?? 100,
             LogInterval = r.LogInterval ?? file.LogInterval ?? 10,
+            TensorBoard = r.TensorBoard ?? true,
             Seed = r.Seed ?? 42,
             Deterministic = det,
             Device = r.Device ?? "cpu",

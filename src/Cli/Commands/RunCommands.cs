@@ -1,20 +1,126 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using MiniMind.Actors;
 using MiniMind.Cluster;
+using MiniMind.Cluster.Metrics;
 using MiniMind.Cluster.Nodes;
 
 namespace MiniMind.Cli.Commands;
 
-/// <summary><c>minimind run repair</c>: rebuilds a run dir's SQLite journal from its checkpoints (which carry the run and
-/// the step). A damaged journal is kept beside it as <c>journal.db.corrupt-&lt;UTC time&gt;</c>, never deleted; an
-/// intact one only gains the runs it lacks. Then <c>train</c> with the same flags resumes from the newest checkpoint,
-/// bit for bit.</summary>
+/// <summary><c>minimind run metrics</c>: a run dir's per-step history (issue 14) from the journal's database.
+/// <c>minimind run repair</c>: rebuilds a run dir's SQLite journal from its checkpoints (which carry the run and the
+/// step). A damaged journal is kept beside it as <c>journal.db.corrupt-&lt;UTC time&gt;</c>, never deleted; an intact one
+/// only gains the runs it lacks. Then <c>train</c> with the same flags resumes from the newest checkpoint, bit for bit.</summary>
 public static class RunCommands
 {
     public static Command Create(CliContext ctx)
     {
-        var run = new Command("run", "Maintain a run directory.");
+        var run = new Command("run", "Look at a run dir's recorded history, or repair its journal.");
+        run.Subcommands.Add(Metrics(ctx));
         run.Subcommands.Add(Repair(ctx));
         return run;
+    }
+
+    static Command Metrics(CliContext ctx)
+    {
+        var runDir = new Option<string>("--run-dir") { Description = "The run dir whose steps to print.", Required = true };
+        var journal = new Option<string>("--journal")
+        {
+            Description = "Where the run's journal is: sqlite (journal.db in the run dir), sqlite:<file> or postgres:<connection string>. Default: sqlite.",
+            DefaultValueFactory = _ => "sqlite",
+        };
+        var stage = new Option<string?>("--stage") { Description = "Only this run of the run dir (pretrain, sft, lora-<name>, …). Default: every run in it, oldest first." };
+        var format = new Option<string>("--format") { Description = "csv (with a header line) or jsonl (one object per step). Default: csv.", DefaultValueFactory = _ => "csv" };
+        format.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string>() is not ("csv" or "jsonl") and var v) r.AddError($"--format {v}: expected csv or jsonl");
+        });
+        var every = new Option<long>("--every") { Description = "Only steps divisible by N. Default: 1 (every step).", DefaultValueFactory = _ => 1 };
+        var from = new Option<long>("--from") { Description = "First step printed. Default: 1.", DefaultValueFactory = _ => 1 };
+        var to = new Option<long>("--to") { Description = "Last step printed. Default: the newest.", DefaultValueFactory = _ => long.MaxValue };
+        var cmd = new Command("metrics",
+            "Print every recorded step of a run dir (loss, lr, grad norm, tokens/s, loss tokens, step time, compute time, RSS) to stdout.\n" +
+            "Example: minimind run metrics --run-dir runs/default --format csv --every 10 > steps.csv")
+        {
+            runDir, journal, stage, format, every, from, to,
+        };
+        cmd.SetAction(parse => CommandRunner.Run(ctx, () =>
+        {
+            var dir = parse.GetValue(runDir)!;
+            var n = parse.GetValue(every);
+            var (first, last) = (parse.GetValue(from), parse.GetValue(to));
+            if (n < 1) throw new CliException(ExitCode.ArgumentError, $"--every {n}: expected a whole number ≥ 1");
+            if (first < 1) throw new CliException(ExitCode.ArgumentError, $"--from {first}: expected a step ≥ 1");
+            if (last < first) throw new CliException(ExitCode.ArgumentError, $"--to {last}: before --from {first}");
+            if (!Directory.Exists(dir)) throw new CliException(ExitCode.InputError, $"--run-dir {dir}: no such directory");
+            var spec = parse.GetValue(journal)!;
+            var journalSpec = JournalSpec.Parse(spec, dir);
+            if (!journalSpec.IsPostgres)
+            {
+                var file = journalSpec.ConnectionString["Data Source=".Length..journalSpec.ConnectionString.IndexOf(';', StringComparison.Ordinal)];
+                if (!File.Exists(file)) throw new CliException(ExitCode.InputError, $"--run-dir {dir}: no journal at {file} (no run has recorded there; --journal names another)");
+            }
+            var store = new MetricsStore(journalSpec);
+            var suffix = "-" + RunIdentity.RunDirHash(dir);
+            var runs = store.Runs(suffix).Select(r => (Id: r, Name: RunName(r, suffix))).ToList();
+            var wanted = parse.GetValue(stage);
+            if (wanted is not null) runs = runs.Where(r => r.Name == wanted).ToList();
+            if (runs.Count == 0)
+                throw new CliException(ExitCode.InputError, wanted is null
+                    ? $"--run-dir {dir}: {journalSpec.Display} holds no recorded steps of this run dir"
+                    : $"--stage {wanted}: {journalSpec.Display} holds no recorded steps of that run in {dir}");
+            var o = ctx.Out;
+            var csv = parse.GetValue(format) == "csv";
+            if (csv) o.WriteLine("run,step," + string.Join(',', MetricsStore.Columns.Select(c => c == "wall_time_ms" ? "wall_time" : c)));
+            foreach (var (id, name) in runs)
+                foreach (var r in store.Read(id, first, last))
+                    if (r.Step % n == 0) o.WriteLine(csv ? Csv(name, r) : Json(name, r));
+            o.Flush();
+            return ExitCode.Ok;
+        }));
+        return cmd;
+    }
+
+    /// <summary><c>minimind-train-&lt;name&gt;-&lt;hash&gt;</c> → name.</summary>
+    static string RunName(string persistenceId, string suffix)
+    {
+        const string prefix = "minimind-train-";
+        var id = persistenceId[..^suffix.Length];
+        return id.StartsWith(prefix, StringComparison.Ordinal) ? id[prefix.Length..] : id;
+    }
+
+    static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+
+    static string Wall(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    static string Csv(string run, MetricsRow r) => string.Join(',',
+        run, r.Step.ToString(CultureInfo.InvariantCulture), r.Epoch.ToString(CultureInfo.InvariantCulture), F(r.Loss), F(r.Lr), F(r.GradNorm),
+        r.LossTokens.ToString(CultureInfo.InvariantCulture), F(r.TokensPerSecond), F(r.LossTokensPerSecond), F(r.StepSeconds), F(r.ComputeSeconds),
+        r.RssBytes.ToString(CultureInfo.InvariantCulture), Wall(r.WallTimeMs));
+
+    static string Json(string run, MetricsRow r)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("run", run);
+            w.WriteNumber("step", r.Step);
+            w.WriteNumber("epoch", r.Epoch);
+            w.WriteNumber("loss", r.Loss);
+            w.WriteNumber("lr", r.Lr);
+            w.WriteNumber("grad_norm", r.GradNorm);
+            w.WriteNumber("loss_tokens", r.LossTokens);
+            w.WriteNumber("tokens_per_second", r.TokensPerSecond);
+            w.WriteNumber("loss_tokens_per_second", r.LossTokensPerSecond);
+            w.WriteNumber("step_seconds", r.StepSeconds);
+            w.WriteNumber("compute_seconds", r.ComputeSeconds);
+            w.WriteNumber("rss_bytes", r.RssBytes);
+            w.WriteString("wall_time", Wall(r.WallTimeMs));
+            w.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
     }
 
     static Command Repair(CliContext ctx)

@@ -100,6 +100,15 @@ public static class TrainStageCommands
         var lr = new Option<double?>("--learning-rate") { Description = $"Peak LR of the cosine schedule. Default: {stage.LearningRate.ToString(CultureInfo.InvariantCulture)}." };
         var save = new Option<int?>("--save-interval") { Description = "Checkpoint every K steps. Default: 100." };
         var logEvery = new Option<int?>("--log-interval") { Description = "Print a line every K steps. Default: 10." };
+        var tensorBoard = new Option<string>("--tensorboard")
+        {
+            Description = "TensorBoard event files in <run dir>/tensorboard/<stage> (view: tensorboard --logdir <run dir>/tensorboard): on or off. Default: on.",
+            DefaultValueFactory = _ => "on",
+        };
+        tensorBoard.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string>() is not ("on" or "off") and var v) r.AddError($"--tensorboard {v}: expected on or off");
+        });
         var seed = new Option<ulong>("--seed") { Description = "Init and data-order seed. Default: 42.", DefaultValueFactory = _ => 42 };
         var deterministic = new Option<bool>("--deterministic") { Description = "Bitwise-reproducible CPU training (one torch thread unless --threads is given)." };
         var device = CommonOptions.Device();
@@ -127,7 +136,7 @@ public static class TrainStageCommands
 
         var cmd = new Command(name, description)
         {
-            config, data, tokenizer, runDir, trainConfig, maxSteps, epochs, batch, seq, accum, lr, save, logEvery, seed, deterministic, device, threads, dtype, journal, keep,
+            config, data, tokenizer, runDir, trainConfig, maxSteps, epochs, batch, seq, accum, lr, save, logEvery, tensorBoard, seed, deterministic, device, threads, dtype, journal, keep,
             skipBadLines, control, controlToken,
         };
         var minimind = new TrainModelOptions();
@@ -157,6 +166,7 @@ public static class TrainStageCommands
             LearningRate = parse.GetValue(lr),
             SaveInterval = parse.GetValue(save),
             LogInterval = parse.GetValue(logEvery),
+            TensorBoard = parse.GetResult(tensorBoard) is { Implicit: false } ? parse.GetValue(tensorBoard) == "on" : null,
             Seed = parse.GetValue(seed),
             Deterministic = parse.GetValue(deterministic),
             Device = parse.GetValue(device),

@@ -106,7 +106,14 @@ public static class NodeHosting
                 var coordinator = TrainingCoordinator.Props(RunIdentity.CoordinatorPersistenceId(s), s, hooks.OpenDataset ?? OpenDataset, listener,
                     hooks.Faults, hooks.CheckpointWriteDelay, localCompute: devices.Count == 1);
                 return BackoffSupervisor.Props(Backoff.OnStop(coordinator, "coordinator", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, 3));
-            }, resumeOnRecovery), Singleton, createProxyToo: true);
+            }, resumeOnRecovery), Singleton, createProxyToo: true)
+            .WithMetricsRecorder(journal);
+
+    /// <summary>Every node that may run the run manager keeps its runs' per-step history in the journal's database and
+    /// TensorBoard files (<see cref="Metrics.MetricsRecorder"/>, on a thread of its own).</summary>
+    public static AkkaConfigurationBuilder WithMetricsRecorder(this AkkaConfigurationBuilder builder, JournalSpec journal) =>
+        builder.AddHocon($"{Metrics.MetricsRecorder.DispatcherId} {{ type = PinnedDispatcher }}", HoconAddMode.Prepend)
+            .WithActors((system, _) => system.ActorOf(Metrics.MetricsRecorder.PropsFor(system, new Metrics.MetricsStore(journal)), Metrics.MetricsRecorder.Name));
 
     /// <summary>A worker node reaches the run manager through a proxy of the singleton.</summary>
     public static AkkaConfigurationBuilder WithRunManagerProxy(this AkkaConfigurationBuilder builder) =>

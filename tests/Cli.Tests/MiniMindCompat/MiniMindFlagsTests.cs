@@ -82,6 +82,33 @@ public sealed class MiniMindFlagsTests
         Assert.Equal("distill", TrainStageCommands.ParseRequest("distillation", []).Stage);
     }
 
+    [Theory]
+    [InlineData("--use_wandb")]
+    [InlineData("--use-wandb")]
+    public void Use_wandb_is_accepted_with_a_note_that_the_steps_go_to_tensorboard_and_the_dashboard(string flag)
+    {
+        var notes = new StringWriter();
+        var args = MiniMindFlags.Rewrite(["train", "pretrain", flag, "--max-steps", "3"], notes);
+        Assert.Equal(["train", "pretrain", "--max-steps", "3"], args);
+        var note = Assert.Single(notes.ToString().TrimEnd().Split('\n'));
+        Assert.StartsWith($"note: {flag}:", note, StringComparison.Ordinal);
+        Assert.Contains("TensorBoard", note, StringComparison.Ordinal);
+        Assert.Contains("dashboard", note, StringComparison.Ordinal);
+        Assert.Equal(3, TrainStageCommands.ParseRequest("pretrain", [flag, "--max-steps", "3"]).MaxSteps);
+    }
+
+    [Fact]
+    public void Tensorboard_is_on_unless_turned_off()
+    {
+        Assert.Null(TrainStageCommands.ParseRequest("pretrain", []).TensorBoard);
+        Assert.True(TrainRequestResolver.Resolve(TrainStageCommands.ParseRequest("pretrain", ["--run-dir", TempDir.Create()]), Locate).Settings.TensorBoard);
+        var off = TrainStageCommands.ParseRequest("pretrain", ["--tensorboard", "off", "--run-dir", TempDir.Create()]);
+        Assert.False(off.TensorBoard);
+        Assert.False(TrainRequestResolver.Resolve(off, Locate).Settings.TensorBoard);
+        Assert.Contains("--tensorboard", Assert.Throws<ArgumentException>(() => TrainStageCommands.ParseRequest("pretrain", ["--tensorboard", "maybe"])).Message,
+            StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Help_lists_each_alias_once_in_one_section()
     {

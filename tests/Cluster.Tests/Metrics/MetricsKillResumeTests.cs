@@ -1,0 +1,132 @@
+using System.Globalization;
+using System.Text.Json;
+using Xunit;
+
+namespace MiniMind.Cluster.Tests.Metrics;
+
+/// <summary>The headline of issue 14 with real processes: `minimind train` SIGKILLed after its history was flushed past
+/// the newest checkpoint, then resumed, leaves the exported history (`minimind run metrics`) and the TensorBoard files
+/// holding every step exactly once, with the values of an uninterrupted run (bitwise resume).</summary>
+public class MetricsKillResumeTests(ITestOutputHelper output)
+{
+    static readonly string Cli = RepoPaths.Cli;
+    const int Steps = 160;
+    const int SaveInterval = 40;
+
+    static string Str(long v) => v.ToString(CultureInfo.InvariantCulture);
+
+    static string[] TrainArgs(string runDir) =>
+        ["--default-signal=INT", "dotnet", Cli, "train", "pretrain", "--deterministic", "--threads", "1", "--run-dir", runDir, "--max-steps", Str(Steps),
+            "--batch-size", "2", "--max-seq-len", "32", "--accumulation-steps", "2", "--save-interval", Str(SaveInterval), "--log-interval", "20"];
+
+    static ChildProcess.Result Metrics(params string[] args) => ChildProcess.Run("dotnet", [Cli, "run", "metrics", .. args], TimeSpan.FromMinutes(2), RepoPaths.Root);
+
+    /// <summary>(journaled checkpoints, newest recorded step) of a run dir's journal, read while the run writes.</summary>
+    static (int Checkpoints, long NewestStep) Progress(string runDir)
+    {
+        var db = Path.Combine(runDir, "journal.db");
+        if (!File.Exists(db)) return (0, 0);
+        try
+        {
+            using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db};Mode=ReadOnly;Default Timeout=5");
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "SELECT count(*) FROM journal WHERE manifest = $manifest";
+            cmd.Parameters.AddWithValue("$manifest", Actors.Protocol.TrainingSerializer.ManifestOf<Actors.Protocol.CheckpointSaved>());
+            var checkpoints = Convert.ToInt32(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
+            cmd.CommandText = $"SELECT coalesce(max(step), 0) FROM {Cluster.Metrics.MetricsStore.Table}";
+            return (checkpoints, Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture));
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException)
+        {
+            return (0, 0);   // not created yet, or locked for a moment
+        }
+    }
+
+    static async Task<(int Code, List<string> Lines)> RunToEnd(string runDir)
+    {
+        using var c = ChildProcess.Start("env", TrainArgs(runDir), RepoPaths.Root);
+        var code = await c.Exit(TimeSpan.FromMinutes(4), TestContext.Current.CancellationToken);
+        return (code, [.. c.Lines]);
+    }
+
+    static List<string[]> Csv(string text) => [.. text.TrimEnd().Split('\n').Select(l => l.TrimEnd('\r').Split(','))];
+
+    [Fact]
+    public async Task After_a_SIGKILL_and_resume_the_history_and_tensorboard_hold_every_step_once_with_the_uninterrupted_values()
+    {
+        Assert.True(File.Exists(Cli), $"CLI not built: {Cli}");
+        var reference = TestRuns.TempRunDir("metrics-ref");
+        var killed = TestRuns.TempRunDir("metrics-kill");
+        Assert.Equal(0, (await RunToEnd(reference)).Code);
+
+        (int Checkpoints, long NewestStep) atKill;
+        using (var c = ChildProcess.Start("env", TrainArgs(killed), RepoPaths.Root))
+        {
+            // Killed once the recorded history runs past the newest journaled checkpoint: those steps are redone.
+            await Poll.Until(() => c.Process.HasExited || Progress(killed) is { Checkpoints: > 0 } p && p.NewestStep > p.Checkpoints * SaveInterval + 3,
+                TimeSpan.FromMinutes(3), "history past a checkpoint", intervalMs: 20);
+            c.KillHard();
+            atKill = Progress(killed);
+            output.WriteLine($"killed with {atKill.Checkpoints} checkpoint(s) journaled and steps up to {atKill.NewestStep} recorded");
+        }
+        var (code, lines) = await RunToEnd(killed);
+        Assert.Equal(0, code);
+        var resumed = lines.Single(l => l.StartsWith("resumed from", StringComparison.Ordinal));
+        output.WriteLine(resumed);
+        var from = long.Parse(resumed[(resumed.LastIndexOf(" at step ", StringComparison.Ordinal) + 9)..resumed.LastIndexOf('/')], CultureInfo.InvariantCulture);
+        Assert.True(atKill.NewestStep > from, $"recorded {atKill.NewestStep} ≤ resumed {from}: no step was redone");
+
+        var a = Metrics("--run-dir", reference);
+        var b = Metrics("--run-dir", killed, "--format", "csv");
+        Assert.Equal(0, a.ExitCode);
+        Assert.Equal(0, b.ExitCode);
+        var (refRows, rows) = (Csv(a.Out), Csv(b.Out));
+        Assert.Equal("run,step,epoch,loss,lr,grad_norm,loss_tokens,tokens_per_second,loss_tokens_per_second,step_seconds,compute_seconds,rss_bytes,wall_time",
+            string.Join(',', rows[0]));
+        rows.RemoveAt(0);
+        refRows.RemoveAt(0);
+        Assert.Equal(Enumerable.Range(1, Steps).Select(s => Str(s)), rows.Select(r => r[1]));   // every step once, in order
+        // run, step, epoch, loss, lr, grad norm, loss tokens: bitwise the uninterrupted run's (the R format round-trips)
+        Assert.Equal(refRows.Select(r => string.Join(',', r[..7])), rows.Select(r => string.Join(',', r[..7])));
+
+        var scalars = TfEvents.Read(Path.Combine(killed, "tensorboard", "pretrain"));
+        foreach (var tag in Cluster.Metrics.TensorBoardLog.Tags)
+            Assert.Equal(Enumerable.Range(1, Steps).Select(s => (long)s), scalars.Where(s => s.Tag == tag).Select(s => s.Step).Order());
+        Assert.Equal(rows.Select(r => (float)double.Parse(r[3], CultureInfo.InvariantCulture)),
+            scalars.Where(s => s.Tag == "train/loss").OrderBy(s => s.Step).Select(s => s.Value));
+        Assert.Equal(rows.Select(r => (float)double.Parse(r[9], CultureInfo.InvariantCulture)),
+            scalars.Where(s => s.Tag == "train/step_seconds").OrderBy(s => s.Step).Select(s => s.Value));
+
+        // jsonl, --every, --from/--to
+        var jsonl = Metrics("--run-dir", reference, "--format", "jsonl");
+        Assert.Equal(0, jsonl.ExitCode);
+        var objects = jsonl.Out.TrimEnd().Split('\n').Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(Enumerable.Range(1, Steps).Select(s => (long)s), objects.Select(o => o.GetProperty("step").GetInt64()));
+        Assert.Equal(refRows.Select(r => double.Parse(r[3], CultureInfo.InvariantCulture)), objects.Select(o => o.GetProperty("loss").GetDouble()));
+        Assert.All(objects, o => Assert.Equal("pretrain", o.GetProperty("run").GetString()));
+        var every = Metrics("--run-dir", reference, "--every", "40");
+        Assert.Equal(["40", "80", "120", "160"], Csv(every.Out).Skip(1).Select(r => r[1]));
+        var range = Metrics("--run-dir", reference, "--from", "3", "--to", "7", "--format", "jsonl");
+        Assert.Equal([3L, 4, 5, 6, 7], range.Out.TrimEnd().Split('\n').Select(l => JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt64()));
+
+        // errors name the flag or file, with the README's exit codes
+        var missing = Metrics("--run-dir", Path.Combine(reference, "nope"));
+        Assert.Equal(3, missing.ExitCode);
+        Assert.Contains("--run-dir", missing.Error, StringComparison.Ordinal);
+        var noStage = Metrics("--run-dir", reference, "--stage", "sft");
+        Assert.Equal(3, noStage.ExitCode);
+        Assert.Contains("--stage sft", noStage.Error, StringComparison.Ordinal);
+        var badEvery = Metrics("--run-dir", reference, "--every", "0");
+        Assert.Equal(2, badEvery.ExitCode);
+        Assert.Contains("--every", badEvery.Error, StringComparison.Ordinal);
+        var badFormat = Metrics("--run-dir", reference, "--format", "xml");
+        Assert.Equal(2, badFormat.ExitCode);
+        Assert.Contains("--format xml", badFormat.Error, StringComparison.Ordinal);
+        var noJournal = Metrics("--run-dir", TestRuns.TempRunDir("metrics-empty"));
+        Assert.Equal(3, noJournal.ExitCode);
+        Assert.Contains("journal", noJournal.Error, StringComparison.Ordinal);
+        Directory.Delete(reference, true);
+        Directory.Delete(killed, true);
+    }
+}
