@@ -18,6 +18,8 @@ var verbs = new (string Name, string Usage, Func<string[], int> Run)[]
         ClusterBench.Run),
     ("gc-stress", "gc-stress [--steps 1000] [--variant dense|moe|both] [--threads 1] [--no-reference]   (set DOTNET_GCgen0size=0x10000 DOTNET_TieredCompilation=0 for the harshest run)",
         GcStressBench.Run),
+    ("chaos", "chaos [--ci] [--kills 10] [--samples 160] [--save-interval 4] [--worker-kills 5] [--seed-kills 2] [--seed N] [--port 47560] [--no-cluster] [--no-single] [--cli src/Cli/bin/Release/net10.0/minimind.dll]",
+        ChaosBench.Run),
     ("exchange", "exchange [--params 25829888] [--reps 9] [--frame-kb 1024] [--chunk-mb 4] [--socket-buffer-kb 4096 (0: kernel default)]",
         ExchangeBench.Run),
     ("exchange-peer", "exchange-peer [--frame-kb 1024] [--chunk-mb 4] [--send-to host:port --send-bytes N [--stall-after-bytes M]]   (child of exchange; tests)",

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
+using MiniMind.Actors.Checkpoints;
 using MiniMind.Actors.Protocol;
 using MiniMind.Model.Data;
 using static MiniMind.Actors.CheckpointWriter;
