@@ -35,7 +35,7 @@ public static class ChaosBench
              "--max-seq-len", "32", "--accumulation-steps", $"{Accumulation}", "--save-interval", $"{SaveInterval}", "--log-interval", "1"];
     }
 
-    sealed record CaseResult(string Name, int Kills, int Corrupted, long Redone, double Seconds, double Overhead, int FaultLines, string Exits, List<string> Problems)
+    sealed record CaseResult(string Name, int Kills, int Corrupted, long Redone, long Bound, double Seconds, double Overhead, int FaultLines, string Exits, List<string> Problems)
     {
         public bool Ok => Problems.Count == 0;
     }
@@ -86,12 +86,12 @@ public static class ChaosBench
         Console.WriteLine($"{"case",-16} {"kills",5} {"corrupt",7} {"redone",6} {"bound",5} {"wall s",7} {"overhead",8} {"faults",6}  exits");
         foreach (var r in results)
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{r.Name,-16} {r.Kills,5} {r.Corrupted,7} {r.Redone,6} {(r.Kills + r.Corrupted) * s.SaveInterval,5} {r.Seconds,7:F1} {r.Overhead,7:P0} {r.FaultLines,6}  {r.Exits}  {(r.Ok ? "ok" : "FAILED")}"));
+                $"{r.Name,-16} {r.Kills,5} {r.Corrupted,7} {r.Redone,6} {r.Bound,5} {r.Seconds,7:F1} {r.Overhead,7:P0} {r.FaultLines,6}  {r.Exits}  {(r.Ok ? "ok" : "FAILED")}"));
         Console.WriteLine($"reference {refSeconds:F1} s; total {clock.Elapsed.TotalSeconds:F0} s; load {Load()}");
         Console.WriteLine(JsonSerializer.Serialize(new
         {
             bench = "chaos", seed, ci, steps = s.Steps, save_interval = s.SaveInterval, reference_seconds = Math.Round(refSeconds, 1), load = Load(),
-            cases = results.Select(r => new { name = r.Name, kills = r.Kills, corrupted = r.Corrupted, redone = r.Redone, seconds = Math.Round(r.Seconds, 1), overhead = Math.Round(r.Overhead, 3), faults = r.FaultLines, exits = r.Exits, ok = r.Ok, problems = r.Problems }),
+            cases = results.Select(r => new { name = r.Name, kills = r.Kills, corrupted = r.Corrupted, redone = r.Redone, bound = r.Bound, seconds = Math.Round(r.Seconds, 1), overhead = Math.Round(r.Overhead, 3), faults = r.FaultLines, exits = r.Exits, ok = r.Ok, problems = r.Problems }),
         }));
         var ok = results.All(r => r.Ok);
         if (ok) Directory.Delete(work, true);
@@ -125,6 +125,7 @@ public static class ChaosBench
         public readonly List<Commit> Prefix = [];   // the events of a journal the case deleted
         public int Kills;
         public int Corrupted;
+        public long WriteWindow;   // steps committed past the checkpoint in flight, summed over the mid-write kills
         public readonly Stopwatch Clock = Stopwatch.StartNew();
 
         public string Record(ChaosProcess p, TimeSpan? timeout = null)
@@ -164,10 +165,10 @@ public static class ChaosBench
         var log = t.Prefix.Concat(ChaosLedger.Read(journal ?? Path.Combine(dir, "journal.db"))).ToList();
         t.Problems.AddRange(ChaosLedger.Verify(log, s.Steps, Settings.Batch * Settings.Accumulation, s.Samples).Select(p => "ledger: " + p));
         var redone = log.Count - s.Steps;
-        var bound = (t.Kills + t.Corrupted) * s.SaveInterval;
-        if (redone > bound) t.Problems.Add($"{redone} steps redone > bound {bound} ((kills {t.Kills} + corrupted {t.Corrupted}) × save-interval {s.SaveInterval})");
+        var bound = (t.Kills + t.Corrupted) * s.SaveInterval + t.WriteWindow;
+        if (redone > bound) t.Problems.Add($"{redone} steps redone > bound {bound} ((kills {t.Kills} + corrupted {t.Corrupted}) × save-interval {s.SaveInterval} + {t.WriteWindow} steps run during killed checkpoint writes)");
         if (t.Faults.Count > 0) t.Problems.Add($"{t.Faults.Count} fault line(s), first: {t.Faults[0]}");
-        return new CaseResult(name, t.Kills, t.Corrupted, redone, seconds, seconds / refSeconds - 1, t.Faults.Count, Summarize(t.Exits), t.Problems);
+        return new CaseResult(name, t.Kills, t.Corrupted, redone, bound, seconds, seconds / refSeconds - 1, t.Faults.Count, Summarize(t.Exits), t.Problems);
     }
 
     /// <summary>"KILL×9 TERM→0 0": the exit codes in order, runs of one value folded.</summary>
@@ -210,7 +211,7 @@ public static class ChaosBench
             var env = kind == Kind.MidWrite ? new Dictionary<string, string> { ["MINIMIND_TEST_CHECKPOINT_WRITE_DELAY_MS"] = "1500" } : null;
             using var p = Train(s, dir, env);
             string what;
-            try { what = Inject(p, kind, s, dir); }
+            try { (what, var window) = Inject(p, kind, s, dir); t.WriteWindow += window; }
             catch (TimeoutException e) { t.Problems.Add($"{kind}: {e.Message}"); p.Kill(); what = "timeout"; }
             var exit = t.Record(p);
             Console.WriteLine($"  {kind}: {what} → {exit}");
@@ -228,7 +229,9 @@ public static class ChaosBench
     }
 
     /// <summary>Waits for the moment of <paramref name="kind"/> in <paramref name="p"/> and signals it; returns what happened.</summary>
-    static string Inject(ChaosProcess p, Kind kind, Settings s, string dir)
+    /// <returns>what happened, and for a kill during a checkpoint write the steps the run had committed past that
+    /// checkpoint's step (the writer runs beside the training: those steps are lost with the checkpoint).</returns>
+    static (string What, long Window) Inject(ChaosProcess p, Kind kind, Settings s, string dir)
     {
         var minute = TimeSpan.FromMinutes(3);
         switch (kind)
@@ -237,26 +240,28 @@ public static class ChaosBench
                 ChaosProcess.WaitUntil(() => p.Saw("minimind train") || p.Exited, minute, "the header");
                 Thread.Sleep(s.Rng.Next(0, 400));
                 p.Kill();
-                return $"SIGKILL after the header (last step {p.LastStep})";
+                return ($"SIGKILL after the header (last step {p.LastStep})", 0);
             case Kind.MidStep or Kind.Term:
                 ChaosProcess.WaitUntil(() => p.LastStep > 0 || p.Exited, minute, "the first step");
                 var target = p.LastStep + s.Rng.Next(1, 2 * s.SaveInterval);
                 ChaosProcess.WaitUntil(() => p.LastStep >= target || p.Exited, minute, $"step {target}");
-                if (p.Exited) return "ended before the signal";
+                if (p.Exited) return ("ended before the signal", 0);
                 if (kind == Kind.Term) p.Terminate(); else p.Kill();
-                return $"SIG{(kind == Kind.Term ? "TERM" : "KILL")} after step {p.LastStep}";
+                return ($"SIG{(kind == Kind.Term ? "TERM" : "KILL")} after step {p.LastStep}", 0);
             case Kind.MidWrite:
                 var ckpt = CheckpointDir(dir);
                 ChaosProcess.WaitUntil(() => p.Exited || (Directory.Exists(ckpt) && Directory.EnumerateFiles(ckpt, "*.tmp").Any()), minute, "a checkpoint write");
-                if (p.Exited) return "ended before a checkpoint write";
+                if (p.Exited) return ("ended before a checkpoint write", 0);
                 Thread.Sleep(s.Rng.Next(0, 1000));
                 var writing = Directory.EnumerateFiles(ckpt, "*.tmp").Select(Path.GetFileName).FirstOrDefault();
                 p.Kill();
-                return $"SIGKILL during the write of {writing ?? "(finished meanwhile)"} after step {p.LastStep}";
+                var at = p.LastStep;
+                var written = writing is null ? at : long.Parse(writing.AsSpan(5, 8), NumberStyles.Integer, CultureInfo.InvariantCulture);
+                return ($"SIGKILL during the write of {writing ?? "(finished meanwhile)"} after step {at}", Math.Max(0, at - written));
             default:
                 ChaosProcess.WaitUntil(() => p.Saw("done:") || p.Exited, RunTimeout, "done:");
                 p.Kill();
-                return "SIGKILL right after done:";
+                return ("SIGKILL right after done:", 0);
         }
     }
 
@@ -465,7 +470,8 @@ public static class ChaosBench
         return problems;
     }
 
-    static (long Step, string? State) Status(HttpClient http)
+    /// <summary>The committed step and state of the node's run from GET /api/train/status ((-1, null) while it is down).</summary>
+    internal static (long Step, string? State) Status(HttpClient http)
     {
         try
         {

@@ -13,14 +13,30 @@ sealed record Commit(int Epoch, long Step, long Cursor);
 /// is the log replayed with "a step ≤ the last one truncates back to it".</summary>
 static class ChaosLedger
 {
-    /// <summary>The StepCommitted events of the SQLite journal <paramref name="db"/>, in write order.</summary>
+    /// <summary>The StepCommitted events of the SQLite journal <paramref name="db"/>, in write order. Read from a copy
+    /// (with its -wal): a journal left by a SIGKILL needs a WAL recovery, a write, and the run's files stay untouched.</summary>
     public static List<Commit> Read(string db)
     {
         if (!File.Exists(db)) return [];
-        using var c = new SqliteConnection($"Data Source={db};Mode=ReadOnly;Default Timeout=30;Pooling=False");
+        var copy = Directory.CreateTempSubdirectory("minimind-chaos-ledger-").FullName;
+        try
+        {
+            foreach (var suffix in new[] { "", "-wal" })
+                if (File.Exists(db + suffix)) File.Copy(db + suffix, Path.Combine(copy, "journal.db" + suffix));
+            return ReadCopy(Path.Combine(copy, "journal.db"));
+        }
+        finally
+        {
+            Directory.Delete(copy, true);
+        }
+    }
+
+    static List<Commit> ReadCopy(string db)
+    {
+        using var c = new SqliteConnection($"Data Source={db};Default Timeout=30;Pooling=False");
         c.Open();
         using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT payload FROM journal WHERE manifest = 'step-committed.v1' ORDER BY ordering";
+        cmd.CommandText = "SELECT message FROM journal WHERE manifest = 'step-committed.v1' ORDER BY ordering";
         var list = new List<Commit>();
         using var r = cmd.ExecuteReader();
         while (r.Read())

@@ -20,6 +20,8 @@ var verbs = new (string Name, string Usage, Func<string[], int> Run)[]
         GcStressBench.Run),
     ("chaos", "chaos [--ci] [--kills 10] [--samples 160] [--save-interval 4] [--worker-kills 5] [--seed-kills 2] [--seed N] [--port 47560] [--no-cluster] [--no-single] [--cli src/Cli/bin/Release/net10.0/minimind.dll]",
         ChaosBench.Run),
+    ("soak", "soak [--minutes 10] [--kill-every 30] [--sample-every 5] [--port 47590] [--cli src/Cli/bin/Release/net10.0/minimind.dll]",
+        SoakBench.Run),
     ("exchange", "exchange [--params 25829888] [--reps 9] [--frame-kb 1024] [--chunk-mb 4] [--socket-buffer-kb 4096 (0: kernel default)]",
         ExchangeBench.Run),
     ("exchange-peer", "exchange-peer [--frame-kb 1024] [--chunk-mb 4] [--send-to host:port --send-bytes N [--stall-after-bytes M]]   (child of exchange; tests)",
