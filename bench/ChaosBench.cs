@@ -19,7 +19,9 @@ namespace MiniMind.Bench;
 ///   cluster          seed + 2 workers (`node seed|worker`, POST /api/train/start), worker SIGKILLs (worker restarted) and seed
 ///                    SIGKILLs (seed restarted with the same command) in one run.
 /// Each case asserts: the final checkpoint and pretrain_64.pth bitwise equal to the reference; steps redone (StepCommitted
-/// events in the journal beyond the plan) ≤ (kills + corrupted checkpoints) × save-interval; the sample ledger (see
+/// events in the journal beyond the plan) ≤ (kills + corrupted checkpoints + full-disk stops) × save-interval, plus, for a kill
+/// in the middle of a checkpoint write, the steps the run committed while that write was in flight (the writer runs beside
+/// the training); the sample ledger (see
 /// <see cref="ChaosLedger"/>) exact; no fault lines (stack frames, supervised failures) in any process's output; exit
 /// codes as expected. Exit 0 when every case passed, 1 otherwise.
 /// </summary>
@@ -35,7 +37,7 @@ public static class ChaosBench
              "--max-seq-len", "32", "--accumulation-steps", $"{Accumulation}", "--save-interval", $"{SaveInterval}", "--log-interval", "1"];
     }
 
-    sealed record CaseResult(string Name, int Kills, int Corrupted, long Redone, long Bound, double Seconds, double Overhead, int FaultLines, string Exits, List<string> Problems)
+    sealed record CaseResult(string Name, int Kills, int Corrupted, int Stops, long Redone, long Bound, double Seconds, double Overhead, int FaultLines, string Exits, List<string> Problems)
     {
         public bool Ok => Problems.Count == 0;
     }
@@ -83,15 +85,15 @@ public static class ChaosBench
             Add(Cluster(s, work, reference, workerKills, seedKills));
 
         Console.WriteLine();
-        Console.WriteLine($"{"case",-16} {"kills",5} {"corrupt",7} {"redone",6} {"bound",5} {"wall s",7} {"overhead",8} {"faults",6}  exits");
+        Console.WriteLine($"{"case",-16} {"kills",5} {"corrupt",7} {"stops",5} {"redone",6} {"bound",5} {"wall s",7} {"overhead",8} {"faults",6}  exits");
         foreach (var r in results)
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{r.Name,-16} {r.Kills,5} {r.Corrupted,7} {r.Redone,6} {r.Bound,5} {r.Seconds,7:F1} {r.Overhead,7:P0} {r.FaultLines,6}  {r.Exits}  {(r.Ok ? "ok" : "FAILED")}"));
+                $"{r.Name,-16} {r.Kills,5} {r.Corrupted,7} {r.Stops,5} {r.Redone,6} {r.Bound,5} {r.Seconds,7:F1} {r.Overhead,7:P0} {r.FaultLines,6}  {r.Exits}  {(r.Ok ? "ok" : "FAILED")}"));
         Console.WriteLine($"reference {refSeconds:F1} s; total {clock.Elapsed.TotalSeconds:F0} s; load {Load()}");
         Console.WriteLine(JsonSerializer.Serialize(new
         {
             bench = "chaos", seed, ci, steps = s.Steps, save_interval = s.SaveInterval, reference_seconds = Math.Round(refSeconds, 1), load = Load(),
-            cases = results.Select(r => new { name = r.Name, kills = r.Kills, corrupted = r.Corrupted, redone = r.Redone, bound = r.Bound, seconds = Math.Round(r.Seconds, 1), overhead = Math.Round(r.Overhead, 3), faults = r.FaultLines, exits = r.Exits, ok = r.Ok, problems = r.Problems }),
+            cases = results.Select(r => new { name = r.Name, kills = r.Kills, corrupted = r.Corrupted, stops = r.Stops, redone = r.Redone, bound = r.Bound, seconds = Math.Round(r.Seconds, 1), overhead = Math.Round(r.Overhead, 3), faults = r.FaultLines, exits = r.Exits, ok = r.Ok, problems = r.Problems }),
         }));
         var ok = results.All(r => r.Ok);
         if (ok) Directory.Delete(work, true);
@@ -125,6 +127,7 @@ public static class ChaosBench
         public readonly List<Commit> Prefix = [];   // the events of a journal the case deleted
         public int Kills;
         public int Corrupted;
+        public int Stops;          // runs that ended early without a signal (a full disk: exit 4)
         public long WriteWindow;   // steps committed past the checkpoint in flight, summed over the mid-write kills
         public readonly Stopwatch Clock = Stopwatch.StartNew();
 
@@ -165,10 +168,10 @@ public static class ChaosBench
         var log = t.Prefix.Concat(ChaosLedger.Read(journal ?? Path.Combine(dir, "journal.db"))).ToList();
         t.Problems.AddRange(ChaosLedger.Verify(log, s.Steps, Settings.Batch * Settings.Accumulation, s.Samples).Select(p => "ledger: " + p));
         var redone = log.Count - s.Steps;
-        var bound = (t.Kills + t.Corrupted) * s.SaveInterval + t.WriteWindow;
-        if (redone > bound) t.Problems.Add($"{redone} steps redone > bound {bound} ((kills {t.Kills} + corrupted {t.Corrupted}) × save-interval {s.SaveInterval} + {t.WriteWindow} steps run during killed checkpoint writes)");
+        var bound = (t.Kills + t.Corrupted + t.Stops) * s.SaveInterval + t.WriteWindow;
+        if (redone > bound) t.Problems.Add($"{redone} steps redone > bound {bound} ((kills {t.Kills} + corrupted {t.Corrupted} + stops {t.Stops}) × save-interval {s.SaveInterval} + {t.WriteWindow} steps run during killed checkpoint writes)");
         if (t.Faults.Count > 0) t.Problems.Add($"{t.Faults.Count} fault line(s), first: {t.Faults[0]}");
-        return new CaseResult(name, t.Kills, t.Corrupted, redone, bound, seconds, seconds / refSeconds - 1, t.Faults.Count, Summarize(t.Exits), t.Problems);
+        return new CaseResult(name, t.Kills, t.Corrupted, t.Stops, redone, bound, seconds, seconds / refSeconds - 1, t.Faults.Count, Summarize(t.Exits), t.Problems);
     }
 
     /// <summary>"KILL×9 TERM→0 0": the exit codes in order, runs of one value folded.</summary>
@@ -250,10 +253,14 @@ public static class ChaosBench
                 return ($"SIG{(kind == Kind.Term ? "TERM" : "KILL")} after step {p.LastStep}", 0);
             case Kind.MidWrite:
                 var ckpt = CheckpointDir(dir);
-                ChaosProcess.WaitUntil(() => p.Exited || (Directory.Exists(ckpt) && Directory.EnumerateFiles(ckpt, "*.tmp").Any()), minute, "a checkpoint write");
+                // A write of this process: a temp file written since it started (a killed write's leftover is older).
+                var started = p.Process.StartTime.ToUniversalTime();
+                IEnumerable<string> Writing() => Directory.Exists(ckpt)
+                    ? Directory.EnumerateFiles(ckpt, "*.tmp").Where(f => File.GetLastWriteTimeUtc(f) > started) : [];
+                ChaosProcess.WaitUntil(() => p.Exited || Writing().Any(), minute, "a checkpoint write");
                 if (p.Exited) return ("ended before a checkpoint write", 0);
                 Thread.Sleep(s.Rng.Next(0, 1000));
-                var writing = Directory.EnumerateFiles(ckpt, "*.tmp").Select(Path.GetFileName).FirstOrDefault();
+                var writing = Writing().Select(Path.GetFileName).FirstOrDefault();
                 p.Kill();
                 var at = p.LastStep;
                 var written = writing is null ? at : long.Parse(writing.AsSpan(5, 8), NumberStyles.Integer, CultureInfo.InvariantCulture);
@@ -335,7 +342,8 @@ public static class ChaosBench
                 var exit = t.Record(p);
                 var message = p.Err.FirstOrDefault(l => l.Contains("no space left", StringComparison.Ordinal));
                 Console.WriteLine($"  {(mounted ? $"tmpfs {small / 1024} KiB" : "MINIMIND_TEST_FREE_BYTES (mount failed)")}: exit {exit}: {message}");
-                if (exit != "4") t.Problems.Add($"full disk: exit {exit}, expected 4; stderr: {string.Join(" / ", p.Err.Take(3))}");
+                if (exit == "4") t.Stops++;
+                else t.Problems.Add($"full disk: exit {exit}, expected 4; stderr: {string.Join(" / ", p.Err.Take(3))}");
                 if (message is null || !message.Contains(".ckpt", StringComparison.Ordinal)) t.Problems.Add("full disk: no 'no space left writing <file>' message");
             }
             if (mounted && !Mount(dir, $"remount,size={20 * checkpointBytes}")) t.Problems.Add("could not enlarge the tmpfs");
@@ -392,7 +400,7 @@ public static class ChaosBench
             var clean = ClusterRun(s, Path.Combine(dir, "clean"), Path.Combine(dir, "clean.db"), port + 10, t, Start, pace, 0, 0);
             var cleanSeconds = refClock.Elapsed.TotalSeconds;
             Console.WriteLine($"  clean cluster run: {cleanSeconds:F1} s");
-            foreach (var p in all) { p.Kill(); p.WaitExit(TimeSpan.FromMinutes(1)); }
+            foreach (var p in all) { p.Kill(); p.WaitExit(TimeSpan.FromMinutes(1)); t.Faults.AddRange(p.Faults); p.Dispose(); }
             all.Clear();
             if (clean.Count > 0) t.Problems.AddRange(clean.Select(p => "clean run: " + p));
             else if (!File.ReadAllBytes(FinalCheckpoint(Path.Combine(dir, "clean"), s.Steps)).AsSpan().SequenceEqual(reference.Item1))
@@ -404,6 +412,7 @@ public static class ChaosBench
             foreach (var p in all.Where(p => !p.Exited)) { p.Kill(); }
             foreach (var p in all) { p.WaitExit(TimeSpan.FromMinutes(1)); t2.Faults.AddRange(p.Faults); }
             t2.Problems.InsertRange(0, t.Problems);
+            t2.Faults.InsertRange(0, t.Faults);
             return Finish("cluster", s, runDir, t2, reference, cleanSeconds, journal);
         }
         finally
@@ -424,7 +433,7 @@ public static class ChaosBench
         var seed = start(SeedArgs(), null);
         var workers = new[] { start(WorkerArgs(0), pace), start(WorkerArgs(1), pace) };
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{control}/"), Timeout = TimeSpan.FromSeconds(10) };
-        ChaosProcess.WaitUntil(() => Status(http).State is not null || seed.Exited, TimeSpan.FromMinutes(3), "the seed's control endpoint");
+        ChaosProcess.WaitUntil(() => Ready(http) || seed.Exited, TimeSpan.FromMinutes(3), "the seed's control endpoint");
         ChaosProcess.WaitUntil(() => workers.All(w => w.Out.Any(l => l.Contains("worker up", StringComparison.Ordinal))), TimeSpan.FromMinutes(3), "the workers");
         Thread.Sleep(3000);   // the workers' registration period
         var body = JsonSerializer.Serialize(new { stage = "pretrain", args = s.TrainArgs(runDir)[1..] });
@@ -459,7 +468,7 @@ public static class ChaosBench
                 t.Record(seed, TimeSpan.FromMinutes(1));
                 seed = start(SeedArgs(), null);
                 Console.WriteLine($"  SIGKILL seed at step {step}, restarted");
-                ChaosProcess.WaitUntil(() => Status(http).State is not null || seed.Exited, TimeSpan.FromMinutes(3), "the restarted seed");
+                ChaosProcess.WaitUntil(() => Status(http).State is not null || seed.Exited, TimeSpan.FromMinutes(3), "the restarted seed's run");
                 last = 0;
             }
         }
@@ -468,6 +477,20 @@ public static class ChaosBench
         var end = Status(http);
         if (end.State != "completed" || end.Step != s.Steps) problems.Add($"the run ended {end.State} at step {end.Step}");
         return problems;
+    }
+
+    /// <summary>Whether the node's control endpoint answers GET /ready.</summary>
+    internal static bool Ready(HttpClient http)
+    {
+        try
+        {
+            using var r = http.GetAsync("ready").GetAwaiter().GetResult();
+            return r.IsSuccessStatusCode;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The committed step and state of the node's run from GET /api/train/status ((-1, null) while it is down).</summary>

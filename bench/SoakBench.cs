@@ -43,7 +43,7 @@ public static class SoakBench
             var seed = Start(SeedArgs());
             var workers = new[] { Start(WorkerArgs(0), pace), Start(WorkerArgs(1), pace) };
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{control}/"), Timeout = TimeSpan.FromSeconds(10) };
-            ChaosProcess.WaitUntil(() => ChaosBench.Status(http).State is not null || seed.Exited, TimeSpan.FromMinutes(3), "the seed's control endpoint");
+            ChaosProcess.WaitUntil(() => ChaosBench.Ready(http) || seed.Exited, TimeSpan.FromMinutes(3), "the seed's control endpoint");
             ChaosProcess.WaitUntil(() => workers.All(w => w.Out.Any(l => l.Contains("worker up", StringComparison.Ordinal))), TimeSpan.FromMinutes(3), "the workers");
             Thread.Sleep(3000);
             var clock = Stopwatch.StartNew();
