@@ -16,7 +16,7 @@ namespace MiniMind.Bench;
 ///   journal-deleted  a SIGKILL, then journal.db (and -wal/-shm) deleted;
 ///   disk-full        the run dir on a tmpfs too small for the second checkpoint (exit 4 expected), enlarged, re-run
 ///                    (not root: MINIMIND_TEST_FREE_BYTES instead of the mount);
-///   cluster          seed + 2 workers (`node seed|worker`, POST /api/train/start), worker SIGKILLs (worker restarted) and seed
+///   cluster          seed + 2 workers (`node seed|worker`, `ctl train start`), worker SIGKILLs (worker restarted) and seed
 ///                    SIGKILLs (seed restarted with the same command) in one run.
 /// Each case asserts: the final checkpoint and pretrain_64.pth bitwise equal to the reference; steps redone (StepCommitted
 /// events in the journal beyond the plan) ≤ (kills + corrupted checkpoints + full-disk stops) × save-interval, plus, for a kill
@@ -123,6 +123,7 @@ public static class ChaosBench
     {
         public readonly List<string> Exits = [];
         public readonly List<string> Faults = [];
+        public readonly List<string> FaultHeads = [];
         public readonly List<string> Problems = [];
         public readonly List<Commit> Prefix = [];   // the events of a journal the case deleted
         public int Kills;
@@ -136,6 +137,7 @@ public static class ChaosBench
             var exit = p.WaitExit(timeout ?? RunTimeout);
             Exits.Add(exit);
             Faults.AddRange(p.Faults);
+            FaultHeads.AddRange(p.FaultHeads());
             if (exit == "KILL") Kills++;
             return exit;
         }
@@ -170,7 +172,9 @@ public static class ChaosBench
         var redone = log.Count - s.Steps;
         var bound = (t.Kills + t.Corrupted + t.Stops) * s.SaveInterval + t.WriteWindow;
         if (redone > bound) t.Problems.Add($"{redone} steps redone > bound {bound} ((kills {t.Kills} + corrupted {t.Corrupted} + stops {t.Stops}) × save-interval {s.SaveInterval} + {t.WriteWindow} steps run during killed checkpoint writes)");
-        if (t.Faults.Count > 0) t.Problems.Add($"{t.Faults.Count} fault line(s), first: {t.Faults[0]}");
+        if (t.Faults.Count > 0)
+            t.Problems.Add($"{t.Faults.Count} fault line(s); {t.FaultHeads.Count} fault(s), by message: "
+                + string.Join(" | ", t.FaultHeads.GroupBy(h => System.Text.RegularExpressions.Regex.Replace(h, @"^\[pid \d+ ", "[")).Select(g => $"{g.Count()}× {g.Key}").Take(6)));
         return new CaseResult(name, t.Kills, t.Corrupted, t.Stops, redone, bound, seconds, seconds / refSeconds - 1, t.Faults.Count, Summarize(t.Exits), t.Problems);
     }
 
@@ -400,7 +404,7 @@ public static class ChaosBench
             var clean = ClusterRun(s, Path.Combine(dir, "clean"), Path.Combine(dir, "clean.db"), port + 10, t, Start, pace, 0, 0);
             var cleanSeconds = refClock.Elapsed.TotalSeconds;
             Console.WriteLine($"  clean cluster run: {cleanSeconds:F1} s");
-            foreach (var p in all) { p.Kill(); p.WaitExit(TimeSpan.FromMinutes(1)); t.Faults.AddRange(p.Faults); p.Dispose(); }
+            foreach (var p in all) { p.Kill(); p.WaitExit(TimeSpan.FromMinutes(1)); t.Faults.AddRange(p.Faults); t.FaultHeads.AddRange(p.FaultHeads()); p.Dispose(); }
             all.Clear();
             if (clean.Count > 0) t.Problems.AddRange(clean.Select(p => "clean run: " + p));
             else if (!File.ReadAllBytes(FinalCheckpoint(Path.Combine(dir, "clean"), s.Steps)).AsSpan().SequenceEqual(reference.Item1))
@@ -410,9 +414,10 @@ public static class ChaosBench
             t2.Clock.Restart();
             t2.Problems.AddRange(ClusterRun(s, runDir, journal, port, t2, Start, pace, workerKills, seedKills));
             foreach (var p in all.Where(p => !p.Exited)) { p.Kill(); }
-            foreach (var p in all) { p.WaitExit(TimeSpan.FromMinutes(1)); t2.Faults.AddRange(p.Faults); }
+            foreach (var p in all) { p.WaitExit(TimeSpan.FromMinutes(1)); t2.Faults.AddRange(p.Faults); t2.FaultHeads.AddRange(p.FaultHeads()); }
             t2.Problems.InsertRange(0, t.Problems);
             t2.Faults.InsertRange(0, t.Faults);
+            t2.FaultHeads.InsertRange(0, t.FaultHeads);
             return Finish("cluster", s, runDir, t2, reference, cleanSeconds, journal);
         }
         finally
@@ -436,9 +441,8 @@ public static class ChaosBench
         ChaosProcess.WaitUntil(() => Ready(http) || seed.Exited, TimeSpan.FromMinutes(3), "the seed's control endpoint");
         ChaosProcess.WaitUntil(() => workers.All(w => w.Out.Any(l => l.Contains("worker up", StringComparison.Ordinal))), TimeSpan.FromMinutes(3), "the workers");
         Thread.Sleep(3000);   // the workers' registration period
-        var body = JsonSerializer.Serialize(new { stage = "pretrain", args = s.TrainArgs(runDir)[1..] });
-        using (var r = http.PostAsync("api/train/start", new StringContent(body, System.Text.Encoding.UTF8, "application/json")).GetAwaiter().GetResult())
-            if (!r.IsSuccessStatusCode) { problems.Add("start failed: " + r.Content.ReadAsStringAsync().GetAwaiter().GetResult()); return problems; }
+        using (var ctl = ChaosProcess.Start(s.Cli, ["ctl", "--host", $"127.0.0.1:{control}", "train", "start", .. s.TrainArgs(runDir)]))
+            if (ctl.WaitExit(TimeSpan.FromMinutes(2)) != "0") { problems.Add("ctl train start failed: " + string.Join(" / ", ctl.Err.Concat(ctl.Out))); return problems; }
 
         // The kill steps: distinct random steps in (1, steps - 2), in order; seed kills land on some of them.
         var events = Enumerable.Repeat("worker", workerKills).Concat(Enumerable.Repeat("seed", seedKills)).ToArray();

@@ -76,7 +76,23 @@ sealed class ChaosProcess : IDisposable
 
     /// <summary>Lines of stderr that show a fault: a stack frame, an unhandled exception, a supervised child's failure
     /// ("worker-0 failed (…); restarting it"), a native TorchSharp error.</summary>
-    public IEnumerable<string> Faults => Err.Concat(Out).Where(IsFault);
+    public IEnumerable<string> Faults => Err.Concat(Out).Where(IsFault).Select(l => $"[{Name}] {l}");
+
+    /// <summary>Each fault once: for a stack trace the line above its first frame (the message), else the fault line.</summary>
+    public IEnumerable<string> FaultHeads()
+    {
+        foreach (var stream in new[] { Err.ToArray(), Out.ToArray() })
+            for (var i = 0; i < stream.Length; i++)
+            {
+                if (!IsFault(stream[i])) continue;
+                var frame = System.Text.RegularExpressions.Regex.IsMatch(stream[i], @"^\s+at ");
+                if (!frame) yield return $"[{Name}] {stream[i]}";
+                else if (i > 0 && !IsFault(stream[i - 1])) yield return $"[{Name}] {stream[i - 1]} // then {stream[i].Trim()}";
+            }
+    }
+
+    /// <summary>"pid 123 node worker": the process in fault lines.</summary>
+    public string Name => $"pid {Process.Id} {string.Join(' ', Process.StartInfo.ArgumentList.Skip(1).Take(2))}";
 
     public static bool IsFault(string l) =>
         System.Text.RegularExpressions.Regex.IsMatch(l, @"^\s+at [\w.`<>]+[.(]") || l.Contains("Unhandled exception", StringComparison.Ordinal)

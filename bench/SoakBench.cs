@@ -56,14 +56,11 @@ public static class SoakBench
                 if (runs == 0 || state is "completed" or "failed" or "stopped")
                 {
                     if (state == "failed") Console.WriteLine($"  run {runs} failed");
-                    var body = JsonSerializer.Serialize(new
-                    {
-                        stage = "pretrain",
-                        args = new[] { "--deterministic", "--threads", "1", "--run-dir", Path.Combine(work, $"run{++runs}"), "--data", Path.Combine(root, "dataset", "pretrain.jsonl"),
-                            "--epochs", "1", "--batch-size", "2", "--max-seq-len", "32", "--accumulation-steps", "2", "--save-interval", "20", "--log-interval", "10" },
-                    });
-                    using var r = http.PostAsync("api/train/start", new StringContent(body, System.Text.Encoding.UTF8, "application/json")).GetAwaiter().GetResult();
-                    if (!r.IsSuccessStatusCode) throw new InvalidOperationException("start failed: " + r.Content.ReadAsStringAsync().GetAwaiter().GetResult());
+                    string[] train = ["ctl", "--host", $"127.0.0.1:{control}", "train", "start", "pretrain", "--deterministic", "--threads", "1",
+                        "--run-dir", Path.Combine(work, $"run{++runs}"), "--data", Path.Combine(root, "dataset", "pretrain.jsonl"), "--epochs", "1", "--batch-size", "2",
+                        "--max-seq-len", "32", "--accumulation-steps", "2", "--save-interval", "20", "--log-interval", "10"];
+                    using var ctl = ChaosProcess.Start(cli, train);
+                    if (ctl.WaitExit(TimeSpan.FromMinutes(2)) != "0") throw new InvalidOperationException("ctl train start failed: " + string.Join(" / ", ctl.Err.Concat(ctl.Out)));
                 }
                 if (clock.Elapsed.TotalSeconds >= nextKill)
                 {
