@@ -3,10 +3,26 @@ using Microsoft.Extensions.Logging;
 namespace MiniMind.Cluster;
 
 /// <summary>Writes log lines synchronously to stderr: "warn: message". Used instead of the console logger provider,
-/// whose background queue kept the CLI from finishing a SIGTERM drain in our tests.</summary>
+/// whose background queue kept the CLI from finishing a SIGTERM drain in our tests. Stack frames that a message carries
+/// in its text (Akka.Remote formats the exception of a failed association into the message: "Reason is: [… at …]") are
+/// left out unless MINIMIND_DEBUG=1.</summary>
 public sealed class StderrLoggerProvider : ILoggerProvider
 {
+    static readonly bool Debug = Environment.GetEnvironmentVariable("MINIMIND_DEBUG") == "1";
+
     public ILogger CreateLogger(string categoryName) => new StderrLogger();
+
+    /// <summary><paramref name="text"/> without its stack-frame lines ("   at …", "--- End of …").</summary>
+    public static string WithoutStackFrames(string text)
+    {
+        if (!text.Contains('\n', StringComparison.Ordinal)) return text;
+        var kept = text.Split('\n').Where(l =>
+        {
+            var t = l.TrimStart();
+            return !(t.StartsWith("at ", StringComparison.Ordinal) && l.Length > t.Length) && !t.StartsWith("--- End of ", StringComparison.Ordinal);
+        });
+        return string.Join('\n', kept).TrimEnd();
+    }
 
     public void Dispose() { }
 
@@ -20,7 +36,8 @@ public sealed class StderrLoggerProvider : ILoggerProvider
         {
             if (!IsEnabled(logLevel)) return;
             var level = logLevel switch { LogLevel.Warning => "warn", LogLevel.Error => "error", _ => "crit" };
-            Console.Error.WriteLine($"{level}: {formatter(state, exception)}{(exception is null ? "" : " " + exception.Message)}");
+            var text = $"{formatter(state, exception)}{(exception is null ? "" : " " + exception.Message)}";
+            Console.Error.WriteLine($"{level}: {(Debug ? text : WithoutStackFrames(text))}");
         }
     }
 }
