@@ -62,12 +62,11 @@ public static class ClusterBench
                 if (clock.Elapsed > TimeSpan.FromMinutes(2)) throw new TimeoutException("the seed did not come up");
                 Thread.Sleep(200);
             }
-            var body = JsonSerializer.Serialize(new
+            var body = JsonSerializer.Serialize(new MiniMind.Actors.Stages.TrainRequest
             {
-                stage = "pretrain",
-                args = new[] { "--config", preset, "--run-dir", Path.Combine(dir, "run"), "--max-steps", $"{warmup + steps}", "--batch-size", $"{batch}",
-                    "--max-seq-len", $"{seqLen}", "--accumulation-steps", $"{accumulation}", "--save-interval", "1000000", "--log-interval", "1", "--threads", $"{threads}" },
-            });
+                Stage = "pretrain", Config = preset, RunDir = Path.Combine(dir, "run"), MaxSteps = warmup + steps, BatchSize = batch,
+                MaxSeqLen = seqLen, AccumulationSteps = accumulation, SaveInterval = 1_000_000, LogInterval = 1, Threads = threads,
+            }, MiniMind.Cluster.Control.ControlJson.Options);
             using (var r = http.PostAsync("api/train/start", new StringContent(body, System.Text.Encoding.UTF8, "application/json")).GetAwaiter().GetResult())
                 if (!r.IsSuccessStatusCode) throw new InvalidOperationException("start failed: " + r.Content.ReadAsStringAsync().GetAwaiter().GetResult());
             // The window starts at the first step boundary after the warm-up at which every worker's replica is ready.
