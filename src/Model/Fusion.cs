@@ -6,7 +6,7 @@ namespace MiniMind.Model;
 /// <list type="bullet">
 /// <item><c>MINIMIND_FUSED_QKV=0</c>: q_proj, k_proj and v_proj as three matmuls instead of one over their concatenated weight.</item>
 /// <item><c>MINIMIND_FUSED_GATE_UP=0</c>: gate_proj and up_proj (dense and every MoE expert) as two matmuls instead of one.</item>
-/// <item><c>MINIMIND_FUSED_ADAMW=0</c>: TorchSharp's per-parameter op sequence instead of the one-pass AdamW update.</item>
+/// <item><c>MINIMIND_FUSED_ADAMW=0</c>: TorchSharp's per-parameter op sequence instead of the fused AdamW update.</item>
 /// </list>
 /// The parameters, their state_dict keys and every file format stay MiniMind's: the fused projections concatenate the
 /// separate weights per forward (autograd splits the gradient back), so loaders, exporters and LoRA see q_proj/k_proj/…
@@ -24,7 +24,7 @@ public static class Fusion
 
     /// <summary>The header's line: what runs fused in this process.</summary>
     public static string Describe() =>
-        $"fused qkv {(Qkv ? "on" : "off")}, gate+up {(GateUp ? "on" : "off")}, one-pass AdamW {(AdamW ? "on" : "off")}";
+        $"fused qkv {(Qkv ? "on" : "off")}, gate+up {(GateUp ? "on" : "off")}, fused AdamW {(AdamW ? "on" : "off")}";
 
     static bool On(string name) => !Native.MklVendorFix.IsOptOut(Environment.GetEnvironmentVariable(name));
 }

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 
 namespace MiniMind.Model.Tests.Training;
 
-/// <summary>Our AdamW (explicit Scalar lifetimes, the one-pass update) is TorchSharp's, bit for bit, and their state files
+/// <summary>Our AdamW (explicit Scalar lifetimes, the fused update) is TorchSharp's, bit for bit, and their state files
 /// are interchangeable.</summary>
 public class AdamWTests
 {
@@ -34,7 +34,7 @@ public class AdamWTests
                 oursParams[i].grad = g.clone().DetachFromDisposeScope();
                 theirsParams[i].grad = g.clone().DetachFromDisposeScope();
             }
-            if (fused) Assert.True(OnePass.Fits(oursParams[0], oursParams[0].grad!, oursParams[0], oursParams[0]));
+            if (fused) Assert.True(AdamWKernel.Fits(oursParams[0], oursParams[0].grad!, oursParams[0], oursParams[0]));
             a.Step();
             b.step();
         }
@@ -43,12 +43,12 @@ public class AdamWTests
         Assert.Equal(Capture(b.save_state_dict), Capture(a.save_state_dict));
     }
 
-    /// <summary>The one-pass update against TorchSharp's op sequence on one large tensor whose length is no multiple of the
+    /// <summary>The fused update against TorchSharp's op sequence on one large tensor whose length is no multiple of the
     /// vector width (vector body and scalar tail), split into many chunks over 1 and 3 threads: the same bits.</summary>
     [Theory]
     [InlineData(1)]
     [InlineData(3)]
-    public void One_pass_update_equals_the_op_sequence_bit_for_bit_across_chunks_and_threads(int threads)
+    public void Fused_update_equals_the_op_sequence_bit_for_bit_across_chunks_and_threads(int threads)
     {
         const long n = 300_007;
         var gen = new torch.Generator(11);
@@ -76,7 +76,7 @@ public class AdamWTests
         using var q = p0.clone();
         using var mq = m0.clone();
         using var vq = v0.clone();
-        OnePass.Update(q, g, mq, vq, new OnePass.Coefficients((float)(1 - lr * wd), (float)beta1, (float)(1 - beta1), (float)beta2,
+        AdamWKernel.Update(q, g, mq, vq, new AdamWKernel.Coefficients((float)(1 - lr * wd), (float)beta1, (float)(1 - beta1), (float)beta2,
             (float)(1 - beta2), (float)Math.Sqrt(bc2), (float)eps, (float)(-(lr / bc1))), threads);
 
         Assert.True(q.eq(p).all().item<bool>(), $"param: {q.ne(p).sum().item<long>()} of {n} elements differ, exp_avg {mq.ne(m).sum().item<long>()}, exp_avg_sq {vq.ne(v).sum().item<long>()}");

@@ -19,7 +19,7 @@ namespace MiniMind.Model.Training;
 ///   pass 2: p ← p + ((−lr/bc₁)·m) / (s / √bc₂ + ε)
 /// so it is bit for bit TorchSharp's AdamW (AdamWTests). Element-wise, so independent of the chunking and thread count.
 /// </summary>
-public static class OnePass
+public static class AdamWKernel
 {
     public readonly record struct Coefficients(float Decay, float Beta1, float OneMinusBeta1, float Beta2, float OneMinusBeta2,
                                                float SqrtBiasCorrection2, float Eps, float MinusStepSize);
@@ -47,7 +47,7 @@ public static class OnePass
     {
         var n = param.numel();
         if (n == 0) return;
-        if (!Fits(param, grad, expAvg, expAvgSq)) throw new ArgumentException("OnePass.Update needs contiguous float32 CPU tensors of one size");
+        if (!Fits(param, grad, expAvg, expAvgSq)) throw new ArgumentException("AdamWKernel.Update needs contiguous float32 CPU tensors of one size");
         IntPtr p = dataPointer(param.Handle), g = dataPointer(grad.Handle), m = dataPointer(expAvg.Handle), v = dataPointer(expAvgSq.Handle);
         var workers = Math.Max(1, threads ?? torch.get_num_threads());
         Chunked(n, workers, (start, end) => Moments((float*)p, (float*)g, (float*)m, (float*)v, start, end, c));
