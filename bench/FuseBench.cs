@@ -9,7 +9,7 @@ namespace MiniMind.Bench;
 
 /// <summary>
 /// In-process A/B of one fusion (or the thread count), interleaved step by step so that both sides see the same load:
-///   fuse --what qkv|gateup|adamw|sdpa|threads [--preset minimind2-small] [--batch 4] [--seq-len 256] [--steps 10] [--warmup 2] [--threads 2]
+///   fuse --what qkv|gateup|adamw|sdpa|threads|optimizer [--preset minimind2-small] [--batch 4] [--seq-len 256] [--steps 10] [--warmup 2] [--threads 2]
 /// Two trainers (MiniMind's pretrain step: forward, CE + aux, backward, clip 1.0, AdamW wd 0.01) start from the same init
 /// and see the same batches; A = the fused path (sdpa: F.scaled_dot_product_attention, threads: 2), B = the separate one
 /// (sdpa: MiniMind's explicit softmax attention, flash_attn = false; threads: 1). Steps alternate A, B, B, A, …
@@ -22,13 +22,14 @@ public static class FuseBench
     {
         var a = new BenchArgs(args, ["--what", "--preset", "--batch", "--seq-len", "--steps", "--warmup", "--threads"], []);
         var what = a.Required("--what");
-        if (what is not ("qkv" or "gateup" or "adamw" or "sdpa" or "threads"))
-            throw new BenchArgumentException($"--what {what}: expected qkv, gateup, adamw, sdpa or threads");
+        if (what is not ("qkv" or "gateup" or "adamw" or "sdpa" or "threads" or "optimizer"))
+            throw new BenchArgumentException($"--what {what}: expected qkv, gateup, adamw, sdpa, threads or optimizer");
         var preset = a.Get("--preset", "minimind2-small");
         int batch = a.Int("--batch", 4), seqLen = a.Int("--seq-len", 256), steps = a.Int("--steps", 10), warmup = a.Int("--warmup", 2);
         var threads = a.Int("--threads", 2);
         torch.set_num_threads(threads);
         var config = MiniMindConfig.Load(preset);
+        if (what == "optimizer") return Optimizer(config, preset, steps, threads);
         Console.WriteLine($"fuse A/B {what}: preset {preset} h{config.HiddenSize} L{config.NumHiddenLayers} moe={config.UseMoe}; B{batch}×T{seqLen}, {steps} pairs (+{warmup}), {threads} threads");
         Console.WriteLine($"cpu: {Measure.CpuSummary()}; load {Measure.LoadAverage():F2}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         Console.WriteLine($"runtime: {MiniMind.Model.Native.NativeStartup.Describe()}");
@@ -70,6 +71,56 @@ public static class FuseBench
             loss_last_a = A.Losses[^1], loss_last_b = B.Losses[^1],
             cpu = Measure.CpuSummary(), load_average = Measure.LoadAverage(),
         }));
+        return 0;
+    }
+
+    /// <summary>The AdamW update alone on the preset's parameter shapes: TorchSharp's op sequence vs the fused kernel on
+    /// 1 and on 2 .NET threads, interleaved round by round; min and median ms per update of all parameters.</summary>
+    static int Optimizer(MiniMindConfig config, string preset, int rounds, int threads)
+    {
+        Console.WriteLine($"fuse optimizer: preset {preset}, {rounds} rounds, torch threads {threads}; cpu: {Measure.CpuSummary()}; load {Measure.LoadAverage():F2}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+        torch.manual_seed(1);
+        using var model = new MiniMindForCausalLM(config);
+        var ps = model.OptimizerParameters().Select(p => p.detach().clone()).ToList();
+        var gs = ps.Select(p => torch.randn_like(p)).ToList();
+        var ms = ps.Select(p => torch.randn_like(p)).ToList();
+        var vs = ps.Select(p => torch.rand_like(p)).ToList();
+        var c = new MiniMind.Model.Training.AdamWKernel.Coefficients(0.99999f, 0.9f, 0.1f, 0.999f, 0.001f, 0.3f, 1e-8f, -1e-4f);
+        var times = new Dictionary<string, List<double>> { ["ops"] = [], ["kernel 1 thread"] = [], ["kernel 2 threads"] = [] };
+        using Scalar decay = 0.99999.ToScalar(), b1 = 0.9.ToScalar(), omb1 = 0.1.ToScalar(), b2 = 0.999.ToScalar(), omb2 = 0.001.ToScalar(),
+            e = 1e-8.ToScalar(), sq = 0.3.ToScalar(), step = (-1e-4).ToScalar();
+        for (var r = 0; r < rounds + 1; r++)
+        {
+            foreach (var name in times.Keys)
+            {
+                var sw = Stopwatch.StartNew();
+                using (torch.no_grad())
+                    for (var i = 0; i < ps.Count; i++)
+                    {
+                        if (name == "ops")
+                        {
+                            ps[i].mul_(decay);
+                            ms[i].mul_(b1).add_(gs[i], omb1);
+                            vs[i].mul_(b2).addcmul_(gs[i], gs[i], omb2);
+                            using var denom = vs[i].sqrt().div(sq).add_(e, MiniMind.Model.Scalars.One);
+                            ps[i].addcdiv_(ms[i], denom, step);
+                        }
+                        else MiniMind.Model.Training.AdamWKernel.Update(ps[i], gs[i], ms[i], vs[i], c, name == "kernel 1 thread" ? 1 : 2);
+                    }
+                if (r > 0) times[name].Add(sw.Elapsed.TotalMilliseconds);
+            }
+        }
+        foreach (var (name, t) in times)
+            Console.WriteLine(FormattableString.Invariant($"{name,-17}: median {Measure.Median(t):F1} ms, min {t.Min():F1} ms per update of {ps.Sum(p => p.numel()):N0} parameters"));
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            bench = "fuse", what = "optimizer", preset, rounds, threads,
+            ops_ms = Math.Round(Measure.Median(times["ops"]), 1), ops_min_ms = Math.Round(times["ops"].Min(), 1),
+            kernel1_ms = Math.Round(Measure.Median(times["kernel 1 thread"]), 1), kernel1_min_ms = Math.Round(times["kernel 1 thread"].Min(), 1),
+            kernel2_ms = Math.Round(Measure.Median(times["kernel 2 threads"]), 1), kernel2_min_ms = Math.Round(times["kernel 2 threads"].Min(), 1),
+            cpu = Measure.CpuSummary(), load_average = Measure.LoadAverage(),
+        }));
+        foreach (var t in ps.Concat(gs).Concat(ms).Concat(vs)) t.Dispose();
         return 0;
     }
 

@@ -8,7 +8,7 @@ var verbs = new (string Name, string Usage, Func<string[], int> Run)[]
         TokenizerBench.Run),
     ("train", "train [--preset minimind2-small] [--batch 4] [--seq-len 256] [--steps 10] [--warmup 2] [--precision fp32|bf16] [--threads 2] [--compare] [--no-pytorch] [--mmap-threshold BYTES] [--ab mkl|malloc|qkv|gateup|adamw [--rounds 2]]",
         TrainBench.Run),
-    ("fuse", "fuse --what qkv|gateup|adamw|sdpa|threads [--preset minimind2-small] [--batch 4] [--seq-len 256] [--steps 10] [--warmup 2] [--threads 2]   (in-process interleaved A/B)",
+    ("fuse", "fuse --what qkv|gateup|adamw|sdpa|threads|optimizer [--preset minimind2-small] [--batch 4] [--seq-len 256] [--steps 10] [--warmup 2] [--threads 2]   (in-process interleaved A/B)",
         FuseBench.Run),
     ("generate", "generate [--preset minimind2-small] [--prompt-len 16] [--new-tokens 64] [--reps 5] [--threads 2] [--no-pytorch]",
         GenerateBench.Run),

@@ -41,15 +41,17 @@ public static class AdamWKernel
     }
 
     /// <summary>Updates <paramref name="param"/>, <paramref name="expAvg"/> and <paramref name="expAvgSq"/> in place
-    /// (they must <see cref="Fits"/>), in chunks of 64 Ki elements spread over <paramref name="threads"/> threads
-    /// (default: torch's intra-op thread count).</summary>
+    /// (they must <see cref="Fits"/>), in chunks of 64 Ki elements spread over <paramref name="threads"/> .NET threads.
+    /// Default 1: bench fuse --what optimizer measured 2 threads slower than 1 on the shared 2-core machine (libtorch's
+    /// OpenMP threads still spin after the preceding ops and compete with .NET's workers): ops 5,601 ms, 1 thread 1,579,
+    /// 2 threads 2,008 (median, minimind2-small, load 21–38).</summary>
     public static unsafe void Update(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, Coefficients c, int? threads = null)
     {
         var n = param.numel();
         if (n == 0) return;
         if (!Fits(param, grad, expAvg, expAvgSq)) throw new ArgumentException("AdamWKernel.Update needs contiguous float32 CPU tensors of one size");
         IntPtr p = dataPointer(param.Handle), g = dataPointer(grad.Handle), m = dataPointer(expAvg.Handle), v = dataPointer(expAvgSq.Handle);
-        var workers = Math.Max(1, threads ?? torch.get_num_threads());
+        var workers = Math.Max(1, threads ?? 1);
         Chunked(n, workers, (start, end) => Moments((float*)p, (float*)g, (float*)m, (float*)v, start, end, c));
         using var sqrt = expAvgSq.sqrt();
         var s = dataPointer(sqrt.Handle);
