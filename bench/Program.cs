@@ -6,8 +6,10 @@ var verbs = new (string Name, string Usage, Func<string[], int> Run)[]
 {
     ("tokenizer", "tokenizer --tokenizer <tokenizer.json> [--corpus corpus.jsonl] [--mb 50] [--threads <all cores>] [--runs 3]",
         TokenizerBench.Run),
-    ("train", "train [--preset minimind2-small] [--batch 4] [--seq-len 256] [--steps 10] [--warmup 2] [--precision fp32|bf16] [--threads 2] [--compare] [--no-pytorch] [--mmap-threshold BYTES] [--ab mkl|malloc [--rounds 2]]",
+    ("train", "train [--preset minimind2-small] [--batch 4] [--seq-len 256] [--steps 10] [--warmup 2] [--precision fp32|bf16] [--threads 2] [--compare] [--no-pytorch] [--mmap-threshold BYTES] [--ab mkl|malloc|qkv|gateup|adamw [--rounds 2]]",
         TrainBench.Run),
+    ("fuse", "fuse --what qkv|gateup|adamw|sdpa|threads|optimizer [--preset minimind2-small] [--batch 4] [--seq-len 256] [--steps 10] [--warmup 2] [--threads 2]   (in-process interleaved A/B)",
+        FuseBench.Run),
     ("generate", "generate [--preset minimind2-small] [--prompt-len 16] [--new-tokens 64] [--reps 5] [--threads 2] [--no-pytorch]",
         GenerateBench.Run),
     ("data-prepare", "data-prepare [--gib 1] [--stage pretrain|sft|dpo|reason] [--dataset dataset] [--tokenizer <dataset>/tokenizer/tokenizer.json] [--max-length 512] [--threads <all cores>]",

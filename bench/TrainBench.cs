@@ -8,7 +8,7 @@ namespace MiniMind.Bench;
 
 /// <summary>
 /// MiniMind's pretrain step (forward, masked CE + aux, backward, clip 1.0, AdamW wd 0.01) timed on a preset:
-///   train --preset minimind2-small --batch 4 --seq-len 256 --steps 10 [--precision fp32|bf16] [--threads N] [--compare] [--no-pytorch] [--mmap-threshold BYTES] [--ab mkl|malloc [--rounds 2]]
+///   train --preset minimind2-small --batch 4 --seq-len 256 --steps 10 [--precision fp32|bf16] [--threads N] [--compare] [--no-pytorch] [--mmap-threshold BYTES] [--ab mkl|malloc|qkv|gateup|adamw [--rounds 2]]
 /// --mmap-threshold fixes glibc's mmap threshold (overrides the start-up malloc reuse for that setting; see Malloc).
 /// --ab runs the same command as child processes with a start-up setting on and off, alternating (AbRunner).
 /// then the PyTorch reference (bench/pytorch/minimind_ref.py, fp32) runs the same config, batch and threads.
@@ -30,7 +30,7 @@ public static class TrainBench
             }
             rest.Add("--no-pytorch");
             return AbRunner.Run(setting, rest, a.Int("--rounds", 2),
-                ["tokens_per_second", "ms_per_step", "matmul_gflops_fp32", "mkl_code_path", "sys_s_per_step", "faults_per_step", "peak_rss_mb", "loss_last"]);
+                ["tokens_per_second", "ms_per_step", "optimizer_ms_per_step", "matmul_gflops_fp32", "mkl_code_path", "sys_s_per_step", "faults_per_step", "peak_rss_mb", "loss_last"]);
         }
         var preset = a.Get("--preset", "minimind2-small");
         int batch = a.Int("--batch", 4), seqLen = a.Int("--seq-len", 256), steps = a.Int("--steps", 10), warmup = a.Int("--warmup", 2);
@@ -107,6 +107,8 @@ public static class TrainBench
             user_s_per_step = Math.Round(run.UserSecondsPerStep, 4),
             sys_s_per_step = Math.Round(run.SysSecondsPerStep, 4),
             faults_per_step = Math.Round(run.FaultsPerStep, 0),
+            fusion = MiniMind.Model.Fusion.Describe(),
+            optimizer_ms_per_step = Math.Round(run.OptimizerMs, 1),
             mkl_code_path = MiniMind.Model.Native.MklVendorFix.MklCodePath(),
             mkl_vendor_fix = MiniMind.Model.Native.MklVendorFix.Current.State.ToString(),
             malloc_tuning = MiniMind.Model.Native.MallocTuning.Current.State.ToString(),
@@ -123,7 +125,7 @@ public static class TrainBench
         _ => throw new ArgumentException($"--precision {p}: expected fp32 or bf16"),
     };
 
-    sealed record RunResult(double MedianMs, double[] Losses, double UserSecondsPerStep, double SysSecondsPerStep, double FaultsPerStep);
+    sealed record RunResult(double MedianMs, double[] Losses, double UserSecondsPerStep, double SysSecondsPerStep, double FaultsPerStep, double OptimizerMs);
 
     static RunResult Train(MiniMindConfig config, ScalarType computeDType, int batch, int seqLen, int steps, int warmup)
     {
@@ -132,10 +134,11 @@ public static class TrainBench
         model.ComputeDType = computeDType;
         model.train();
         var parameters = model.OptimizerParameters();
-        using var opt = optim.AdamW(parameters, lr: 5e-4, weight_decay: 0.01);
+        using var opt = new MiniMind.Model.Training.AdamW(parameters, lr: 5e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01);
         var data = new torch.Generator(42);
         using var tokens = torch.randint(0, config.VocabSize, [4, batch, seqLen + 1], generator: data);
         var times = new List<double>();
+        var optimizerTimes = new List<double>();
         var losses = new List<double>();
         (double User, double Sys) cpu0 = default;
         long faults0 = 0;
@@ -153,7 +156,9 @@ public static class TrainBench
                 var loss = Losses.PretrainLoss(output, y, mask);
                 loss.backward();
                 nn.utils.clip_grad_norm_(parameters, 1.0);
-                opt.step();
+                var optimizerStart = sw.Elapsed.TotalMilliseconds;
+                opt.Step();
+                if (step >= warmup) optimizerTimes.Add(sw.Elapsed.TotalMilliseconds - optimizerStart);
                 opt.zero_grad();
                 losses.Add(loss.item<float>());
             }
@@ -161,7 +166,7 @@ public static class TrainBench
         }
         var cpu1 = Measure.CpuSeconds();
         return new RunResult(Measure.Median(times), losses.ToArray(), (cpu1.User - cpu0.User) / steps, (cpu1.Sys - cpu0.Sys) / steps,
-            (Measure.MinorFaults() - faults0) / (double)steps);
+            (Measure.MinorFaults() - faults0) / (double)steps, Measure.Median(optimizerTimes));
     }
 
     /// <summary>6·N per token for the weight matmuls (embedding lookup excluded, lm_head included) plus

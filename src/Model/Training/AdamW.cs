@@ -20,6 +20,10 @@ public sealed class AdamW : TorchSharp.Modules.AdamW
     {
     }
 
+    /// <summary>Two passes and a sqrt per parameter (<see cref="AdamWKernel"/>) instead of TorchSharp's nine ops, where it applies: float32
+    /// contiguous CPU tensors, no amsgrad, no maximize. Default <see cref="Fusion.AdamW"/>.</summary>
+    public bool Fused { get; set; } = Fusion.AdamW;
+
     /// <summary>One AdamW update of every parameter that has a grad (torch.optim.AdamW, decoupled weight decay).</summary>
     public void Step() => _step<ParamGroup>(Update);
 
@@ -39,6 +43,16 @@ public sealed class AdamW : TorchSharp.Modules.AdamW
             var state = (State)_state[param.Handle];
             var grad = param.grad;
             if (grad is null) continue;
+            if (Fused && !amsgrad && !maximize && AdamWKernel.Fits(param, grad, state.exp_avg, state.exp_avg_sq))
+            {
+                state.step += 1;
+                AdamWKernel.Update(param, grad, state.exp_avg, state.exp_avg_sq, new AdamWKernel.Coefficients(
+                    Decay: (float)(1 - lr * weight_decay), Beta1: (float)beta1, OneMinusBeta1: (float)(1 - beta1),
+                    Beta2: (float)beta2, OneMinusBeta2: (float)(1 - beta2),
+                    SqrtBiasCorrection2: (float)Math.Sqrt(1 - Math.Pow(beta2, state.step)), Eps: (float)eps,
+                    MinusStepSize: (float)(-(lr / (1 - Math.Pow(beta1, state.step))))));
+                continue;
+            }
             if (maximize) grad = grad.neg();
             state.step += 1;
             param.mul_(decay);

@@ -9,6 +9,9 @@ namespace MiniMind.Model.Tests.Training;
 /// read it. The test project runs with TieredCompilation off (csproj), so TorchSharp's methods are optimised from the
 /// first call and an argument Scalar dies at its last use, as it does in a long run.
 /// </summary>
+// torch.manual_seed + a random init: a test drawing from libtorch's global generator at the same time (any model
+// construction) would change the init between the two runs (seen: the first loss differed in a full-project run).
+[Collection(nameof(GlobalRngCollection))]
 public class GcStressTests
 {
     [Theory]
