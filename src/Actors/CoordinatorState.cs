@@ -189,11 +189,15 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
         return CanStartStep && buffer.For(NextStep) is { } batches ? d.Then(s => s.StartStep(batches)) : d;
     }
 
-    /// <summary>The aggregator expects the step's micro-batches; the slots compute them (none: wait for a worker to join).</summary>
+    /// <summary>The aggregator expects the step's micro-batches; the slots compute them (none: wait for a worker to join).
+    /// A replica joining at this step boundary must be built first: the step's reduced gradient goes to it from the
+    /// aggregator (its chunks over the bulk channel), the snapshot from the <see cref="ReplicaJoiner"/>, and nothing orders
+    /// the two: a reduced gradient that reaches the node before <see cref="JoinRun"/> is dropped by the join's reset, and
+    /// the replica would wait for it forever (the chaos suite's hang after a seed restart).</summary>
     Decision StartStep(StepBatches batches)
     {
         var slots = Schedule.Slots(Crew.Worker, Crew.LocalCompute);
-        if (slots.Count == 0) return Stay;
+        if (slots.Count == 0 || Schedule.AnyJoining) return Stay;
         var s = this with { Pipeline = Pipeline.Stepping, Buffer = Buffer.Started(batches), Schedule = Schedule.NewStep() };
         return s.Do(new Tell(Crew.Aggregator, new GradientAggregator.BeginStep(Generation, NextStep, batches.Micro.Count, GradientLength,
                         Plan!.LearningRateAt(NextStep), Crew.Worker, Crew.Self, s.Schedule.Followers)))
@@ -361,8 +365,9 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
         : Stay;
 
     /// <summary>At a step boundary, pending workers become replicas of the state at <see cref="NextStep"/>: one snapshot
-    /// of worker-0 (model, AdamW, RNG), fanned out by the <see cref="ReplicaJoiner"/>.</summary>
-    Decision JoinPending() => Pipeline == Pipeline.Idle && Plan is not null && Schedule.AnyPending
+    /// of worker-0 (model, AdamW, RNG), fanned out by the <see cref="ReplicaJoiner"/>. Workers that come while others are
+    /// joining wait for them (the step does not start before those are ready, so this is still the same boundary).</summary>
+    Decision JoinPending() => Pipeline == Pipeline.Idle && Plan is not null && Schedule.AnyPending && !Schedule.AnyJoining
         ? (this with { Schedule = Schedule.StartJoin(NextStep) }).RequestSnapshot(NextStep, checkpoint: false, join: true)
         : Stay;
 
@@ -372,6 +377,7 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
     {
         if (Schedule.Left(msg.Worker) is not var (next, gone, orphans)) return Stay;
         var d = (this with { Schedule = next }).Do(Say(new TrainingNotice($"worker {gone.Node} left ({msg.Reason})")));
+        if (gone.State == Replica.Status.Joining && !Ended) return d.Then(s => s.JoinPending()).Then(s => s.Pump());   // the step waited for it
         if (Pipeline != Pipeline.Stepping || Buffer.InFlight is not { } inFlight || orphans.Count == 0) return d;
         var slots = next.Slots(Crew.Worker, Crew.LocalCompute);
         return d.Then(s => s.Assign(inFlight, orphans, slots.Count > 0 ? slots : [Crew.Worker]))
@@ -381,7 +387,7 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
     /// <summary>A joining replica has built its model at the join step: it computes from now on.</summary>
     public Decision ReplicaReady(IActorRef replica, ReplicaReady msg) =>
         msg.Generation == Generation && Schedule.Ready(replica) is var (next, r)
-            ? (this with { Schedule = next }).Do(Say(new TrainingNotice($"worker {r.Node} ready at step {msg.Step}"))).Then(s => s.Pump())
+            ? (this with { Schedule = next }).Do(Say(new TrainingNotice($"worker {r.Node} ready at step {msg.Step}"))).Then(s => s.JoinPending()).Then(s => s.Pump())
             : Stay;
 
     /// <summary>A replica failed on its node: it leaves and joins again.</summary>

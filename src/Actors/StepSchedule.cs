@@ -47,6 +47,9 @@ public sealed record StepSchedule
 
     public bool AnyPending => Replicas.Values.Any(r => r.State == Replica.Status.Pending);
 
+    /// <summary>A replica is being sent the snapshot of a step boundary and has not answered ready yet.</summary>
+    public bool AnyJoining => Replicas.Values.Any(r => r.State == Replica.Status.Joining);
+
     /// <summary>At a step boundary: every pending replica becomes a replica of the state at <paramref name="step"/>.</summary>
     public StepSchedule StartJoin(long step) => this with
     {

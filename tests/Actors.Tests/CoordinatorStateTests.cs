@@ -23,7 +23,7 @@ public class CoordinatorStateTests
 
     static readonly IActorRef Self = new Ref("coordinator"), Listener = new Ref("listener"), Loader = new Ref("data-loader"),
         Worker = new Ref("worker-0"), Writer = new Ref("checkpoint-writer"), Aggregator = new Ref("gradient-aggregator"),
-        Client = new Ref("ctl"), NodeA = new Ref("node-a");
+        Client = new Ref("ctl"), NodeA = new Ref("node-a"), NodeB = new Ref("node-b"), NodeC = new Ref("node-c");
 
     static readonly string Config = MiniMind.Model.MiniMindConfig.Load(RepoPaths.Preset("tiny")).ToJson();
 
@@ -301,5 +301,55 @@ public class CoordinatorStateTests
         Assert.Empty(left.State.WorkerLeft(new WorkerLeft(NodeA, "again")).Effects);
         var next = left.State.StepRan(Ran(left.State)).State.Received(Batches(4));
         Assert.Empty(Told<GradientAggregator.BeginStep>(next, Aggregator));                   // the next step waits for a node
+    }
+    /// <summary>The chaos suite's hang: node-b joined during step 16, got the snapshot of step 17, but step 17 had already
+    /// started and its reduced gradient (aggregator, bulk channel) reached node-b before JoinRun (replica joiner), whose
+    /// reset dropped it: node-b waited for step 17's gradient forever while the run waited for its micro-batch of step 19.
+    /// A step now starts only once the replicas joining at its boundary are ready (6 and 7 here stand for 16 and 17).</summary>
+    [Fact]
+    public void A_step_waits_for_the_replicas_joining_at_its_boundary()
+    {
+        var s = Ready(6, localCompute: false).WorkerJoined(new WorkerJoined(NodeA, "node-a", "cpu")).State;
+        s = s.Snapshotted(new Snapshotted(s.Generation, new TrainingCheckpoint(6, [], [], []), TimeSpan.Zero)).State;
+        s = s.ReplicaReady(NodeA, new ReplicaReady(s.Generation, 6)).State.Received(Batches(6)).State;
+        Assert.Equal(Pipeline.Stepping, s.Pipeline);
+        s = s.WorkerJoined(new WorkerJoined(NodeB, "node-b", "cpu")).State;                 // during step 6
+
+        var ran = s.StepRan(Ran(s));
+        Assert.Equal(7, Assert.Single(Told<Snapshot>(ran, Worker)).StepsDone);               // node-b joins at 7
+        var delivered = ran.State.Received(Batches(7));
+        Assert.Empty(Told<GradientAggregator.BeginStep>(delivered, Aggregator));              // not before node-b is built
+        Assert.Empty(Told<RemoteCompute>(delivered, NodeA));
+        Assert.Equal(Pipeline.Idle, delivered.State.Pipeline);
+
+        var late = delivered.State.WorkerJoined(new WorkerJoined(NodeC, "node-c", "cpu"));  // comes while node-b joins
+        Assert.Empty(Told<Snapshot>(late, Worker));
+        var fanOut = late.State.Snapshotted(new Snapshotted(s.Generation, new TrainingCheckpoint(7, [], [], []), TimeSpan.Zero));
+        Assert.Equal([NodeB], Assert.Single(fanOut.Effects.OfType<FanOut>()).Message.Joiners);
+
+        var bReady = fanOut.State.ReplicaReady(NodeB, new ReplicaReady(s.Generation, 7));
+        Assert.Empty(Told<GradientAggregator.BeginStep>(bReady, Aggregator));                 // node-c joins at 7 now
+        Assert.Equal(7, Assert.Single(Told<Snapshot>(bReady, Worker)).StepsDone);
+        var cFanOut = bReady.State.Snapshotted(new Snapshotted(s.Generation, new TrainingCheckpoint(7, [], [], []), TimeSpan.Zero));
+        Assert.Equal([NodeC], Assert.Single(cFanOut.Effects.OfType<FanOut>()).Message.Joiners);
+
+        var started = cFanOut.State.ReplicaReady(NodeC, new ReplicaReady(s.Generation, 7));
+        var begin = Assert.Single(Told<GradientAggregator.BeginStep>(started, Aggregator));
+        Assert.Equal(7, begin.Step);
+        Assert.Equal(new HashSet<IActorRef> { NodeA, NodeB, NodeC }, begin.Replicas!.ToHashSet());
+        Assert.Equal(2, started.Effects.OfType<Tell>().Count(t => t.Message is RemoteCompute));
+    }
+
+    [Fact]
+    public void A_replica_that_leaves_while_joining_no_longer_holds_the_step_back()
+    {
+        var s = Ready(6, localCompute: true).Received(Batches(6)).State;
+        s = s.WorkerJoined(new WorkerJoined(NodeB, "node-b", "cpu")).State;
+        var waiting = s.StepRan(Ran(s)).State.Received(Batches(7));
+        Assert.Empty(Told<GradientAggregator.BeginStep>(waiting, Aggregator));
+
+        var left = waiting.State.WorkerLeft(new WorkerLeft(NodeB, "unreachable"));
+        Assert.Equal(7, Assert.Single(Told<GradientAggregator.BeginStep>(left, Aggregator)).Step);
+        Assert.Equal([0, 1], Told<ComputeGradients>(left, Worker).Select(c => c.Micro));
     }
 }
