@@ -8,8 +8,6 @@ namespace MiniMind.Cluster;
 /// left out unless MINIMIND_DEBUG=1.</summary>
 public sealed class StderrLoggerProvider : ILoggerProvider
 {
-    static readonly bool Debug = Environment.GetEnvironmentVariable("MINIMIND_DEBUG") == "1";
-
     public ILogger CreateLogger(string categoryName) => new StderrLogger();
 
     /// <summary><paramref name="text"/> without its stack-frame lines ("   at …", "--- End of …").</summary>
@@ -37,7 +35,7 @@ public sealed class StderrLoggerProvider : ILoggerProvider
             if (!IsEnabled(logLevel)) return;
             var level = logLevel switch { LogLevel.Warning => "warn", LogLevel.Error => "error", _ => "crit" };
             var text = $"{formatter(state, exception)}{(exception is null ? "" : " " + exception.Message)}";
-            Console.Error.WriteLine($"{level}: {(Debug ? text : WithoutStackFrames(text))}");
+            Console.Error.WriteLine($"{level}: {(MiniMind.Actors.SupervisionLog.Debug ? text : WithoutStackFrames(text))}");
         }
     }
 }

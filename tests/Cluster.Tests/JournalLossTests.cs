@@ -43,30 +43,13 @@ public class JournalLossTests(ITestOutputHelper output)
         return result;
     }
 
-    /// <summary>The CheckpointSaved events of the run's journal (read-only; 0 while it is locked or not created).</summary>
-    static int JournaledCheckpoints(string runDir)
-    {
-        if (!File.Exists(Journal(runDir))) return 0;
-        try
-        {
-            using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Journal(runDir)};Mode=ReadOnly;Default Timeout=5;Pooling=False");
-            c.Open();
-            using var cmd = c.CreateCommand();
-            cmd.CommandText = "SELECT count(*) FROM journal WHERE manifest = 'checkpoint-saved.v1'";
-            return Convert.ToInt32(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
-        }
-        catch (Microsoft.Data.Sqlite.SqliteException)
-        {
-            return 0;
-        }
-    }
 
     /// <summary>A run SIGKILLed mid-way, once its journal vouches for two checkpoints.</summary>
     async Task<string> Interrupted(string name)
     {
         var dir = TestRuns.TempRunDir(name);
         using var c = ChildProcess.Start("dotnet", TrainArgs(dir), RepoPaths.Root);
-        await Poll.Until(() => c.Process.HasExited || JournaledCheckpoints(dir) >= 2, TimeSpan.FromMinutes(2), "two journaled checkpoints", intervalMs: 20);
+        await Poll.Until(() => c.Process.HasExited || RunJournal.Checkpoints(dir) >= 2, TimeSpan.FromMinutes(2), "two journaled checkpoints", intervalMs: 20);
         Assert.False(c.Process.HasExited, "the run ended before it could be killed");
         c.KillHard();
         await c.Exit(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);

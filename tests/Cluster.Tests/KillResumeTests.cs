@@ -70,27 +70,6 @@ public class KillResumeTests(ITestOutputHelper output)
 
     static Task WaitFor(Func<bool> condition, TimeSpan timeout, string what) => Poll.Until(condition, timeout, what, intervalMs: 20);
 
-    /// <summary>The checkpoints the run's journal vouches for (its CheckpointSaved events), read over a read-only connection
-    /// while the run writes. A checkpoint file on disk is not enough to resume from: killed between the file's rename and
-    /// the journal write, a run rightly starts over.</summary>
-    static int JournaledCheckpoints(string runDir)
-    {
-        var db = Path.Combine(runDir, "journal.db");
-        if (!File.Exists(db)) return 0;
-        try
-        {
-            using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db};Mode=ReadOnly;Default Timeout=5");
-            c.Open();
-            using var cmd = c.CreateCommand();
-            cmd.CommandText = "SELECT count(*) FROM journal WHERE manifest = $manifest";
-            cmd.Parameters.AddWithValue("$manifest", Actors.Protocol.TrainingSerializer.ManifestOf<Actors.Protocol.CheckpointSaved>());
-            return Convert.ToInt32(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-        }
-        catch (Microsoft.Data.Sqlite.SqliteException)
-        {
-            return 0;   // not created yet, or locked for a moment
-        }
-    }
 
     [Fact]
     public async Task Training_killed_twice_with_SIGKILL_resumes_to_bitwise_identical_weights()
@@ -110,7 +89,7 @@ public class KillResumeTests(ITestOutputHelper output)
         var ckptDir = Path.Combine(killed, "checkpoints", "pretrain");
         using (var c = new Child(killed))
         {
-            await WaitFor(() => c.Process.HasExited || (c.LastStep >= killAt && JournaledCheckpoints(killed) > 0),
+            await WaitFor(() => c.Process.HasExited || (c.LastStep >= killAt && RunJournal.Checkpoints(killed) > 0),
                 TimeSpan.FromMinutes(2), $"step {killAt}");
             c.KillHard();
             output.WriteLine($"kill 1 after step {c.LastStep}");
@@ -262,7 +241,7 @@ public class KillResumeTests(ITestOutputHelper output)
 
         using (var c = new Child(killed, args: LoraArgs(killed)))
         {
-            await WaitFor(() => c.Process.HasExited || (c.LastStep >= 5 && JournaledCheckpoints(killed) > 0),
+            await WaitFor(() => c.Process.HasExited || (c.LastStep >= 5 && RunJournal.Checkpoints(killed) > 0),
                 TimeSpan.FromMinutes(2), "step 5");
             Assert.False(c.Process.HasExited, "the run ended before it could be killed");
             c.KillHard();

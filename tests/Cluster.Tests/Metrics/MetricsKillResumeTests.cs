@@ -22,26 +22,7 @@ public class MetricsKillResumeTests(ITestOutputHelper output)
     static ChildProcess.Result Metrics(params string[] args) => ChildProcess.Run("dotnet", [Cli, "run", "metrics", .. args], TimeSpan.FromMinutes(2), RepoPaths.Root);
 
     /// <summary>(journaled checkpoints, newest recorded step) of a run dir's journal, read while the run writes.</summary>
-    static (int Checkpoints, long NewestStep) Progress(string runDir)
-    {
-        var db = Path.Combine(runDir, "journal.db");
-        if (!File.Exists(db)) return (0, 0);
-        try
-        {
-            using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db};Mode=ReadOnly;Default Timeout=5");
-            c.Open();
-            using var cmd = c.CreateCommand();
-            cmd.CommandText = "SELECT count(*) FROM journal WHERE manifest = $manifest";
-            cmd.Parameters.AddWithValue("$manifest", Actors.Protocol.TrainingSerializer.ManifestOf<Actors.Protocol.CheckpointSaved>());
-            var checkpoints = Convert.ToInt32(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
-            cmd.CommandText = $"SELECT coalesce(max(step), 0) FROM {Cluster.Metrics.MetricsStore.Table}";
-            return (checkpoints, Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture));
-        }
-        catch (Microsoft.Data.Sqlite.SqliteException)
-        {
-            return (0, 0);   // not created yet, or locked for a moment
-        }
-    }
+    static (int Checkpoints, long NewestStep) Progress(string runDir) => (RunJournal.Checkpoints(runDir), RunJournal.NewestRecordedStep(runDir));
 
     static async Task<(int Code, List<string> Lines)> RunToEnd(string runDir)
     {
