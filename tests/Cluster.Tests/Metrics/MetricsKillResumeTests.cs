@@ -48,7 +48,7 @@ public class MetricsKillResumeTests(ITestOutputHelper output)
             await Poll.Until(() => c.Process.HasExited || Progress(killed) is { Checkpoints: > 0 } p && p.NewestStep > p.Checkpoints * SaveInterval + 3,
                 TimeSpan.FromMinutes(3), "history past a checkpoint", intervalMs: 20);
             c.KillHard();
-            atKill = Progress(killed);
+            atKill = await RunJournal.AfterKill(killed);
             output.WriteLine($"killed with {atKill.Checkpoints} checkpoint(s) journaled and steps up to {atKill.NewestStep} recorded");
         }
         var (code, lines) = await RunToEnd(killed);
