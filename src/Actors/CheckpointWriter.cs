@@ -23,19 +23,15 @@ public sealed class CheckpointWriter : ReceiveActor
 
     public sealed record DeleteCheckpoints(IReadOnlyList<string> Files);
 
-    /// <summary>A checkpoint could not be written (<see cref="Message"/> starts with <see cref="NoSpacePrefix"/> or
-    /// <see cref="CannotWritePrefix"/>); nothing of it is left on disk. The run cannot go on: it fails with an output error.</summary>
+    /// <summary>A checkpoint could not be written (a full disk, no permission); nothing of it is left on disk. The run
+    /// cannot go on: it fails with <see cref="TrainingCoordinator.FailureKind.OutputNotWritable"/> (exit 4).</summary>
     public sealed record CheckpointWriteFailed(int Generation, string File, string Message);
 
     /// <summary>The checkpoint just written fits, the next one (as large) will not: a warning for the run's log.</summary>
     public sealed record CheckpointSpaceLow(string Warning);
 
-    public const string NoSpacePrefix = "no space left writing ";
-    public const string CannotWritePrefix = "cannot write checkpoint ";
-
-    /// <summary>True for a <see cref="CheckpointWriteFailed"/> message: an output that could not be written, not a journal fault.</summary>
-    public static bool IsWriteFailure(string message) =>
-        message.StartsWith(NoSpacePrefix, StringComparison.Ordinal) || message.StartsWith(CannotWritePrefix, StringComparison.Ordinal);
+    const string NoSpacePrefix = "no space left writing ";
+    const string CannotWritePrefix = "cannot write checkpoint ";
 
     /// <summary>Room kept free beside a checkpoint: the journal writes that follow it must not hit a full disk.</summary>
     public const long JournalReserveBytes = 4L << 20;

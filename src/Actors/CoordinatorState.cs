@@ -122,7 +122,7 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
 
     /// <summary>The settings are not this run's.</summary>
     public Decision Refuse(IReadOnlyList<string> differs) =>
-        Fail($"{Settings.RunDir} holds a different {Settings.Stage} run (differs in: {string.Join(", ", differs)}); use another --run-dir");
+        Fail($"{Settings.RunDir} holds a different {Settings.Stage} run (differs in: {string.Join(", ", differs)}); use another --run-dir", FailureKind.BadArguments);
 
     /// <summary>The dataset is open and the children are up: journal the run's start (once), then load worker-0.</summary>
     public Decision Begin(TrainingPlan plan, long sampleCount, Crew crew)
@@ -225,7 +225,7 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
             // checkpointed, the run stops, and a re-run resumes from the newest checkpoint (all of whose weights are finite).
             var what = double.IsFinite(msg.Loss) ? $"the gradient norm is {msg.GradNorm}" : $"the loss is {msg.Loss}";
             return (this with { Pipeline = Pipeline.Finishing }).Fail($"step {msg.Step + 1}: {what} (diverged, or the data gave no loss tokens); nothing of this step was kept and " +
-                $"the newest checkpoint (step {Journal.LatestCheckpoint?.Step ?? 0}) is intact: lower --learning-rate or check the data, then re-run to resume");
+                $"the newest checkpoint (step {Journal.LatestCheckpoint?.Step ?? 0}) is intact: lower --learning-rate or check the data, then re-run to resume", FailureKind.Unexpected);
         }
         var done = msg.Step + 1;
         var lr = Plan!.LearningRateAt(msg.Step);
@@ -303,12 +303,12 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
     public Decision RestoreReady(WorkerReady msg) => msg.Generation != Generation ? Stay
         : msg.Step == Journal.CommittedStep ? Do(new Tell(Crew.Worker, new ExportWeights(Generation, RestoreTo!)))
         : Fail($"the completed run's output is missing or damaged and its final checkpoint (step {Journal.CommittedStep}) is not usable " +
-               $"(newest usable: step {msg.Step}); use another --run-dir to train again");
+               $"(newest usable: step {msg.Step}); use another --run-dir to train again", FailureKind.BadInput);
 
     /// <summary>Restoring: the output is exported again; it must have the journal's sha256 (bit for bit).</summary>
     public Decision Restored(WeightsExported msg) => msg.Generation != Generation ? Stay
         : msg.Sha256 != Journal.OutputSha256
-            ? Fail($"the output exported again from step {Journal.CommittedStep} ({msg.Path}) has sha256 {msg.Sha256}, not the journal's {Journal.OutputSha256}")
+            ? Fail($"the output exported again from step {Journal.CommittedStep} ({msg.Path}) has sha256 {msg.Sha256}, not the journal's {Journal.OutputSha256}", FailureKind.BadInput)
             : End(RunPhase.Completed).Do(
                 Say(new TrainingNotice($"restored {msg.Path} from the checkpoint of step {Journal.CommittedStep} (sha256 matches the journal)")),
                 Say(new TrainingFinished(Outcome.AlreadyCompleted, Journal.CommittedStep, msg.Path, $"run already completed at step {Journal.CommittedStep}: {msg.Path} (restored)")));
@@ -407,6 +407,6 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
 
     public Decision End(RunPhase phase) => (this with { Phase = phase }).Stay;
 
-    public Decision Fail(string message, long? step = null) =>
-        End(RunPhase.Failed).Do(Say(new TrainingFinished(Outcome.Failed, step ?? Journal.CommittedStep, null, message)));
+    public Decision Fail(string message, FailureKind kind, long? step = null) =>
+        End(RunPhase.Failed).Do(Say(new TrainingFinished(Outcome.Failed, step ?? Journal.CommittedStep, null, message, kind)));
 }

@@ -85,13 +85,13 @@ public sealed class RunManager : ReceivePersistentActor
     /// <summary>The journal could not be read: nothing can start (published so a waiting <c>train</c> can say so).</summary>
     protected override void OnRecoveryFailure(Exception reason, object? message = null)
     {
-        Context.System.EventStream.Publish(new RunManagerFailed($"journal unreachable or unreadable: {reason.Message}"));
+        Context.System.EventStream.Publish(new RunManagerFailed($"journal unreachable or unreadable: {reason.Message}", JournalFault.Classify(reason)));
         base.OnRecoveryFailure(reason, message);
     }
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
-        Context.System.EventStream.Publish(new RunManagerFailed($"journal write failed: {cause.Message}"));
+        Context.System.EventStream.Publish(new RunManagerFailed($"journal write failed: {cause.Message}", JournalFault.Classify(cause)));
         base.OnPersistFailure(cause, @event, sequenceNr);
     }
 

@@ -13,7 +13,7 @@ public sealed record RunReported(string RunId, object Report, RunRates Rates);
 
 /// <summary>Published on the local EventStream when the <see cref="RunManager"/> stops on a journal failure (it cannot
 /// recover or record runs): a <c>train</c> process waiting for its run reports this and exits.</summary>
-public sealed record RunManagerFailed(string Reason);
+public sealed record RunManagerFailed(string Reason, TrainingCoordinator.FailureKind Kind);
 
 /// <summary>One step of a run's history (issue 14), as the metrics store keeps it. <paramref name="Step"/>: steps done
 /// (1-based). <paramref name="TokensPerSecond"/>: <see cref="TrainingRate"/>'s definition for this one step, input

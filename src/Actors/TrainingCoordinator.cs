@@ -54,7 +54,25 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     /// gradient norm (before clipping), loss tokens and worker-0's compute time for it (its micro-batches + the update).</summary>
     public sealed record StepMeasured(long Step, int Epoch, double Loss, double Lr, double GradNorm, long LossTokens, TimeSpan ComputeTime);
     public enum Outcome { Completed, AlreadyCompleted, Stopped, Failed }
-    public sealed record TrainingFinished(Outcome Outcome, long Step, string? OutputFile, string Message);
+    /// <summary>Why a run failed, for the CLI's exit code: decided where the failure is known, never read back from the message.</summary>
+    public enum FailureKind
+    {
+        /// <summary>Not a failure (Completed, AlreadyCompleted, Stopped).</summary>
+        None,
+        /// <summary>A bug or an environment problem not covered below (also a diverged step, a worker that kept failing).</summary>
+        Unexpected,
+        /// <summary>The run's settings conflict with what the run dir holds (another run): the arguments are the problem.</summary>
+        BadArguments,
+        /// <summary>An input (the data, a checkpoint) is missing, malformed or does not match.</summary>
+        BadInput,
+        /// <summary>An output (a checkpoint) could not be written: a full disk, no permission.</summary>
+        OutputNotWritable,
+        /// <summary>The SQLite journal file is damaged: <c>minimind run repair</c> rebuilds it from the checkpoints.</summary>
+        JournalDamaged,
+        /// <summary>The journal could not be read or written (unreachable, locked, rejected).</summary>
+        JournalUnavailable,
+    }
+    public sealed record TrainingFinished(Outcome Outcome, long Step, string? OutputFile, string Message, FailureKind Failure = FailureKind.None);
     // ---- to itself ----
     sealed record ChildRestarted(string Name);
     sealed record ReloadWorker;
@@ -117,7 +135,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Command<GradientAggregator.StepReduced>(r => Execute(core.Reduced(r)));
         Command<Snapshotted>(m => { Seen(); Execute(core.Snapshotted(m)); });
         Command<CheckpointWritten>(m => { Seen(work: true); health = health.CheckpointWrite(m.Elapsed); Execute(core.CheckpointWritten(m)); });
-        Command<CheckpointWriteFailed>(f => Execute(core.Fail(f.Message)));   // a full disk: exit 4, the newest checkpoint intact
+        Command<CheckpointWriteFailed>(f => Execute(core.Fail(f.Message, FailureKind.OutputNotWritable)));   // the newest checkpoint intact
         Command<CheckpointSpaceLow>(w => core.Crew.Listener.Tell(new TrainingNotice(w.Warning)));
         Command<WeightsExported>(m => { Seen(); Execute(core.Exported(m)); });
         Command<ReplicaReady>(m => Execute(core.ReplicaReady(Sender, m)));
@@ -143,7 +161,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Command<WorkerLeft>(m => Execute(core.WorkerLeft(m)));
         Command<WorkerRestarted>(m => Execute(core.WorkerRestarted(m)));
         Command<ReloadWorker>(_ => Execute(core.Reload()));
-        Command<Terminated>(t => Execute(core.Fail(StoppedAfterFailures(t.ActorRef))));
+        Command<Terminated>(t => Execute(core.Fail(StoppedAfterFailures(t.ActorRef), FailureKind.Unexpected)));
         Operations();
     }
 
@@ -187,7 +205,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException)
         {
-            Execute(core.Fail(e.Message, step: 0));
+            Execute(core.Fail(e.Message, FailureKind.BadInput, step: 0));
             return;
         }
         var crew = core.Crew with
@@ -268,32 +286,32 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
 
     protected override void PreRestart(Exception reason, object message)
     {
-        Report(SupervisionLog.Cause(reason));
+        Report(SupervisionLog.Cause(reason), FailureKind.Unexpected);
         base.PreRestart(reason, message);
     }
 
     protected override void OnRecoveryFailure(Exception reason, object? message = null)
     {
-        Report($"journal unavailable, nothing was changed: {Root(reason).Message}", step: 0);
+        Report($"journal unavailable, nothing was changed: {Root(reason).Message}", JournalFault.Classify(reason), step: 0);
         base.OnRecoveryFailure(reason, message);
     }
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
-        Report($"journal write failed ({@event.GetType().Name}); the newest checkpoint is intact, re-run to resume: {Root(cause).Message}");
+        Report($"journal write failed ({@event.GetType().Name}); the newest checkpoint is intact, re-run to resume: {Root(cause).Message}", JournalFault.Classify(cause));
         base.OnPersistFailure(cause, @event, sequenceNr);
     }
 
     protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
     {
-        Report($"journal rejected {@event.GetType().Name}: {cause.Message}");
+        Report($"journal rejected {@event.GetType().Name}: {cause.Message}", FailureKind.JournalUnavailable);
         base.OnPersistRejected(cause, @event, sequenceNr);
     }
 
     /// <summary>The coordinator itself failed: the listener hears it (effects only, the actor stops or restarts).</summary>
-    void Report(string message, long? step = null)
+    void Report(string message, FailureKind kind, long? step = null)
     {
-        foreach (var effect in core.Fail(message, step).Effects) Do(effect);
+        foreach (var effect in core.Fail(message, kind, step).Effects) Do(effect);
     }
 
     static Exception Root(Exception e) => e.InnerException is null ? e : Root(e.InnerException);

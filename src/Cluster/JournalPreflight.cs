@@ -56,9 +56,4 @@ public static class JournalPreflight
         var dir = runDir.Contains(' ', StringComparison.Ordinal) ? $"\"{runDir}\"" : runDir;
         return journal.SqliteFile is { } f && f != own ? $"minimind run repair --run-dir {dir} --journal sqlite:{f}" : $"minimind run repair --run-dir {dir}";
     }
-
-    /// <summary>True when a journal failure's message is SQLite reporting a damaged file (found mid-run).</summary>
-    public static bool IsDamage(string message) =>
-        message.Contains("SQLite Error 11", StringComparison.Ordinal) || message.Contains("SQLite Error 26", StringComparison.Ordinal) ||
-        message.Contains("malformed", StringComparison.OrdinalIgnoreCase) || message.Contains("file is not a database", StringComparison.OrdinalIgnoreCase);
 }

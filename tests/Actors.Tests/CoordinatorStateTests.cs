@@ -163,7 +163,7 @@ public class CoordinatorStateTests
         Assert.Equal(new TrainingResumed("r", 0), Assert.Single(Told<TrainingResumed>(resumed, Client)));
         Assert.Single(Told<GradientAggregator.BeginStep>(resumed, Aggregator));
 
-        var failed = Ready().Fail("x").State;
+        var failed = Ready().Fail("x", FailureKind.Unexpected).State;
         Assert.Equal(RunPhase.Failed, failed.Pause("p", Client).State.Phase);                // an ended run stays ended
         Assert.Equal(RunPhase.Failed, failed.Resume("r", Client).State.Phase);
         Assert.Single(Told<TrainingPaused>(failed.Pause("p", Client), Client));              // and still answers
@@ -203,7 +203,7 @@ public class CoordinatorStateTests
     public void Checkpoint_on_demand_is_refused_replied_taken_now_or_after_the_step_in_flight()
     {
         Assert.Equal("no checkpoint: the run is starting", Assert.Single(Told<CheckpointTaken>(Fresh().Save("s", Client), Client)).Error);
-        Assert.Equal("no checkpoint: the run is failed", Assert.Single(Told<CheckpointTaken>(Ready().Fail("x").State.Save("s", Client), Client)).Error);
+        Assert.Equal("no checkpoint: the run is failed", Assert.Single(Told<CheckpointTaken>(Ready().Fail("x", FailureKind.Unexpected).State.Save("s", Client), Client)).Error);
 
         var atFour = Ready(4) with { Journal = Ready().Journal.Apply(new CheckpointSaved("step_4.ckpt", "h", 4)) };
         Assert.Equal(new CheckpointTaken("s", "step_4.ckpt", 4, null), Assert.Single(Told<CheckpointTaken>(atFour.Save("s", Client), Client)));
@@ -260,7 +260,9 @@ public class CoordinatorStateTests
         var diverged = s.StepRan(Ran(s, loss: double.NaN));
         Assert.Equal(RunPhase.Failed, diverged.State.Phase);
         Assert.Empty(diverged.Effects.OfType<Persist>());
-        Assert.Contains("the loss is NaN (diverged", Assert.Single(Told<TrainingFinished>(diverged, Listener)).Message, StringComparison.Ordinal);
+        var finished = Assert.Single(Told<TrainingFinished>(diverged, Listener));
+        Assert.Contains("the loss is NaN (diverged", finished.Message, StringComparison.Ordinal);
+        Assert.Equal(FailureKind.Unexpected, finished.Failure);
     }
 
     [Fact]

@@ -316,13 +316,17 @@ public static class TrainStageCommands
             default:
                 o.WriteLine(last);
                 o.Flush();
-                // a checkpoint that could not be written (a full disk): the output is the problem, not the journal
-                if (CheckpointWriter.IsWriteFailure(finished.Message)) throw new CliException(ExitCode.OutputError, finished.Message);
-                if (journal.SqliteFile is not null && JournalPreflight.IsDamage(finished.Message))
-                    throw new CliException(ExitCode.InputError, JournalPreflight.Damaged(journal, s.RunDir, finished.Message).Message);
-                var hint = finished.Message.StartsWith("journal", StringComparison.Ordinal)
-                    ? $" HINT: check that the journal ({journal.Display}) is reachable, then re-run the same command to resume." : "";
-                throw new CliException(ExitCode.Error, $"training failed: {finished.Message}.{hint}");
+                throw finished.Failure switch
+                {
+                    FailureKind.OutputNotWritable => new CliException(ExitCode.OutputError, finished.Message),
+                    FailureKind.JournalDamaged when journal.SqliteFile is not null =>
+                        new CliException(ExitCode.InputError, JournalPreflight.Damaged(journal, s.RunDir, finished.Message).Message),
+                    FailureKind.BadInput => new CliException(ExitCode.InputError, finished.Message),
+                    FailureKind.BadArguments => new CliException(ExitCode.ArgumentError, finished.Message),
+                    FailureKind.JournalDamaged or FailureKind.JournalUnavailable => new CliException(ExitCode.Error,
+                        $"training failed: {finished.Message}. HINT: check that the journal ({journal.Display}) is reachable, then re-run the same command to resume."),
+                    _ => new CliException(ExitCode.Error, $"training failed: {finished.Message}."),
+                };
         }
     }
 }

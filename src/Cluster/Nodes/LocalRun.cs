@@ -63,9 +63,9 @@ public sealed class LocalRun
         public RunFollower(IActorRef runManager, TrainingSettings settings, Action<RunReported> report,
             TaskCompletionSource<(string?, IActorRef)> started, TaskCompletionSource<TrainingFinished> finished)
         {
-            void Fail(string message)
+            void Fail(string message, FailureKind kind)
             {
-                var f = new TrainingFinished(Outcome.Failed, 0, null, message);
+                var f = new TrainingFinished(Outcome.Failed, 0, null, message, kind);
                 report(new RunReported(runId ?? settings.RunName, f, RunRates.Unknown));
                 started.TrySetResult((runId, ActorRefs.Nobody));
                 finished.TrySetResult(f);
@@ -88,13 +88,13 @@ public sealed class LocalRun
                 foreach (var r in early.Where(r => r.RunId == runId).ToList()) OnReport(r);
                 early.Clear();
             });
-            Receive<RunRejected>(r => Fail(r.Reason));
+            Receive<RunRejected>(r => Fail(r.Reason, FailureKind.Unexpected));
             Receive<RunReported>(r =>
             {
                 if (runId is null) early.Add(r);
                 else if (r.RunId == runId) OnReport(r);
             });
-            Receive<RunManagerFailed>(f => Fail(f.Reason));
+            Receive<RunManagerFailed>(f => Fail(f.Reason, f.Kind));
 
             Context.System.EventStream.Subscribe(Self, typeof(RunLaunched));
             Context.System.EventStream.Subscribe(Self, typeof(RunReported));

@@ -143,7 +143,7 @@ public sealed class TrainStageCommandsTests : IDisposable
 
         Weights(Path.Combine("teachers", "big.pth"));       // another teacher under the same name
         var again = await CliRunner.RunAsync(args);
-        Assert.Equal((int)ExitCode.Error, again.ExitCode);
+        Assert.Equal((int)ExitCode.ArgumentError, again.ExitCode);      // the arguments conflict with the run dir's run
         Assert.Contains("holds a different distill run (differs in: FrozenModelSha256)", again.Error);
     }
 
