@@ -236,7 +236,7 @@ public sealed class RunManager : ReceivePersistentActor
     {
         if (activeRun is not { } runId) return;
         var outcome = f.Outcome == Outcome.AlreadyCompleted ? Outcome.Completed : f.Outcome;
-        Persist(new RunEnded(runId, outcome.ToString().ToLowerInvariant(), f.Message, f.Step, f.OutputFile), e =>
+        Persist(new RunEnded(runId, outcome.ToString().ToLowerInvariant(), f.Message, f.Step, f.OutputFile, f.Failure), e =>
         {
             Apply(e);
             Update(l => l with { Step = Math.Max(l.Step, e.Step), Message = e.Message });
@@ -259,7 +259,7 @@ public sealed class RunManager : ReceivePersistentActor
         var state = run.End?.Outcome ?? "running";
         var view = new RunView(r.RunId, r.Stage, state, run.End?.Step ?? l?.Step ?? 0, l?.Total ?? 0, l is null || double.IsNaN(l.Loss) ? null : l.Loss, l?.Lr ?? 0,
             l?.Rates.TokensPerSecond ?? 0, run.End?.Outcome, run.End?.Message ?? l?.Message, run.End?.OutputFile, r.At, workers.Count,
-            l?.Rates.LossTokensPerSecond ?? 0);
+            l?.Rates.LossTokensPerSecond ?? 0, run.End?.Failure ?? TrainingCoordinator.FailureKind.None);
         return new RunStatusReply(view, nodes, [.. events]);
     }
 }

@@ -203,7 +203,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             dataset = openDataset(settings);
             plan = TrainingPlan.For(dataset.Count, settings);
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException)
+        catch (Exception e) when (e is IOException or InvalidDataException or FormatException or ArgumentException)   // DataFormatException: file:line
         {
             Execute(core.Fail(e.Message, FailureKind.BadInput, step: 0));
             return;

@@ -75,7 +75,7 @@ public sealed record RunList(IReadOnlyList<RunView> Runs, IReadOnlyDictionary<st
 /// <summary>What <c>GET /api/train/status</c> shows. <paramref name="State"/>: running, completed, failed, stopped.</summary>
 public sealed record RunView(string RunId, string Stage, string State, long Step, long Total, double? Loss, double Lr,
     double TokensPerSecond, string? Outcome, string? Message, string? OutputFile, DateTimeOffset StartedAt, int Workers,
-    double LossTokensPerSecond = 0);
+    double LossTokensPerSecond = 0, TrainingCoordinator.FailureKind Failure = TrainingCoordinator.FailureKind.None);
 
 // ---- run manager journal ----
 
@@ -83,4 +83,6 @@ public sealed record RunView(string RunId, string Stage, string State, long Step
 public sealed record RunRequested(string RunId, string Stage, string SettingsJson, DateTimeOffset At) : ITrainingEvent;
 
 /// <summary>A run finished (completed, failed or stopped).</summary>
-public sealed record RunEnded(string RunId, string Outcome, string Message, long Step, string? OutputFile) : ITrainingEvent;
+/// <param name="Failure">why a failed run failed (absent in journals written before it was recorded: None)</param>
+public sealed record RunEnded(string RunId, string Outcome, string Message, long Step, string? OutputFile,
+    TrainingCoordinator.FailureKind Failure = TrainingCoordinator.FailureKind.None) : ITrainingEvent;

@@ -64,7 +64,7 @@ public static class CtlCommand
     static Command Status(CliContext ctx, Option<string> host, Option<string?> token)
     {
         var run = new Option<string?>("--run") { Description = "Run id. Default: the newest run." };
-        var wait = new Option<bool>("--wait") { Description = "Follow the run until it ends: exit 0 when it completed, 1 when it failed or was stopped." };
+        var wait = new Option<bool>("--wait") { Description = "Follow the run until it ends: exit 0 when it completed, 1 when it was stopped or failed unexpectedly, and train's exit code for a failure caused by input (3: bad data, 2: settings conflicting with the run dir, 4: output not writable)." };
         var timeout = new Option<double>("--timeout") { Description = "With --wait: give up after this many seconds (0 = never). Default: 0.", DefaultValueFactory = _ => 0 };
         var cmd = new Command("status", "Show a run's progress (stage, step, loss, lr, tokens/s, outcome).") { run, wait, timeout };
         cmd.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
@@ -107,7 +107,7 @@ public static class CtlCommand
                     if (s.State != "running")
                     {
                         if (s.State == "completed") return ExitCode.Ok;
-                        throw new CliException(ExitCode.Error, $"run {s.RunId} {s.State}: {s.Message}");
+                        throw new CliException(s.State == "failed" ? FailureExit.For(s.Failure) : ExitCode.Error, $"run {s.RunId} {s.State}: {s.Message}");
                     }
                 }
                 if (limit > 0 && clock.Elapsed.TotalSeconds > limit)

@@ -318,11 +318,10 @@ public static class TrainStageCommands
                 o.Flush();
                 throw finished.Failure switch
                 {
-                    FailureKind.OutputNotWritable => new CliException(ExitCode.OutputError, finished.Message),
+                    FailureKind.OutputNotWritable => new CliException(FailureExit.For(finished.Failure), finished.Message),
                     FailureKind.JournalDamaged when journal.SqliteFile is not null =>
                         new CliException(ExitCode.InputError, JournalPreflight.Damaged(journal, s.RunDir, finished.Message).Message),
-                    FailureKind.BadInput => new CliException(ExitCode.InputError, finished.Message),
-                    FailureKind.BadArguments => new CliException(ExitCode.ArgumentError, finished.Message),
+                    FailureKind.BadInput or FailureKind.BadArguments => new CliException(FailureExit.For(finished.Failure), finished.Message),
                     FailureKind.JournalDamaged or FailureKind.JournalUnavailable => new CliException(ExitCode.Error,
                         $"training failed: {finished.Message}. HINT: check that the journal ({journal.Display}) is reachable, then re-run the same command to resume."),
                     _ => new CliException(ExitCode.Error, $"training failed: {finished.Message}."),

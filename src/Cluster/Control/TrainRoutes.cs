@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.AspNetCore.Builder;
@@ -7,6 +8,7 @@ using MiniMind.Actors;
 using MiniMind.Actors.Protocol;
 using MiniMind.Actors.Stages;
 using MiniMind.Cluster.Nodes;
+using static MiniMind.Actors.TrainingCoordinator;
 
 namespace MiniMind.Cluster.Control;
 
@@ -29,7 +31,7 @@ public static class TrainRoutes
     /// events are the newest membership/run notices of the node (worker joined/left, micro-batches reassigned, …).</summary>
     public sealed record TrainStatus(string RunId, string Stage, string State, long Step, long Total, double? Loss, double Lr,
         double TokensPerSecond, string? Outcome, string? Message, string? OutputFile, DateTimeOffset StartedAt, int Workers,
-        IReadOnlyList<string> WorkerNodes, IReadOnlyList<string> Events, double LossTokensPerSecond);
+        IReadOnlyList<string> WorkerNodes, IReadOnlyList<string> Events, double LossTokensPerSecond, string? Failure = null);
 
     static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
 
@@ -64,7 +66,8 @@ public static class TrainRoutes
             var reply = await runs.ActorRef.Ask<RunStatusReply>(new GetRunStatus(run), AskTimeout, ct);
             if (reply.Run is not { } v) return Results.NotFound(new ErrorResponse(run is null ? "no run has been started" : $"no run {run}"));
             return Results.Ok(new TrainStatus(v.RunId, v.Stage, v.State, v.Step, v.Total, v.Loss, v.Lr, v.TokensPerSecond, v.Outcome, v.Message,
-                v.OutputFile, v.StartedAt, v.Workers, reply.Workers, reply.Events, v.LossTokensPerSecond));
+                v.OutputFile, v.StartedAt, v.Workers, reply.Workers, reply.Events, v.LossTokensPerSecond,
+                v.Failure == FailureKind.None ? null : JsonNamingPolicy.SnakeCaseLower.ConvertName(v.Failure.ToString())));
         });
         return app;
     }
