@@ -8,7 +8,7 @@ namespace MiniMind.Model.Data.Shards;
 /// <summary>
 /// One JSONL line → one shard record. Gives what the per-sample builders give (<see cref="PretrainSample"/>,
 /// <see cref="SftSample"/>, <see cref="ReasonLossMask"/>, <see cref="DpoSample"/>; SampleEncoderTests compare them
-/// record for record) but, for pretrain, SFT and reason, without their per-sample arrays: the text is decoded into the
+/// record for record) but without their per-sample arrays: the text is decoded into the
 /// worker's char buffer, encoded into its id list, truncated and masked in its own spans, and written straight into
 /// the chunk's <see cref="RecordBuffer"/>. Thread-safe (the tokenizer is); each thread passes its own <see cref="Scratch"/>.
 /// </summary>
@@ -46,7 +46,7 @@ internal sealed class SampleEncoder(BpeTokenizer tokenizer, DataStage stage, int
     {
         DataStage.Pretrain => Pretrain(root, record, scratch),
         DataStage.Sft or DataStage.Reason => Sft(root, record, scratch),
-        DataStage.Dpo => Dpo(root, record),
+        DataStage.Dpo => Dpo(root, record, scratch),
         _ => throw new ArgumentOutOfRangeException(nameof(root), stage.ToString()),
     };
 
@@ -86,11 +86,18 @@ internal sealed class SampleEncoder(BpeTokenizer tokenizer, DataStage stage, int
         // roles by position, as MiniMind2's SFTDataset; newer records (tool turns, reasoning_content, …) are refused
         var messages = ConversationTurns.Read(turns, "conversations", out var error);
         if (messages is null) return error;
+        AppendConversation(messages, record, scratch, reason: stage == DataStage.Reason);
+        return null;
+    }
+
+    /// <summary>One rendered conversation as a record side: SftSample.FromPromptIds / DpoSide.Build without their
+    /// arrays (input_ids = ids[:max_length] padded, the loss mask, mask[1:]), or for reason data the normaliser and
+    /// ReasonLossMask's weights.</summary>
+    void AppendConversation(IReadOnlyList<ChatMessage> messages, RecordBuffer record, Scratch scratch, bool reason)
+    {
         var prompt = ChatTemplate.Render(messages, addGenerationPrompt: false);
         scratch.Ids.Clear();
         tokenizer.EncodeTo(prompt, scratch.Ids);
-
-        // SftSample.FromPromptIds without its arrays: input_ids = ids[:max_length] padded, the loss mask, mask[1:].
         var ids = CollectionsMarshal.AsSpan(scratch.Ids);
         var kept = Math.Min(ids.Length, maxLength);
         var padded = scratch.Padded.AsSpan();
@@ -99,7 +106,7 @@ internal sealed class SampleEncoder(BpeTokenizer tokenizer, DataStage stage, int
         var mask = scratch.Mask.AsSpan();
         LossMask.Generate(padded, _tokens.AssistantStartIds, _tokens.TurnEndIds, maxLength, mask);
         var shifted = mask[1..];
-        if (stage == DataStage.Reason)
+        if (reason)
         {
             // ReasonLossMask.Build over Y = input_ids[1:]: the normaliser is the mask's sum, tag targets weigh 10.
             var y = padded[1..];
@@ -114,19 +121,20 @@ internal sealed class SampleEncoder(BpeTokenizer tokenizer, DataStage stage, int
             ShardFormat.AppendSide(record, padded, _tokens.PadId, weights, hasMask: true, tokenBytes);
         }
         else ShardFormat.AppendSide(record, padded, _tokens.PadId, shifted, hasMask: true, tokenBytes);
-        return null;
     }
 
-    string? Dpo(JsonElement root, RecordBuffer record)
+    string? Dpo(JsonElement root, RecordBuffer record, Scratch scratch)
     {
         if (!root.TryGetProperty("chosen", out var chosen)) return "missing field \"chosen\"";
         if (!root.TryGetProperty("rejected", out var rejected)) return "missing field \"rejected\"";
         if (chosen.ValueKind != JsonValueKind.Array) return $"\"chosen\" must be an array, got {chosen.ValueKind}";
         if (rejected.ValueKind != JsonValueKind.Array) return $"\"rejected\" must be an array, got {rejected.ValueKind}";
         if ((ConversationTurns.CheckFields(chosen, "chosen") ?? ConversationTurns.CheckFields(rejected, "rejected")) is { } newer) return newer;
-        var s = DpoSample.Build(tokenizer, ChatMessage.ListFromJson(chosen), ChatMessage.ListFromJson(rejected), maxLength, _tokens);
-        ShardFormat.AppendSide(record, s.Chosen.InputIds, _tokens.PadId, s.Chosen.Mask, hasMask: true, tokenBytes);
-        ShardFormat.AppendSide(record, s.Rejected.InputIds, _tokens.PadId, s.Rejected.Mask, hasMask: true, tokenBytes);
+        // DpoSample.Build: each side rendered (roles respected) and masked as SFT; the caller truncates on a failure.
+        var chosenMessages = ChatMessage.ListFromJson(chosen);
+        var rejectedMessages = ChatMessage.ListFromJson(rejected);
+        AppendConversation(chosenMessages, record, scratch, reason: false);
+        AppendConversation(rejectedMessages, record, scratch, reason: false);
         return null;
     }
 }
