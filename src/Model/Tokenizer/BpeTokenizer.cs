@@ -35,7 +35,7 @@ public sealed class BpeTokenizer
     readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _vocabLookup;
     readonly ThreadLocal<EncodeScratch> _scratch;
 
-    /// <summary>Default number of words each thread's cache holds before it is cleared.</summary>
+    /// <summary>Default number of words each thread's cache holds (two generations of half as many; see EncodeScratch).</summary>
     public const int DefaultWordCacheCapacity = 50_000;
 
     readonly int _wordCacheCapacity;
