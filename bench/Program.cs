@@ -12,7 +12,7 @@ var verbs = new (string Name, string Usage, Func<string[], int> Run)[]
         FuseBench.Run),
     ("generate", "generate [--preset minimind2-small] [--prompt-len 16] [--new-tokens 64] [--reps 5] [--threads 2] [--no-pytorch]",
         GenerateBench.Run),
-    ("data-prepare", "data-prepare [--gib 1] [--stage pretrain|sft|dpo|reason] [--dataset dataset] [--tokenizer <dataset>/tokenizer/tokenizer.json] [--max-length 512] [--threads <all cores>]",
+    ("data-prepare", "data-prepare [--gib 1] [--stage pretrain|sft|dpo|reason[,…]] [--dataset dataset] [--tokenizer <dataset>/tokenizer/tokenizer.json] [--max-length 512] [--threads 1,<all cores>] [--profile]",
         DataPrepareBench.Run),
     ("actors", "actors [--preset tiny] [--batch 16] [--seq-len 128] [--accumulation 1] [--reps 3] [--steps 10] [--warmup 2] [--jit-steps 80] [--save-interval 5] [--threads 1]",
         ActorsBench.Run),

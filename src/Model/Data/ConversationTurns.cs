@@ -28,14 +28,15 @@ public static class ConversationTurns
         var i = 0;
         foreach (var turn in turns.EnumerateArray())
         {
-            var at = $"{field}[{i}]";
+            var at = new TurnName(field, i); // formatted only into an error message
             if (turn.ValueKind != JsonValueKind.Object) { error = $"{at} must be an object, got {turn.ValueKind}"; return null; }
             if (!turn.TryGetProperty("content", out var content)) { error = $"{at} has no \"content\""; return null; }
             if (content.ValueKind != JsonValueKind.String) { error = $"{at}.content must be a string, got {content.ValueKind}"; return null; }
             if (Unsupported(turn) is { } name) { error = $"{at}.{name}: {Describe(name)} ({Newer}); remove the field or convert the record"; return null; }
             var expected = (i - offset) % 2 == 0 ? "user" : "assistant";
             var role = expected;
-            if (turn.TryGetProperty("role", out var r) && r.ValueKind != JsonValueKind.Null)
+            // the usual case, the expected role, is compared in place (no string per turn)
+            if (turn.TryGetProperty("role", out var r) && r.ValueKind != JsonValueKind.Null && !(r.ValueKind == JsonValueKind.String && r.ValueEquals(expected)))
             {
                 if (r.ValueKind != JsonValueKind.String) { error = $"{at}.role must be a string, got {r.ValueKind}"; return null; }
                 var given = r.GetString()!;
@@ -54,6 +55,12 @@ public static class ConversationTurns
         if (messages.Count == 0) { error = $"\"{field}\" is empty"; return null; }
         if (messages.Count == offset) { error = $"\"{field}\" has only a system turn"; return null; }
         return messages;
+    }
+
+    /// <summary>"conversations[3]" without building the string for every turn of every good line.</summary>
+    readonly record struct TurnName(string Field, int Index)
+    {
+        public override string ToString() => $"{Field}[{Index}]";
     }
 
     /// <summary>The first field of <see cref="UnsupportedFields"/> that <paramref name="turn"/> sets (not null, "", [] or {}), or null.</summary>

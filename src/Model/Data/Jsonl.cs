@@ -66,6 +66,15 @@ public static class Jsonl
     /// it. Returns null and the value, or why the line is bad (without file and line). Thread-safe.</summary>
     public static string? TryParse<T>(ReadOnlyMemory<byte> line, Func<JsonElement, T> read, out T? value)
     {
+        ArgumentNullException.ThrowIfNull(read);
+        return TryParse(line, read, static (root, r) => r(root), out value);
+    }
+
+    /// <summary><see cref="TryParse{T}(ReadOnlyMemory{byte}, Func{JsonElement, T}, out T)"/> with a state for
+    /// <paramref name="read"/>, so a static lambda needs no closure per line.</summary>
+    public static string? TryParse<TState, T>(ReadOnlyMemory<byte> line, TState state, Func<JsonElement, TState, T> read, out T? value)
+    {
+        ArgumentNullException.ThrowIfNull(read);
         value = default;
         if (!Utf8.IsValid(line.Span)) return $"invalid UTF-8 at byte {FirstInvalidByte(line.Span) + 1} of the line";
         try
@@ -73,7 +82,7 @@ public static class Jsonl
             using var doc = JsonDocument.Parse(line);
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) return $"expected a JSON object, got {root.ValueKind}";
-            value = read(root);
+            value = read(root, state);
             return null;
         }
         catch (JsonException e)

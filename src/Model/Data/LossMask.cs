@@ -12,9 +12,19 @@ public static class LossMask
     /// </summary>
     public static int[] Generate(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> assistantStart, ReadOnlySpan<int> turnEnd, int maxLength)
     {
+        var mask = new int[inputIds.Length];
+        Generate(inputIds, assistantStart, turnEnd, maxLength, mask);
+        return mask;
+    }
+
+    /// <summary><see cref="Generate(ReadOnlySpan{int}, ReadOnlySpan{int}, ReadOnlySpan{int}, int)"/> into
+    /// <paramref name="mask"/> (as long as <paramref name="inputIds"/>; overwritten), without allocating.</summary>
+    public static void Generate(ReadOnlySpan<int> inputIds, ReadOnlySpan<int> assistantStart, ReadOnlySpan<int> turnEnd, int maxLength, Span<int> mask)
+    {
         if (assistantStart.IsEmpty || turnEnd.IsEmpty) throw new ArgumentException("assistant-start and turn-end ids must not be empty");
         var n = inputIds.Length;
-        var mask = new int[n];
+        if (mask.Length != n) throw new ArgumentException("the mask must be as long as the ids", nameof(mask));
+        mask.Clear();
         var i = 0;
         while (i < n)
         {
@@ -31,7 +41,6 @@ public static class LossMask
             for (var j = start + 1; j < stop; j++) mask[j] = 1;
             i = end < n ? end + turnEnd.Length : n;
         }
-        return mask;
     }
 
     /// <summary>The pretraining mask: 1 where the id is not the pad id (so a literal <c>&lt;|endoftext|&gt;</c>, id 0, is masked too).</summary>

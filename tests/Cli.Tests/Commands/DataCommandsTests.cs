@@ -21,12 +21,16 @@ public sealed class DataCommandsTests
         Assert.Equal((50L, 127), (ds.Count, ds.SeqLen));
     }
 
-    [Fact]
-    public async Task Prepare_should_fail_naming_file_and_line()
+    [Theory]
+    [InlineData("1")]
+    [InlineData("3")]
+    [InlineData("7")]
+    public async Task Prepare_should_fail_naming_file_and_line(string threads)
     {
         using var tmp = new TempDir();
         var src = tmp.Write("bad.jsonl", "{\"text\": \"fine\"}\n{\"text\": \"fine\"}\n{\"txt\": \"oops\"}\n");
-        var (code, _, stderr) = await CliRunner.RunAsync("data", "prepare", "--stage", "pretrain", "--data", src, "--tokenizer", RepoPaths.Tokenizer, "--out", tmp.File("out"));
+        var (code, _, stderr) = await CliRunner.RunAsync("data", "prepare", "--stage", "pretrain", "--data", src, "--tokenizer", RepoPaths.Tokenizer, "--out", tmp.File("out"),
+            "--threads", threads);
         Assert.Equal((int)ExitCode.InputError, code);
         Assert.Equal($"error: {src}:3: missing field \"text\"", stderr.Trim());
         Assert.False(Directory.Exists(tmp.File("out")));

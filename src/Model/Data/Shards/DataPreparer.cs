@@ -1,8 +1,5 @@
-using System.Buffers;
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Security.Cryptography;
-using System.Threading.Channels;
 using MiniMind.Model.Tokenizer;
 
 namespace MiniMind.Model.Data.Shards;
@@ -45,7 +42,7 @@ public sealed record DataPrepareOptions
     /// <summary>Longest accepted line (default 64 MiB); a longer one is an error naming its line.</summary>
     public int MaxLineBytes { get; init; } = JsonlChunkReader.MaxLineBytes;
 
-    /// <summary>Called from the preparing thread as input is consumed.</summary>
+    /// <summary>Called as input is consumed, in file order, from one thread at a time (whichever worker is writing).</summary>
     public Action<DataPrepareProgress>? Progress { get; init; }
 }
 
@@ -66,10 +63,10 @@ public sealed record DataPrepareReport(
 }
 
 /// <summary>
-/// Streams a JSONL file into pre-tokenized shards (<see cref="ShardFormat"/>): one reader cuts the file into chunks
-/// of whole lines, <c>Threads</c> workers tokenize chunks, and the calling thread writes their records strictly in
-/// chunk order, so the bytes are the same for any thread count. Both channels are bounded, so memory stays at a few
-/// chunks per thread whatever the input size.
+/// Streams a JSONL file into pre-tokenized shards (<see cref="ShardFormat"/>) through a <see cref="ChunkPipeline"/>:
+/// <c>Threads</c> workers each take the next chunk of whole lines, tokenize it, and the records are written strictly in
+/// chunk order, so the bytes are the same for any thread count. At most two chunks per thread are in flight, so memory
+/// stays flat whatever the input size.
 /// </summary>
 public static class DataPreparer
 {
@@ -125,125 +122,43 @@ public static class DataPreparer
         public IReadOnlyList<ShardInfo> Shards = [];
     }
 
-    sealed class ChunkResult
-    {
-        public readonly List<byte> Records = [];
-        public readonly List<int> Lengths = [];
-        public readonly List<(long Line, string Reason)> Bad = [];
-        public int Blank;
-    }
-
-    sealed record Work(JsonlChunk Chunk, TaskCompletionSource<ChunkResult> Done);
-
     static async Task<PipelineState> RunPipeline(DataPrepareOptions o, SampleEncoder encoder, int tokenBytes, string dir, long total, CancellationToken ct)
     {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var work = Channel.CreateBounded<Work>(new BoundedChannelOptions(o.Threads * 2) { SingleWriter = true });
-        var ordered = Channel.CreateBounded<Work>(new BoundedChannelOptions(o.Threads * 2 + 2) { SingleWriter = true, SingleReader = true });
-
-        var reader = Task.Run(async () =>
-        {
-            try
-            {
-                using var lines = new JsonlChunkReader(o.Source, o.ChunkBytes, o.MaxLineBytes);
-                while (lines.Next() is { } chunk)
-                {
-                    var item = new Work(chunk, new TaskCompletionSource<ChunkResult>(TaskCreationOptions.RunContinuationsAsynchronously));
-                    await ordered.Writer.WriteAsync(item, cts.Token);
-                    await work.Writer.WriteAsync(item, cts.Token);
-                }
-                ordered.Writer.Complete();
-                work.Writer.Complete();
-            }
-            catch (Exception e)
-            {
-                ordered.Writer.TryComplete(e);
-                work.Writer.TryComplete(e);
-            }
-        }, cts.Token);
-
-        // Dedicated threads, not pool tasks: each tokenizing thread keeps a word cache, so their number must stay Threads.
-        var workers = Enumerable.Range(0, o.Threads).Select(_ => Task.Factory.StartNew(() =>
-        {
-            while (work.Reader.WaitToReadAsync(cts.Token).AsTask().GetAwaiter().GetResult())
-            {
-                while (work.Reader.TryRead(out var item))
-                {
-                    try
-                    {
-                        item.Done.SetResult(Encode(item.Chunk, encoder));
-                    }
-                    catch (Exception e)
-                    {
-                        item.Done.SetException(e);
-                    }
-                }
-            }
-        }, cts.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
-
         var state = new PipelineState();
-        try
-        {
-            using var writer = new ShardWriter(dir, tokenBytes, o.ShardBytes, o.ShardSamples);
-            await foreach (var item in ordered.Reader.ReadAllAsync(cts.Token))
-            {
-                var result = await item.Done.Task.WaitAsync(cts.Token);
-                var chunk = item.Chunk;
-                ArrayPool<byte>.Shared.Return(chunk.Buffer);
-                foreach (var (line, reason) in result.Bad)
-                {
-                    if (!o.SkipBadLines) throw new DataFormatException(o.Source, line, reason);
-                    state.Skipped++;
-                    if (state.BadLines.Count < MaxReportedBadLines)
-                    {
-                        state.BadLines.Add(line);
-                        state.BadReasons.Add($"{o.Source}:{line}: {reason}");
-                    }
-                }
-                var records = CollectionsMarshal.AsSpan(result.Records);
-                var at = 0;
-                foreach (var len in result.Lengths)
-                {
-                    writer.Append(records.Slice(at, len));
-                    at += len;
-                }
-                state.Samples += result.Lengths.Count;
-                state.Lines += chunk.LineCount;
-                state.Blank += result.Blank;
-                o.Progress?.Invoke(new DataPrepareProgress(chunk.EndOffset, total, state.Samples));
-            }
-            writer.Finish();
-            state.Shards = [.. writer.Shards];
-        }
-        finally
-        {
-            // Stop the reader and workers and wait for them. Their failures already reached this thread through the
-            // channels and the chunks' results; what is left is cancellation, so it is observed and dropped here.
-            await cts.CancelAsync();
-            await Task.WhenAll([reader, .. workers]).ContinueWith(t => _ = t.Exception, CancellationToken.None,
-                TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        }
+        using var writer = new ShardWriter(dir, tokenBytes, o.ShardBytes, o.ShardSamples);
+        using var reader = new JsonlChunkReader(o.Source, o.ChunkBytes, o.MaxLineBytes);
+        using var pipeline = new ChunkPipeline(reader, o.Threads, encoder, (chunk, result) => WriteChunk(o, state, writer, total, chunk, result));
+        await pipeline.Run(ct);
         ct.ThrowIfCancellationRequested();
+        writer.Finish();
+        state.Shards = [.. writer.Shards];
         return state;
     }
 
-    static ChunkResult Encode(JsonlChunk chunk, SampleEncoder encoder)
+    /// <summary>The ordered merge's one step: a chunk's bad lines (an error, or counted and listed), then its records.</summary>
+    static void WriteChunk(DataPrepareOptions o, PipelineState state, ShardWriter writer, long total, JsonlChunk chunk, ChunkResult result)
     {
-        var result = new ChunkResult();
-        for (var k = 0; k < chunk.LineCount; k++)
+        foreach (var (line, reason) in result.Bad)
         {
-            var line = chunk.Line(k);
-            if (Jsonl.IsBlank(line.Span))
+            if (!o.SkipBadLines) throw new DataFormatException(o.Source, line, reason);
+            state.Skipped++;
+            if (state.BadLines.Count < MaxReportedBadLines)
             {
-                result.Blank++;
-                continue;
+                state.BadLines.Add(line);
+                state.BadReasons.Add($"{o.Source}:{line}: {reason}");
             }
-            var before = result.Records.Count;
-            var error = encoder.TryEncode(line, result.Records);
-            if (error is null) result.Lengths.Add(result.Records.Count - before);
-            else result.Bad.Add((chunk.FirstLine + k, error));
         }
-        return result;
+        var records = result.Records.Written;
+        var at = 0;
+        foreach (var len in result.Lengths)
+        {
+            writer.Append(records.Slice(at, len));
+            at += len;
+        }
+        state.Samples += result.Lengths.Count;
+        state.Lines += chunk.LineCount;
+        state.Blank += result.Blank;
+        o.Progress?.Invoke(new DataPrepareProgress(chunk.EndOffset, total, state.Samples));
     }
 
     /// <summary>Moves <paramref name="tmpDir"/> to <paramref name="outDir"/>, replacing a previous prepared directory

@@ -44,38 +44,40 @@ public static class ShardFormat
     /// <summary>Appends one side (ids with padding trimmed, then the mask if any) to <paramref name="buffer"/>.</summary>
     internal static void AppendSide(List<byte> buffer, ReadOnlySpan<int> inputIds, int padId, ReadOnlySpan<int> shiftedMask, bool hasMask, int tokenBytes)
     {
-        var n = inputIds.Length;
-        while (n > 0 && inputIds[n - 1] == padId) n--;
-        Span<byte> tmp = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32LittleEndian(tmp, n);
-        buffer.AddRange(tmp);
-        for (var i = 0; i < n; i++)
-        {
-            var id = inputIds[i];
-            if (tokenBytes == 2)
-            {
-                if ((uint)id > ushort.MaxValue) throw new InvalidOperationException($"token id {id} does not fit uint16 shards");
-                BinaryPrimitives.WriteUInt16LittleEndian(tmp, (ushort)id);
-                buffer.AddRange(tmp[..2]);
-            }
-            else
-            {
-                BinaryPrimitives.WriteInt32LittleEndian(tmp, id);
-                buffer.AddRange(tmp);
-            }
-        }
-        if (!hasMask) return;
-        foreach (var m in shiftedMask)
-        {
-            if ((uint)m > byte.MaxValue) throw new InvalidOperationException($"loss weight {m} does not fit a byte");
-            buffer.Add((byte)m);
-        }
+        using var record = new RecordBuffer(256);
+        AppendSide(record, inputIds, padId, shiftedMask, hasMask, tokenBytes);
+        buffer.AddRange(record.Written);
     }
 
-    internal static void AppendInt32(List<byte> buffer, int value)
+    /// <summary>Appends one side: <c>u32 n</c>, the first <c>n</c> ids of <paramref name="inputIds"/> (right padding
+    /// trimmed) as uint16 or int32, then the mask bytes if <paramref name="hasMask"/>. Checks every value before it writes,
+    /// so a failure leaves <paramref name="buffer"/> as it was.</summary>
+    internal static void AppendSide(RecordBuffer buffer, ReadOnlySpan<int> inputIds, int padId, ReadOnlySpan<int> shiftedMask, bool hasMask, int tokenBytes)
     {
-        Span<byte> tmp = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32LittleEndian(tmp, value);
-        buffer.AddRange(tmp);
+        var n = inputIds.Length;
+        while (n > 0 && inputIds[n - 1] == padId) n--;
+        var ids = inputIds[..n];
+        if (tokenBytes == 2)
+            foreach (var id in ids)
+                if ((uint)id > ushort.MaxValue) throw new InvalidOperationException($"token id {id} does not fit uint16 shards");
+        if (!hasMask) shiftedMask = [];
+        foreach (var m in shiftedMask)
+            if ((uint)m > byte.MaxValue) throw new InvalidOperationException($"loss weight {m} does not fit a byte");
+
+        var span = buffer.Append(4 + n * tokenBytes + shiftedMask.Length);
+        BinaryPrimitives.WriteInt32LittleEndian(span, n);
+        span = span[4..];
+        if (tokenBytes == 2)
+        {
+            for (var i = 0; i < n; i++) BinaryPrimitives.WriteUInt16LittleEndian(span[(2 * i)..], (ushort)ids[i]);
+        }
+        else
+        {
+            for (var i = 0; i < n; i++) BinaryPrimitives.WriteInt32LittleEndian(span[(4 * i)..], ids[i]);
+        }
+        span = span[(n * tokenBytes)..];
+        for (var i = 0; i < shiftedMask.Length; i++) span[i] = (byte)shiftedMask[i];
     }
+
+    internal static void AppendInt32(RecordBuffer buffer, int value) => BinaryPrimitives.WriteInt32LittleEndian(buffer.Append(4), value);
 }

@@ -1,6 +1,8 @@
-using System.Diagnostics;
 using System.Text;
+using System.Text.Json;
+using MiniMind.Model.Data;
 using MiniMind.Model.Data.Shards;
+using MiniMind.Model.Tokenizer;
 using Xunit;
 
 namespace MiniMind.Model.Tests.Data.Shards;
@@ -22,6 +24,113 @@ public sealed class DataPreparerTests
         var one = Bytes(tmp.File("t1"));
         Assert.True(one.Length > 2);
         Assert.Equal(one, Bytes(tmp.File("t4")));
+    }
+
+    /// <summary>A BOM, multi-byte and astral UTF-8, escapes, CRLF and LF endings, blank and whitespace-only lines, lines far
+    /// longer than a chunk, and no newline at the end. Returns the file and its non-blank lines, in order.</summary>
+    static (string Path, List<string> Lines) MixedInput(TempDir tmp, DataStage stage)
+    {
+        var source = File.ReadLines(ShardTestData.Dataset(stage == DataStage.Pretrain ? "pretrain.jsonl" : "sft.jsonl")).Take(60).ToArray();
+        var longText = string.Concat(Enumerable.Repeat("很长的一行 😀 a long line, ", 120));
+        var sb = new StringBuilder("\uFEFF");
+        var lines = new List<string>();
+        for (var i = 0; i < 150; i++)
+        {
+            var line = i % 17 == 5
+                ? stage == DataStage.Pretrain ? $"{{\"text\": \"{longText}{i}\"}}" : $"{{\"conversations\": [{{\"content\": \"{longText}\"}}, {{\"content\": \"ok \\u00e9 {i}\"}}]}}"
+                : source[i % source.Length];
+            if (i % 11 == 3) sb.Append(i % 2 == 0 ? "\r\n" : " \t\n");
+            sb.Append(line).Append(i == 149 ? "" : i % 3 == 0 ? "\r\n" : "\n");
+            lines.Add(line);
+        }
+        return (tmp.Write($"mixed-{stage.Name()}.jsonl", sb.ToString()), lines);
+    }
+
+    [Theory]
+    [InlineData(DataStage.Pretrain)]
+    [InlineData(DataStage.Sft)]
+    public void Shards_should_be_byte_identical_for_1_2_3_and_7_threads_and_match_the_builders_line_for_line(DataStage stage)
+    {
+        using var tmp = new TempDir();
+        var (src, lines) = MixedInput(tmp, stage);
+        string[]? first = null;
+        foreach (var threads in new[] { 1, 2, 3, 7 })
+        {
+            var report = ShardTestData.Prepare(src, stage, tmp.File($"t{threads}"), maxLength: 48, threads: threads, shardBytes: 2 << 10, chunkBytes: 1024);
+            Assert.Equal(lines.Count, report.Samples);
+            var bytes = Bytes(tmp.File($"t{threads}"));
+            first ??= bytes;
+            Assert.True(bytes.Length > 3, "several shards");
+            Assert.Equal(first, bytes);
+        }
+
+        // The ids the single-threaded builders give, line for line (here from the 7-thread output).
+        var tok = BpeTokenizer.FromFile(ShardTestData.Tokenizer);
+        var tokens = SampleTokens.From(tok);
+        using var ds = ShardDataset.Open(tmp.File("t7"));
+        for (var i = 0; i < lines.Count; i++)
+        {
+            using var doc = JsonDocument.Parse(lines[i]);
+            var sample = ds.Get(i);
+            if (stage == DataStage.Pretrain)
+            {
+                Assert.Equal(PretrainSample.Build(tok, doc.RootElement.GetProperty("text").GetString()!, 48, tokens.PadId).X, sample.X);
+            }
+            else
+            {
+                var messages = ConversationTurns.Read(doc.RootElement.GetProperty("conversations"), "conversations", out _)!;
+                var expected = SftSample.Build(tok, messages, 48, tokens);
+                Assert.Equal(expected.X, sample.X);
+                Assert.Equal(expected.LossMaskShifted.Select(m => (float)m), sample.LossMask);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(1, 0, 157, 157, "invalid JSON")]
+    [InlineData(2, 0, 157, 157, "invalid JSON")]
+    [InlineData(3, 0, 157, 157, "invalid JSON")]
+    [InlineData(7, 0, 157, 157, "invalid JSON")]
+    [InlineData(3, 200, 40, 40, "invalid JSON")]      // a bad line before an overlong one
+    [InlineData(7, 40, 200, 40, "line longer than")]  // an overlong line before a bad one
+    [InlineData(2, 40, 200, 40, "line longer than")]
+    public void The_first_bad_line_in_the_file_should_be_the_error_for_any_thread_count(int threads, int overlongAt, int badAt, long line, string why)
+    {
+        using var tmp = new TempDir();
+        var sb = new StringBuilder();
+        for (var i = 1; i <= 300; i++)
+        {
+            sb.Append(i == badAt ? "{\"text\": oops}" : i == overlongAt ? $"{{\"text\": \"{new string('x', 2000)}\"}}"
+                : i == 250 ? "{\"txt\": 1}" : $"{{\"text\": \"line {i} 你好\"}}").Append('\n');
+        }
+        var src = tmp.Write("bad.jsonl", sb.ToString());
+        var e = Assert.Throws<DataFormatException>(() => DataPreparer.Prepare(new DataPrepareOptions
+        {
+            Source = src, Tokenizer = ShardTestData.Tokenizer, Stage = DataStage.Pretrain, OutputDir = tmp.File("out"),
+            Threads = threads, ChunkBytes = 512, MaxLineBytes = 1024,
+        }));
+        Assert.Equal(line, e.Line);
+        Assert.StartsWith($"{src}:{line}: ", e.Message, StringComparison.Ordinal);
+        Assert.Contains(why, e.Reason, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(tmp.File("out")));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void Cancellation_should_stop_the_workers_and_leave_no_output(int threads)
+    {
+        using var tmp = new TempDir();
+        var src = ShardTestData.Subset(tmp, "pretrain.jsonl", 2000);
+        using var cts = new CancellationTokenSource();
+        var task = DataPreparer.PrepareAsync(new DataPrepareOptions
+        {
+            Source = src, Tokenizer = ShardTestData.Tokenizer, Stage = DataStage.Pretrain, OutputDir = tmp.File("out"),
+            Threads = threads, ChunkBytes = 1024, Progress = _ => cts.Cancel(),
+        }, cts.Token);
+        Assert.ThrowsAny<OperationCanceledException>(() => task.GetAwaiter().GetResult());
+        Assert.False(Directory.Exists(tmp.File("out")));
+        Assert.Single(Directory.GetFileSystemEntries(tmp.Path)); // the input only: the temp output was removed
     }
 
     [Fact]
