@@ -54,6 +54,28 @@ public sealed class MiniMindForCausalLM : nn.Module<Tensor, CausalLMOutput>
 
     ScalarType computeDType = ScalarType.Float32;
 
+    /// <summary>The weights packed for the CPU decode path of <c>--dtype bf16|int8</c> (null: none). When set, cached
+    /// generation with fast decoding runs on <see cref="PackedDecoder"/> (prompt and new tokens) instead of libtorch.
+    /// The model owns it: setting another (or null) disposes the previous one, and so does disposing the model.
+    /// It is a snapshot of the parameters: pack again after changing them.</summary>
+    public PackedModel? Packed
+    {
+        get => packed;
+        set
+        {
+            if (!ReferenceEquals(packed, value)) packed?.Dispose();
+            packed = value;
+        }
+    }
+
+    PackedModel? packed;
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) Packed = null;
+        base.Dispose(disposing);
+    }
+
     public override CausalLMOutput forward(Tensor input_ids) => forward(input_ids, null, null, false);
 
     /// <param name="input_ids">(B, T) int64 token ids.</param>
