@@ -56,23 +56,17 @@ public sealed class MiniMindForCausalLM : nn.Module<Tensor, CausalLMOutput>
 
     /// <summary>The weights packed for the CPU decode path of <c>--dtype bf16|int8</c> (null: none). When set, cached
     /// generation with fast decoding runs on <see cref="PackedDecoder"/> (prompt and new tokens) instead of libtorch.
-    /// The model owns it: setting another (or null) disposes the previous one, and so does disposing the model.
-    /// It is a snapshot of the parameters: pack again after changing them.</summary>
-    public PackedModel? Packed
-    {
-        get => packed;
-        set
-        {
-            if (!ReferenceEquals(packed, value)) packed?.Dispose();
-            packed = value;
-        }
-    }
-
-    PackedModel? packed;
+    /// Disposing the model disposes the one set then; replacing it does not dispose the previous one (the bench swaps
+    /// several). It is a snapshot of the parameters: pack again after changing them.</summary>
+    public PackedModel? Packed { get; set; }
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) Packed = null;
+        if (disposing)
+        {
+            Packed?.Dispose();
+            Packed = null;
+        }
         base.Dispose(disposing);
     }
 

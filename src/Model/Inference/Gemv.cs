@@ -44,6 +44,7 @@ public static unsafe class Gemv
     /// <summary>y (m, W.Rows) = x (m, W.Cols) · Wᵀ, both row-major and contiguous, over up to <paramref name="threads"/> threads.</summary>
     public static void Multiply(PackedMatrix w, float* x, int m, float* y, int threads)
     {
+        ObjectDisposedException.ThrowIf(w.Data is null, w);
         var parts = (int)Math.Clamp((long)w.Rows * w.Cols * m / MinWorkPerThread, 1, Math.Max(1, threads));
         parts = Math.Min(parts, w.Rows);
         if (parts == 1)

@@ -14,6 +14,7 @@ public static class InferenceSetup
     /// </summary>
     public static string Apply(MiniMindForCausalLM model, InferenceDType dtype)
     {
+        model.Packed?.Dispose();
         model.Packed = null;
         model.ComputeDType = ScalarType.Float32;
         if (dtype == InferenceDType.Fp32)
