@@ -74,9 +74,9 @@ public static unsafe class Gemv
     {
         switch (w.Format)
         {
-            case PackedFormat.Fp32: Rows<F32>(w, x, m, y, r0, r1); break;
-            case PackedFormat.Bf16: Rows<B16>(w, x, m, y, r0, r1); break;
-            default: Rows<I8>(w, x, m, y, r0, r1); break;
+            case PackedFormat.Fp32: Rows<Fp32Row>(w, x, m, y, r0, r1); break;
+            case PackedFormat.Bf16: Rows<Bf16Row>(w, x, m, y, r0, r1); break;
+            default: Rows<Int8Row>(w, x, m, y, r0, r1); break;
         }
     }
 
@@ -203,7 +203,7 @@ unsafe interface IWeights
     static abstract float Load1(byte* row, int k);
 }
 
-unsafe struct F32 : IWeights
+unsafe struct Fp32Row : IWeights
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load16(byte* row, int k) => Vector512.Load((float*)row + k);
@@ -213,7 +213,7 @@ unsafe struct F32 : IWeights
     public static float Load1(byte* row, int k) => ((float*)row)[k];
 }
 
-unsafe struct B16 : IWeights
+unsafe struct Bf16Row : IWeights
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load16(byte* row, int k) =>
@@ -225,7 +225,7 @@ unsafe struct B16 : IWeights
     public static float Load1(byte* row, int k) => Bf16.ToFloat(((ushort*)row)[k]);
 }
 
-unsafe struct I8 : IWeights
+unsafe struct Int8Row : IWeights
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Load16(byte* row, int k) =>

@@ -187,7 +187,7 @@ public sealed unsafe class PackedDecoder : IDisposable
             for (var t = 0; t < n; t++)
             {
                 var row = K + (long)t * hd * es;
-                var sc = (kvFormat == PackedFormat.Fp32 ? Gemv.Dot<F32>(row, qh, hd, isa) : Gemv.Dot<B16>(row, qh, hd, isa)) * scale;
+                var sc = (kvFormat == PackedFormat.Fp32 ? Gemv.Dot<Fp32Row>(row, qh, hd, isa) : Gemv.Dot<Bf16Row>(row, qh, hd, isa)) * scale;
                 scores[t] = sc;
                 top = Math.Max(top, sc);
             }
@@ -198,8 +198,8 @@ public sealed unsafe class PackedDecoder : IDisposable
             {
                 var row = V + (long)t * hd * es;
                 var p = scores[t] / total;
-                if (kvFormat == PackedFormat.Fp32) Gemv.Axpy<F32>(p, row, y, hd, isa);
-                else Gemv.Axpy<B16>(p, row, y, hd, isa);
+                if (kvFormat == PackedFormat.Fp32) Gemv.Axpy<Fp32Row>(p, row, y, hd, isa);
+                else Gemv.Axpy<Bf16Row>(p, row, y, hd, isa);
             }
         }
     }
