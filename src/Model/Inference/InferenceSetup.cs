@@ -22,7 +22,7 @@ public static class InferenceSetup
         if (PackedModel.Unsupported(model) is { } why)
         {
             model.ComputeDType = ScalarType.BFloat16;
-            return $"{dtype.Name()} requested; {why} are not supported by our CPU kernels, so libtorch bf16 matmuls " +
+            return $"{dtype.Name()} requested, but our CPU kernels do not run {why}: libtorch bf16 matmuls " +
                    $"(fp32 master weights, general forward){(dtype == InferenceDType.Int8 ? "; int8 falls back to bf16 here" : "")}";
         }
         var packed = PackedModel.Pack(model, dtype.Format());

@@ -50,16 +50,16 @@ public sealed class PackedModel : IDisposable
     /// <summary>Why <paramref name="model"/> cannot be packed (null when it can): the packed decoder is dense, CPU, LoRA-free.</summary>
     public static string? Unsupported(MiniMindForCausalLM model)
     {
-        if (model.Config.UseMoe) return "MoE models";
-        if (model.modules().OfType<LoRALayer>().Any()) return "LoRA adapters";
+        if (model.Config.UseMoe) return "a MoE model";
+        if (model.modules().OfType<LoRALayer>().Any()) return "a model with LoRA adapters";
         var device = model.parameters().First().device_type;
-        return device == DeviceType.CPU ? null : $"device {device}";
+        return device == DeviceType.CPU ? null : $"a model on {device}";
     }
 
     /// <summary>Copies the model's weights into packed matrices (the model is left unchanged).</summary>
     public static PackedModel Pack(MiniMindForCausalLM model, PackedFormat format)
     {
-        if (Unsupported(model) is { } why) throw new ArgumentException($"the packed decoder does not support {why}");
+        if (Unsupported(model) is { } why) throw new ArgumentException($"the packed decoder does not run {why}");
         var c = model.Config;
         var p = model.named_parameters().ToDictionary(x => x.name, x => x.parameter);
         float[] Get(string name)
