@@ -10,7 +10,7 @@ var verbs = new (string Name, string Usage, Func<string[], int> Run)[]
         TrainBench.Run),
     ("fuse", "fuse --what qkv|gateup|adamw|sdpa|threads|optimizer [--preset minimind2-small] [--batch 4] [--seq-len 256] [--steps 10] [--warmup 2] [--threads 2]   (in-process interleaved A/B)",
         FuseBench.Run),
-    ("generate", "generate [--preset minimind2-small] [--prompt-len 16] [--new-tokens 64] [--reps 5] [--threads 2] [--no-pytorch]",
+    ("generate", "generate [--preset minimind2-small] [--prompt-len 16] [--new-tokens 64] [--reps 5] [--threads 2] [--dtype fp32,bf16,int8] [--no-pytorch]",
         GenerateBench.Run),
     ("data-prepare", "data-prepare [--gib 1] [--stage pretrain|sft|dpo|reason[,…]] [--dataset dataset] [--tokenizer <dataset>/tokenizer/tokenizer.json] [--max-length 512] [--threads 1,<all cores>] [--profile]",
         DataPrepareBench.Run),

@@ -28,4 +28,15 @@ public static class CommonOptions
         Description = "Torch intra-op threads (0 = torch's default, one per core). Default: 0.",
         DefaultValueFactory = _ => 0,
     };
+
+    /// <summary><c>--dtype fp32|bf16|int8</c> of generate, chat, eval and serve; parse with <see cref="MiniMind.Model.InferenceDTypes.Parse"/>.</summary>
+    public static Option<string> InferenceDtype() => new("--dtype")
+    {
+        Description = "Inference weights: fp32 (libtorch, float32), bf16 (bfloat16 weights and KV cache), or int8 (weight-only, " +
+                      "one scale per output channel; bf16 KV cache). On the CPU, bf16 and int8 decode on our own AVX-512/AVX2 GEMV " +
+                      "kernels (prompt included) and read 1/2 or 1/4 of fp32's bytes per token; greedy output can differ slightly from fp32 " +
+                      "(README: Inference dtypes). On CUDA, and for MoE or LoRA models, they run libtorch bf16 matmuls instead, and int8 " +
+                      "is not quantised (runs as bf16); the CUDA path is untested. Perplexity (eval --data) runs on libtorch (fp32; bf16 matmuls where bf16/int8 fall back). Default: fp32.",
+        DefaultValueFactory = _ => "fp32",
+    };
 }

@@ -6,8 +6,12 @@ using MiniMind.Model.Tokenizer;
 namespace MiniMind.Cli;
 
 /// <summary>A loaded model for chat, eval and serve, and where it came from.</summary>
-public sealed record RunModel(ChatModel Chat, MiniMindConfig Config, string Weights, string ConfigFrom, string? Lora, WeightStage Stage) : IDisposable
+public sealed record RunModel(ChatModel Chat, MiniMindConfig Config, string Weights, string ConfigFrom, string? Lora, WeightStage Stage,
+                              InferenceDType DType, string DTypeInEffect) : IDisposable
 {
+    /// <summary>The header's dtype line: the requested dtype and the path in effect.</summary>
+    public string DescribeDType() => $"dtype: {DType.Name()}: {DTypeInEffect}";
+
     /// <summary>One header line: weights, config source, LoRA.</summary>
     public string Describe() =>
         $"{Weights} ({Stage.Name}; hidden {Config.HiddenSize}, layers {Config.NumHiddenLayers}, heads {Config.NumAttentionHeads}/{Config.NumKeyValueHeads}" +
@@ -27,8 +31,9 @@ public sealed class RunModelOptions
     public Option<string> Tokenizer { get; } = new("--tokenizer") { Description = $"tokenizer.json. Default: {DefaultPaths.Tokenizer}.", DefaultValueFactory = _ => DefaultPaths.Tokenizer };
     public Option<string> Device { get; } = CommonOptions.Device();
     public Option<int> Threads { get; } = CommonOptions.Threads();
+    public Option<string> DType { get; } = CommonOptions.InferenceDtype();
 
-    public IEnumerable<Option> All => [RunDir, ModelMode, Config, Lora, Tokenizer, Device, Threads];
+    public IEnumerable<Option> All => [RunDir, ModelMode, Config, Lora, Tokenizer, Device, Threads, DType];
 
     public void AddTo(Command command)
     {
@@ -39,6 +44,7 @@ public sealed class RunModelOptions
     public RunModel Load(ParseResult parse)
     {
         TorchRuntime.SetThreads(parse.GetValue(Threads));
+        var dtype = InferenceDTypes.Parse(parse.GetValue(DType)!);
         var stage = WeightStage.FromModelMode(parse.GetValue(ModelMode));
         var runDir = parse.GetValue(RunDir)!;
         var (config, from, weights) = Resolve(runDir, stage, parse.GetValue(Config));
@@ -52,17 +58,19 @@ public sealed class RunModelOptions
             if (!File.Exists(loraPath)) throw new FileNotFoundException($"LoRA weights not found: {loraPath}", loraPath);
         }
         var model = ModelLoader.Load(config, weights, TorchRuntime.ParseDevice(parse.GetValue(Device)!));
+        string inEffect;
         try
         {
             if (loraPath is not null) LoraFiles.Attach(model, loraPath);
             model.eval();
+            inEffect = InferenceSetup.Apply(model, dtype);
         }
         catch
         {
             model.Dispose();
             throw;
         }
-        return new RunModel(new ChatModel(model, tokenizer, rawText: !stage.IsChat), config, weights, from, loraPath, stage);
+        return new RunModel(new ChatModel(model, tokenizer, rawText: !stage.IsChat), config, weights, from, loraPath, stage, dtype, inEffect);
     }
 
     /// <summary>The config (explicit, the run dir's config.json, or inferred from the file) and the stage's weights file.</summary>

@@ -54,6 +54,22 @@ public sealed class MiniMindForCausalLM : nn.Module<Tensor, CausalLMOutput>
 
     ScalarType computeDType = ScalarType.Float32;
 
+    /// <summary>The weights packed for the CPU decode path of <c>--dtype bf16|int8</c> (null: none). When set, cached
+    /// generation with fast decoding runs on <see cref="PackedDecoder"/> (prompt and new tokens) instead of libtorch.
+    /// Disposing the model disposes the one set then; replacing it does not dispose the previous one (the bench swaps
+    /// several). It is a snapshot of the parameters: pack again after changing them.</summary>
+    public PackedModel? Packed { get; set; }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Packed?.Dispose();
+            Packed = null;
+        }
+        base.Dispose(disposing);
+    }
+
     public override CausalLMOutput forward(Tensor input_ids) => forward(input_ids, null, null, false);
 
     /// <param name="input_ids">(B, T) int64 token ids.</param>

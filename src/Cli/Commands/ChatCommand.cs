@@ -29,6 +29,7 @@ public static class ChatCommand
             using var run = model.Load(parse);
             var options = sampling.Read(parse, run.Config);
             ctx.Error.WriteLine($"model: {run.Describe()}");
+            ctx.Error.WriteLine(run.DescribeDType());
             ctx.Error.WriteLine("Type a message and press Enter; 'exit' or end of input quits.");
             var messages = new List<ChatMessage>();
             while (true)

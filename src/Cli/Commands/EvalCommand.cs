@@ -38,6 +38,7 @@ public static class EvalCommand
             var options = sampling.Read(parse, run.Config);
             var o = ctx.Out;
             o.WriteLine($"model: {run.Describe()}");
+            o.WriteLine(run.DescribeDType());
             var report = new Dictionary<string, object?> { ["weights"] = run.Weights };
             if (!parse.GetValue(noPrompts))
             {

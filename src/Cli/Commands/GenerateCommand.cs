@@ -14,6 +14,7 @@ public static class GenerateCommand
         var checkpoint = CommonOptions.Checkpoint();
         var device = CommonOptions.Device();
         var threads = CommonOptions.Threads();
+        var dtype = CommonOptions.InferenceDtype();
         var promptIds = new Option<string>("--prompt-ids") { Description = "The prompt as token ids, e.g. 1,2,3 (or use --prompt)." };
         var promptText = new Option<string>("--prompt") { Description = "The prompt as text, encoded with --tokenizer; the generated text is printed as it is produced." };
         var tokenizer = new Option<string>("--tokenizer") { Description = $"tokenizer.json for --prompt. Default: {DefaultPaths.Tokenizer}.", DefaultValueFactory = _ => DefaultPaths.Tokenizer };
@@ -25,15 +26,17 @@ public static class GenerateCommand
         var seed = new Option<int?>("--seed") { Description = "Seed of the sampler, for reproducible samples. Default: none." };
         var noCache = new Option<bool>("--no-cache") { Description = "Re-run the whole sequence at every step instead of using the KV cache (same tokens, slower)." };
         var noEos = new Option<bool>("--ignore-eos") { Description = "Keep generating after the end-of-turn token (eos_token_id)." };
-        var cmd = new Command("generate", "Generate tokens after a prompt. The generated ids (prompt excluded) are printed as a JSON array on the last line.\n\n" +
+        var cmd = new Command("generate", "Generate tokens after a prompt. The generated ids (prompt excluded) are printed as a JSON array on the last line; the dtype line goes to stderr.\n\n" +
             "Examples:\n  minimind generate --config tiny --checkpoint model.pth --prompt-ids 1,2,3 --max-new-tokens 8 --greedy\n" +
-            "  minimind generate --config minimind2-small --checkpoint full_sft_512.pth --prompt \"What is 2+3?\" --chat --temperature 0.7 --seed 1")
+            "  minimind generate --config minimind2-small --checkpoint full_sft_512.pth --prompt \"What is 2+3?\" --chat --temperature 0.7 --seed 1\n" +
+            "  minimind generate --config minimind2-small --checkpoint full_sft_512.pth --prompt \"Hi\" --chat --greedy --dtype int8")
         {
-            config, checkpoint, promptIds, promptText, tokenizer, chat, maxNew, greedy, temperature, topP, seed, noCache, noEos, device, threads,
+            config, checkpoint, promptIds, promptText, tokenizer, chat, maxNew, greedy, temperature, topP, seed, noCache, noEos, device, threads, dtype,
         };
         cmd.SetAction(parse => CommandRunner.Run(ctx, () =>
         {
             TorchRuntime.SetThreads(parse.GetValue(threads));
+            var inference = InferenceDTypes.Parse(parse.GetValue(dtype)!);
             var cfg = MiniMindConfig.Load(parse.GetValue(config)!);
             var (idsText, text) = (parse.GetValue(promptIds), parse.GetValue(promptText));
             if ((idsText is null) == (text is null)) throw new ArgumentException("give exactly one of --prompt-ids and --prompt");
@@ -57,6 +60,8 @@ public static class GenerateCommand
             var p = parse.GetValue(topP);
             if (p is <= 0 or > 1) throw new ArgumentException($"--top-p {p}: must be in (0, 1]");
             using var model = ModelLoader.Load(cfg, parse.GetValue(checkpoint)!, TorchRuntime.ParseDevice(parse.GetValue(device)!));
+            model.eval();
+            ctx.Error.WriteLine($"dtype: {inference.Name()}: {InferenceSetup.Apply(model, inference)}");
             var options = new GenerationOptions
             {
                 MaxNewTokens = max,

@@ -32,6 +32,7 @@ public static class ServeCommand
             using var run = model.Load(parse);
             var settings = new ServeSettings(h, p, parse.GetValue(name) ?? Path.GetFileNameWithoutExtension(run.Weights), max, TorchThreads: parse.GetValue(model.Threads));
             ctx.Error.WriteLine($"model: {run.Describe()}");
+            ctx.Error.WriteLine(run.DescribeDType());
             await using var server = await ChatServer.StartAsync(run.Chat, settings, logToStderr: true, ct);
             ctx.Out.WriteLine($"listening on {server.Address.GetLeftPart(UriPartial.Authority)}");
             ctx.Out.Flush();

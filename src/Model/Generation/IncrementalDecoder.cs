@@ -5,8 +5,9 @@ namespace MiniMind.Model;
 
 /// <summary>Feeds tokens to a model one call at a time and returns the last position's logits, either with MiniMind's
 /// KV cache (prefill once, then one token per call, the two cached forwards MiniMind supports) or by re-running the whole sequence.
-/// With the cache, a float32 model without LoRA decodes after the prefill through <see cref="SingleTokenDecoder"/>
-/// (preallocated cache, few ops); otherwise through the general forward with a cat-grown cache.
+/// With the cache, a model with packed weights (<see cref="MiniMindForCausalLM.Packed"/>, <c>--dtype bf16|int8</c>) runs
+/// every call on <see cref="PackedDecoder"/>; a float32 model without LoRA decodes after the prefill through
+/// <see cref="SingleTokenDecoder"/> (preallocated cache, few ops); otherwise through the general forward with a cat-grown cache.
 /// Each call runs in eval mode under inference_mode inside its own dispose scope; only the cache leaves it.</summary>
 public sealed class IncrementalDecoder : IDisposable
 {
@@ -16,6 +17,7 @@ public sealed class IncrementalDecoder : IDisposable
     readonly int capacity;
     KVCache? cache;
     SingleTokenDecoder? fast;
+    PackedDecoder? packed;
 
     /// <param name="capacity">positions to preallocate for the fast decode path (prompt + new tokens); it grows if exceeded.</param>
     /// <param name="fastDecode">false forces the general forward for every step (for comparisons).</param>
@@ -25,8 +27,12 @@ public sealed class IncrementalDecoder : IDisposable
         device = model.parameters().First().device;
         UseCache = useCache;
         this.capacity = capacity;
-        FastDecode = useCache && fastDecode && SingleTokenDecoder.Supports(model);
+        Packed = useCache && fastDecode && model.Packed is not null;
+        FastDecode = Packed || (useCache && fastDecode && SingleTokenDecoder.Supports(model));
     }
+
+    /// <summary>Every call (prompt included) runs on <see cref="PackedDecoder"/> over <see cref="MiniMindForCausalLM.Packed"/>.</summary>
+    public bool Packed { get; }
 
     public bool UseCache { get; }
 
@@ -36,8 +42,8 @@ public sealed class IncrementalDecoder : IDisposable
     /// <summary>Every token fed so far.</summary>
     public IReadOnlyList<long> Tokens => history;
 
-    /// <summary>The current cache (null before the first call or without caching). On the fast path these are views of
-    /// the preallocated buffers, valid until the next call.</summary>
+    /// <summary>The current cache (null before the first call, without caching, or on the <see cref="Packed"/> path, whose
+    /// cache is native memory). On the fast path these are views of the preallocated buffers, valid until the next call.</summary>
     public KVCache? Cache
     {
         get
@@ -57,6 +63,11 @@ public sealed class IncrementalDecoder : IDisposable
             throw new InvalidOperationException($"sequence would exceed max_position_embeddings ({max})");
         var first = history.Count == 0;
         history.AddRange(tokens);
+        if (Packed)
+        {
+            packed ??= new PackedDecoder(model.Packed!, Math.Max(capacity, history.Count));
+            return packed.Feed(tokens);
+        }
 
         var wasTraining = model.training;
         model.eval();
@@ -99,5 +110,7 @@ public sealed class IncrementalDecoder : IDisposable
         cache = null;
         fast?.Dispose();
         fast = null;
+        packed?.Dispose();
+        packed = null;
     }
 }
