@@ -157,7 +157,7 @@ public sealed class GpuWorker : ReceiveActor
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var device = TorchRuntime.ParseDevice(settings.Device);
         var gradient = GC.AllocateUninitializedArray<float>(step.Length);   // Backward writes every element
-        var loss = step.Backward(model, () => objective.Loss(model, msg.Batch, msg.MicroCount, device), gradient);
+        var loss = step.Backward(model, () => objective.Loss(model, msg.Batch, msg.MicroCount, device, msg.Step), gradient);
         computed = (msg.Step, (computed.Step == msg.Step ? computed.Elapsed : TimeSpan.Zero) + System.Diagnostics.Stopwatch.GetElapsedTime(started));
         GradientTransport.Deliver(Context.System, msg.Aggregator, msg.Step, msg.Micro, 1, gradient, Self);
         msg.Aggregator.Tell(new GradientAggregator.MicroBatchDone(msg.Step, msg.Micro, loss * msg.MicroCount, msg.Batch.Tokens));

@@ -25,6 +25,7 @@ public abstract class StageObjective(TrainingSettings settings) : IDisposable
         "dpo" => new DpoObjective(settings),
         "reason" => new ReasonObjective(settings),
         "distill" => new DistillObjective(settings),
+        "grpo" => new GrpoObjective(settings),
         _ => throw new ArgumentException($"unknown training stage '{settings.Stage}'"),
     };
 
@@ -45,6 +46,11 @@ public abstract class StageObjective(TrainingSettings settings) : IDisposable
 
     /// <summary>One micro-batch's loss divided by <paramref name="accumulation"/>, with its graph (call backward on it).</summary>
     public abstract Tensor Loss(MiniMindForCausalLM model, DataLoader.MicroBatch batch, int accumulation, Device device);
+
+    /// <summary>The loss of micro-batch of optimizer step <paramref name="step"/>: what the workers call. Stages whose
+    /// loss depends on the step (GRPO seeds its rollouts with it) override this; the others ignore it.</summary>
+    public virtual Tensor Loss(MiniMindForCausalLM model, DataLoader.MicroBatch batch, int accumulation, Device device, long step) =>
+        Loss(model, batch, accumulation, device);
 
     /// <summary>Writes the stage's output (MiniMind's <c>{k: v.half()}</c> state dict) to <paramref name="path"/>.</summary>
     public virtual void Export(MiniMindForCausalLM model, string path) => StateDictFile.Write(path, model, StateDictWriteOptions.MiniMindHalf);
