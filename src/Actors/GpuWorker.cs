@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Akka.Actor;
+using Akka.Event;
 using MiniMind.Actors.Checkpoints;
 using MiniMind.Actors.Protocol;
 using MiniMind.Actors.Stages;
@@ -127,6 +128,8 @@ public sealed class GpuWorker : ReceiveActor
         {
             torch.manual_seed((long)(settings.Seed & 0x7FFF_FFFF_FFFF_FFFF));
             objective = StageObjective.For(settings);
+            var log = Context.GetLogger();
+            objective.Warn = m => log.Warning(m);
             model = objective.BuildModel(device, fresh: msg.From is null);
             step = new GradientStep(objective.TrainableParameters(model), settings.LearningRate, settings.WeightDecay, settings.GradClip);
             if (msg.From is { } ckpt)

@@ -161,7 +161,12 @@ public sealed class GrpoObjective(TrainingSettings settings) : FrozenModelObject
     /// <summary>N rows of <paramref name="Width"/> ids, and the (N, R) completion arrays.</summary>
     public sealed record LearnerBatch(int Rows, int Width, int R, long[] Outputs, long[] LogpPos, long[] Completions, float[] OldLogps);
 
-    IRewardModel[] DefaultRewards() => [new RuleRewardModel()];
+    IRewardModel[] DefaultRewards() => grpo.RewardUrl is { } url
+        ? [new RuleRewardModel(), new HttpRewardModel(new Uri(url), Warn)]
+        : [new RuleRewardModel()];
+
+    /// <summary>The reward models in use (health).</summary>
+    public IReadOnlyList<IRewardModel> Rewards => rewards ?? [];
 
     void DisposeRewards()
     {

@@ -18,6 +18,10 @@ public abstract class StageObjective(TrainingSettings settings) : IDisposable
 {
     protected TrainingSettings Settings { get; } = settings;
 
+    /// <summary>Where the stage reports what the user should hear mid-step (GRPO: a reward service that went away);
+    /// the worker sets it to its log's warnings.</summary>
+    public Action<string> Warn { get; set; } = _ => { };
+
     public static StageObjective For(TrainingSettings settings) => settings.Stage switch
     {
         "pretrain" or "sft" => new CausalLMObjective(settings),
