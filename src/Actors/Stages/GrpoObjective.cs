@@ -32,6 +32,9 @@ public sealed class GrpoObjective(TrainingSettings settings) : FrozenModelObject
     /// <summary>The last micro-batch's measurements (worker thread).</summary>
     public GrpoStats? Last { get; private set; }
 
+    public override RlMetrics? LastMetrics => lastMetrics;
+    RlMetrics? lastMetrics;
+
     /// <summary>Replaces the reward models (tests; the default is the rule reward plus <see cref="GrpoSettings.RewardUrl"/>).</summary>
     public void UseRewards(params IRewardModel[] models)
     {
@@ -105,6 +108,8 @@ public sealed class GrpoObjective(TrainingSettings settings) : FrozenModelObject
         var tokens = maskF.sum().item<float>();
         var kl = tokens == 0 ? 0 : parts.PerTokenKl.detach().mul(maskF).sum().item<float>() / tokens;   // the k3 KL the loss uses, ≥ 0
         var mean = total.Average();
+        lastMetrics = new RlMetrics(total.Length, total.Sum(x => (double)x), total.Sum(x => (double)x * x), tokens,
+            kl * tokens, parts.ClippedFraction.item<float>() * tokens, rolloutTime.TotalSeconds, rewardTime.TotalSeconds);
         Last = new GrpoStats(total.Length, mean, Math.Sqrt(total.Average(x => (x - mean) * (x - mean))), kl,
             tokens / total.Length, parts.ClippedFraction.item<float>(), (long)tokens, rolloutTime, rewardTime);
         return loss.MoveToOuterDisposeScope();

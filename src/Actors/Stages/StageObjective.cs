@@ -59,6 +59,10 @@ public abstract class StageObjective(TrainingSettings settings) : IDisposable
     /// <summary>Writes the stage's output (MiniMind's <c>{k: v.half()}</c> state dict) to <paramref name="path"/>.</summary>
     public virtual void Export(MiniMindForCausalLM model, string path) => StateDictFile.Write(path, model, StateDictWriteOptions.MiniMindHalf);
 
+    /// <summary>What the last <see cref="Loss(MiniMindForCausalLM, DataLoader.MicroBatch, int, Device, long)"/> measured
+    /// beyond the loss (GRPO: rewards, KL, lengths, latencies), or null.</summary>
+    public virtual RlMetrics? LastMetrics => null;
+
     public virtual void Dispose() => GC.SuppressFinalize(this);
 
     /// <summary>X, Y (B, T) int64 and the loss weights (B, T) on <paramref name="device"/>.</summary>

@@ -264,7 +264,7 @@ public static class TrainStageCommands
                         var tps = r.Rates.TokensPerSecond is { } t ? t.ToString("0", CultureInfo.InvariantCulture) : "--";
                         var eta = r.Rates.Eta is { } e ? e.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture) : "--:--:--";
                         bar.Line(FormattableString.Invariant(
-                            $"step {p.Step}/{p.TotalSteps} | epoch {p.Epoch + 1} | loss {p.Loss:0.0000} | lr {p.Lr:0.000e+00} | grad norm {p.GradNorm:0.000} | {tps} tok/s | ETA {eta}"));
+                            $"step {p.Step}/{p.TotalSteps} | epoch {p.Epoch + 1} | loss {p.Loss:0.0000} | lr {p.Lr:0.000e+00} | grad norm {p.GradNorm:0.000} | {tps} tok/s | ETA {eta}{(p.Rl is { } rl ? " | " + rl.Describe() : "")}"));
                         if (bar.Interactive) bar.Report((double)p.Step / Math.Max(1, p.TotalSteps), $"step {p.Step}/{p.TotalSteps}");
                         break;
                     case TrainingNotice n:

@@ -23,6 +23,14 @@ public sealed class GrpoPipelineTests(ITestOutputHelper output)
             Assert.Contains("dataset/rlaif.jsonl", r.Out.Replace('\\', '/'));
             Assert.Contains($"reference: {Path.Combine(run.Path, "full_sft_64.pth")} (frozen)", r.Out);
             Assert.Contains("\"steps\":3", r.LastLine);
+            // the RL measurements in every step's log line and in TensorBoard (rl/*)
+            var steps = r.Out.Split('\n').Where(l => l.StartsWith("step ", StringComparison.Ordinal)).ToList();
+            Assert.Equal(3, steps.Count);
+            Assert.All(steps, l => Assert.Matches(@"\| reward -?\d+\.\d{3}±\d+\.\d{3} \| kl \d+\.\d{4} \| len \d+\.\d \| clip \d\.\d{3} \| rollout \d+\.\d{2} s \| scoring \d+\.\d{2} s$", l));
+            var events = Directory.GetFiles(Path.Combine(run.Path, "tensorboard", "grpo"), "events.out.tfevents.*");
+            var scalars = events.SelectMany(MiniMind.Cluster.Metrics.EventFile.Scalars).ToList();
+            foreach (var tag in new[] { "rl/reward_mean", "rl/reward_std", "rl/kl", "rl/completion_length", "rl/clip_fraction", "rl/rollout_seconds", "rl/reward_seconds" })
+                Assert.Equal([1L, 2L, 3L], scalars.Where(x => x.Tag == tag).Select(x => x.Step).Order());
         }
         var grpo = run.File("grpo_64.pth");
         Assert.True(File.Exists(grpo));
