@@ -20,6 +20,8 @@ var verbs = new (string Name, string Usage, Func<string[], int> Run)[]
         ClusterBench.Run),
     ("metrics", "metrics [--preset tiny] [--batch 16] [--seq-len 128] [--steps 40] [--rows 3000] [--threads 1]",
         MetricsBench.Run),
+    ("grpo", "grpo [--preset tiny] [--workers 1,2] [--prompts 2] [--generations 4] [--max-gen-len 24] [--accumulation 4] [--steps 4] [--threads 1]",
+        GrpoBench.Run),
     ("gc-stress", "gc-stress [--steps 1000] [--variant dense|moe|both] [--threads 1] [--no-reference]   (set DOTNET_GCgen0size=0x10000 DOTNET_TieredCompilation=0 for the harshest run)",
         GcStressBench.Run),
     ("chaos", "chaos [--ci] [--kills 10] [--samples 160] [--save-interval 4] [--worker-kills 5] [--seed-kills 2] [--seed N] [--port 47560] [--no-cluster] [--no-single] [--cli src/Cli/bin/Release/net10.0/minimind.dll]",

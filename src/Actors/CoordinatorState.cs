@@ -231,11 +231,11 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
         var lr = Plan!.LearningRateAt(msg.Step);
         var s = this with { Schedule = Schedule.NewStep(), Buffer = Buffer.Done(msg.Step), Pipeline = Pipeline.Idle, NextStep = done };
         var d = s.Do(new Persist(new StepCommitted(Plan.EpochOf(msg.Step), done, Plan.CursorAfter(msg.Step), msg.Loss, lr, msg.Tokens), Async: true),
-                     Say(new StepMeasured(done, Plan.EpochOf(msg.Step), msg.Loss, lr, msg.GradNorm, msg.Tokens, msg.Elapsed)));
+                     Say(new StepMeasured(done, Plan.EpochOf(msg.Step), msg.Loss, lr, msg.GradNorm, msg.Tokens, msg.Elapsed, msg.Rl)));
         var next = s.AfterStep(done, Plan.TotalSteps, Settings.LogInterval, Settings.SaveInterval);
         if (next.Report)
             d = new Decision(s with { CheckpointStall = TimeSpan.Zero }, d.Effects).Do(Say(new TrainingProgress(done, Plan.TotalSteps, Plan.EpochOf(msg.Step),
-                msg.Loss, lr, msg.GradNorm, msg.Tokens, msg.Elapsed, CheckpointStall)));
+                msg.Loss, lr, msg.GradNorm, msg.Tokens, msg.Elapsed, CheckpointStall, msg.Rl)));
         if (next.Finish) return d.Then(x => (x with { Pipeline = Pipeline.Finishing }).RequestSnapshot(done, checkpoint: true, join: false));
         if (next.Stop) return d.Then(x => x.FinishStopped());
         if (next.Checkpoint) d = d.Then(x => (x with { SaveRequested = false }).RequestSnapshot(done, checkpoint: true, join: false));

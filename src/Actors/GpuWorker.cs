@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Akka.Actor;
+using Akka.Event;
 using MiniMind.Actors.Checkpoints;
 using MiniMind.Actors.Protocol;
 using MiniMind.Actors.Stages;
@@ -42,7 +43,7 @@ public sealed class GpuWorker : ReceiveActor
     public sealed record WorkerReady(int Generation, long Step, long ParameterCount);
 
     /// <summary><paramref name="Elapsed"/>: this worker's compute for the step (its micro-batches' backward passes and the update).</summary>
-    public sealed record StepRan(int Generation, long Step, double Loss, double GradNorm, long Tokens, TimeSpan Elapsed);
+    public sealed record StepRan(int Generation, long Step, double Loss, double GradNorm, long Tokens, TimeSpan Elapsed, RlMetrics? Rl = null);
 
     /// <summary>Copy model, optimizer and RNG state to memory after <paramref name="StepsDone"/> steps.</summary>
     public sealed record Snapshot(int Generation, long StepsDone);
@@ -58,7 +59,7 @@ public sealed class GpuWorker : ReceiveActor
     public sealed record ComputeGradients(int Generation, long Step, int Micro, int MicroCount, DataLoader.MicroBatch Batch, IActorRef Aggregator);
 
     /// <summary>Set the reduced gradient, clip and step AdamW at <paramref name="Lr"/> (<see cref="GradientStep.Apply"/>); replies <see cref="StepRan"/>.</summary>
-    public sealed record ApplyGradients(int Generation, long Step, double Lr, float[] Gradient, double Loss, long Tokens);
+    public sealed record ApplyGradients(int Generation, long Step, double Lr, float[] Gradient, double Loss, long Tokens, RlMetrics? Rl = null);
 
     /// <summary>Sent to the parent after a restart: the model is gone and must be re-initialised.</summary>
     public sealed record WorkerRestarted(string Reason);
@@ -127,6 +128,8 @@ public sealed class GpuWorker : ReceiveActor
         {
             torch.manual_seed((long)(settings.Seed & 0x7FFF_FFFF_FFFF_FFFF));
             objective = StageObjective.For(settings);
+            var log = Context.GetLogger();
+            objective.Warn = m => log.Warning(m);
             model = objective.BuildModel(device, fresh: msg.From is null);
             step = new GradientStep(objective.TrainableParameters(model), settings.LearningRate, settings.WeightDecay, settings.GradClip);
             if (msg.From is { } ckpt)
@@ -157,10 +160,10 @@ public sealed class GpuWorker : ReceiveActor
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var device = TorchRuntime.ParseDevice(settings.Device);
         var gradient = GC.AllocateUninitializedArray<float>(step.Length);   // Backward writes every element
-        var loss = step.Backward(model, () => objective.Loss(model, msg.Batch, msg.MicroCount, device), gradient);
+        var loss = step.Backward(model, () => objective.Loss(model, msg.Batch, msg.MicroCount, device, msg.Step), gradient);
         computed = (msg.Step, (computed.Step == msg.Step ? computed.Elapsed : TimeSpan.Zero) + System.Diagnostics.Stopwatch.GetElapsedTime(started));
         GradientTransport.Deliver(Context.System, msg.Aggregator, msg.Step, msg.Micro, 1, gradient, Self);
-        msg.Aggregator.Tell(new GradientAggregator.MicroBatchDone(msg.Step, msg.Micro, loss * msg.MicroCount, msg.Batch.Tokens));
+        msg.Aggregator.Tell(new GradientAggregator.MicroBatchDone(msg.Step, msg.Micro, loss * msg.MicroCount, msg.Batch.Tokens, objective.LastMetrics));
     }
 
     void OnApplyGradients(ApplyGradients msg)
@@ -171,7 +174,7 @@ public sealed class GpuWorker : ReceiveActor
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var norm = step.Apply(msg.Gradient, msg.Lr);
         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started) + (computed.Step == msg.Step ? computed.Elapsed : TimeSpan.Zero);
-        Sender.Tell(new StepRan(msg.Generation, msg.Step, msg.Loss, norm, msg.Tokens, elapsed));
+        Sender.Tell(new StepRan(msg.Generation, msg.Step, msg.Loss, norm, msg.Tokens, elapsed, msg.Rl));
     }
 
     void OnSnapshot(Snapshot msg)

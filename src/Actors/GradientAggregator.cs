@@ -24,7 +24,8 @@ public sealed class GradientAggregator : ReceiveActor
     public sealed record StepReduced(long Step, int MicroCount, int Gradients, int Blocks);
 
     /// <summary>A worker finished a micro-batch's backward: its unscaled loss and target-token count.</summary>
-    public sealed record MicroBatchDone(long Step, int Micro, double Loss, long Tokens) : IClusterMessage;
+    /// <paramref name="Rl"/>: what an RL micro-batch measured (rewards, KL, …), summed over the step's micro-batches.
+    public sealed record MicroBatchDone(long Step, int Micro, double Loss, long Tokens, RlMetrics? Rl = null) : IClusterMessage;
 
     sealed class Pending(BeginStep begin)
     {
@@ -96,7 +97,8 @@ public sealed class GradientAggregator : ReceiveActor
         if (p.Done.Count < b.MicroCount || p.Sum.Result is not { } sum) return;
         var loss = Enumerable.Range(0, b.MicroCount).Sum(m => p.Done[m].Loss) / b.MicroCount;
         var tokens = p.Done.Values.Sum(d => d.Tokens);
-        b.Applier.Tell(new GpuWorker.ApplyGradients(b.Generation, b.Step, b.Lr, sum, loss, tokens), b.ReplyTo);
+        var rl = RlMetrics.Sum(Enumerable.Range(0, b.MicroCount).Select(m => p.Done[m].Rl));
+        b.Applier.Tell(new GpuWorker.ApplyGradients(b.Generation, b.Step, b.Lr, sum, loss, tokens, rl), b.ReplyTo);
         b.ReplyTo.Tell(new StepReduced(b.Step, b.MicroCount, p.Gradients, p.Blocks));
         if (b.Replicas is { Count: > 0 } replicas)
         {

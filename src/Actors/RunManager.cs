@@ -226,7 +226,7 @@ public sealed class RunManager : ReceivePersistentActor
         history = h with { LastMark = now };
         var row = new MetricsRow(m.Step, m.Epoch, m.Loss, m.Lr, m.GradNorm, m.LossTokens,
             seconds > 0 ? h.InputPositionsPerStep / seconds : 0, seconds > 0 ? m.LossTokens / seconds : 0, seconds,
-            m.ComputeTime.TotalSeconds, Environment.WorkingSet, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            m.ComputeTime.TotalSeconds, Environment.WorkingSet, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), m.Rl);
         Context.System.EventStream.Publish(new StepRecorded(h.PersistenceId, h.RunName, h.RunDir, h.TensorBoard, row));
     }
 

@@ -48,11 +48,12 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     public sealed record WorkerLeft(IActorRef Worker, string Reason);
     // ---- to the listener ----
     public sealed record TrainingBegan(bool Resumed, long FromStep, long TotalSteps, long SampleCount, long ParameterCount, string? Checkpoint);
-    public sealed record TrainingProgress(long Step, long TotalSteps, int Epoch, double Loss, double Lr, double GradNorm, long StepTokens, TimeSpan StepTime, TimeSpan CheckpointStall);
+    public sealed record TrainingProgress(long Step, long TotalSteps, int Epoch, double Loss, double Lr, double GradNorm, long StepTokens, TimeSpan StepTime, TimeSpan CheckpointStall,
+        RlMetrics? Rl = null);
     public sealed record TrainingNotice(string Text);
     /// <summary>Every committed step (the experiment history, issue 14): <paramref name="Step"/> steps done, its loss, LR,
     /// gradient norm (before clipping), loss tokens and worker-0's compute time for it (its micro-batches + the update).</summary>
-    public sealed record StepMeasured(long Step, int Epoch, double Loss, double Lr, double GradNorm, long LossTokens, TimeSpan ComputeTime);
+    public sealed record StepMeasured(long Step, int Epoch, double Loss, double Lr, double GradNorm, long LossTokens, TimeSpan ComputeTime, RlMetrics? Rl = null);
     public enum Outcome { Completed, AlreadyCompleted, Stopped, Failed }
     /// <summary>Why a run failed, for the CLI's exit code: decided where the failure is known, never read back from the message.</summary>
     public enum FailureKind

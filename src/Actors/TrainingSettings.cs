@@ -75,6 +75,9 @@ public sealed record TrainingSettings
     /// <summary>The frozen model's config JSON when it differs from <see cref="ConfigJson"/> (a bigger teacher), else null.</summary>
     public string? FrozenConfigJson { get; init; }
 
+    /// <summary>GRPO's arguments (the grpo stage only; null elsewhere, and then not written).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public GrpoSettings? Grpo { get; init; }
+
     [JsonIgnore] public MiniMindConfig Config => MiniMindConfig.FromJson(ConfigJson);
 
     /// <summary>MiniMind's output name, relative to the run dir: pretrain_512.pth, full_sft_512_moe.pth, rlhf_512.pth,

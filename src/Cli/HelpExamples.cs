@@ -19,6 +19,7 @@ public static class HelpExamples
         ["train dpo"] = ["minimind train dpo --preset tiny --max-steps 20", "minimind train dpo --run-dir runs/small --config minimind2-small --beta 0.1"],
         ["train reason"] = ["minimind train reason --preset tiny --max-steps 20", "minimind train reason --run-dir runs/small --config minimind2-small --data dataset/reason.jsonl"],
         ["train distill"] = ["minimind train distill --preset tiny --max-steps 20", "minimind train distill --run-dir runs/small --config minimind2-small --teacher runs/big/full_sft_768.pth --alpha 0.5 --temperature 1.5"],
+        ["train grpo"] = ["minimind train grpo --preset tiny --max-steps 20", "minimind train grpo --run-dir runs/small --config minimind2-small --loss-type grpo --num-generations 6 --reward-url http://127.0.0.1:8900/score"],
         ["model"] = ["minimind model info runs/default/pretrain_64.pth", "minimind model convert --in model.pth --out model.safetensors"],
         ["model convert"] = ["minimind model convert --in model.pth --out model.safetensors", "minimind model convert --in model.safetensors --out model.pth --half"],
         ["model info"] = ["minimind model info runs/default/pretrain_64.pth"],

@@ -33,6 +33,11 @@ public static class MiniMindFlags
         ["--from_weight"] = "--from-weight",
         ["--from_resume"] = "--from-resume",
         ["--lora_name"] = "--lora-name",
+        ["--num_generations"] = "--num-generations",
+        ["--loss_type"] = "--loss-type",
+        ["--epsilon_high"] = "--epsilon-high",
+        ["--max_gen_len"] = "--max-gen-len",
+        ["--thinking_ratio"] = "--thinking-ratio",
     };
 
     /// <summary>MiniMind flags accepted and ignored: whether they take a value, and the note printed once.</summary>
@@ -43,6 +48,13 @@ public static class MiniMindFlags
         ["--wandb_project"] = (true, "note: --wandb_project: ignored (no wandb here; see the dashboard at the control URL)"),
         ["--num_workers"] = (true, "note: --num_workers: ignored; one data-loader actor reads memory-mapped token shards ahead of the steps"),
         ["--use_compile"] = (true, "note: --use_compile: ignored (no torch.compile in TorchSharp)"),
+        ["--reward_model_path"] = (true, "note: --reward_model_path: ignored (no local reward model here); serve one over HTTP and pass --reward-url (README: reward protocol)"),
+        ["--rollout_engine"] = (true, "note: --rollout_engine: ignored; rollouts run on the workers' rollout path (KV cache), data-parallel over the cluster"),
+        ["--sglang_base_url"] = (true, "note: --sglang_base_url: ignored (no SGLang here)"),
+        ["--sglang_model_path"] = (true, "note: --sglang_model_path: ignored (no SGLang here)"),
+        ["--sglang_shared_path"] = (true, "note: --sglang_shared_path: ignored (no SGLang here)"),
+        ["--debug_mode"] = (false, "note: --debug_mode: ignored (MINIMIND_DEBUG=1 for stack traces)"),
+        ["--debug_interval"] = (true, "note: --debug_interval: ignored"),
     };
 
     /// <summary>What --use_wandb does here: every step goes to TensorBoard and the dashboard (issue 14).</summary>

@@ -18,6 +18,10 @@ public abstract class StageObjective(TrainingSettings settings) : IDisposable
 {
     protected TrainingSettings Settings { get; } = settings;
 
+    /// <summary>Where the stage reports what the user should hear mid-step (GRPO: a reward service that went away);
+    /// the worker sets it to its log's warnings.</summary>
+    public Action<string> Warn { get; set; } = _ => { };
+
     public static StageObjective For(TrainingSettings settings) => settings.Stage switch
     {
         "pretrain" or "sft" => new CausalLMObjective(settings),
@@ -25,6 +29,7 @@ public abstract class StageObjective(TrainingSettings settings) : IDisposable
         "dpo" => new DpoObjective(settings),
         "reason" => new ReasonObjective(settings),
         "distill" => new DistillObjective(settings),
+        "grpo" => new GrpoObjective(settings),
         _ => throw new ArgumentException($"unknown training stage '{settings.Stage}'"),
     };
 
@@ -46,8 +51,17 @@ public abstract class StageObjective(TrainingSettings settings) : IDisposable
     /// <summary>One micro-batch's loss divided by <paramref name="accumulation"/>, with its graph (call backward on it).</summary>
     public abstract Tensor Loss(MiniMindForCausalLM model, DataLoader.MicroBatch batch, int accumulation, Device device);
 
+    /// <summary>The loss of micro-batch of optimizer step <paramref name="step"/>: what the workers call. Stages whose
+    /// loss depends on the step (GRPO seeds its rollouts with it) override this; the others ignore it.</summary>
+    public virtual Tensor Loss(MiniMindForCausalLM model, DataLoader.MicroBatch batch, int accumulation, Device device, long step) =>
+        Loss(model, batch, accumulation, device);
+
     /// <summary>Writes the stage's output (MiniMind's <c>{k: v.half()}</c> state dict) to <paramref name="path"/>.</summary>
     public virtual void Export(MiniMindForCausalLM model, string path) => StateDictFile.Write(path, model, StateDictWriteOptions.MiniMindHalf);
+
+    /// <summary>What the last <see cref="Loss(MiniMindForCausalLM, DataLoader.MicroBatch, int, Device, long)"/> measured
+    /// beyond the loss (GRPO: rewards, KL, lengths, latencies), or null.</summary>
+    public virtual RlMetrics? LastMetrics => null;
 
     public virtual void Dispose() => GC.SuppressFinalize(this);
 

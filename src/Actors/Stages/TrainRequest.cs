@@ -60,8 +60,22 @@ public sealed record TrainRequest
     public bool? SkipBadLines { get; init; }
     /// <summary>lora only. Default: lora_medical.</summary>
     public string? LoraName { get; init; }
-    /// <summary>dpo only.</summary>
+    /// <summary>dpo and grpo: β of the DPO loss / weight of GRPO's KL term. Default: 0.1.</summary>
     public double? Beta { get; init; }
+    /// <summary>grpo only: completions per prompt. Default: 6.</summary>
+    public int? NumGenerations { get; init; }
+    /// <summary>grpo only: cispo or grpo. Default: cispo.</summary>
+    public string? LossType { get; init; }
+    /// <summary>grpo only: GRPO's clip ε. Default: 0.2.</summary>
+    public double? Epsilon { get; init; }
+    /// <summary>grpo only: CISPO's ratio cap. Default: 5.0.</summary>
+    public double? EpsilonHigh { get; init; }
+    /// <summary>grpo only: most tokens per completion. Default: 1024.</summary>
+    public int? MaxGenLen { get; init; }
+    /// <summary>grpo only: share of prompts with thinking on. Default: 0.9.</summary>
+    public double? ThinkingRatio { get; init; }
+    /// <summary>grpo only: an external reward model (README: reward protocol). Default: none (rule rewards).</summary>
+    public string? RewardUrl { get; init; }
     /// <summary>distill only.</summary>
     public string? Teacher { get; init; }
     /// <summary>distill only.</summary>

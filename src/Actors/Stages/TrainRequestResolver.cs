@@ -25,7 +25,10 @@ public static class TrainRequestResolver
             ?? throw new ArgumentException($"stage: unknown stage '{r.Stage}' (expected {string.Join(", ", TrainingStage.All.Select(s => s.Name))})");
         var name = stage.Name;
         if (r.LoraName is not null && stage != TrainingStage.Lora) throw new ArgumentException("--lora-name (loraName) applies to the lora stage only");
-        if (r.Beta is not null && stage != TrainingStage.Dpo) throw new ArgumentException("--beta (beta) applies to the dpo stage only");
+        if (r.Beta is not null && stage != TrainingStage.Dpo && stage != TrainingStage.Grpo) throw new ArgumentException("--beta (beta) applies to the dpo and grpo stages only");
+        if ((r.NumGenerations is not null || r.LossType is not null || r.Epsilon is not null || r.EpsilonHigh is not null || r.MaxGenLen is not null
+             || r.ThinkingRatio is not null || r.RewardUrl is not null) && stage != TrainingStage.Grpo)
+            throw new ArgumentException("--num-generations, --loss-type, --epsilon, --epsilon-high, --max-gen-len, --thinking-ratio and --reward-url apply to the grpo stage only");
         if ((r.Teacher ?? r.TeacherPreset) is not null || r.Alpha is not null || r.Temperature is not null)
             if (stage != TrainingStage.Distill) throw new ArgumentException("--teacher, --teacher-preset, --alpha and --temperature apply to the distill stage only");
         if (r.SaveWeight is not null && stage == TrainingStage.Lora) throw new ArgumentException("--save-weight does not apply to the lora stage; its output is named by --lora-name");
@@ -70,15 +73,43 @@ public static class TrainRequestResolver
             InitFrom = FromWeight.Resolve(r.FromWeight, stage, dir, model),
             SaveWeight = r.SaveWeight,
             LoraName = r.LoraName ?? "lora_medical",
-            DpoBeta = r.Beta ?? file.DpoBeta ?? 0.1,
+            DpoBeta = (stage == TrainingStage.Dpo ? r.Beta : null) ?? file.DpoBeta ?? 0.1,
             Alpha = r.Alpha ?? file.Alpha ?? 0.0,
             Temperature = r.Temperature ?? file.Temperature ?? 1.0,
+            Grpo = stage == TrainingStage.Grpo ? GrpoOf(r, file) : null,
         };
         (settings, var resumeHeader) = FromResume.Apply(settings, r.FromResume, r.SaveWeight ?? stage.OutputPrefix);
         Validate(settings, configName, settings.ResumeFrom is null ? r.FromWeight : null);
         (settings, var frozen) = WithFrozenModel(settings, r.Teacher, r.TeacherPreset, configName, locate);
         var header = string.Join("\n", new[] { resumeHeader, frozen }.Where(h => h is not null));
         return new ResolvedTrainRequest(settings, configName, file.Sources, header.Length == 0 ? null : header);
+    }
+
+    /// <summary>GRPO's arguments: flags ← config/train/grpo*.json ← MiniMind's defaults.</summary>
+    static GrpoSettings GrpoOf(TrainRequest r, TrainConfigFile file)
+    {
+        var d = new GrpoSettings();
+        var g = new GrpoSettings
+        {
+            NumGenerations = r.NumGenerations ?? file.NumGenerations ?? d.NumGenerations,
+            Beta = r.Beta ?? file.Beta ?? d.Beta,
+            LossType = r.LossType ?? file.LossType ?? d.LossType,
+            Epsilon = r.Epsilon ?? file.Epsilon ?? d.Epsilon,
+            EpsilonHigh = r.EpsilonHigh ?? file.EpsilonHigh ?? d.EpsilonHigh,
+            MaxGenLen = r.MaxGenLen ?? file.MaxGenLen ?? d.MaxGenLen,
+            ThinkingRatio = r.ThinkingRatio ?? file.ThinkingRatio ?? d.ThinkingRatio,
+            RewardUrl = r.RewardUrl,
+        };
+        if (g.NumGenerations < 2) throw new ArgumentException("--num-generations must be ≥ 2 (advantages compare completions within a group)");
+        if (g.LossType is not ("cispo" or "grpo")) throw new ArgumentException($"--loss-type {g.LossType}: expected cispo or grpo");
+        if (g.Beta < 0) throw new ArgumentException("--beta must be ≥ 0");
+        if (g.Epsilon is <= 0 or >= 1) throw new ArgumentException("--epsilon must be in (0, 1)");
+        if (g.EpsilonHigh <= 0) throw new ArgumentException("--epsilon-high must be > 0");
+        if (g.MaxGenLen < 1) throw new ArgumentException("--max-gen-len must be ≥ 1");
+        if (g.ThinkingRatio is < 0 or > 1) throw new ArgumentException("--thinking-ratio must be in [0, 1]");
+        if (g.RewardUrl is { } url && !(Uri.TryCreate(url, UriKind.Absolute, out var u) && u.Scheme is "http" or "https"))
+            throw new ArgumentException($"--reward-url {url}: expected an http:// or https:// URL");
+        return g;
     }
 
     /// <summary>The repository's tokenizer, relative to the repository root.</summary>
@@ -125,6 +156,8 @@ public static class TrainRequestResolver
         if (s.DpoBeta <= 0) throw new ArgumentException("--beta must be > 0");
         if (s.LoraName.Length == 0 || s.LoraName.IndexOfAny(['/', '\\']) >= 0 || s.LoraName.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0)
             throw new ArgumentException($"--lora-name '{s.LoraName}' must be a plain file name");
+        if (s.Grpo is { } g && s.MaxSeqLen + g.MaxGenLen > s.Config.MaxPositionEmbeddings)
+            throw new ArgumentException($"--max-seq-len {s.MaxSeqLen} + --max-gen-len {g.MaxGenLen} exceed the model's max_position_embeddings {s.Config.MaxPositionEmbeddings} (a prompt and its completion must fit)");
         if (s.MaxSeqLen > s.Config.MaxPositionEmbeddings)
             throw new ArgumentException($"--max-seq-len {s.MaxSeqLen} exceeds the model's max_position_embeddings {s.Config.MaxPositionEmbeddings}");
         if (!File.Exists(s.DataPath)) throw new FileNotFoundException($"training data not found: {s.DataPath}", s.DataPath);
@@ -148,9 +181,9 @@ public static class TrainRequestResolver
     /// so a resumed run reloads the same file and a changed file is refused.</summary>
     static (TrainingSettings Settings, string? Header) WithFrozenModel(TrainingSettings s, string? teacher, string? teacherPreset, string configName, Func<string, string> locate)
     {
-        if (s.Stage == TrainingStage.Dpo.Name && s.InitFrom is null)
-            throw new ArgumentException("--from-weight none: DPO starts from a model and uses it as its frozen reference; give a weight name or file");
-        if (s.Stage == TrainingStage.Dpo.Name)
+        if ((s.Stage == TrainingStage.Dpo.Name || s.Stage == TrainingStage.Grpo.Name) && s.InitFrom is null)
+            throw new ArgumentException($"--from-weight none: {s.Stage.ToUpperInvariant()} starts from a model and uses it as its frozen reference; give a weight name or file");
+        if (s.Stage == TrainingStage.Dpo.Name || s.Stage == TrainingStage.Grpo.Name)
             return (s with { FrozenModelPath = s.InitFrom, FrozenModelSha256 = StageObjective.Sha256(s.InitFrom!) }, $"  reference: {s.InitFrom} (frozen)");
         if (s.Stage != TrainingStage.Distill.Name) return (s, null);
 
@@ -195,6 +228,13 @@ public static class TrainRequestResolver
         [System.Text.Json.Serialization.JsonPropertyName("dpo_beta")] public double? DpoBeta { get; init; }
         [System.Text.Json.Serialization.JsonPropertyName("alpha")] public double? Alpha { get; init; }
         [System.Text.Json.Serialization.JsonPropertyName("temperature")] public double? Temperature { get; init; }
+        [System.Text.Json.Serialization.JsonPropertyName("num_generations")] public int? NumGenerations { get; init; }
+        [System.Text.Json.Serialization.JsonPropertyName("beta")] public double? Beta { get; init; }
+        [System.Text.Json.Serialization.JsonPropertyName("loss_type")] public string? LossType { get; init; }
+        [System.Text.Json.Serialization.JsonPropertyName("epsilon")] public double? Epsilon { get; init; }
+        [System.Text.Json.Serialization.JsonPropertyName("epsilon_high")] public double? EpsilonHigh { get; init; }
+        [System.Text.Json.Serialization.JsonPropertyName("max_gen_len")] public int? MaxGenLen { get; init; }
+        [System.Text.Json.Serialization.JsonPropertyName("thinking_ratio")] public double? ThinkingRatio { get; init; }
         [System.Text.Json.Serialization.JsonPropertyName("_comment")] public string? Comment { get; init; }
 
         static readonly JsonSerializerOptions Strict = new() { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow };
@@ -225,6 +265,9 @@ public static class TrainRequestResolver
                     MaxSeqLen = f.MaxSeqLen ?? result.MaxSeqLen, GradClip = f.GradClip ?? result.GradClip,
                     SaveInterval = f.SaveInterval ?? result.SaveInterval, LogInterval = f.LogInterval ?? result.LogInterval,
                     DpoBeta = f.DpoBeta ?? result.DpoBeta, Alpha = f.Alpha ?? result.Alpha, Temperature = f.Temperature ?? result.Temperature,
+                    NumGenerations = f.NumGenerations ?? result.NumGenerations, Beta = f.Beta ?? result.Beta, LossType = f.LossType ?? result.LossType,
+                    Epsilon = f.Epsilon ?? result.Epsilon, EpsilonHigh = f.EpsilonHigh ?? result.EpsilonHigh, MaxGenLen = f.MaxGenLen ?? result.MaxGenLen,
+                    ThinkingRatio = f.ThinkingRatio ?? result.ThinkingRatio,
                 };
             }
             return result with { Sources = sources };
@@ -233,7 +276,7 @@ public static class TrainRequestResolver
         static TrainConfigFile Read(string file)
         {
             try { return JsonSerializer.Deserialize<TrainConfigFile>(File.ReadAllText(file), Strict) ?? new TrainConfigFile(); }
-            catch (JsonException e) { throw new InvalidDataException($"{file}: {e.Message} (known fields: data, epochs, batch_size, accumulation_steps, learning_rate, max_seq_len, grad_clip, save_interval, log_interval, dpo_beta, alpha, temperature)"); }
+            catch (JsonException e) { throw new InvalidDataException($"{file}: {e.Message} (known fields: data, epochs, batch_size, accumulation_steps, learning_rate, max_seq_len, grad_clip, save_interval, log_interval, dpo_beta, alpha, temperature, num_generations, beta, loss_type, epsilon, epsilon_high, max_gen_len, thinking_ratio)"); }
         }
     }
 }

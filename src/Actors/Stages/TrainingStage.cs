@@ -22,7 +22,11 @@ public sealed record TrainingStage(string Name, string Script, DataStage Data, s
     public static TrainingStage Reason { get; } = new("reason", "train_distill_reason.py", DataStage.Reason, "dataset/reason.jsonl", "reason", "dpo", 1, 8, 1, 1e-6, 1024);
     public static TrainingStage Distill { get; } = new("distill", "train_distillation.py", DataStage.Sft, "dataset/sft.jsonl", "full_dist", "sft", 6, 32, 1, 5e-6, 512);
 
-    public static IReadOnlyList<TrainingStage> All { get; } = [Pretrain, Sft, Lora, Dpo, Reason, Distill];
+    /// <summary>train_grpo.py: prompts (RLAIF data) → rollouts → rewards → GRPO/CISPO loss against a frozen copy of
+    /// the SFT output; batch_size counts prompts (each with num_generations completions), max_seq_len caps the prompt.</summary>
+    public static TrainingStage Grpo { get; } = new("grpo", "train_grpo.py", DataStage.Rlaif, "dataset/rlaif.jsonl", "grpo", "sft", 1, 2, 1, 3e-7, 768);
+
+    public static IReadOnlyList<TrainingStage> All { get; } = [Pretrain, Sft, Lora, Dpo, Reason, Distill, Grpo];
 
     public static TrainingStage Get(string name) =>
         All.FirstOrDefault(s => s.Name == name) ?? throw new ArgumentException($"unknown training stage '{name}' (expected {string.Join(", ", All.Select(s => s.Name))})");

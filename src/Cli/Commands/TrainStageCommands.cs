@@ -37,8 +37,11 @@ public static class TrainStageCommands
     public static Command Distill(CliContext ctx) =>
         Stage(ctx, TrainingStage.Distill, "Knowledge distillation from a teacher checkpoint into the SFT output: α·CE + (1−α)·T²·KL; writes full_dist_<hidden>.pth (MiniMind train_distillation.py).");
 
+    public static Command Grpo(CliContext ctx) =>
+        Stage(ctx, TrainingStage.Grpo, "RL from feedback: rollouts of the SFT output on RLAIF prompts, rewards, GRPO/CISPO loss against a frozen copy; writes grpo_<hidden>.pth (MiniMind train_grpo.py).");
+
     /// <summary>Every model stage, in pipeline order.</summary>
-    public static Command[] All(CliContext ctx) => [Pretrain(ctx), Sft(ctx), Lora(ctx), Dpo(ctx), Reason(ctx), Distill(ctx)];
+    public static Command[] All(CliContext ctx) => [Pretrain(ctx), Sft(ctx), Lora(ctx), Dpo(ctx), Reason(ctx), Distill(ctx), Grpo(ctx)];
 
     /// <summary>True when the parsed command drains itself on Ctrl+C (System.CommandLine must not force an exit).</summary>
     public static bool HandlesCtrlC(ParseResult parse) =>
@@ -128,7 +131,15 @@ public static class TrainStageCommands
         };
         // stage-specific
         var loraName = new Option<string>("--lora-name") { Description = "LoRA adapter name: the output is lora/<name>_<hidden>.pth. Default: lora_medical.", DefaultValueFactory = _ => "lora_medical" };
-        var beta = new Option<double?>("--beta") { Description = "DPO β. Default: 0.1." };
+        var beta = new Option<double?>("--beta") { Description = name == "grpo" ? "Weight of the KL to the frozen reference. Default: 0.1." : "DPO β. Default: 0.1." };
+        var numGenerations = new Option<int?>("--num-generations") { Description = "Completions per prompt (a group). Default: 6." };
+        var lossType = new Option<string?>("--loss-type") { Description = "cispo or grpo. Default: cispo." };
+        lossType.AcceptOnlyFromAmong("cispo", "grpo");
+        var epsilon = new Option<double?>("--epsilon") { Description = "GRPO's clip range 1 ± ε. Default: 0.2." };
+        var epsilonHigh = new Option<double?>("--epsilon-high") { Description = "CISPO's cap of the ratio. Default: 5.0." };
+        var maxGenLen = new Option<int?>("--max-gen-len") { Description = "Most tokens per completion. Default: 1024." };
+        var thinkingRatio = new Option<double?>("--thinking-ratio") { Description = "Share of prompts that open a <think> block (the rest get an empty one). Default: 0.9." };
+        var rewardUrl = new Option<string?>("--reward-url") { Description = "External reward model: POST {messages, response} → {score}, clamped to ±3, added to the rule reward (README: reward protocol). Default: rule rewards only." };
         var teacher = new Option<string?>("--teacher") { Description = "Teacher weights (.pth/.safetensors). Default: full_sft_<teacher hidden>.pth in the run dir (with --teacher-preset), else the student's own full_sft (self-distillation)." };
         var teacherPreset = new Option<string?>("--teacher-preset") { Description = "Teacher model config (preset or config.json). Default: inferred from the teacher file's shapes." };
         var alpha = new Option<double?>("--alpha") { Description = "Weight of the CE term: loss = α·CE + (1−α)·T²·KL. Default: 0 (MiniMind's train_epoch default)." };
@@ -143,6 +154,8 @@ public static class TrainStageCommands
         foreach (var option in minimind.All) cmd.Options.Add(option);
         if (stage == TrainingStage.Lora) cmd.Options.Add(loraName);
         if (stage == TrainingStage.Dpo) cmd.Options.Add(beta);
+        if (stage == TrainingStage.Grpo)
+            foreach (var option in new Option[] { beta, numGenerations, lossType, epsilon, epsilonHigh, maxGenLen, thinkingRatio, rewardUrl }) cmd.Options.Add(option);
         if (stage == TrainingStage.Distill)
         {
             cmd.Options.Add(teacher);
@@ -180,6 +193,13 @@ public static class TrainStageCommands
             TeacherPreset = parse.GetValue(teacherPreset),
             Alpha = parse.GetValue(alpha),
             Temperature = parse.GetValue(temperature),
+            NumGenerations = parse.GetValue(numGenerations),
+            LossType = parse.GetValue(lossType),
+            Epsilon = parse.GetValue(epsilon),
+            EpsilonHigh = parse.GetValue(epsilonHigh),
+            MaxGenLen = parse.GetValue(maxGenLen),
+            ThinkingRatio = parse.GetValue(thinkingRatio),
+            RewardUrl = parse.GetValue(rewardUrl),
         });
         return new Verb(cmd, Request, journal, control, controlToken);
     }
@@ -244,7 +264,7 @@ public static class TrainStageCommands
                         var tps = r.Rates.TokensPerSecond is { } t ? t.ToString("0", CultureInfo.InvariantCulture) : "--";
                         var eta = r.Rates.Eta is { } e ? e.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture) : "--:--:--";
                         bar.Line(FormattableString.Invariant(
-                            $"step {p.Step}/{p.TotalSteps} | epoch {p.Epoch + 1} | loss {p.Loss:0.0000} | lr {p.Lr:0.000e+00} | grad norm {p.GradNorm:0.000} | {tps} tok/s | ETA {eta}"));
+                            $"step {p.Step}/{p.TotalSteps} | epoch {p.Epoch + 1} | loss {p.Loss:0.0000} | lr {p.Lr:0.000e+00} | grad norm {p.GradNorm:0.000} | {tps} tok/s | ETA {eta}{(p.Rl is { } rl ? " | " + rl.Describe() : "")}"));
                         if (bar.Interactive) bar.Report((double)p.Step / Math.Max(1, p.TotalSteps), $"step {p.Step}/{p.TotalSteps}");
                         break;
                     case TrainingNotice n:

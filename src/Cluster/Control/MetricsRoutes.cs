@@ -10,7 +10,7 @@ using MiniMind.Cluster.Transport;
 
 namespace MiniMind.Cluster.Control;
 
-/// <summary><c>GET /metrics</c>: Prometheus text. Per run: step, loss, lr, tokens/s, grad norm, tokens; per training
+/// <summary><c>GET /metrics</c>: Prometheus text. Per run: step, loss, lr, tokens/s, grad norm, tokens (grpo: minimind_rl_*); per training
 /// actor: restarts, step rate, seconds since its last message; journal and checkpoint write latencies; cluster
 /// members by status; gradient transport (bytes and gradients sent per path, received over the bulk channel);
 /// process memory.</summary>
@@ -37,6 +37,10 @@ public static class MetricsRoutes
         PerRun("minimind_train_tokens_per_second", "gauge", "Input positions (batch × accumulation × seq) per second of step wall time, over the last reports (the train log's tok/s).", r => r.Last?.TokensPerSecond);
         PerRun("minimind_train_loss_tokens_per_second", "gauge", "Non-pad target tokens (the loss's) per second of step wall time, over the last reports.", r => r.Last?.LossTokensPerSecond);
         PerRun("minimind_train_grad_norm", "gauge", "Gradient norm (before clipping) of the last reported step.", r => r.Last?.GradNorm);
+        if (summaries.Any(r => r.Rl is not null))
+            foreach (var (name, _) in new RlMetrics(0, 0, 0, 0, 0, 0, 0, 0).Values())             // the RL stage's last reported step
+                PerRun($"minimind_rl_{name}", "gauge", $"RL (grpo): {name.Replace('_', ' ')} of the last reported step.",
+                    r => r.Rl?.Values().First(v => v.Name == name).Value);
         PerRun("minimind_train_tokens_total", "counter", "Non-pad target tokens of the reported steps since this process started.", r => monitor.TokensTotal(r.Id));
 
         var (_, reports) = await ActorRoutes.HealthAsync(runs);

@@ -10,7 +10,7 @@ public sealed record MetricPoint(long Step, double Loss, double Lr, double Token
 
 /// <summary>A run as the control endpoint lists it.</summary>
 public sealed record RunSummary(string Id, string Stage, string RunDir, string Status, long Step, long TotalSteps,
-                                DateTimeOffset Started, MetricPoint? Last, string? Message);
+                                DateTimeOffset Started, MetricPoint? Last, string? Message, RlMetrics? Rl = null);
 
 /// <summary>A line of the node's training log, numbered so <c>log tail</c> can ask for what came after.</summary>
 public sealed record LogLine(long Seq, DateTimeOffset At, string Run, string Text);
@@ -35,6 +35,7 @@ public sealed class TrainingMonitor(int maxPoints = 4096, int maxLogLines = 2000
         public int Stride = 1;
         public long Seen;
         public MetricPoint? Last;
+        public RlMetrics? Rl;
         public long TokensTotal;
     }
 
@@ -80,7 +81,8 @@ public sealed class TrainingMonitor(int maxPoints = 4096, int maxLogLines = 2000
                     run.TokensTotal += p.StepTokens;
                     AddPoint(run, point);
                     Append(runId, FormattableString.Invariant(
-                        $"step {p.Step}/{p.TotalSteps} | epoch {p.Epoch + 1} | loss {p.Loss:0.0000} | lr {p.Lr:0.000e+00} | grad norm {p.GradNorm:0.000} | {tps:0} tok/s"));
+                        $"step {p.Step}/{p.TotalSteps} | epoch {p.Epoch + 1} | loss {p.Loss:0.0000} | lr {p.Lr:0.000e+00} | grad norm {p.GradNorm:0.000} | {tps:0} tok/s{(p.Rl is { } rl ? " | " + rl.Describe() : "")}"));
+                    if (p.Rl is not null) run.Rl = p.Rl;
                     break;
                 case TrainingNotice n:
                     Append(runId, n.Text);
@@ -134,7 +136,7 @@ public sealed class TrainingMonitor(int maxPoints = 4096, int maxLogLines = 2000
     {
         lock (gate)
             return runs.Values.OrderBy(r => r.Started)
-                .Select(r => new RunSummary(r.Id, r.Stage, r.RunDir, r.Status, r.Step, r.TotalSteps, r.Started, r.Last, r.Message)).ToList();
+                .Select(r => new RunSummary(r.Id, r.Stage, r.RunDir, r.Status, r.Step, r.TotalSteps, r.Started, r.Last, r.Message, r.Rl)).ToList();
     }
 
     /// <summary>The run's status when it has ended (completed, stopped, failed), else null: its coordinator is gone.</summary>

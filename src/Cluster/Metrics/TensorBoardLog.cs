@@ -51,6 +51,7 @@ public sealed class TensorBoardLog
             writer.add_scalar(Tags[3], (float)r.TokensPerSecond, step, wall);
             writer.add_scalar(Tags[4], (float)r.LossTokensPerSecond, step, wall);
             writer.add_scalar(Tags[5], (float)r.StepSeconds, step, wall);
+            foreach (var (name, value) in r.Rl?.Values() ?? []) writer.add_scalar($"rl/{name}", (float)value, step, wall);
         }
     }
 }

@@ -35,7 +35,7 @@ public sealed class TrainRequestTests
 
     [Theory]
     [InlineData("batchSize", "--batch-size must be ≥ 1")]
-    [InlineData("beta", "--beta (beta) applies to the dpo stage only")]
+    [InlineData("beta", "--beta (beta) applies to the dpo and grpo stages only")]
     [InlineData("stage", "stage: unknown stage 'pretrian'")]
     public void A_bad_value_is_one_error_naming_the_field(string field, string message)
     {

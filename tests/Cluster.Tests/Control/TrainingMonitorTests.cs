@@ -39,6 +39,18 @@ public class TrainingMonitorTests
     }
 
     [Fact]
+    public void An_rl_step_s_measurements_reach_the_log_line_and_the_run_summary()
+    {
+        var m = new TrainingMonitor();
+        m.Begin("g", "grpo", "runs/a");
+        var rl = new RlMetrics(4, 2.0, 5.0, 40, 0.12, 4, 1.5, 0.25);
+        m.Record("g", Progress(1) with { Rl = rl });
+        m.Record("g", Progress(2));                            // a step without RL measurements keeps the last ones
+        Assert.Equal(rl, Assert.Single(m.Runs()).Rl);
+        Assert.Contains(m.LogAfter(0), l => l.Text.EndsWith("| reward 0.500±1.000 | kl 0.0030 | len 10.0 | clip 0.100 | rollout 1.50 s | scoring 0.25 s", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_long_run_s_curve_stays_bounded_and_spans_the_whole_run()
     {
         var m = new TrainingMonitor(maxPoints: 64);

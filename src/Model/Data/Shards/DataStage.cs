@@ -11,6 +11,9 @@ public enum DataStage
     Dpo,
     /// <summary>SFT records weighted as train_distill_reason.py does (<see cref="ReasonLossMask"/>).</summary>
     Reason,
+    /// <summary><c>{"conversations": [..., {"role": "assistant", "content": ""}]}</c> → the prompt ids (RLAIFDataset);
+    /// read into memory by <see cref="RlaifDataset"/>, never sharded.</summary>
+    Rlaif,
 }
 
 public static class DataStages
@@ -22,6 +25,7 @@ public static class DataStages
         DataStage.Sft => "sft",
         DataStage.Dpo => "dpo",
         DataStage.Reason => "reason",
+        DataStage.Rlaif => "rlaif",
         _ => throw new ArgumentOutOfRangeException(nameof(stage), stage, null),
     };
 
