@@ -8,19 +8,19 @@ namespace MiniMind.Cluster.Transport;
 internal static class FrameIo
 {
     /// <summary>Reads a frame header, then its (small) payload, and checks the payload's hash.</summary>
-    public static async Task<(FrameHeader Header, byte[] Payload)> ReadControlAsync(NetworkStream stream, byte[] headerBuffer, CancellationToken ct)
+    public static async Task<(FrameHeader Header, byte[] Payload)> ReadControlAsync(Stream stream, byte[] headerBuffer, CancellationToken ct)
     {
         var h = await ReadHeaderAsync(stream, headerBuffer, ct).ConfigureAwait(false);
         return (h, await ReadControlPayloadAsync(stream, h, ct).ConfigureAwait(false));
     }
 
-    public static async Task<FrameHeader> ReadHeaderAsync(NetworkStream stream, byte[] headerBuffer, CancellationToken ct)
+    public static async Task<FrameHeader> ReadHeaderAsync(Stream stream, byte[] headerBuffer, CancellationToken ct)
     {
         await stream.ReadExactlyAsync(headerBuffer, ct).ConfigureAwait(false);
         return BulkWire.Read(headerBuffer, int.MaxValue);
     }
 
-    public static async Task<byte[]> ReadControlPayloadAsync(NetworkStream stream, FrameHeader h, CancellationToken ct)
+    public static async Task<byte[]> ReadControlPayloadAsync(Stream stream, FrameHeader h, CancellationToken ct)
     {
         if (h.Length > BulkWire.MaxControlBytes)
             throw new BulkProtocolException($"{h.Type} frame of {h.Length} bytes exceeds the control-frame limit {BulkWire.MaxControlBytes}");
@@ -31,26 +31,26 @@ internal static class FrameIo
     }
 
     /// <summary>Writes header and payload (the hash is computed here unless given).</summary>
-    public static async Task WriteAsync(NetworkStream stream, byte[] headerBuffer, FrameType type, Guid id, ReadOnlyMemory<byte> payload, ulong hash, CancellationToken ct)
+    public static async Task WriteAsync(Stream stream, byte[] headerBuffer, FrameType type, Guid id, ReadOnlyMemory<byte> payload, ulong hash, CancellationToken ct)
     {
         BulkWire.Write(headerBuffer, new FrameHeader(type, id, payload.Length, hash));
         await stream.WriteAsync(headerBuffer, ct).ConfigureAwait(false);
         if (payload.Length > 0) await stream.WriteAsync(payload, ct).ConfigureAwait(false);
     }
 
-    public static Task WriteControlAsync(NetworkStream stream, byte[] headerBuffer, FrameType type, Guid id, byte[] payload, CancellationToken ct) =>
+    public static Task WriteControlAsync(Stream stream, byte[] headerBuffer, FrameType type, Guid id, byte[] payload, CancellationToken ct) =>
         WriteAsync(stream, headerBuffer, type, id, payload, BulkWire.Hash(payload), ct);
 
     // Synchronous twins for the data path: blocking socket calls on a dedicated thread wake once per kernel event,
     // where async calls add an epoll-thread → thread-pool hop each time; on a loaded 2-core box that halved throughput.
 
-    public static FrameHeader ReadHeader(NetworkStream stream, byte[] headerBuffer)
+    public static FrameHeader ReadHeader(Stream stream, byte[] headerBuffer)
     {
         stream.ReadExactly(headerBuffer);
         return BulkWire.Read(headerBuffer, int.MaxValue);
     }
 
-    public static byte[] ReadControlPayload(NetworkStream stream, FrameHeader h)
+    public static byte[] ReadControlPayload(Stream stream, FrameHeader h)
     {
         if (h.Length > BulkWire.MaxControlBytes)
             throw new BulkProtocolException($"{h.Type} frame of {h.Length} bytes exceeds the control-frame limit {BulkWire.MaxControlBytes}");
@@ -60,14 +60,14 @@ internal static class FrameIo
         return payload;
     }
 
-    public static void Write(NetworkStream stream, byte[] headerBuffer, FrameType type, Guid id, ReadOnlySpan<byte> payload, ulong hash)
+    public static void Write(Stream stream, byte[] headerBuffer, FrameType type, Guid id, ReadOnlySpan<byte> payload, ulong hash)
     {
         BulkWire.Write(headerBuffer, new FrameHeader(type, id, payload.Length, hash));
         stream.Write(headerBuffer);
         if (payload.Length > 0) stream.Write(payload);
     }
 
-    public static void WriteControl(NetworkStream stream, byte[] headerBuffer, FrameType type, Guid id, byte[] payload) =>
+    public static void WriteControl(Stream stream, byte[] headerBuffer, FrameType type, Guid id, byte[] payload) =>
         Write(stream, headerBuffer, type, id, payload, BulkWire.Hash(payload));
 
     /// <summary>A blocking socket call ran into SO_SNDTIMEO / SO_RCVTIMEO.</summary>

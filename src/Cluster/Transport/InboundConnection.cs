@@ -1,4 +1,7 @@
+using System.ComponentModel;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using Akka.Actor;
 using Akka.Event;
 
@@ -25,7 +28,7 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
         public bool Dropped { get; set; }
     }
 
-    readonly NetworkStream _stream = new(socket, ownsSocket: true);
+    Stream _stream = new NetworkStream(socket, ownsSocket: true);
     readonly byte[] _readHeader = new byte[BulkWire.HeaderBytes];
     readonly byte[] _writeHeader = new byte[BulkWire.HeaderBytes];
     readonly Dictionary<Guid, Incoming> _open = [];
@@ -38,6 +41,7 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
     public void Run(CancellationToken shutdown)
     {
         string failure;
+        if (options.Tls is not null && !Authenticate()) return;
         try
         {
             socket.ReceiveTimeout = socket.SendTimeout = FrameIo.Milliseconds(options.IoTimeout);
@@ -99,6 +103,34 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
         foreach (var t in _open.Values)
             if (!t.Dropped) Fail(t, failure);
         _open.Clear();
+    }
+
+    /// <summary>Mutual TLS with the cluster certificates (issue 18), before any frame is read: a peer with no certificate,
+    /// one of another CA, or no TLS at all (garbage, a replayed capture, forged plain frames) is refused, counted and
+    /// logged once per host; its bytes never reach the frame reader, so nothing of it is delivered.</summary>
+    bool Authenticate()
+    {
+        var peer = socket.RemoteEndPoint?.ToString() ?? "unknown";
+        string? untrusted = null;
+        var ssl = new SslStream(_stream, leaveInnerStreamOpen: false);
+        try
+        {
+            socket.ReceiveTimeout = socket.SendTimeout = FrameIo.Milliseconds(options.ConnectTimeout);   // a silent peer cannot hold the thread
+            ssl.AuthenticateAsServer(options.Tls!.ServerOptions(requireClient: true, why => untrusted = why));
+            _stream = ssl;
+            return true;
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException or SocketException or ObjectDisposedException or Win32Exception)
+        {
+            var reason = untrusted ?? (FrameIo.IsTimeout(e) ? $"no TLS handshake within {options.ConnectTimeout.TotalSeconds:0.###} s"
+                : $"TLS handshake failed ({(e.InnerException ?? e).Message})");
+            if (options.Rejections is { } r) r.Reject(Security.PeerRejections.Bulk, peer, reason, channel.Log);
+            else channel.Log?.Warning("bulk channel {0}: refused peer {1}: {2}", channel.Endpoint, peer, reason);
+            ssl.Dispose();
+            socket.Dispose();
+            channel.OnInboundClosed(this);
+            return false;
+        }
     }
 
     void OnBegin(FrameHeader h, byte[] payload)

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 
 namespace MiniMind.Cluster.Transport;
 
@@ -9,7 +11,7 @@ namespace MiniMind.Cluster.Transport;
 internal sealed class OutboundConnection
 {
     readonly Socket _socket;
-    readonly NetworkStream _stream;
+    readonly Stream _stream;
     readonly BulkChannelOptions _options;
     readonly Action<OutboundConnection> _onClosed;
     readonly SemaphoreSlim _writeLock = new(1, 1);
@@ -18,7 +20,7 @@ internal sealed class OutboundConnection
     readonly Lock _failLock = new();
     BulkConnectionException? _failure;
 
-    OutboundConnection(BulkEndpoint peer, Socket socket, NetworkStream stream, BulkChannelOptions options, Action<OutboundConnection> onClosed)
+    OutboundConnection(BulkEndpoint peer, Socket socket, Stream stream, BulkChannelOptions options, Action<OutboundConnection> onClosed)
     {
         Peer = peer;
         _socket = socket;
@@ -42,7 +44,23 @@ internal sealed class OutboundConnection
         {
             BulkWire.Configure(socket, options.SocketBufferBytes);
             await socket.ConnectAsync(peer.Host, peer.Port, timeout.Token).ConfigureAwait(false);
-            var stream = new NetworkStream(socket, ownsSocket: true);
+            Stream stream = new NetworkStream(socket, ownsSocket: true);
+            if (options.Tls is { } tls)
+            {
+                // Mutual TLS (issue 18): we present the node certificate and accept only a peer of the cluster CA.
+                string? untrusted = null;
+                var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+                try
+                {
+                    await ssl.AuthenticateAsClientAsync(tls.ClientOptions(peer.Host, why => untrusted = why), timeout.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is AuthenticationException or IOException)
+                {
+                    await ssl.DisposeAsync().ConfigureAwait(false);
+                    throw new BulkConnectionException($"cannot connect to bulk peer {peer}: TLS handshake failed: {untrusted ?? (e.InnerException ?? e).Message}", e);
+                }
+                stream = ssl;
+            }
             var header = new byte[BulkWire.HeaderBytes];
             await FrameIo.WriteControlAsync(stream, header, FrameType.Hello, Guid.Empty, BulkWire.Hello(self), timeout.Token).ConfigureAwait(false);
             var (h, payload) = await FrameIo.ReadControlAsync(stream, header, timeout.Token).ConfigureAwait(false);
