@@ -129,6 +129,23 @@ public sealed class BulkChannelTlsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_frame_altered_on_the_wire_after_the_handshake_should_fail_authentication_and_deliver_nothing()
+    {
+        var receiver = Channel(cluster, rejections, system.Log);
+        var inbox = Inbox.Create(system);
+        receiver.Subscribe("gradient", inbox.Receiver);
+        var payload = RandomFloats(1_000_000, 9);   // 4 MB: the flipped byte sits in a sealed data frame
+        await using var relay = new TcpRelay(receiver.Endpoint.Port, corruptAt: 2_000_000);
+
+        var e = await Assert.ThrowsAsync<BulkTransferException>(() => Channel(member).SendAsync(new BulkEndpoint("127.0.0.1", relay.Port),
+            new BulkHeader(Guid.NewGuid(), "gradient"), payload, cancellationToken: TestContext.Current.CancellationToken));
+
+        Assert.Contains("failed after", e.Message, StringComparison.Ordinal);
+        var failed = Assert.IsType<BulkTransferFailed>(await inbox.ReceiveAsync(Wait));   // reported failed, never delivered
+        Assert.Contains("failed authentication", failed.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Garbage_replayed_and_forged_bytes_sent_to_a_tls_bulk_port_should_change_nothing()
     {
         var receiver = Channel(cluster, rejections, system.Log);
