@@ -14,7 +14,7 @@ namespace MiniMind.Bench;
 
 /// <summary>
 /// Gradient exchange between two processes on loopback (issue 5):
-///   exchange [--params 25829888] [--reps 9] [--frame-kb 1024] [--chunk-mb 4] [--socket-buffer-kb 4096 (0: kernel default)]
+///   exchange [--params 25829888] [--reps 9] [--frame-kb 1024] [--chunk-mb 4] [--socket-buffer-kb 4096 (0: kernel default)] [--tls]
 /// Moves one float32 gradient of --params floats (default: minimind2-small, 25.83M) from this process to a child
 /// (`exchange-peer`), each repetition five ways, interleaved so machine load hits them alike:
 ///   (a) raw TCP: one socket, length prefix, one write of the whole buffer, 1-byte ack (the ceiling);
@@ -28,6 +28,9 @@ namespace MiniMind.Bench;
 ///   (c) Akka.Remote: GradientChunk.Split into --chunk-mb chunks (TrainingSerializer), Tell each, the remote actor
 ///       joins them into a float[] and replies.
 /// Prints MB/s (10^6 bytes/s) per repetition, the medians, and (d)/(a), (b)/(a), (c)/(a) (target (d)/(a) ≥ 0.5).
+/// With --tls (issue 18) every BulkChannel ((d), (b), (b')) speaks mutual TLS with cluster certificates made for the run
+/// (<see cref="MiniMind.Cluster.Security.ClusterSecrets"/>), as on nodes started with --cluster-cert; (a) stays plain TCP,
+/// so (d)/(a) is the cost of the authenticated, encrypted training path against the raw ceiling.
 /// </summary>
 public static class ExchangeBench
 {
@@ -35,7 +38,7 @@ public static class ExchangeBench
 
     public static int Run(string[] args)
     {
-        var a = new BenchArgs(args, "--params", "--reps", "--frame-kb", "--chunk-mb", "--socket-buffer-kb");
+        var a = new BenchArgs(args, ["--params", "--reps", "--frame-kb", "--chunk-mb", "--socket-buffer-kb"], ["--tls"]);
         int parameters = a.Int("--params", 25_829_888), reps = a.Int("--reps", 9), frameKb = a.Int("--frame-kb", 1024), chunkMb = a.Int("--chunk-mb", 4);
         var socketKb = SocketKb(a);
         var gradient = new float[parameters];
@@ -55,14 +58,22 @@ public static class ExchangeBench
         for (var i = 0; i < 3; i++) span.CopyTo(copy);
         Console.WriteLine($"one core, whole gradient: memcpy {3 * bytes / 1e9 / copyClock.Elapsed.TotalSeconds:F1} GB/s, XxHash3 {3 * bytes / 1e9 / hashSeconds:F1} GB/s, CRC-32 (the frame checksum) {3 * bytes / 1e9 / crcSeconds:F1} GB/s");
 
-        using var peer = Peer.Start($"exchange-peer --frame-kb {frameKb} --chunk-mb {chunkMb} --socket-buffer-kb {socketKb}");
+        string? tlsDir = null;
+        if (a.Flag("--tls"))
+        {
+            tlsDir = Path.Combine(Path.GetTempPath(), $"minimind-exchange-tls-{Guid.NewGuid():N}");
+            MiniMind.Cluster.Security.ClusterSecrets.Create(tlsDir, ["sender", "peer"]);
+        }
+        using var tls = tlsDir is null ? null : MiniMind.Cluster.Security.ClusterCredentials.Load(Path.Combine(tlsDir, "sender.pfx"));
+        Console.WriteLine(tls is null ? "bulk channels: plain TCP" : "bulk channels: mutual TLS with cluster certificates (ECDSA P-256), as with --cluster-cert");
+        using var peer = Peer.Start($"exchange-peer --frame-kb {frameKb} --chunk-mb {chunkMb} --socket-buffer-kb {socketKb}{(tlsDir is null ? "" : $" --tls-dir {tlsDir}")}");
         var ready = peer.WaitForLine("ready ", TimeSpan.FromSeconds(60));
         var fields = ready.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(f => f.Split('=', 2)).ToDictionary(f => f[0], f => f[1]);
         Console.WriteLine($"peer pid {peer.Process.Id}: {ready}");
 
         using var system = ActorSystem.Create("exchange-sender", RemoteConfig(chunkMb));
         var sink = system.ActorSelection($"{fields["akka"]}/user/sink").ResolveOne(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
-        var channel = BulkChannel.Start(new BulkChannelOptions { FrameBytes = frameKb * 1024, SocketBufferBytes = socketKb * 1024 });
+        var channel = BulkChannel.Start(new BulkChannelOptions { FrameBytes = frameKb * 1024, SocketBufferBytes = socketKb * 1024, Tls = tls });
         var bulkPeer = BulkEndpoint.Parse(fields["bulk"]);
         using var raw = new TcpClient { NoDelay = true };
         raw.Connect(IPAddress.Loopback, int.Parse(fields["raw"], CultureInfo.InvariantCulture));
@@ -120,9 +131,10 @@ public static class ExchangeBench
         channel.DisposeAsync().AsTask().GetAwaiter().GetResult();
         system.Terminate().Wait(TimeSpan.FromSeconds(10));
         peer.Stop();
+        if (tlsDir is not null) Directory.Delete(tlsDir, true);
         Console.WriteLine(JsonSerializer.Serialize(new
         {
-            bench = "exchange", parameters, bytes, reps, frame_kb = frameKb, chunk_mb = chunkMb,
+            bench = "exchange", tls = tls is not null, parameters, bytes, reps, frame_kb = frameKb, chunk_mb = chunkMb,
             raw_mbps = Math.Round(rawMed, 1), transport_mbps = Math.Round(realMed, 1), transport_over_raw = Math.Round(realMed / rawMed, 3),
             transport_over_raw_paired = Math.Round(realPaired, 3), transport_runs = results["real"].Select(v => Math.Round(v)), load_average = load,
             bulk_mbps = Math.Round(bulkMed, 1), bulk_fresh_mbps = Math.Round(freshMed, 1), akka_mbps = Math.Round(akkaMed, 1),
@@ -287,14 +299,15 @@ public static class ExchangeBench
     /// </summary>
     public static int RunPeer(string[] args)
     {
-        var a = new BenchArgs(args, "--frame-kb", "--chunk-mb", "--socket-buffer-kb", "--send-to", "--send-bytes", "--stall-after-bytes");
+        var a = new BenchArgs(args, "--frame-kb", "--chunk-mb", "--socket-buffer-kb", "--send-to", "--send-bytes", "--stall-after-bytes", "--tls-dir");
         int frameKb = a.Int("--frame-kb", 1024), chunkMb = a.Int("--chunk-mb", 4), socketKb = SocketKb(a);
+        using var tls = a.String("--tls-dir") is { } tlsDir ? MiniMind.Cluster.Security.ClusterCredentials.Load(Path.Combine(tlsDir, "peer.pfx")) : null;
         using var system = ActorSystem.Create("exchange-peer", RemoteConfig(chunkMb));
         system.ActorOf(Props.Create(() => new Sink()), "sink");
-        var channel = BulkChannel.Start(new BulkChannelOptions { FrameBytes = frameKb * 1024, SocketBufferBytes = socketKb * 1024 }, system.Log);
+        var channel = BulkChannel.Start(new BulkChannelOptions { FrameBytes = frameKb * 1024, SocketBufferBytes = socketKb * 1024, Tls = tls }, system.Log);
         channel.Subscribe(Topic, system.ActorOf(Props.Create(() => new BulkSink(channel)), "bulk-sink"));
         // (d): the training transport on a channel of its own (the topic above stays the bench's), as on a cluster node.
-        var gradients = BulkChannel.Start(new BulkChannelOptions { FrameBytes = frameKb * 1024, SocketBufferBytes = socketKb * 1024 }, system.Log);
+        var gradients = BulkChannel.Start(new BulkChannelOptions { FrameBytes = frameKb * 1024, SocketBufferBytes = socketKb * 1024, Tls = tls }, system.Log);
         BulkGradientTransport.Install(system, gradients);
         system.ActorOf(Props.Create(() => new GradientSink()), "gradient-sink");
         var listener = new TcpListener(IPAddress.Loopback, 0);

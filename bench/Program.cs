@@ -28,7 +28,7 @@ var verbs = new (string Name, string Usage, Func<string[], int> Run)[]
         ChaosBench.Run),
     ("soak", "soak [--minutes 10] [--kill-every 30] [--sample-every 5] [--port 47590] [--cli src/Cli/bin/Release/net10.0/minimind.dll]",
         SoakBench.Run),
-    ("exchange", "exchange [--params 25829888] [--reps 9] [--frame-kb 1024] [--chunk-mb 4] [--socket-buffer-kb 4096 (0: kernel default)]",
+    ("exchange", "exchange [--params 25829888] [--reps 9] [--frame-kb 1024] [--chunk-mb 4] [--socket-buffer-kb 4096 (0: kernel default)] [--tls]",
         ExchangeBench.Run),
     ("exchange-peer", "exchange-peer [--frame-kb 1024] [--chunk-mb 4] [--send-to host:port --send-bytes N [--stall-after-bytes M]]   (child of exchange; tests)",
         ExchangeBench.RunPeer),

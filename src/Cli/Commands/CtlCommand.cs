@@ -22,7 +22,19 @@ public static class CtlCommand
             Recursive = true,
         };
         var token = new Option<string?>("--token") { Description = "Access token for the control endpoint (sent as a Bearer token).", Recursive = true };
-        var ctl = new Command("ctl", "Control a running cluster through the seed's control endpoint.") { host, token };
+        var ca = new Option<string?>(CaOption)
+        {
+            Description = "HTTPS: verify the endpoint's certificate against this cluster CA (ca.crt, or the directory of `node init-secrets`). " +
+                          "Needed for a node started with --cluster-cert. Default: $MINIMIND_CLUSTER_CA, else plain HTTP.",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("MINIMIND_CLUSTER_CA") is { Length: > 0 } v ? v : null,
+            Recursive = true,
+        };
+        var pin = new Option<string?>(PinOption)
+        {
+            Description = "HTTPS: accept only the endpoint certificate with this SHA-256 fingerprint (hex, as `seed up` prints it) instead of --ca.",
+            Recursive = true,
+        };
+        var ctl = new Command("ctl", "Control a running cluster through the seed's control endpoint.") { host, token, ca, pin };
         var train = new Command("train", "Training runs on the cluster.");
         train.Subcommands.Add(Start(ctx, host, token));
         train.Subcommands.Add(Status(ctx, host, token));
@@ -30,14 +42,21 @@ public static class CtlCommand
         Ctl.CtlVerbs.AddTo(ctl, train, ctx, host, token);   // issue 7: pbm's verbs
         // No verb: an interactive shell (pbm-like), reading verbs from stdin.
         ctl.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, () =>
-            Ctl.CtlShell.RunAsync(ctx, Console.In, !Console.IsInputRedirected, NodeCommands.CheckHostPort(parse.GetValue(host)!, "--host"), parse.GetValue(token), ct)));
+            Ctl.CtlShell.RunAsync(ctx, Console.In, !Console.IsInputRedirected, NodeCommands.CheckHostPort(parse.GetValue(host)!, "--host"), parse.GetValue(token), ct,
+                [.. parse.GetValue(ca) is { } c ? new[] { CaOption, c } : [], .. parse.GetValue(pin) is { } p ? new[] { PinOption, p } : []])));
         return ctl;
     }
+
+    const string CaOption = "--ca";
+    const string PinOption = "--pin";
 
     internal static HttpClient Client(ParseResult parse, Option<string> host, Option<string?> token)
     {
         var h = NodeCommands.CheckHostPort(parse.GetValue(host)!, "--host");
-        var client = new HttpClient { BaseAddress = new Uri($"http://{h}/"), Timeout = TimeSpan.FromSeconds(30) };
+        var tls = ControlTls.From(parse.GetValue<string?>(CaOption), parse.GetValue<string?>(PinOption));
+        var client = tls is null ? new HttpClient() : new HttpClient(tls.Handler(), disposeHandler: true);
+        client.BaseAddress = new Uri($"{(tls is null ? "http" : "https")}://{h}/");
+        client.Timeout = TimeSpan.FromSeconds(30);
         if (parse.GetValue(token) is { Length: > 0 } t) client.DefaultRequestHeaders.Authorization = new("Bearer", t);
         return client;
     }
@@ -138,9 +157,16 @@ public static class CtlCommand
         {
             return await send(client);
         }
+        catch (HttpRequestException e) when (ControlTls.Refusal(e) is { } refusal)
+        {
+            throw new CliException(ExitCode.Error, $"cannot reach the control endpoint {client.BaseAddress}: {refusal}");
+        }
         catch (HttpRequestException e)
         {
-            throw new CliException(ExitCode.Error, $"cannot reach the control endpoint {client.BaseAddress} ({e.Message}). HINT: is `minimind node seed` running with this --control?");
+            var hint = client.BaseAddress?.Scheme == "http"
+                ? " HINT: is `minimind node seed` running with this --control? A node started with --cluster-cert serves HTTPS: pass --ca <ca.crt> (or --pin)."
+                : " HINT: is `minimind node seed` running with this --control and --cluster-cert?";
+            throw new CliException(ExitCode.Error, $"cannot reach the control endpoint {client.BaseAddress} ({e.Message}).{hint}");
         }
     }
 

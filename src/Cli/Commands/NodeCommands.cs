@@ -2,6 +2,7 @@ using System.CommandLine;
 using MiniMind.Actors;
 using MiniMind.Cluster;
 using MiniMind.Cluster.Nodes;
+using MiniMind.Cluster.Security;
 
 namespace MiniMind.Cli.Commands;
 
@@ -18,6 +19,7 @@ public static class NodeCommands
         var node = new Command("node", "Run a cluster node: the seed (coordinator + control endpoint) or a worker.");
         node.Subcommands.Add(Seed(ctx));
         node.Subcommands.Add(Worker(ctx));
+        node.Subcommands.Add(InitSecrets(ctx));
         return node;
     }
 
@@ -41,6 +43,33 @@ public static class NodeCommands
         Description = "TCP port of the bulk channel that carries gradients between nodes (bound on --host; 0 = any free port). Default: 0.",
         DefaultValueFactory = _ => 0,
     };
+    static Option<string?> ClusterCert() => new("--cluster-cert")
+    {
+        Description = "The cluster certificates: a directory from `node init-secrets` (its node.pfx and ca.crt) or a node's .pfx (ca.crt next to it). " +
+                      "Akka.Remote and the bulk channel then speak mutual TLS and admit only peers of the cluster CA; the control endpoint serves HTTPS. " +
+                      "Required when --host is not a loopback address (or --insecure). Default: $MINIMIND_CLUSTER_CERT, else none.",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("MINIMIND_CLUSTER_CERT") is { Length: > 0 } v ? v : null,
+    };
+    static Option<bool> Insecure() => new("--insecure")
+    {
+        Description = "Run off loopback without --cluster-cert: anyone who reaches the node's ports can join, send gradients and read them. Only on a trusted network.",
+    };
+
+    /// <summary>--cluster-cert / --insecure → the node's security (the --insecure warning goes to stderr once).</summary>
+    static NodeSecurity Security(CliContext ctx, ParseResult parse, Option<string?> cert, Option<bool> insecure, string host)
+    {
+        var path = parse.GetValue(cert);
+        if (path is not null && parse.GetValue(insecure)) throw new ArgumentException("--insecure and --cluster-cert: pick one");
+        if (path is not null) return new NodeSecurity(ClusterCredentials.Load(path), false);
+        if (!parse.GetValue(insecure)) return NodeSecurity.None;
+        if (!Cluster.Control.ControlAuth.IsLoopback(host))
+            ctx.Error.WriteLine($"warning: --insecure: this node on {host} admits any peer that reaches its ports (no authentication, no encryption)");
+        return new NodeSecurity(null, true);
+    }
+
+    /// <summary>" | tls (certificate SHA-256 …)" for a node with cluster certificates: the fingerprint `ctl --pin` takes.</summary>
+    static string TlsNote(NodeOptions o) => o.Security.Credentials is { } c ? $" | tls (certificate SHA-256 {c.Fingerprint})" : o.Security.Insecure ? " | insecure" : "";
+
     static Option<int> Threads() => new("--threads") { Description = "Torch threads of this node's worker (0 = the run's --threads). Default: 0.", DefaultValueFactory = _ => 0 };
 
     static Command Seed(CliContext ctx)
@@ -49,7 +78,7 @@ public static class NodeCommands
         var control = new Option<string>("--control") { Description = $"Control endpoint host:port (HTTP). Default: {DefaultControl}.", DefaultValueFactory = _ => DefaultControl };
         var journal = new Option<string>("--journal")
         {
-            Description = "sqlite:<file> or postgres:<connection string> (use PostgreSQL when the seed may move to another machine). Default: sqlite:runs/cluster/journal.db.",
+            Description = "sqlite:<file> or postgres:<connection string> (use PostgreSQL when the seed may move to another machine); env:<VAR> or file:<path> read the spec from an environment variable or a file (keeps a password off the command line; it is never printed). Default: sqlite:runs/cluster/journal.db.",
             DefaultValueFactory = _ => "sqlite:runs/cluster/journal.db",
         };
         var device = new Option<string?>("--device") { Description = "Also run a training worker on this node: cpu or cuda:N, or several (cuda:0,cuda:1: one replica per device, gradients added up locally). Default: none (coordinate only)." };
@@ -58,9 +87,11 @@ public static class NodeCommands
         var timing = Timing();
         var threads = Threads();
         var bulkPort = BulkPort();
+        var clusterCert = ClusterCert();
+        var insecure = Insecure();
         var cmd = new Command("seed", "Start the seed node: coordinator singleton, journal, checkpoints, control endpoint (and a local worker with --device).")
         {
-            port, control, controlToken, journal, device, host, timing, threads, bulkPort,
+            port, control, controlToken, journal, device, host, timing, threads, bulkPort, clusterCert, insecure,
         };
         cmd.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
         {
@@ -78,11 +109,13 @@ public static class NodeCommands
                 TrainRequests = new TrainRequests(DefaultPaths.Resolve),
                 Hooks = TestHooks.FromEnvironment(),
             };
+            options = options with { Security = Security(ctx, parse, clusterCert, insecure, options.Host) };
+            options.Security.ValidateBinding(options.Host);
             if (options.Device is { } local) DeviceCheck.Validate(local);
             JournalPreflight.ThrowIfDamaged(options.Journal, "<run-dir>");   // exit 3 now, not at some step of some run
             WarmUpTorch(options.Device ?? "cpu");   // the coordinator's replica
             await using var node = await NodeHost.StartAsync(options, ct);
-            ctx.Out.WriteLine($"seed up: {node.SelfAddress} | control {node.ControlUrl} | journal {options.Journal.Display} | local worker {options.Device ?? "none"} | bulk {node.BulkEndpoint}");
+            ctx.Out.WriteLine($"seed up: {node.SelfAddress} | control {node.ControlUrl} | journal {options.Journal.Display} | local worker {options.Device ?? "none"} | bulk {node.BulkEndpoint}{TlsNote(options)}");
             ctx.Out.Flush();
             var signalled = await WaitForSignalOrTermination(node, ct);
             ctx.Out.WriteLine(signalled ? "seed: shutting down" : "seed: the actor system terminated");
@@ -102,9 +135,11 @@ public static class NodeCommands
         var control = new Option<string?>("--control") { Description = "Also serve a control endpoint on this worker at host:port (cluster view, actor tree, metrics; train verbs reach the coordinator). Default: none." };
         var controlToken = ControlToken();
         var bulkPort = BulkPort();
+        var clusterCert = ClusterCert();
+        var insecure = Insecure();
         var cmd = new Command("worker", "Start a worker node: joins the seed, receives the current weights, computes micro-batches.")
         {
-            seed, device, port, host, timing, threads, control, controlToken, bulkPort,
+            seed, device, port, host, timing, threads, control, controlToken, bulkPort, clusterCert, insecure,
         };
         cmd.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
         {
@@ -122,6 +157,8 @@ public static class NodeCommands
                 Timing = ParseTiming(parse.GetValue(timing)!),
                 Hooks = TestHooks.FromEnvironment(),
             };
+            options = options with { Security = Security(ctx, parse, clusterCert, insecure, options.Host) };
+            options.Security.ValidateBinding(options.Host);
             DeviceCheck.Validate(options.Device!);
             WarmUpTorch(options.Device!);
             // A worker cut off from the seed is downed by the split-brain resolver (the seed's side survives): it then
@@ -129,7 +166,7 @@ public static class NodeCommands
             while (true)
             {
                 await using var node = await NodeHost.StartAsync(options, ct);
-                ctx.Out.WriteLine($"worker up: {node.SelfAddress} ({options.Device}) → seed {options.Seed} | bulk {node.BulkEndpoint}{(node.ControlUrl is { } url ? $" | control {url}" : "")}");
+                ctx.Out.WriteLine($"worker up: {node.SelfAddress} ({options.Device}) → seed {options.Seed} | bulk {node.BulkEndpoint}{(node.ControlUrl is { } url ? $" | control {url}" : "")}{TlsNote(options)}");
                 ctx.Out.Flush();
                 if (await WaitForSignalOrTermination(node, ct))
                 {
@@ -139,6 +176,29 @@ public static class NodeCommands
                 ctx.Error.WriteLine("worker: lost the cluster (downed or the seed is gone); rejoining in 2 s");
                 await Task.Delay(TimeSpan.FromSeconds(2), ct);
             }
+        }));
+        return cmd;
+    }
+
+    static Command InitSecrets(CliContext ctx)
+    {
+        var output = new Option<string>("--out") { Description = "Directory for ca.crt, ca.key and <node>.pfx (created; every file mode 0600). An existing CA there is reused to add node certificates.", Required = true };
+        var nodes = new Option<string[]>("--node")
+        {
+            Description = "Name of a node certificate to issue (repeatable: one per machine, or one for all). Default: node (node.pfx).",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var days = new Option<int>("--days") { Description = "Validity of the node certificates in days. Default: 730.", DefaultValueFactory = _ => 730 };
+        var cmd = new Command("init-secrets", "Create the cluster's certificates: a CA (ca.crt, ca.key) and node certificates (<node>.pfx), for --cluster-cert.") { output, nodes, days };
+        cmd.SetAction((parse, _) => CommandRunner.RunAsync(ctx, () =>
+        {
+            var d = parse.GetValue(days);
+            if (d < 1) throw new ArgumentException($"--days {d}: expected ≥ 1");
+            var created = ClusterSecrets.Create(parse.GetValue(output)!, parse.GetValue(nodes) ?? [], TimeSpan.FromDays(d));
+            ctx.Out.WriteLine($"{(created.NewAuthority ? "created the cluster CA" : "reused the cluster CA")} in {created.Directory} (SHA-256 {created.AuthorityFingerprint})");
+            foreach (var f in created.NodeFiles) ctx.Out.WriteLine($"node certificate: {f}");
+            ctx.Out.WriteLine("copy ca.crt and a node's .pfx to each machine (mode 0600) and pass --cluster-cert <that .pfx or dir>; keep ca.key where certificates are issued");
+            return Task.FromResult(ExitCode.Ok);
         }));
         return cmd;
     }

@@ -117,7 +117,7 @@ public static class TrainStageCommands
         var device = CommonOptions.Device();
         var threads = CommonOptions.Threads();
         var dtype = DtypeOption.Create();
-        var journal = new Option<string>("--journal") { Description = "sqlite (a file in the run dir), sqlite:<file> or postgres:<connection string>. Default: sqlite.", DefaultValueFactory = _ => "sqlite" };
+        var journal = new Option<string>("--journal") { Description = "sqlite (a file in the run dir), sqlite:<file> or postgres:<connection string>; env:<VAR> or file:<path> read the spec from an environment variable or a file (keeps a password off the command line; it is never printed). Default: sqlite.", DefaultValueFactory = _ => "sqlite" };
         var control = new Option<string>("--control")
         {
             Description = $"Serve the control endpoint (ctl, /metrics, dashboard) at host:port, or off. Default: {ControlBinding.Default} (a free port when that one is busy).",

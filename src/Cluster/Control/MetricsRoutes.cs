@@ -77,6 +77,13 @@ public static class MetricsRoutes
         p.Sample("minimind_cluster_unreachable_members", state.Unreachable.Count);
 
         if (GradientTransport.For(system) is BulkGradientTransport bulk) GradientTransportMetrics(p, bulk.Counters);
+        if (Security.PeerRejections.For(system) is { } rejected)
+        {
+            p.Family("minimind_peers_rejected_total", "counter",
+                "Connections refused because the peer did not authenticate with the cluster certificates (no TLS, no certificate, another CA), by channel.");
+            foreach (var channel in new[] { Security.PeerRejections.Remoting, Security.PeerRejections.Bulk })
+                p.Sample("minimind_peers_rejected_total", rejected.Count(channel), ("channel", channel));
+        }
 
         using var self = Process.GetCurrentProcess();
         p.Family("process_resident_memory_bytes", "gauge", "Resident memory of this process.");

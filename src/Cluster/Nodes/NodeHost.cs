@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using MiniMind.Actors;
 using MiniMind.Actors.Protocol;
 using MiniMind.Cluster.Control;
+using MiniMind.Cluster.Security;
 using MiniMind.Cluster.Transport;
 
 namespace MiniMind.Cluster.Nodes;
@@ -48,11 +49,24 @@ public sealed class NodeHost : IAsyncDisposable
         IHostApplicationBuilder builder;
         WebApplicationBuilder? web = null;
         if (o.IsSeed && o.Journal is null) throw new ArgumentException("a seed node needs a journal");
+        o.Security.ValidateBinding(o.Host);
+        var tls = o.Security.Credentials;
         if (o.Control is { } control)
         {
             ControlAuth.ValidateBinding(ControlHostName(control), o.ControlToken);
             web = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
-            web.WebHost.UseUrls($"http://{control}");
+            if (tls is not null)
+            {
+                // HTTPS with the node certificate (`ctl --ca` verifies it against the cluster CA, or `--pin` its fingerprint);
+                // a plain-HTTP request gets its connection closed.
+                web.WebHost.UseKestrelHttpsConfiguration();
+                web.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(h => h.ServerCertificate = tls.Certificate));
+                web.WebHost.UseUrls($"https://{control}");
+            }
+            else
+            {
+                web.WebHost.UseUrls($"http://{control}");
+            }
             builder = web;
         }
         else
@@ -80,17 +94,18 @@ public sealed class NodeHost : IAsyncDisposable
         // applies updates (on the first device) and a local ClusterWorker computes on all of them, like a worker node.
         var localWorkerNode = devices.Length > 1 || (o.Device is not null && !o.IsSeed);
         BulkChannel? bulk = null;
+        var rejections = new PeerRejections();
 
         builder.Services.AddAkka(SystemName, (akka, _) =>
         {
             akka.WithTrainingLogging(o.AkkaLogLevel)
-                .WithNodeCluster(o.Host, o.Port, o.Seed, roles, o.Timing)
+                .WithNodeCluster(o.Host, o.Port, o.Seed, roles, o.Timing, tls, rejections)
                 .WithTrainingSerialization()
                 .WithWorkerDispatcher()
                 .WithHostOwnedShutdown()
                 .WithActorSystemLivenessCheck()
                 .WithNodeInspector()
-                .WithBulkGradients(o.Host, o.BulkPort, b => bulk = b);
+                .WithBulkGradients(o.Host, o.BulkPort, b => bulk = b, tls, rejections);
             if (o.IsSeed)
                 akka.WithRunManager(o.Journal!, o.RunManagerPersistenceId, devices, o.Threads, o.ResumeRunsOnRecovery, o.Hooks)
                     .WithOpsFeed(monitor, runs);

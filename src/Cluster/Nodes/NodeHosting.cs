@@ -7,6 +7,7 @@ using Akka.Remote.Hosting;
 using MiniMind.Actors;
 using MiniMind.Actors.Protocol;
 using MiniMind.Cluster.Control;
+using MiniMind.Cluster.Security;
 using MiniMind.Cluster.Transport;
 using MiniMind.Model.Data;
 
@@ -44,13 +45,37 @@ public static class NodeHosting
 
     /// <summary>Remoting and clustering. A seed joins itself (with port 0, once the port is bound: a cluster of one for
     /// <c>train</c>); a worker joins <paramref name="seed"/>. Split-brain resolver: keep-oldest on the coordinator role.</summary>
+    /// <remarks>With <paramref name="tls"/> (issue 18) the DotNetty transport speaks mutual TLS with the cluster
+    /// certificates: the node presents its certificate, requires one from every peer, and admits a peer only when its
+    /// certificate chains to the cluster CA (<see cref="ClusterCredentials.IsTrusted"/>; no host-name check: node
+    /// certificates move between machines). A refused peer cannot associate; <paramref name="rejections"/> counts it and
+    /// logs one line naming it. Addresses are then <c>akka.ssl.tcp://</c>.</remarks>
     public static AkkaConfigurationBuilder WithNodeCluster(this AkkaConfigurationBuilder builder, string host, int port, string? seed,
-        IReadOnlyList<string> roles, FailureTiming timing)
+        IReadOnlyList<string> roles, FailureTiming timing, ClusterCredentials? tls = null, PeerRejections? rejections = null)
     {
-        var seeds = seed is not null ? [$"akka.tcp://{NodeHost.SystemName}@{seed}"]
-            : port != 0 ? new[] { $"akka.tcp://{NodeHost.SystemName}@{host}:{port}" } : [];
+        var protocol = tls is null ? "akka.tcp" : "akka.ssl.tcp";
+        var seeds = seed is not null ? [$"{protocol}://{NodeHost.SystemName}@{seed}"]
+            : port != 0 ? new[] { $"{protocol}://{NodeHost.SystemName}@{host}:{port}" } : [];
+        var remote = new RemoteOptions { HostName = host, Port = port, MaxFrameSize = GradientChunk.MaxBytes + 64 * 1024 };
+        if (tls is not null)
+        {
+            remote.EnableSsl = true;
+            remote.Ssl = new SslOptions
+            {
+                X509Certificate = tls.Certificate,
+                SuppressValidation = false,
+                RequireMutualAuthentication = true,
+                ValidateCertificateHostname = false,
+                CustomValidator = (certificate, _, peer, _, log) =>
+                {
+                    if (tls.IsTrusted(certificate, out var why)) return true;
+                    rejections?.Reject(PeerRejections.Remoting, peer, why, log);
+                    return false;
+                },
+            };
+        }
         builder
-            .WithRemoting(new RemoteOptions { HostName = host, Port = port, MaxFrameSize = GradientChunk.MaxBytes + 64 * 1024 })
+            .WithRemoting(remote)
             .WithClustering(new ClusterOptions
             {
                 SeedNodes = seeds,
@@ -84,10 +109,13 @@ public static class NodeHosting
     }
 
     /// <summary>Gradients between nodes over a bulk channel of this node's own (src/Cluster/Transport/README.md).</summary>
-    public static AkkaConfigurationBuilder WithBulkGradients(this AkkaConfigurationBuilder builder, string host, int port, Action<BulkChannel> started) =>
+    /// <remarks>With <paramref name="tls"/> every bulk connection is mutual TLS with the cluster certificates (issue 18).</remarks>
+    public static AkkaConfigurationBuilder WithBulkGradients(this AkkaConfigurationBuilder builder, string host, int port, Action<BulkChannel> started,
+        ClusterCredentials? tls = null, PeerRejections? rejections = null) =>
         builder.WithActors((system, _) =>
         {
-            var bulk = BulkChannel.Start(new BulkChannelOptions { BindHost = host, Port = port }, system.Log);
+            rejections?.Attach(system);
+            var bulk = BulkChannel.Start(new BulkChannelOptions { BindHost = host, Port = port, Tls = tls, Rejections = rejections }, system.Log);
             started(bulk);
             BulkGradientTransport.Install(system, bulk);
         });

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using MiniMind.Actors;
+using MiniMind.Cluster.Security;
 
 namespace MiniMind.Cluster.Nodes;
 
@@ -20,6 +21,9 @@ public sealed record NodeOptions
     /// <summary>The control endpoint's access token: required (and checked on every request) when <see cref="Control"/>
     /// is not a loopback address.</summary>
     public string? ControlToken { get; init; }
+    /// <summary>Cluster certificates (TLS on every port, peers authenticated against the cluster CA) or <c>--insecure</c>
+    /// (issue 18). Default: neither, which only a loopback node may use.</summary>
+    public NodeSecurity Security { get; init; } = NodeSecurity.None;
     /// <summary>Seed: the journal of the run manager and of every run's coordinator.</summary>
     public JournalSpec? Journal { get; init; }
     /// <summary>Seed: the run manager's persistence id (a seed owns its journal; a <c>train</c> process owns its run dir's).</summary>

@@ -31,6 +31,16 @@ public sealed record BulkChannelOptions
     /// <summary>Kernel send/receive buffer per socket. Default 4 MiB (with the frame, the memory a transfer uses beyond its payload).</summary>
     public int SocketBufferBytes { get; init; } = 4 << 20;
 
+    /// <summary>Cluster certificates (issue 18): when set, every connection starts with a mutual-TLS handshake
+    /// (<see cref="System.Net.Security.SslStream"/>, TLS 1.3/1.2), a peer whose certificate does not chain to the cluster CA
+    /// is refused before any frame is read, and every frame is then sealed with AES-GCM under keys exchanged inside that
+    /// session (<see cref="FrameCipher"/>). Default: null, plain TCP (loopback, or <c>--insecure</c>).</summary>
+    public Security.ClusterCredentials? Tls { get; init; }
+
+    /// <summary>Where refused connections are counted and logged (once per peer host). Default: none (logged to the
+    /// channel's log each time).</summary>
+    public Security.PeerRejections? Rejections { get; init; }
+
     internal void Validate()
     {
         if (Port is < 0 or > 65535) throw new ArgumentOutOfRangeException(nameof(Port), Port, "BulkChannelOptions.Port must be 0..65535");

@@ -8,67 +8,96 @@ namespace MiniMind.Cluster.Transport;
 internal static class FrameIo
 {
     /// <summary>Reads a frame header, then its (small) payload, and checks the payload's hash.</summary>
-    public static async Task<(FrameHeader Header, byte[] Payload)> ReadControlAsync(NetworkStream stream, byte[] headerBuffer, CancellationToken ct)
+    public static async Task<(FrameHeader Header, byte[] Payload)> ReadControlAsync(Stream stream, byte[] headerBuffer, CancellationToken ct, FrameCipher? cipher = null)
     {
         var h = await ReadHeaderAsync(stream, headerBuffer, ct).ConfigureAwait(false);
-        return (h, await ReadControlPayloadAsync(stream, h, ct).ConfigureAwait(false));
+        return (h, await ReadControlPayloadAsync(stream, h, ct, headerBuffer, cipher).ConfigureAwait(false));
     }
 
-    public static async Task<FrameHeader> ReadHeaderAsync(NetworkStream stream, byte[] headerBuffer, CancellationToken ct)
+    public static async Task<FrameHeader> ReadHeaderAsync(Stream stream, byte[] headerBuffer, CancellationToken ct)
     {
         await stream.ReadExactlyAsync(headerBuffer, ct).ConfigureAwait(false);
         return BulkWire.Read(headerBuffer, int.MaxValue);
     }
 
-    public static async Task<byte[]> ReadControlPayloadAsync(NetworkStream stream, FrameHeader h, CancellationToken ct)
+    public static async Task<byte[]> ReadControlPayloadAsync(Stream stream, FrameHeader h, CancellationToken ct, byte[]? headerBuffer = null, FrameCipher? cipher = null)
     {
         if (h.Length > BulkWire.MaxControlBytes)
             throw new BulkProtocolException($"{h.Type} frame of {h.Length} bytes exceeds the control-frame limit {BulkWire.MaxControlBytes}");
         var payload = new byte[h.Length];
         await stream.ReadExactlyAsync(payload, ct).ConfigureAwait(false);
+        if (cipher is not null)
+        {
+            var tag = new byte[FrameCipher.TagBytes];
+            await stream.ReadExactlyAsync(tag, ct).ConfigureAwait(false);
+            cipher.Open(headerBuffer, payload, tag);
+        }
         if (BulkWire.Hash(payload) != h.PayloadHash) throw new BulkProtocolException($"{h.Type} frame checksum mismatch: corrupted stream");
         return payload;
     }
 
     /// <summary>Writes header and payload (the hash is computed here unless given).</summary>
-    public static async Task WriteAsync(NetworkStream stream, byte[] headerBuffer, FrameType type, Guid id, ReadOnlyMemory<byte> payload, ulong hash, CancellationToken ct)
+    public static async Task WriteAsync(Stream stream, byte[] headerBuffer, FrameType type, Guid id, ReadOnlyMemory<byte> payload, ulong hash, CancellationToken ct,
+        FrameCipher? cipher = null)
     {
         BulkWire.Write(headerBuffer, new FrameHeader(type, id, payload.Length, hash));
         await stream.WriteAsync(headerBuffer, ct).ConfigureAwait(false);
-        if (payload.Length > 0) await stream.WriteAsync(payload, ct).ConfigureAwait(false);
+        if (cipher is null)
+        {
+            if (payload.Length > 0) await stream.WriteAsync(payload, ct).ConfigureAwait(false);
+            return;
+        }
+        var sealedPayload = new byte[payload.Length + FrameCipher.TagBytes];
+        cipher.Seal(headerBuffer, payload.Span, sealedPayload.AsSpan(0, payload.Length), sealedPayload.AsSpan(payload.Length));
+        await stream.WriteAsync(sealedPayload, ct).ConfigureAwait(false);
     }
 
-    public static Task WriteControlAsync(NetworkStream stream, byte[] headerBuffer, FrameType type, Guid id, byte[] payload, CancellationToken ct) =>
-        WriteAsync(stream, headerBuffer, type, id, payload, BulkWire.Hash(payload), ct);
+    public static Task WriteControlAsync(Stream stream, byte[] headerBuffer, FrameType type, Guid id, byte[] payload, CancellationToken ct, FrameCipher? cipher = null) =>
+        WriteAsync(stream, headerBuffer, type, id, payload, BulkWire.Hash(payload), ct, cipher);
 
     // Synchronous twins for the data path: blocking socket calls on a dedicated thread wake once per kernel event,
     // where async calls add an epoll-thread → thread-pool hop each time; on a loaded 2-core box that halved throughput.
 
-    public static FrameHeader ReadHeader(NetworkStream stream, byte[] headerBuffer)
+    public static FrameHeader ReadHeader(Stream stream, byte[] headerBuffer)
     {
         stream.ReadExactly(headerBuffer);
         return BulkWire.Read(headerBuffer, int.MaxValue);
     }
 
-    public static byte[] ReadControlPayload(NetworkStream stream, FrameHeader h)
+    public static byte[] ReadControlPayload(Stream stream, FrameHeader h, byte[]? headerBuffer = null, FrameCipher? cipher = null)
     {
         if (h.Length > BulkWire.MaxControlBytes)
             throw new BulkProtocolException($"{h.Type} frame of {h.Length} bytes exceeds the control-frame limit {BulkWire.MaxControlBytes}");
         var payload = new byte[h.Length];
         stream.ReadExactly(payload);
+        if (cipher is not null)
+        {
+            Span<byte> tag = stackalloc byte[FrameCipher.TagBytes];
+            stream.ReadExactly(tag);
+            cipher.Open(headerBuffer, payload, tag);
+        }
         if (BulkWire.Hash(payload) != h.PayloadHash) throw new BulkProtocolException($"{h.Type} frame checksum mismatch: corrupted stream");
         return payload;
     }
 
-    public static void Write(NetworkStream stream, byte[] headerBuffer, FrameType type, Guid id, ReadOnlySpan<byte> payload, ulong hash)
+    /// <param name="scratch">with a cipher: a buffer of at least payload + tag bytes for the sealed payload.</param>
+    public static void Write(Stream stream, byte[] headerBuffer, FrameType type, Guid id, ReadOnlySpan<byte> payload, ulong hash,
+        FrameCipher? cipher = null, byte[]? scratch = null)
     {
         BulkWire.Write(headerBuffer, new FrameHeader(type, id, payload.Length, hash));
         stream.Write(headerBuffer);
-        if (payload.Length > 0) stream.Write(payload);
+        if (cipher is null)
+        {
+            if (payload.Length > 0) stream.Write(payload);
+            return;
+        }
+        var sealedPayload = scratch is not null && scratch.Length >= payload.Length + FrameCipher.TagBytes ? scratch : new byte[payload.Length + FrameCipher.TagBytes];
+        cipher.Seal(headerBuffer, payload, sealedPayload.AsSpan(0, payload.Length), sealedPayload.AsSpan(payload.Length, FrameCipher.TagBytes));
+        stream.Write(sealedPayload.AsSpan(0, payload.Length + FrameCipher.TagBytes));
     }
 
-    public static void WriteControl(NetworkStream stream, byte[] headerBuffer, FrameType type, Guid id, byte[] payload) =>
-        Write(stream, headerBuffer, type, id, payload, BulkWire.Hash(payload));
+    public static void WriteControl(Stream stream, byte[] headerBuffer, FrameType type, Guid id, byte[] payload, FrameCipher? cipher = null) =>
+        Write(stream, headerBuffer, type, id, payload, BulkWire.Hash(payload), cipher);
 
     /// <summary>A blocking socket call ran into SO_SNDTIMEO / SO_RCVTIMEO.</summary>
     public static bool IsTimeout(Exception e) =>

@@ -1,4 +1,8 @@
+using System.ComponentModel;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
 using Akka.Actor;
 using Akka.Event;
 
@@ -25,12 +29,13 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
         public bool Dropped { get; set; }
     }
 
-    readonly NetworkStream _stream = new(socket, ownsSocket: true);
+    Stream _stream = new NetworkStream(socket, ownsSocket: true);
     readonly byte[] _readHeader = new byte[BulkWire.HeaderBytes];
     readonly byte[] _writeHeader = new byte[BulkWire.HeaderBytes];
     readonly Dictionary<Guid, Incoming> _open = [];
     BulkEndpoint _from = new(socket.RemoteEndPoint?.ToString() ?? "unknown", 0);
     byte[]? _scratch;
+    FrameCipher? _cipher;
 
     public void Close() => socket.Dispose();
 
@@ -38,13 +43,14 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
     public void Run(CancellationToken shutdown)
     {
         string failure;
+        if (options.Tls is not null && !Authenticate()) return;
         try
         {
             socket.ReceiveTimeout = socket.SendTimeout = FrameIo.Milliseconds(options.IoTimeout);
             var hello = FrameIo.ReadHeader(_stream, _readHeader);
             if (hello.Type != FrameType.Hello) throw new BulkProtocolException($"expected a hello frame, got {hello.Type}");
-            _from = BulkWire.ParseHello(FrameIo.ReadControlPayload(_stream, hello));
-            FrameIo.WriteControl(_stream, _writeHeader, FrameType.Hello, Guid.Empty, BulkWire.Hello(channel.Endpoint));
+            _from = BulkWire.ParseHello(FrameIo.ReadControlPayload(_stream, hello, _readHeader, _cipher));
+            FrameIo.WriteControl(_stream, _writeHeader, FrameType.Hello, Guid.Empty, BulkWire.Hello(channel.Endpoint), _cipher);
             while (true)
             {
                 // IoTimeout while a transfer is open; an idle connection is kept for reuse with no limit.
@@ -64,13 +70,13 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
                 switch (h.Type)
                 {
                     case FrameType.Begin:
-                        OnBegin(h, FrameIo.ReadControlPayload(_stream, h));
+                        OnBegin(h, FrameIo.ReadControlPayload(_stream, h, _readHeader, _cipher));
                         break;
                     case FrameType.Data:
                         OnData(h);
                         break;
                     case FrameType.Abort:
-                        OnAbort(h.TransferId, FrameIo.Text(FrameIo.ReadControlPayload(_stream, h)));
+                        OnAbort(h.TransferId, FrameIo.Text(FrameIo.ReadControlPayload(_stream, h, _readHeader, _cipher)));
                         break;
                     default:
                         throw new BulkProtocolException($"unexpected {h.Type} frame from the sender");
@@ -94,11 +100,47 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
         finally
         {
             socket.Dispose();
+            _cipher?.Dispose();
             channel.OnInboundClosed(this);
         }
         foreach (var t in _open.Values)
             if (!t.Dropped) Fail(t, failure);
         _open.Clear();
+    }
+
+    /// <summary>Mutual TLS with the cluster certificates (issue 18), before any frame is read: a peer with no certificate,
+    /// one of another CA, or no TLS at all (garbage, a replayed capture, forged plain frames) is refused, counted and
+    /// logged once per host; its bytes never reach the frame reader, so nothing of it is delivered.</summary>
+    bool Authenticate()
+    {
+        var peer = socket.RemoteEndPoint?.ToString() ?? "unknown";
+        string? untrusted = null;
+        var ssl = new SslStream(_stream, leaveInnerStreamOpen: false);
+        try
+        {
+            socket.ReceiveTimeout = socket.SendTimeout = FrameIo.Milliseconds(options.ConnectTimeout);   // a silent peer cannot hold the thread
+            ssl.AuthenticateAsServer(options.Tls!.ServerOptions(requireClient: true, why => untrusted = why));
+            // The frame keys, inside the authenticated session (FrameCipher): the peer sends nothing else until we confirm,
+            // so no frame bytes can sit in the TLS stream's buffer when we leave it.
+            var keys = new byte[2 * FrameCipher.KeyBytes];
+            ssl.ReadExactly(keys);
+            ssl.Write([1]);
+            ssl.Flush();
+            _cipher = new FrameCipher(keys, connecting: false);
+            CryptographicOperations.ZeroMemory(keys);
+            return true;
+        }
+        catch (Exception e) when (e is AuthenticationException or IOException or SocketException or ObjectDisposedException or Win32Exception)
+        {
+            var reason = untrusted ?? (FrameIo.IsTimeout(e) ? $"no TLS handshake within {options.ConnectTimeout.TotalSeconds:0.###} s"
+                : $"TLS handshake failed ({(e.InnerException ?? e).Message})");
+            if (options.Rejections is { } r) r.Reject(Security.PeerRejections.Bulk, peer, reason, channel.Log);
+            else channel.Log?.Warning("bulk channel {0}: refused peer {1}: {2}", channel.Endpoint, peer, reason);
+            ssl.Dispose();
+            socket.Dispose();
+            channel.OnInboundClosed(this);
+            return false;
+        }
     }
 
     void OnBegin(FrameHeader h, byte[] payload)
@@ -166,12 +208,13 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
         if (t.Dropped)
         {
             _scratch ??= new byte[Math.Min(options.FrameBytes, 1 << 20)];
-            for (var left = h.Length; left > 0;)
+            for (var left = h.Length + (_cipher is null ? 0 : FrameCipher.TagBytes); left > 0;)
             {
                 var n = Math.Min(left, _scratch.Length);
                 _stream.ReadExactly(_scratch.AsSpan(0, n));
                 left -= n;
             }
+            _cipher?.Skip();
             t.Received += h.Length;
             if (t.Received == t.Total) _open.Remove(t.Id);
             return;
@@ -179,6 +222,12 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
         var start = t.Received;
         var slice = t.Destination.Slice((int)start, h.Length);
         _stream.ReadExactly(slice.Span);
+        if (_cipher is not null)
+        {
+            Span<byte> tag = stackalloc byte[FrameCipher.TagBytes];
+            _stream.ReadExactly(tag);
+            _cipher.Open(_readHeader, slice.Span, tag);   // a forged frame ends the connection: the transfer fails, nothing is delivered
+        }
         t.Received += h.Length;
         if (BulkWire.Hash(slice.Span) != h.PayloadHash)
         {
@@ -218,5 +267,5 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
     }
 
     void Answer(FrameType type, Guid id, string? reason) =>
-        FrameIo.WriteControl(_stream, _writeHeader, type, id, reason is null ? [] : FrameIo.Text(reason));
+        FrameIo.WriteControl(_stream, _writeHeader, type, id, reason is null ? [] : FrameIo.Text(reason), _cipher);
 }

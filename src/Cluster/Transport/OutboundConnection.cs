@@ -1,5 +1,8 @@
 using System.Collections.Concurrent;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
 
 namespace MiniMind.Cluster.Transport;
 
@@ -9,17 +12,21 @@ namespace MiniMind.Cluster.Transport;
 internal sealed class OutboundConnection
 {
     readonly Socket _socket;
-    readonly NetworkStream _stream;
+    readonly Stream _stream;
     readonly BulkChannelOptions _options;
     readonly Action<OutboundConnection> _onClosed;
     readonly SemaphoreSlim _writeLock = new(1, 1);
     readonly byte[] _writeHeader = new byte[BulkWire.HeaderBytes];
+    readonly FrameCipher? _cipher;
+    readonly byte[]? _sealed;
     readonly ConcurrentDictionary<Guid, TaskCompletionSource<string?>> _pending = new();
     readonly Lock _failLock = new();
     BulkConnectionException? _failure;
 
-    OutboundConnection(BulkEndpoint peer, Socket socket, NetworkStream stream, BulkChannelOptions options, Action<OutboundConnection> onClosed)
+    OutboundConnection(BulkEndpoint peer, Socket socket, Stream stream, BulkChannelOptions options, Action<OutboundConnection> onClosed, FrameCipher? cipher)
     {
+        _cipher = cipher;
+        _sealed = cipher is null ? null : new byte[options.FrameBytes + FrameCipher.TagBytes];
         Peer = peer;
         _socket = socket;
         _stream = stream;
@@ -42,13 +49,38 @@ internal sealed class OutboundConnection
         {
             BulkWire.Configure(socket, options.SocketBufferBytes);
             await socket.ConnectAsync(peer.Host, peer.Port, timeout.Token).ConfigureAwait(false);
-            var stream = new NetworkStream(socket, ownsSocket: true);
+            Stream stream = new NetworkStream(socket, ownsSocket: true);
+            FrameCipher? cipher = null;
+            if (options.Tls is { } tls)
+            {
+                // Mutual TLS (issue 18): we present the node certificate and accept only a peer of the cluster CA.
+                string? untrusted = null;
+                var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+                try
+                {
+                    await ssl.AuthenticateAsClientAsync(tls.ClientOptions(peer.Host, why => untrusted = why), timeout.Token).ConfigureAwait(false);
+                    // Fresh frame keys inside the authenticated session (FrameCipher); frames follow only after the peer's
+                    // confirmation, so none can sit in its TLS stream's buffer.
+                    var keys = RandomNumberGenerator.GetBytes(2 * FrameCipher.KeyBytes);
+                    await ssl.WriteAsync(keys, timeout.Token).ConfigureAwait(false);
+                    await ssl.FlushAsync(timeout.Token).ConfigureAwait(false);
+                    var confirmed = new byte[1];
+                    await ssl.ReadExactlyAsync(confirmed, timeout.Token).ConfigureAwait(false);
+                    cipher = new FrameCipher(keys, connecting: true);
+                    CryptographicOperations.ZeroMemory(keys);
+                }
+                catch (Exception e) when (e is AuthenticationException or IOException)
+                {
+                    await ssl.DisposeAsync().ConfigureAwait(false);
+                    throw new BulkConnectionException($"cannot connect to bulk peer {peer}: TLS handshake failed: {untrusted ?? (e.InnerException ?? e).Message}", e);
+                }
+            }
             var header = new byte[BulkWire.HeaderBytes];
-            await FrameIo.WriteControlAsync(stream, header, FrameType.Hello, Guid.Empty, BulkWire.Hello(self), timeout.Token).ConfigureAwait(false);
-            var (h, payload) = await FrameIo.ReadControlAsync(stream, header, timeout.Token).ConfigureAwait(false);
+            await FrameIo.WriteControlAsync(stream, header, FrameType.Hello, Guid.Empty, BulkWire.Hello(self), timeout.Token, cipher).ConfigureAwait(false);
+            var (h, payload) = await FrameIo.ReadControlAsync(stream, header, timeout.Token, cipher).ConfigureAwait(false);
             if (h.Type != FrameType.Hello) throw new BulkProtocolException($"expected a hello frame, got {h.Type}");
             BulkWire.ParseHello(payload);
-            var connection = new OutboundConnection(peer, socket, stream, options, onClosed);
+            var connection = new OutboundConnection(peer, socket, stream, options, onClosed, cipher);
             new Thread(connection.ReadLoop) { IsBackground = true, Name = $"bulk acks from {peer}" }.Start();
             return connection;
         }
@@ -93,7 +125,7 @@ internal sealed class OutboundConnection
             ThrowIfFailed();
             try
             {
-                FrameIo.Write(_stream, _writeHeader, type, id, payload, hash);
+                FrameIo.Write(_stream, _writeHeader, type, id, payload, hash, _cipher, _sealed);
             }
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
             {
@@ -130,7 +162,7 @@ internal sealed class OutboundConnection
             while (true)
             {
                 var h = FrameIo.ReadHeader(_stream, header);
-                var payload = FrameIo.ReadControlPayload(_stream, h);
+                var payload = FrameIo.ReadControlPayload(_stream, h, header, _cipher);
                 if (h.Type is not (FrameType.Ack or FrameType.Nack)) throw new BulkProtocolException($"unexpected {h.Type} frame from the receiver");
                 if (_pending.TryGetValue(h.TransferId, out var tcs))
                     tcs.TrySetResult(h.Type == FrameType.Ack ? null : FrameIo.Text(payload));

@@ -31,6 +31,14 @@ sealed class TcpRelay : IAsyncDisposable
 
     public long Forwarded => Interlocked.Read(ref _forwarded);
 
+    readonly MemoryStream _recorded = new();
+
+    /// <summary>Every byte the sender sent through the relay so far (to replay it in a test).</summary>
+    public byte[] Recorded
+    {
+        get { lock (_recorded) return _recorded.ToArray(); }
+    }
+
     public void Freeze() => _frozen = true;
 
     async Task AcceptAsync()
@@ -64,6 +72,7 @@ sealed class TcpRelay : IAsyncDisposable
                 if (upstream && CorruptAt >= offset && CorruptAt < offset + n) buffer[CorruptAt - offset] ^= 0x5A;
                 offset += n;
                 if (upstream) Interlocked.Add(ref _forwarded, n);
+                if (upstream) lock (_recorded) _recorded.Write(buffer, 0, n);
                 for (var sent = 0; sent < n;) sent += await to.SendAsync(buffer.AsMemory(sent, n - sent), _stop.Token);
             }
         }

@@ -13,7 +13,8 @@ public static class CtlShell
 {
     public const string Prompt = "minimind> ";
 
-    public static async Task<ExitCode> RunAsync(CliContext ctx, TextReader input, bool interactive, string host, string? token, CancellationToken ct)
+    public static async Task<ExitCode> RunAsync(CliContext ctx, TextReader input, bool interactive, string host, string? token, CancellationToken ct,
+        IReadOnlyList<string>? tlsArgs = null)
     {
         if (interactive)
         {
@@ -30,7 +31,7 @@ public static class CtlShell
             if (words.Count == 0) continue;
             if (words[0] is "exit" or "quit") break;
             if (words[0] is "help" or "?") words = ["--help"];
-            string[] args = ["ctl", "--host", host, .. token is null ? Array.Empty<string>() : ["--token", token], .. words];
+            string[] args = ["ctl", "--host", host, .. token is null ? Array.Empty<string>() : ["--token", token], .. tlsArgs ?? [], .. words];
             var code = await MiniMindCommand.Create(ctx).Parse(args).InvokeAsync(new InvocationConfiguration { Output = ctx.Out, Error = ctx.Error }, ct);
             if (code != 0 && interactive) ctx.Error.WriteLine($"(exit code {code})");
             ctx.Out.Flush();
