@@ -280,7 +280,7 @@ if (typeof document !== "undefined") (() => {
       if (!s || !s.step.length) continue;
       const ys = s[m.key];
       const idx = MM.downsample(s.step, ys, x0, x1, Math.max(50, Math.floor(pw)));
-      const smooth = MM.ema(ys, state.smooth);
+      const smooth = MM.ema(ys, m.key === "lr" ? 0 : state.smooth);   // a schedule is not noisy: the lr is drawn as it is
       for (const i of idx) {
         const v = ys[i];
         if (!Number.isFinite(v) || (log && v <= 0) || s.step[i] < x0 || s.step[i] > x1) continue;
@@ -328,7 +328,7 @@ if (typeof document !== "undefined") (() => {
         }
         g.stroke();
       };
-      if (state.smooth > 0) { path(ys, 1, 0.25); path(smooth, 1.8, 1); } else path(ys, 1.5, 1);
+      if (state.smooth > 0 && m.key !== "lr") { path(ys, 1, 0.25); path(smooth, 1.8, 1); } else path(ys, 1.5, 1);
       g.globalAlpha = 1;
       // non-finite values: a red mark at the top
       g.fillStyle = "#d00";

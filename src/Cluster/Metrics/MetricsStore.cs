@@ -126,17 +126,17 @@ public sealed class MetricsStore
 
     /// <summary><paramref name="run"/>'s curve over [<paramref name="from"/>, <paramref name="to"/>] in at most
     /// <paramref name="max"/> points: the steps themselves when they fit (a zoom gets per-step resolution), else buckets
-    /// merged from the raw rows (up to <see cref="RawLimit"/> of them) or from the finest rollup that keeps the read under
+    /// merged from the raw rows (up to <paramref name="rawLimit"/> of them) or from the finest rollup that keeps the read under
     /// that (a million-step run: 10,000 rows of the 100-step view).</summary>
-    public MetricsSeries Series(string run, long from, long to, int max)
+    public MetricsSeries Series(string run, long from, long to, int max, int rawLimit = RawLimit)
     {
         var n = Count(run, from, to);
-        if (n <= RawLimit)
+        if (n <= rawLimit)
         {
             var raw = Read(run, from, to).Select(SeriesPoint.Of).ToList();
             return new MetricsSeries(run, from, to, n, n <= max ? 1 : (long)Math.Ceiling((double)n / max), Downsample.Merge(raw, max));
         }
-        var every = RollupEvery.FirstOrDefault(e => n / e <= RawLimit, RollupEvery[^1]);
+        var every = RollupEvery.FirstOrDefault(e => n / e <= rawLimit, RollupEvery[^1]);
         return new MetricsSeries(run, from, to, n, Math.Max(every, (long)Math.Ceiling((double)n / max)), Downsample.Merge(RollupPoints(run, every, from, to), max));
     }
 
