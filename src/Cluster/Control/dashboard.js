@@ -216,6 +216,7 @@ if (typeof document !== "undefined") (() => {
     stream: null,
     alerts: [],
     probe: params.get("probe") === "1",
+    overview: Math.max(10, Number(params.get("max")) || 4000),   // points of a whole-run curve (a zoom reads its range again)
   };
 
   async function getJson(url) {
@@ -416,6 +417,7 @@ if (typeof document !== "undefined") (() => {
     state.range = range;
     $("range").textContent = range ? `steps ${MM.fmtNumber(Math.max(0, Math.round(range[0])))}–${MM.fmtNumber(Math.round(range[1]))} (double-click to reset)` : "all steps";
     drawAll();
+    updateUrl();
     if (fetchNow && range) { clearTimeout(zoomTimer); zoomTimer = setTimeout(fetchZoom, 150); }
   }
 
@@ -459,7 +461,7 @@ if (typeof document !== "undefined") (() => {
   }
 
   async function loadHistory(run) {
-    const h = await getJson(withToken(`/api/metrics/history?run=${encodeURIComponent(run)}&max=4000`));
+    const h = await getJson(withToken(`/api/metrics/history?run=${encodeURIComponent(run)}&max=${state.overview}`));
     state.series[run] = MM.append(null, MM.parseColumns(h.points));
     delete state.zoomed[run];
   }
@@ -477,6 +479,7 @@ if (typeof document !== "undefined") (() => {
     const p = new URLSearchParams(location.search);
     p.set("runs", state.selected.join(","));
     p.set("smooth", String(state.smooth));
+    if (state.range) p.set("range", `${Math.round(state.range[0])}-${Math.round(state.range[1])}`); else p.delete("range");
     history.replaceState(null, "", "?" + p.toString());
   }
 
@@ -539,6 +542,8 @@ if (typeof document !== "undefined") (() => {
       const s = state.series[run];
       if (!s) continue;
       out.runs[run] = { name: runName(run), steps: s.step, count: s.count, loss: s.loss, lr: s.lr, gradNorm: s.gradNorm, smoothedLoss: MM.ema(s.loss, state.smooth) };
+      const z = state.zoomed[run];
+      if (z) out.runs[run].zoomed = { range: z.range, steps: z.series.step, count: z.series.count, loss: z.series.loss };
     }
     $("probe").textContent = JSON.stringify(out);
   }
@@ -560,6 +565,12 @@ if (typeof document !== "undefined") (() => {
     const initial = wanted.length ? wanted : state.runs.length ? [state.runs[state.runs.length - 1].run] : [];
     state.selected = initial;
     await Promise.all(initial.map(loadHistory));
+    const asked = /^(\d+)-(\d+)$/.exec(params.get("range") || "");   // a shared view: its zoom
+    if (asked) {
+      state.range = [Number(asked[1]), Number(asked[2])];
+      $("range").textContent = `steps ${MM.fmtNumber(state.range[0])}–${MM.fmtNumber(state.range[1])} (double-click to reset)`;
+      await fetchZoom();
+    }
     status(`${state.runs.length} run(s) in this journal; showing ${initial.map(runName).join(", ") || "none"}`);
     updateUrl();
     renderRuns();

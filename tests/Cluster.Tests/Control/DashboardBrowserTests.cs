@@ -108,6 +108,16 @@ public partial class DashboardBrowserTests(ITestOutputHelper output)
         Assert.All(canvases, c => Assert.Equal((StepsA + StepsB, 2), (c.Points, c.Runs)));               // both runs, every point drawn
         Assert.Contains("<td>[coordinator]</td>", dom, StringComparison.Ordinal);                           // the system panel
 
+        // a whole-run curve of 40 points, zoomed into steps 31-60: the zoom is read again, at per-step resolution
+        var zoomDom = Loaded($"http://127.0.0.1:{control}/?runs={idA}&max=40&range=31-60&probe=1");
+        var zoomRun = JsonDocument.Parse(System.Net.WebUtility.HtmlDecode(Probe().Match(zoomDom).Groups[1].Value)).RootElement.GetProperty("runs").GetProperty(idA);
+        Assert.Equal(40, zoomRun.GetProperty("steps").GetArrayLength());
+        Assert.All(zoomRun.GetProperty("count").EnumerateArray(), c => Assert.Equal(3, c.GetInt64()));        // 120 steps in 40 buckets
+        var zoomed = zoomRun.GetProperty("zoomed");
+        Assert.Equal(Enumerable.Range(31, 30).Select(s => (long)s), zoomed.GetProperty("steps").EnumerateArray().Select(e => e.GetInt64()));
+        Assert.All(zoomed.GetProperty("count").EnumerateArray(), c => Assert.Equal(1, c.GetInt64()));
+        Assert.Equal(rowsA.Skip(30).Take(30).Select(r => D(r[3])), zoomed.GetProperty("loss").EnumerateArray().Select(e => e.GetDouble()));
+
         var png = Path.Combine(Artifacts(), "dashboard-kill-resume.png");
         File.Delete(png);
         Chromium.Run(url, $"--screenshot={png}", Patience);
