@@ -5,6 +5,7 @@
 #                                   never skip, without it. As root they run it as the 'postgres' user via runuser.)
 #   chromium                       (the dashboard test loads the control endpoint's page in headless Chromium and keeps
 #                                   a screenshot; it fails, never skips, without /usr/bin/chromium)
+#   nodejs                         (the dashboard script's pure functions are tested under node; fails without /usr/bin/node)
 # A test that hangs for 15 minutes fails the run with a hang dump (--blame-hang-timeout) instead of eating CI's time.
 # Prints a closing line "tests: N passed, N failed, N skipped".
 set -euo pipefail
@@ -15,6 +16,7 @@ need=()
 /usr/bin/python3 -c "import torch, numpy" 2>/dev/null || need+=(python3-torch python3-numpy)
 [ -x "${PG_BIN:-/usr/lib/postgresql/15/bin}/initdb" ] || need+=(postgresql-15)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/node ] || need+=(nodejs)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: missing Debian packages ${need[*]}; install them (sudo apt-get install ${need[*]}) or run as root." >&2

@@ -26,6 +26,10 @@ public sealed class FaultPlan(params long[] steps)
     {
         lock (pending) return pending.Remove(step);
     }
+
+    /// <summary>Steps (0-based) whose reported loss the worker multiplies by 100 (the gradient is untouched): a loss
+    /// spike for the alert tests.</summary>
+    public IReadOnlySet<long> LossSpikeSteps { get; init; } = new HashSet<long>();
 }
 
 /// <summary>One per device: owns the model replica and its AdamW. Every handler is synchronous and does its tensor
@@ -161,6 +165,7 @@ public sealed class GpuWorker : ReceiveActor
         var device = TorchRuntime.ParseDevice(settings.Device);
         var gradient = GC.AllocateUninitializedArray<float>(step.Length);   // Backward writes every element
         var loss = step.Backward(model, () => objective.Loss(model, msg.Batch, msg.MicroCount, device, msg.Step), gradient);
+        if (faults.LossSpikeSteps.Contains(msg.Step)) loss *= 100;
         computed = (msg.Step, (computed.Step == msg.Step ? computed.Elapsed : TimeSpan.Zero) + System.Diagnostics.Stopwatch.GetElapsedTime(started));
         GradientTransport.Deliver(Context.System, msg.Aggregator, msg.Step, msg.Micro, 1, gradient, Self);
         msg.Aggregator.Tell(new GradientAggregator.MicroBatchDone(msg.Step, msg.Micro, loss * msg.MicroCount, msg.Batch.Tokens, objective.LastMetrics));

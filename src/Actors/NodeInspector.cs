@@ -28,9 +28,38 @@ public sealed class NodeInspector : ReceiveActor
 
     /// <summary>A node's report. <paramref name="Tree"/>: null unless asked for. <paramref name="Replica"/>: the worker's
     /// replica state, null on a node without <c>/user/worker</c>; <paramref name="ReplicaError"/> says why it is missing
-    /// when the worker exists but did not answer.</summary>
-    public sealed record NodeReport(string Address, ActorHierarchy? Tree, long WorkingSetBytes, ClusterWorker.ReplicaState? Replica, string? ReplicaError)
+    /// when the worker exists but did not answer.
+    /// <paramref name="CpuPercent"/>: the process's CPU use since the previous report, in % of one core (200 = two cores
+    /// busy); <paramref name="Cores"/>: the cores it may use; <paramref name="Device"/>: the node's training device(s), null
+    /// when it computes nothing (a seed without --device).</summary>
+    public sealed record NodeReport(string Address, ActorHierarchy? Tree, long WorkingSetBytes, ClusterWorker.ReplicaState? Replica, string? ReplicaError,
+        double CpuPercent = 0, int Cores = 0, string? Device = null)
         : IClusterMessage;
+
+    static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ActorSystem, string> Devices = new();
+
+    /// <summary>Names the device(s) a node trains on (its host calls this at start), for its reports.</summary>
+    public static void SetDevice(ActorSystem system, string? device)
+    {
+        if (device is not null) Devices.AddOrUpdate(system, device);
+    }
+
+    static readonly object CpuGate = new();
+    static (TimeSpan Cpu, long At) cpuMark = (TimeSpan.Zero, 0);
+
+    /// <summary>This process's CPU use (% of one core) since the previous call (the first: since the process started).</summary>
+    public static double CpuPercent()
+    {
+        using var self = System.Diagnostics.Process.GetCurrentProcess();
+        var (cpu, now) = (self.TotalProcessorTime, System.Diagnostics.Stopwatch.GetTimestamp());
+        lock (CpuGate)
+        {
+            var wall = cpuMark.At == 0 ? DateTime.Now - self.StartTime : System.Diagnostics.Stopwatch.GetElapsedTime(cpuMark.At, now);
+            var used = cpu - cpuMark.Cpu;
+            cpuMark = (cpu, now);
+            return wall > TimeSpan.Zero ? Math.Max(0, 100 * used.TotalSeconds / wall.TotalSeconds) : 0;
+        }
+    }
 
     public NodeInspector() =>
         Receive<InspectNode>(q => ReportAsync(Context.System, q).PipeTo(Sender));
@@ -74,6 +103,7 @@ public sealed class NodeInspector : ReceiveActor
                 error = $"/user/worker did not answer within {WorkerTimeout.TotalSeconds:0} s";
             }
         }
-        return new NodeReport(ext.Provider.DefaultAddress.ToString(), tree, Environment.WorkingSet, replica, error);
+        return new NodeReport(ext.Provider.DefaultAddress.ToString(), tree, Environment.WorkingSet, replica, error,
+            CpuPercent(), Environment.ProcessorCount, Devices.TryGetValue(system, out var device) ? device : replica?.Device);
     }
 }

@@ -160,6 +160,7 @@ public sealed class RunManager : ReceivePersistentActor
             resumed ? "resuming after a coordinator restart" : null);
         coordinator = Context.ActorOf(coordinatorFactory(request.RunId, settings, Self), $"run-{request.RunId}");
         Context.System.EventStream.Publish(new RunLaunched(request.RunId, request.Stage, settings.RunDir, coordinator));
+        Context.System.EventStream.Publish(new RunHistoryBegan(request.RunId, history.PersistenceId, settings.RunName, request.Stage, settings.RunDir, request.SettingsJson));
         foreach (var (worker, reg) in workers) coordinator.Tell(new WorkerJoined(worker, reg.Node, reg.Device));
         log.Info("run {0} ({1}) {2} with {3} worker node(s)", request.RunId, request.Stage, resumed ? "resumed" : "started", workers.Count);
         Event($"run {request.RunId} {(resumed ? "resumed after a coordinator restart" : "started")} with {workers.Count} worker node(s)");

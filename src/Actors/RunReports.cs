@@ -29,6 +29,11 @@ public sealed record MetricsRow(long Step, int Epoch, double Loss, double Lr, do
 /// journal's database and, with <paramref name="TensorBoard"/>, in &lt;<paramref name="RunDir"/>&gt;/tensorboard/&lt;<paramref name="RunName"/>&gt;.</summary>
 public sealed record StepRecorded(string PersistenceId, string RunName, string RunDir, bool TensorBoard, MetricsRow Row);
 
+/// <summary>Published on the local EventStream by the <see cref="RunManager"/> when it launches (or relaunches) a run: the
+/// metrics recorder keeps the run's name, stage, run dir and settings beside its history (the dashboard's run list) and maps
+/// the run manager's <paramref name="RunId"/> to the history's <paramref name="PersistenceId"/>.</summary>
+public sealed record RunHistoryBegan(string RunId, string PersistenceId, string RunName, string Stage, string RunDir, string SettingsJson);
+
 /// <summary>Published by the <see cref="RunManager"/> when a run ends (completed, stopped, failed): the metrics recorder
 /// flushes what it holds of that run.</summary>
 public sealed record RunHistoryEnded(string PersistenceId);

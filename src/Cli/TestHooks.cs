@@ -11,6 +11,8 @@ namespace MiniMind.Cli;
 /// <item><c>MINIMIND_TEST_FAULT_STEPS</c>: comma-separated steps at which the worker throws (an injected fault).</item>
 /// <item><c>MINIMIND_TEST_CHECKPOINT_WRITE_DELAY_MS</c>: a pause in the middle of every checkpoint file write.</item>
 /// <item><c>MINIMIND_TEST_COMPUTE_DELAY_MS</c>: a delay before each micro-batch a worker node computes.</item>
+/// <item><c>MINIMIND_TEST_LOSS_SPIKE_STEPS</c>: comma-separated steps whose reported loss is multiplied by 100 (a loss
+/// spike for the alert tests; the gradient is untouched).</item>
 /// <item><c>MINIMIND_TEST_FREE_BYTES</c>: the free space every checkpoint write sees (a full disk where no small
 /// filesystem can be mounted, i.e. when the tests do not run as root).</item>
 /// </list></summary>
@@ -25,7 +27,7 @@ static class TestHooks
 
     static NodeTestHooks Hooks() => new()
     {
-        Faults = new FaultPlan(Longs("MINIMIND_TEST_FAULT_STEPS")),
+        Faults = new FaultPlan(Longs("MINIMIND_TEST_FAULT_STEPS")) { LossSpikeSteps = Longs("MINIMIND_TEST_LOSS_SPIKE_STEPS").ToHashSet() },
         CheckpointWriteDelay = TimeSpan.FromMilliseconds(Int("MINIMIND_TEST_CHECKPOINT_WRITE_DELAY_MS")),
         ComputeDelay = TimeSpan.FromMilliseconds(Int("MINIMIND_TEST_COMPUTE_DELAY_MS")),
     };

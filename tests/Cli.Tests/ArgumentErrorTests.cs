@@ -13,6 +13,8 @@ public sealed class ArgumentErrorTests
     [InlineData("--learning-rate Infinity", "--learning-rate Infinity: expected a finite number")]
     [InlineData("--learning-rate 1e-3x", "--learning-rate '1e-3x': expected a number")]
     [InlineData("--batch-size 2 --batch-size 3", "--batch-size")]
+    [InlineData("--alert-loss-spike 0.5", "--alert-loss-spike 0.5: expected a number above 1, or off")]
+    [InlineData("--alert-stall never", "--alert-stall never: expected a number above 1, or off")]
     public async Task A_bad_train_argument_is_one_line_naming_the_flag_and_exit_2(string args, string named)
     {
         var r = await CliRunner.RunAsync(["train", "pretrain", .. args.Split(' ')]);

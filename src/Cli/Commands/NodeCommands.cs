@@ -93,10 +93,13 @@ public static class NodeCommands
         {
             port, control, controlToken, journal, device, host, timing, threads, bulkPort, clusterCert, insecure,
         };
+        var alerts = new AlertOptions();
+        foreach (var option in alerts.All) cmd.Options.Add(option);
         cmd.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
         {
             var options = new NodeOptions
             {
+                Alerts = alerts.Rules(parse),
                 Host = parse.GetValue(host)!,
                 Port = CheckPort(parse.GetValue(port), "--port"),
                 BulkPort = BulkPortOf(parse.GetValue(bulkPort)),

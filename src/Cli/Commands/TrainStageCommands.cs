@@ -58,7 +58,7 @@ public static class TrainStageCommands
             var r = TrainRequestResolver.Resolve(request, DefaultPaths.Resolve);
             var journalSpec = JournalSpec.Parse(parse.GetValue(v.Journal), r.Settings.RunDir);
             var control = ControlBinding.Parse(parse.GetValue(v.Control), parse.GetResult(v.Control) is { Implicit: false }, parse.GetValue(v.ControlToken));
-            return await RunAsync(ctx, r.Settings, journalSpec, control, r.ConfigName, r.TrainConfigSources, r.FrozenHeader, ct);
+            return await RunAsync(ctx, r.Settings, journalSpec, control, v.Alerts.Rules(parse), r.ConfigName, r.TrainConfigSources, r.FrozenHeader, ct);
         }));
         return v.Command;
     }
@@ -78,11 +78,14 @@ public static class TrainStageCommands
             throw new ArgumentException("--journal is set on the seed node (minimind node seed --journal …), not per run");
         if (parse.GetResult(v.Control) is { Implicit: false } || parse.GetResult(v.ControlToken) is { Implicit: false })
             throw new ArgumentException("--control belongs to the node (minimind node seed --control …), not to a run");
+        if (v.Alerts.Given(parse))
+            throw new ArgumentException("--alert-loss-spike and --alert-stall belong to the node (minimind node seed --alert-…), not to a run");
         return v.Request(parse);
     }
 
     /// <summary>A stage verb: its command, how a parse of it becomes a <see cref="TrainRequest"/>, and the node's options.</summary>
-    sealed record Verb(Command Command, Func<ParseResult, TrainRequest> Request, Option<string> Journal, Option<string> Control, Option<string?> ControlToken);
+    sealed record Verb(Command Command, Func<ParseResult, TrainRequest> Request, Option<string> Journal, Option<string> Control, Option<string?> ControlToken,
+        AlertOptions Alerts);
 
     /// <summary>The options of a stage verb and how a parse of them becomes a <see cref="TrainRequest"/> (resolved into
     /// settings by <see cref="TrainRequestResolver"/>, as the HTTP API's requests are).</summary>
@@ -150,6 +153,8 @@ public static class TrainStageCommands
             config, data, tokenizer, runDir, trainConfig, maxSteps, epochs, batch, seq, accum, lr, save, logEvery, tensorBoard, seed, deterministic, device, threads, dtype, journal, keep,
             skipBadLines, control, controlToken,
         };
+        var alerts = new AlertOptions();
+        foreach (var option in alerts.All) cmd.Options.Add(option);
         var minimind = new TrainModelOptions();
         foreach (var option in minimind.All) cmd.Options.Add(option);
         if (stage == TrainingStage.Lora) cmd.Options.Add(loraName);
@@ -201,10 +206,10 @@ public static class TrainStageCommands
             ThinkingRatio = parse.GetValue(thinkingRatio),
             RewardUrl = parse.GetValue(rewardUrl),
         });
-        return new Verb(cmd, Request, journal, control, controlToken);
+        return new Verb(cmd, Request, journal, control, controlToken, alerts);
     }
 
-    static async Task<ExitCode> RunAsync(CliContext ctx, TrainingSettings s, JournalSpec journal, ControlBinding control, string configName,
+    static async Task<ExitCode> RunAsync(CliContext ctx, TrainingSettings s, JournalSpec journal, ControlBinding control, MiniMind.Cluster.Metrics.AlertRules alerts, string configName,
         IReadOnlyList<string> trainConfigs, string? frozenHeader, CancellationToken ct)
     {
         // Ctrl+C (SIGINT) or SIGTERM, at any phase: before the node is up the run stops as soon as it starts; mid-run the
@@ -282,6 +287,7 @@ public static class TrainStageCommands
         {
             TrainRequests = new TrainRequests(DefaultPaths.Resolve),
             Hooks = TestHooks.FromEnvironment(),
+            Alerts = alerts,
         };
         NodeHost started;
         try

@@ -16,7 +16,7 @@ namespace MiniMind.Cluster.Control;
 /// process memory.</summary>
 public static class MetricsRoutes
 {
-    public static async Task<string> RenderAsync(ActorSystem system, TrainingMonitor monitor, RunRegistry runs)
+    public static async Task<string> RenderAsync(ActorSystem system, TrainingMonitor monitor, RunRegistry runs, Metrics.MetricsFeed? feed = null)
     {
         var p = new PrometheusText();
         var summaries = monitor.Runs();
@@ -84,6 +84,7 @@ public static class MetricsRoutes
             foreach (var channel in new[] { Security.PeerRejections.Remoting, Security.PeerRejections.Bulk })
                 p.Sample("minimind_peers_rejected_total", rejected.Count(channel), ("channel", channel));
         }
+        if (feed is not null) AlertMetrics(p, feed.Alerts);
 
         using var self = Process.GetCurrentProcess();
         p.Family("process_resident_memory_bytes", "gauge", "Resident memory of this process.");
@@ -91,6 +92,21 @@ public static class MetricsRoutes
         p.Family("dotnet_gc_heap_bytes", "gauge", "Managed heap size.");
         p.Sample("dotnet_gc_heap_bytes", GC.GetTotalMemory(false));
         return p.ToString();
+    }
+
+    /// <summary>Issue 14's alerts, per run this node's recorder watches and per kind: active (1) or not (0), and how often raised.</summary>
+    static void AlertMetrics(PrometheusText p, Metrics.AlertState alerts)
+    {
+        var kinds = Enum.GetValues<Metrics.AlertKind>();
+        var runs = alerts.Runs.Keys.Concat(alerts.Active.Keys.Select(k => k.Run)).Distinct().Order(StringComparer.Ordinal).ToList();
+        p.Family("minimind_alert", "gauge", "1 while an alert is active (loss_spike: loss above k x EMA; non_finite: NaN/inf loss or grad norm; stalled: no step for M x the median step time; worker_restart), else 0.");
+        foreach (var run in runs)
+            foreach (var kind in kinds)
+                p.Sample("minimind_alert", alerts.Active.ContainsKey((run, kind)) ? 1 : 0, ("run", run), ("kind", Metrics.Alert.Label(kind)));
+        p.Family("minimind_alerts_total", "counter", "Alerts raised, by run and kind.");
+        foreach (var run in runs)
+            foreach (var kind in kinds)
+                p.Sample("minimind_alerts_total", alerts.Counts.GetValueOrDefault((run, kind)), ("run", run), ("kind", Metrics.Alert.Label(kind)));
     }
 
     /// <summary>A cluster node's gradient transport: what went over the bulk channel, through Akka.Remote, or stayed local.</summary>
@@ -111,7 +127,8 @@ public static class MetricsRoutes
 
     public static IEndpointRouteBuilder MapMetricsRoutes(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/metrics", async (ActorSystem system, TrainingMonitor monitor, RunRegistry runs) => Results.Text(await RenderAsync(system, monitor, runs), PrometheusText.ContentType));
+        app.MapGet("/metrics", async (ActorSystem system, TrainingMonitor monitor, RunRegistry runs, Metrics.MetricsFeed feed) =>
+            Results.Text(await RenderAsync(system, monitor, runs, feed), PrometheusText.ContentType));
         return app;
     }
 }

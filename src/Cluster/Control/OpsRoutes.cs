@@ -7,8 +7,10 @@ namespace MiniMind.Cluster.Control;
 /// <see cref="TrainingMonitor"/> and <see cref="RunRegistry"/> from the service provider (<see cref="AddOps"/>).</summary>
 public static class OpsRoutes
 {
-    public static IServiceCollection AddOps(this IServiceCollection services, TrainingMonitor monitor, RunRegistry runs) =>
-        services.AddSingleton(monitor).AddSingleton(runs);
+    /// <param name="feed">The node's metrics feed (the dashboard's history, live stream and alerts); without one the
+    /// dashboard's data routes answer 404 (a node without a journal).</param>
+    public static IServiceCollection AddOps(this IServiceCollection services, TrainingMonitor monitor, RunRegistry runs, Metrics.MetricsFeed? feed = null) =>
+        services.AddSingleton(monitor).AddSingleton(runs).AddSingleton(feed ?? new Metrics.MetricsFeed(null));
 
     public static IEndpointRouteBuilder MapOpsRoutes(this IEndpointRouteBuilder app) =>
         app.MapClusterRoutes()

@@ -1,6 +1,8 @@
+using System.Text.RegularExpressions;
 using Akka.Actor;
 using Akka.Event;
 using MiniMind.Actors;
+using static MiniMind.Actors.TrainingCoordinator;
 
 namespace MiniMind.Cluster.Metrics;
 
@@ -15,8 +17,11 @@ namespace MiniMind.Cluster.Metrics;
 /// the TensorBoard files, so a step redone is kept once, with its new values. Rows flushed before a kill -9 stay.
 /// Lives beside the run manager (<see cref="Nodes.NodeHosting.WithRunManager"/>): a singleton moved to another node finds
 /// one there, which writes to the same journal.
+/// It also feeds the alert rules (<see cref="AlertState"/>): every step, a step that diverged and a worker restart (from
+/// the run manager's reports), and a clock tick each second for stalls; each alert raised is one warning log line, and it
+/// and every write go to the node's <see cref="MetricsFeed"/> (the dashboard's live stream, the <c>/metrics</c> gauges).
 /// </summary>
-public sealed class MetricsRecorder : ReceiveActor, IWithTimers
+public sealed partial class MetricsRecorder : ReceiveActor, IWithTimers
 {
     public const string Name = "metrics-recorder";
     public const string DispatcherId = "minimind-metrics-dispatcher";
@@ -32,6 +37,7 @@ public sealed class MetricsRecorder : ReceiveActor, IWithTimers
     public sealed record FlushMetrics(string RequestId);
     public sealed record Flushed(string RequestId, long Rows);
     sealed record Tick;
+    sealed record AlertTick;
 
     sealed class RunHistory(string runDir, string runName, bool tensorBoard)
     {
@@ -42,6 +48,9 @@ public sealed class MetricsRecorder : ReceiveActor, IWithTimers
 
     readonly MetricsStore store;
     readonly Settings settings;
+    readonly MetricsFeed feed;
+    /// <summary>The run manager's run ids → their histories' persistence ids (for the reports, which carry the former).</summary>
+    readonly Dictionary<string, string> historyOf = [];
     readonly ILoggingAdapter log = Context.GetLogger();
     readonly Dictionary<string, RunHistory> runs = [];
     long written;
@@ -49,15 +58,21 @@ public sealed class MetricsRecorder : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public MetricsRecorder(MetricsStore store, Settings settings)
+    public MetricsRecorder(MetricsStore store, Settings settings, MetricsFeed? feed)
     {
         this.store = store;
         this.settings = settings;
+        this.feed = feed ?? new MetricsFeed(store);
         Receive<StepRecorded>(OnStep);
         Receive<Tick>(_ => FlushAll());
+        Receive<AlertTick>(_ => Alerts(this.feed.Alerts.Tick(DateTimeOffset.UtcNow, this.feed.Rules)));
+        Receive<RunHistoryBegan>(OnBegan);
+        Receive<RunReported>(OnReport);
         Receive<RunHistoryEnded>(e =>
         {
             if (runs.Remove(e.PersistenceId, out var h)) Flush(e.PersistenceId, h);
+            Alerts(this.feed.Alerts.Ended(e.PersistenceId));
+            Try(() => store.Ended(e.PersistenceId, DateTimeOffset.UtcNow), $"metrics of {e.PersistenceId}: could not note its end");
         });
         Receive<FlushMetrics>(f =>
         {
@@ -66,17 +81,67 @@ public sealed class MetricsRecorder : ReceiveActor, IWithTimers
         });
     }
 
-    public static Props Props(MetricsStore store, Settings? settings = null) =>
-        Akka.Actor.Props.Create(() => new MetricsRecorder(store, settings ?? Settings.Default));
+    public static Props Props(MetricsStore store, Settings? settings = null, MetricsFeed? feed = null) =>
+        Akka.Actor.Props.Create(() => new MetricsRecorder(store, settings ?? Settings.Default, feed));
 
     /// <summary>On the pinned <see cref="DispatcherId"/> when the host configures it.</summary>
-    public static Props PropsFor(ActorSystem system, MetricsStore store, Settings? settings = null) =>
-        system.Dispatchers.HasDispatcher(DispatcherId) ? Props(store, settings).WithDispatcher(DispatcherId) : Props(store, settings);
+    public static Props PropsFor(ActorSystem system, MetricsStore store, Settings? settings = null, MetricsFeed? feed = null) =>
+        system.Dispatchers.HasDispatcher(DispatcherId) ? Props(store, settings, feed).WithDispatcher(DispatcherId) : Props(store, settings, feed);
 
     protected override void PreStart()
     {
         Context.System.EventStream.Subscribe(Self, typeof(StepRecorded));
         Context.System.EventStream.Subscribe(Self, typeof(RunHistoryEnded));
+        Context.System.EventStream.Subscribe(Self, typeof(RunHistoryBegan));
+        Context.System.EventStream.Subscribe(Self, typeof(RunReported));
+        Timers.StartPeriodicTimer("alerts", new AlertTick(), TimeSpan.FromSeconds(1));
+    }
+
+    void OnBegan(RunHistoryBegan b)
+    {
+        historyOf[b.RunId] = b.PersistenceId;
+        Alerts(feed.Alerts.Began(b.PersistenceId, DateTimeOffset.UtcNow));
+        Try(() => store.Began(b.PersistenceId, b.RunName, b.Stage, b.RunDir, b.SettingsJson, DateTimeOffset.UtcNow), $"metrics of {b.PersistenceId}: could not note its start");
+    }
+
+    /// <summary>The coordinator's words for a step that diverged (CoordinatorState.StepRan) and a worker that failed
+    /// (CoordinatorState.WorkerRestarted).</summary>
+    [GeneratedRegex(@"^step (\d+): (the (?:loss|gradient norm) is \S+) \(diverged")]
+    private static partial Regex DivergedText();
+    const string WorkerFailedPrefix = "warning: worker failed (";
+
+    void OnReport(RunReported r)
+    {
+        if (!historyOf.TryGetValue(r.RunId, out var run)) return;
+        var now = DateTimeOffset.UtcNow;
+        switch (r.Report)
+        {
+            case TrainingNotice n when n.Text.StartsWith(WorkerFailedPrefix, StringComparison.Ordinal):
+                Alerts(feed.Alerts.WorkerRestarted(run, n.Text["warning: ".Length..], now));
+                break;
+            case TrainingFinished { Outcome: Outcome.Failed } f when DivergedText().Match(f.Message) is { Success: true } m:
+                Alerts(feed.Alerts.Diverged(run, long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), m.Groups[2].Value, now));
+                break;
+        }
+    }
+
+    /// <summary>Takes the new alert state; each alert raised is one log line and one update of the feed.</summary>
+    void Alerts((AlertState State, IReadOnlyList<Alert> Raised) change)
+    {
+        feed.Alerts = change.State;
+        foreach (var a in change.Raised)
+        {
+            log.Warning(a.LogLine);
+            feed.Publish(new AlertRaised(a));
+        }
+    }
+
+    void Alerts(AlertState state) => feed.Alerts = state;
+
+    void Try(Action write, string what)
+    {
+        try { write(); }
+        catch (Exception ex) { Warn($"{what}: {ex.Message}"); }
     }
 
     protected override void PostStop()
@@ -95,6 +160,7 @@ public sealed class MetricsRecorder : ReceiveActor, IWithTimers
         }
         h.Pending.Add(s.Row);
         h.NewestStep = s.Row.Step;
+        Alerts(feed.Alerts.Step(s.PersistenceId, s.Row.Step, s.Row.Loss, s.Row.GradNorm, s.Row.StepSeconds, DateTimeOffset.UtcNow, feed.Rules));
         if (h.Pending.Count >= settings.FlushRows) Flush(s.PersistenceId, h);
         else if (h.Pending.Count == 1) Timers.StartSingleTimer("flush", new Tick(), settings.FlushInterval);
     }
@@ -105,6 +171,7 @@ public sealed class MetricsRecorder : ReceiveActor, IWithTimers
         try
         {
             store.Truncate(run, afterStep);
+            feed.Publish(new HistoryRewound(run, afterStep));
             h.Board?.Rewind(afterStep, after => store.Read(run, after + 1, afterStep));
         }
         catch (Exception ex)
@@ -137,6 +204,7 @@ public sealed class MetricsRecorder : ReceiveActor, IWithTimers
         }
         h.Pending.Clear();
         written += rows.Count;
+        feed.Publish(new RowsWritten(run, rows));
         lastError = null;
         try
         {

@@ -15,6 +15,8 @@ namespace MiniMind.Cluster.Metrics;
 /// <item><c>minimind_metrics_rollup</c>: downsampled views, per bucket of 100 and of 10,000 steps (bucket b = steps
 /// b·N+1 … (b+1)·N): count and min/mean/max of loss, grad norm and step time, mean lr and tokens/s, max RSS. Each write
 /// recomputes the buckets it touches: the 100-step ones from their raw rows, the 10,000-step ones from the 100-step ones.</item>
+/// <item><c>minimind_metrics_runs</c>: one row per run: its name, stage, run dir and settings (JSON), when it began and
+/// ended (the dashboard's run list).</item>
 /// </list>
 /// Size policy: raw rows are kept (about 150 bytes a step: a million steps ≈ 150 MB); a curve over a long run reads
 /// the 10,000-step view (100 rows for a million steps) or the 100-step one (10,000 rows), and the raw rows of the range it zooms into.
@@ -23,6 +25,7 @@ public sealed class MetricsStore
 {
     public const string Table = "minimind_metrics";
     public const string RollupTable = "minimind_metrics_rollup";
+    public const string RunsTable = "minimind_metrics_runs";
     /// <summary>The rollup bucket sizes, in steps.</summary>
     public static readonly IReadOnlyList<int> RollupEvery = [100, 10_000];
 
@@ -66,6 +69,114 @@ public sealed class MetricsStore
               step_seconds_max {real} NOT NULL, rss_bytes_max BIGINT NOT NULL,
               PRIMARY KEY (run, every, bucket))
             """);
+        Execute(c, null, $"""
+            CREATE TABLE IF NOT EXISTS {RunsTable} (
+              run TEXT NOT NULL PRIMARY KEY, name TEXT NOT NULL, stage TEXT NOT NULL, run_dir TEXT NOT NULL, settings TEXT NOT NULL,
+              began_ms BIGINT NOT NULL, ended_ms BIGINT NULL)
+            """);
+    }
+
+    /// <summary>Notes that <paramref name="run"/> began (again, after a resume: its first start is kept, its end cleared).</summary>
+    public void Began(string run, string name, string stage, string runDir, string settingsJson, DateTimeOffset at)
+    {
+        using var c = Open();
+        Execute(c, null, $"""
+            INSERT INTO {RunsTable} (run, name, stage, run_dir, settings, began_ms, ended_ms) VALUES (@run, @name, @stage, @dir, @settings, @at, NULL)
+            ON CONFLICT (run) DO UPDATE SET name = excluded.name, stage = excluded.stage, run_dir = excluded.run_dir, settings = excluded.settings, ended_ms = NULL
+            """, ("@run", run), ("@name", name), ("@stage", stage), ("@dir", runDir), ("@settings", settingsJson), ("@at", at.ToUnixTimeMilliseconds()));
+    }
+
+    /// <summary>Notes that <paramref name="run"/> ended (completed, stopped or failed).</summary>
+    public void Ended(string run, DateTimeOffset at)
+    {
+        using var c = Open();
+        Execute(c, null, $"UPDATE {RunsTable} SET ended_ms = @at WHERE run = @run", ("@run", run), ("@at", at.ToUnixTimeMilliseconds()));
+    }
+
+    /// <summary>Every run of the database with a history or a <see cref="Began"/> record, oldest first: what is known of
+    /// it (name, stage, run dir, settings: empty for a run recorded before the runs table) and its newest step.</summary>
+    public IReadOnlyList<RecordedRun> AllRuns()
+    {
+        using var c = Open();
+        var runs = new Dictionary<string, RecordedRun>(StringComparer.Ordinal);
+        using (var cmd = c.CreateCommand())
+        {
+            cmd.CommandText = $"SELECT run, name, stage, run_dir, settings, began_ms, ended_ms FROM {RunsTable}";
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+                runs[r.GetString(0)] = new RecordedRun(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4),
+                    r.GetInt64(5), r.IsDBNull(6) ? null : r.GetInt64(6), 0);
+        }
+        using (var cmd = c.CreateCommand())
+        {
+            cmd.CommandText = $"SELECT run, MAX(step), MIN(wall_time_ms) FROM {Table} GROUP BY run";
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                var (run, newest, first) = (r.GetString(0), r.GetInt64(1), r.GetInt64(2));
+                runs[run] = runs.TryGetValue(run, out var known) ? known with { NewestStep = newest }
+                    : new RecordedRun(run, run, "", "", "", first, null, newest);
+            }
+        }
+        return [.. runs.Values.OrderBy(r => r.BeganMs).ThenBy(r => r.Run, StringComparer.Ordinal)];
+    }
+
+    /// <summary>At most this many raw rows are read for one curve; a longer range is drawn from the rollups.</summary>
+    public const int RawLimit = 200_000;
+
+    /// <summary><paramref name="run"/>'s curve over [<paramref name="from"/>, <paramref name="to"/>] in at most
+    /// <paramref name="max"/> points: the steps themselves when they fit (a zoom gets per-step resolution), else buckets
+    /// merged from the raw rows (up to <paramref name="rawLimit"/> of them) or from the finest rollup that keeps the read under
+    /// that (a million-step run: 10,000 rows of the 100-step view).</summary>
+    public MetricsSeries Series(string run, long from, long to, int max, int rawLimit = RawLimit)
+    {
+        var n = Count(run, from, to);
+        if (n <= rawLimit)
+        {
+            var raw = Read(run, from, to).Select(SeriesPoint.Of).ToList();
+            return new MetricsSeries(run, from, to, n, n <= max ? 1 : (long)Math.Ceiling((double)n / max), Downsample.Merge(raw, max));
+        }
+        var every = RollupEvery.FirstOrDefault(e => n / e <= rawLimit, RollupEvery[^1]);
+        return new MetricsSeries(run, from, to, n, Math.Max(every, (long)Math.Ceiling((double)n / max)), Downsample.Merge(RollupPoints(run, every, from, to), max));
+    }
+
+    /// <summary>The number of <paramref name="run"/>'s rows with <paramref name="from"/> ≤ step ≤ <paramref name="to"/>.</summary>
+    public long Count(string run, long from = 1, long to = long.MaxValue)
+    {
+        using var c = Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = $"SELECT COUNT(*) FROM {Table} WHERE run = @run AND step >= @from AND step <= @to";
+        Add(cmd, "@run", run);
+        Add(cmd, "@from", from);
+        Add(cmd, "@to", to);
+        return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The rollup buckets of <paramref name="run"/> at size <paramref name="every"/> that overlap
+    /// [<paramref name="from"/>, <paramref name="to"/>], as series points (step = the bucket's last step).</summary>
+    public IReadOnlyList<SeriesPoint> RollupPoints(string run, int every, long from = 1, long to = long.MaxValue)
+    {
+        using var c = Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = $"""
+            SELECT bucket, count, loss_min, loss_mean, loss_max, lr_mean, grad_norm_mean, grad_norm_max, tokens_per_second_mean,
+              step_seconds_mean, step_seconds_max, rss_bytes_max
+            FROM {RollupTable} WHERE run = @run AND every = @every AND bucket >= @lo AND bucket <= @hi ORDER BY bucket
+            """;
+        Add(cmd, "@run", run);
+        Add(cmd, "@every", (long)every);
+        Add(cmd, "@lo", (Math.Max(1, from) - 1) / every);
+        Add(cmd, "@hi", to == long.MaxValue ? long.MaxValue : (to - 1) / every);
+        using var r = cmd.ExecuteReader();
+        var list = new List<SeriesPoint>();
+        while (r.Read())
+        {
+            var bucket = r.GetInt64(0);
+            var count = r.GetInt64(1);
+            list.Add(new SeriesPoint(bucket * every + 1, bucket * every + count, count, r.GetDouble(3), r.GetDouble(2), r.GetDouble(4), r.GetDouble(5),
+                r.GetDouble(6), r.GetDouble(7), r.GetDouble(8), 0, r.GetDouble(9), r.GetDouble(10), r.GetInt64(11), 0));
+        }
+        return list;
     }
 
     static int Execute(DbConnection c, DbTransaction? tx, string sql, params (string Name, object Value)[] args)

@@ -84,7 +84,9 @@ public sealed class NodeHost : IAsyncDisposable
         builder.Services.AddSingleton(o.TrainRequests);
         var monitor = new TrainingMonitor();
         var runs = new RunRegistry();
-        builder.Services.AddOps(monitor, runs);
+        // the recorder writes the store and feeds the control endpoint's dashboard, live stream and alert gauges
+        var feed = new Metrics.MetricsFeed(o.Journal is { } j ? new Metrics.MetricsStore(j) : null, o.Alerts);
+        builder.Services.AddOps(monitor, runs, feed);
 
         var roles = new List<string>();
         if (o.IsSeed) roles.Add(NodeHosting.CoordinatorRole);
@@ -107,7 +109,7 @@ public sealed class NodeHost : IAsyncDisposable
                 .WithNodeInspector()
                 .WithBulkGradients(o.Host, o.BulkPort, b => bulk = b, tls, rejections);
             if (o.IsSeed)
-                akka.WithRunManager(o.Journal!, o.RunManagerPersistenceId, devices, o.Threads, o.ResumeRunsOnRecovery, o.Hooks)
+                akka.WithRunManager(o.Journal!, o.RunManagerPersistenceId, devices, o.Threads, o.ResumeRunsOnRecovery, o.Hooks, feed)
                     .WithOpsFeed(monitor, runs);
             else
                 akka.WithRunManagerProxy();
@@ -140,7 +142,9 @@ public sealed class NodeHost : IAsyncDisposable
             if (bulk is not null) await bulk.DisposeAsync();
             throw;
         }
-        return new NodeHost(h, h.Services.GetRequiredService<ActorSystem>(), bulk);
+        var system = h.Services.GetRequiredService<ActorSystem>();
+        NodeInspector.SetDevice(system, o.Device);
+        return new NodeHost(h, system, bulk);
     }
 
     /// <summary>A run dir trained before runs were identified by run dir has its events under the stage's old persistence

@@ -125,7 +125,7 @@ public static class NodeHosting
     /// (a persistent actor stops on a journal failure; the newest checkpoint is intact). With one local device the
     /// coordinator's own replica computes; with several, a local <see cref="WithWorkerNode"/> does.</summary>
     public static AkkaConfigurationBuilder WithRunManager(this AkkaConfigurationBuilder builder, JournalSpec journal, string persistenceId,
-        IReadOnlyList<string> devices, int threads, bool resumeOnRecovery, NodeTestHooks hooks) =>
+        IReadOnlyList<string> devices, int threads, bool resumeOnRecovery, NodeTestHooks hooks, Metrics.MetricsFeed? feed = null) =>
         builder.WithTrainingPersistence(journal)
             .WithSingleton<RunManagerKey>(RunManagerName, (_, _, _) => RunManager.Props(persistenceId, (_, settings, listener) =>
             {
@@ -135,13 +135,15 @@ public static class NodeHosting
                     hooks.Faults, hooks.CheckpointWriteDelay, localCompute: devices.Count == 1);
                 return BackoffSupervisor.Props(Backoff.OnStop(coordinator, "coordinator", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, 3));
             }, resumeOnRecovery), Singleton, createProxyToo: true)
-            .WithMetricsRecorder(journal);
+            .WithMetricsRecorder(journal, feed);
 
     /// <summary>Every node that may run the run manager keeps its runs' per-step history in the journal's database and
-    /// TensorBoard files (<see cref="Metrics.MetricsRecorder"/>, on a thread of its own).</summary>
-    public static AkkaConfigurationBuilder WithMetricsRecorder(this AkkaConfigurationBuilder builder, JournalSpec journal) =>
+    /// TensorBoard files (<see cref="Metrics.MetricsRecorder"/>, on a thread of its own).
+    /// <paramref name="feed"/>: the control endpoint's view of what it writes and of the alerts (its store is used when given).</summary>
+    public static AkkaConfigurationBuilder WithMetricsRecorder(this AkkaConfigurationBuilder builder, JournalSpec journal, Metrics.MetricsFeed? feed = null) =>
         builder.AddHocon($"{Metrics.MetricsRecorder.DispatcherId} {{ type = PinnedDispatcher }}", HoconAddMode.Prepend)
-            .WithActors((system, _) => system.ActorOf(Metrics.MetricsRecorder.PropsFor(system, new Metrics.MetricsStore(journal)), Metrics.MetricsRecorder.Name));
+            .WithActors((system, _) => system.ActorOf(Metrics.MetricsRecorder.PropsFor(system, feed?.Store ?? new Metrics.MetricsStore(journal), feed: feed),
+                Metrics.MetricsRecorder.Name));
 
     /// <summary>A worker node reaches the run manager through a proxy of the singleton.</summary>
     public static AkkaConfigurationBuilder WithRunManagerProxy(this AkkaConfigurationBuilder builder) =>

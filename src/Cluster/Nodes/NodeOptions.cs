@@ -43,6 +43,8 @@ public sealed record NodeOptions
     public NodeTestHooks Hooks { get; init; } = NodeTestHooks.None;
     public Akka.Event.LogLevel AkkaLogLevel { get; init; } = Akka.Event.LogLevel.WarningLevel;
     public ILoggerProvider? LoggerProvider { get; init; }
+    /// <summary>The alert rules of this node's metrics recorder (<c>--alert-loss-spike</c>, <c>--alert-stall</c>).</summary>
+    public Metrics.AlertRules Alerts { get; init; } = Metrics.AlertRules.Default;
 
     public bool IsSeed => Seed is null;
 

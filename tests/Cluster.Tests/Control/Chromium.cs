@@ -3,7 +3,8 @@ using Xunit;
 namespace MiniMind.Cluster.Tests.Control;
 
 /// <summary>Debian's headless Chromium, as the page tests run it: a fresh profile, no background networking (this
-/// machine's closed network refuses it), a few seconds of virtual time for the page's scripts.</summary>
+/// machine's closed network refuses it), a few seconds of virtual time for the page's scripts. Virtual time stands still
+/// while a request is open: a page of a running run is loaded with <c>live=off</c> (its stream never ends).</summary>
 static class Chromium
 {
     const string Exe = "/usr/bin/chromium";
@@ -17,7 +18,7 @@ static class Chromium
         using var profile = new TempDir("minimind-chromium-");
         var r = ChildProcess.Run(Exe, ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync", $"--user-data-dir={profile.Path}",
-            "--window-size=1280,1400", "--virtual-time-budget=5000", mode, url], timeout);
+            "--window-size=1400,1500", "--virtual-time-budget=5000", mode, url], timeout);
         Assert.True(r.ExitCode == 0, $"chromium {mode} exited {r.ExitCode}: {r.Error}");
         return r.Out;
     }

@@ -28,12 +28,13 @@ sealed class ControlTestHost : IAsyncDisposable
     /// <summary>A client of a node's own control endpoint (<see cref="Nodes.NodeHost.ControlUrl"/>).</summary>
     public static ControlTestHost Of(string url) => new(null, url);
 
-    public static async Task<ControlTestHost> StartAsync(ActorSystem system, TrainingMonitor monitor, RunRegistry runs, string? token = null)
+    public static async Task<ControlTestHost> StartAsync(ActorSystem system, TrainingMonitor monitor, RunRegistry runs, string? token = null,
+        MiniMind.Cluster.Metrics.MetricsFeed? feed = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Services.AddSingleton(system).AddOps(monitor, runs);
+        builder.Services.AddSingleton(system).AddOps(monitor, runs, feed);
         var app = builder.Build();
         app.UseControlToken(token);
         app.UseCrossSiteGuard(token);

@@ -57,7 +57,17 @@ public partial class TrainControlTests(ITestOutputHelper output)
 
         // the dashboard page and its data
         var page = await http.GetStringAsync("/", TestContext.Current.CancellationToken);
-        Assert.Contains("data-metric=\"tokensPerSecond\"", page);
+        Assert.Contains("{ key: \"tokensPerSecond\", title: \"tokens/s\"", page);   // the page's script is inline
+        using (var recorded = JsonDocument.Parse(await http.GetStringAsync("/api/metrics/runs", TestContext.Current.CancellationToken)))
+        {
+            var run = Assert.Single(recorded.RootElement.GetProperty("runs").EnumerateArray());
+            Assert.Equal("running", run.GetProperty("status").GetString());
+            var id = run.GetProperty("run").GetString();
+            using var history = JsonDocument.Parse(await http.GetStringAsync($"/api/metrics/history?run={id}", TestContext.Current.CancellationToken));
+            var steps = history.RootElement.GetProperty("points").GetProperty("step").EnumerateArray().Select(e => e.GetInt64()).ToList();
+            Assert.NotEmpty(steps);
+            Assert.Equal(Enumerable.Range(1, steps.Count).Select(s => (long)s), steps);   // every step recorded so far, once
+        }
         using (var runs = JsonDocument.Parse(await http.GetStringAsync("/api/runs", TestContext.Current.CancellationToken)))
         {
             var run = runs.RootElement.GetProperty("runs")[0];
