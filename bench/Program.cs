@@ -6,8 +6,12 @@ var verbs = new (string Name, string Usage, Func<string[], int> Run)[]
 {
     ("tokenizer", "tokenizer --tokenizer <tokenizer.json> [--corpus corpus.jsonl] [--mb 50] [--threads <all cores>] [--runs 3]",
         TokenizerBench.Run),
-    ("train", "train [--preset minimind2-small] [--batch 4] [--seq-len 256] [--steps 10] [--warmup 2] [--precision fp32|bf16] [--threads 2] [--compare] [--no-pytorch] [--mmap-threshold BYTES] [--ab mkl|malloc|qkv|gateup|adamw [--rounds 2]]",
+    ("train", "train [--preset minimind2-small] [--batch 4] [--seq-len 256] [--steps 10] [--warmup 2] [--precision fp32|bf16] [--threads 2] [--compare] [--no-pytorch] [--mmap-threshold BYTES] [--ab mkl|malloc|qkv|gateup|adamw [--rounds 2]]\n  train --pipeline [--preset minimind2-small] [--batch 4] [--seq-len 256] [--steps 6] [--precision fp32|bf16] [--threads 2] [--rounds 1] [--no-pytorch] [--cli src/Cli/bin/Release/net10.0/minimind.dll]   (the production `minimind train` vs PyTorch)",
         TrainBench.Run),
+    ("report", "report [--rounds 1] [--steps 6] [--main-job-steps N] [--threads 2] [--cli src/Cli/bin/Release/net10.0/minimind.dll] [--readme README.md] [--no-write]   (measures the README's figures table and rewrites it)",
+        ReportBench.Run),
+    ("curve", "curve [--preset minimind2-small] [--batch 8] [--seq-len 64] [--steps 200] [--log-interval 10] [--after 20] [--tolerance 0.01] [--threads 2] [--cli …]   (bf16 vs fp32 loss curve through `minimind train`)",
+        CurveBench.Run),
     ("fuse", "fuse --what qkv|gateup|adamw|sdpa|threads|optimizer [--preset minimind2-small] [--batch 4] [--seq-len 256] [--steps 10] [--warmup 2] [--threads 2]   (in-process interleaved A/B)",
         FuseBench.Run),
     ("generate", "generate [--preset minimind2-small] [--prompt-len 16] [--new-tokens 64] [--reps 5] [--threads 2] [--no-pytorch]",
