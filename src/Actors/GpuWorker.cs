@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Akka.Actor;
 using MiniMind.Actors.Checkpoints;
 using MiniMind.Actors.Protocol;
@@ -180,14 +179,8 @@ public sealed class GpuWorker : ReceiveActor
         if (model is null || step is null) throw new InvalidOperationException("Snapshot before Initialize");
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         using var scope = torch.NewDisposeScope();
-        byte[] Capture(Action<BinaryWriter> write)
-        {
-            using var ms = new MemoryStream();
-            using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true)) write(w);
-            return ms.ToArray();
-        }
-        var modelBytes = Capture(w => model.save(w));
-        var optBytes = Capture(w => step.Optimizer.save_state_dict(w));
+        var modelBytes = ExactBytes.Of(w => model.save(w));        // no growing buffers: see ExactBytes
+        var optBytes = ExactBytes.Of(w => step.Optimizer.save_state_dict(w));
         byte[] rng;
         lock (RngGate) rng = torch.get_rng_state().data<byte>().ToArray();
         Sender.Tell(new Snapshotted(msg.Generation, new TrainingCheckpoint(msg.StepsDone, modelBytes, optBytes, rng),
@@ -203,7 +196,7 @@ public sealed class GpuWorker : ReceiveActor
         var tmp = Path.ChangeExtension(msg.Path, ".tmp" + Path.GetExtension(msg.Path));   // writer picks the format by extension
         objective.Export(model, tmp);
         File.Move(tmp, msg.Path, overwrite: true);
-        var sha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(msg.Path)));
+        var sha = TrainingCheckpoint.Sha256HexOfFile(msg.Path);
         Sender.Tell(new WeightsExported(msg.Generation, msg.Path, sha));
     }
 }
