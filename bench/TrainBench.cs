@@ -112,7 +112,7 @@ public static class TrainBench
             user_s_per_step = Math.Round(run.UserSecondsPerStep, 4),
             sys_s_per_step = Math.Round(run.SysSecondsPerStep, 4),
             faults_per_step = Math.Round(run.FaultsPerStep, 0),
-            fusion = MiniMind.Model.Fusion.Describe(),
+            fused_adamw = MiniMind.Model.Training.AdamW.FusedByDefault,
             optimizer_ms_per_step = Math.Round(run.OptimizerMs, 1),
             mkl_code_path = MiniMind.Model.Native.MklVendorFix.MklCodePath(),
             mkl_vendor_fix = MiniMind.Model.Native.MklVendorFix.Current.State.ToString(),
