@@ -73,6 +73,9 @@ public sealed class GpuWorker : ReceiveActor
     /// an incarnation that failed (the mailbox outlives a restart): dropped, the parent redoes it after the reload.</summary>
     int generation = -1;
     (long Step, TimeSpan Elapsed) computed;
+    /// <summary>The flat gradient of the last micro-batch when it was the step's only one: its ApplyGradients brings this
+    /// very array back unchanged (the tree sum of one gradient is that gradient), and the grads still hold it.</summary>
+    (long Step, float[]? Gradient) sole;
 
     public GpuWorker(TrainingSettings settings, FaultPlan faults)
     {
@@ -144,6 +147,7 @@ public sealed class GpuWorker : ReceiveActor
             }
         }
         generation = msg.Generation;
+        sole = default;
         Sender.Tell(new WorkerReady(msg.Generation, at, step.Length));
     }
 
@@ -156,7 +160,9 @@ public sealed class GpuWorker : ReceiveActor
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var device = TorchRuntime.ParseDevice(settings.Device);
         var gradient = GC.AllocateUninitializedArray<float>(step.Length);   // Backward writes every element
+        sole = default;
         var loss = step.Backward(model, () => objective.Loss(model, msg.Batch, msg.MicroCount, device), gradient);
+        if (msg.MicroCount == 1) sole = (msg.Step, gradient);
         computed = (msg.Step, (computed.Step == msg.Step ? computed.Elapsed : TimeSpan.Zero) + System.Diagnostics.Stopwatch.GetElapsedTime(started));
         GradientTransport.Deliver(Context.System, msg.Aggregator, msg.Step, msg.Micro, 1, gradient, Self);
         msg.Aggregator.Tell(new GradientAggregator.MicroBatchDone(msg.Step, msg.Micro, loss * msg.MicroCount, msg.Batch.Tokens));
@@ -168,7 +174,9 @@ public sealed class GpuWorker : ReceiveActor
         if (step is null) throw new InvalidOperationException("ApplyGradients before Initialize");
         UseThreads();
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var norm = step.Apply(msg.Gradient, msg.Lr);
+        // A cluster of one with one micro-batch: the grads already hold the gradient, no copy back (same bits).
+        var norm = step.Apply(msg.Gradient, msg.Lr, gradsHoldIt: sole.Step == msg.Step && ReferenceEquals(sole.Gradient, msg.Gradient));
+        sole = default;
         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started) + (computed.Step == msg.Step ? computed.Elapsed : TimeSpan.Zero);
         Sender.Tell(new StepRan(msg.Generation, msg.Step, msg.Loss, norm, msg.Tokens, elapsed));
     }
