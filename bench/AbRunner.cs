@@ -7,18 +7,16 @@ namespace MiniMind.Bench;
 /// <summary>Side-by-side A/B of a start-up setting: runs this bench verb as child processes with the setting's switch
 /// on and off, alternating (on, off, on, off…) so that both see the same machine load, and prints one row per run and
 /// the median of each. The switches are the environment variables the production code reads:
-/// <c>mkl</c> = MINIMIND_MKL_VENDOR_FIX, <c>malloc</c> = MINIMIND_MALLOC_TUNING, <c>qkv</c> = MINIMIND_FUSED_QKV,
-/// <c>gateup</c> = MINIMIND_FUSED_GATE_UP, <c>adamw</c> = MINIMIND_FUSED_ADAMW (<see cref="MiniMind.Model.Fusion"/>).</summary>
+/// <c>mkl</c> = MINIMIND_MKL_VENDOR_FIX, <c>malloc</c> = MINIMIND_MALLOC_TUNING, <c>adamw</c> = MINIMIND_FUSED_ADAMW
+/// (<see cref="MiniMind.Model.Training.AdamW.FusedSwitch"/>).</summary>
 public static class AbRunner
 {
     public static string SwitchOf(string setting) => setting switch
     {
         "mkl" => MiniMind.Model.Native.MklVendorFix.Switch,
         "malloc" => MiniMind.Model.Native.MallocTuning.Switch,
-        "qkv" => MiniMind.Model.Fusion.QkvSwitch,
-        "gateup" => MiniMind.Model.Fusion.GateUpSwitch,
-        "adamw" => MiniMind.Model.Fusion.AdamWSwitch,
-        _ => throw new BenchArgumentException($"--ab {setting}: expected mkl, malloc, qkv, gateup or adamw"),
+        "adamw" => MiniMind.Model.Training.AdamW.FusedSwitch,
+        _ => throw new BenchArgumentException($"--ab {setting}: expected mkl, malloc or adamw"),
     };
 
     /// <summary>Runs <paramref name="childArgs"/> (a verb and its options, without --ab) <paramref name="rounds"/> times

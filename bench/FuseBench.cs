@@ -9,7 +9,7 @@ namespace MiniMind.Bench;
 
 /// <summary>
 /// In-process A/B of one fusion (or the thread count), interleaved step by step so that both sides see the same load:
-///   fuse --what qkv|gateup|adamw|sdpa|threads|optimizer [--preset minimind2-small] [--batch 4] [--seq-len 256] [--steps 10] [--warmup 2] [--threads 2]
+///   fuse --what adamw|sdpa|threads|optimizer [--preset minimind2-small] [--batch 4] [--seq-len 256] [--steps 10] [--warmup 2] [--threads 2]
 /// Two trainers (MiniMind's pretrain step: forward, CE + aux, backward, clip 1.0, AdamW wd 0.01) start from the same init
 /// and see the same batches; A = the fused path (sdpa: F.scaled_dot_product_attention, threads: 2), B = the separate one
 /// (sdpa: MiniMind's explicit softmax attention, flash_attn = false; threads: 1). Steps alternate A, B, B, A, …
@@ -22,8 +22,8 @@ public static class FuseBench
     {
         var a = new BenchArgs(args, ["--what", "--preset", "--batch", "--seq-len", "--steps", "--warmup", "--threads"], []);
         var what = a.Required("--what");
-        if (what is not ("qkv" or "gateup" or "adamw" or "sdpa" or "threads" or "optimizer"))
-            throw new BenchArgumentException($"--what {what}: expected qkv, gateup, adamw, sdpa, threads or optimizer");
+        if (what is not ("adamw" or "sdpa" or "threads" or "optimizer"))
+            throw new BenchArgumentException($"--what {what}: expected adamw, sdpa, threads or optimizer");
         var preset = a.Get("--preset", "minimind2-small");
         int batch = a.Int("--batch", 4), seqLen = a.Int("--seq-len", 256), steps = a.Int("--steps", 10), warmup = a.Int("--warmup", 2);
         var threads = a.Int("--threads", 2);
@@ -146,13 +146,11 @@ public static class FuseBench
             torch.manual_seed(1234);
             model = new MiniMindForCausalLM(what == "sdpa" ? config with { FlashAttn = fused } : config);
             var side = what == "threads" || fused;                          // threads: both sides run the defaults
-            foreach (var m in model.modules().OfType<Attention>()) m.FusedQkv = what == "qkv" ? side : Fusion.Qkv;
-            foreach (var m in model.modules().OfType<FeedForward>()) m.FusedGateUp = what == "gateup" ? side : Fusion.GateUp;
             model.train();
             parameters = model.OptimizerParameters();
             opt = new MiniMind.Model.Training.AdamW(parameters, lr: 5e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01)
             {
-                Fused = what == "adamw" ? side : Fusion.AdamW,
+                Fused = what == "adamw" ? side : MiniMind.Model.Training.AdamW.FusedByDefault,
             };
         }
 

@@ -8,7 +8,11 @@ namespace MiniMind.Bench;
 
 /// <summary>
 /// MiniMind's pretrain step (forward, masked CE + aux, backward, clip 1.0, AdamW wd 0.01) timed on a preset:
-///   train --preset minimind2-small --batch 4 --seq-len 256 --steps 10 [--precision fp32|bf16] [--threads N] [--compare] [--no-pytorch] [--mmap-threshold BYTES] [--ab mkl|malloc|qkv|gateup|adamw [--rounds 2]]
+///   train --preset minimind2-small --batch 4 --seq-len 256 --steps 10 [--precision fp32|bf16] [--threads N] [--compare] [--no-pytorch] [--mmap-threshold BYTES] [--ab mkl|malloc|adamw [--rounds 2]]
+///   train --pipeline [--preset …] [--batch …] [--seq-len …] [--steps N] [--precision fp32|bf16] [--threads N] [--rounds 2] [--no-pytorch] [--cli minimind.dll]
+/// --pipeline runs the production path instead of the bare step: <c>minimind train pretrain</c> as a child process
+/// (<see cref="PipelineRun"/>; N + 1 steps, the summary line's tokens_per_second leaves the warm-up step out), alternating
+/// with the PyTorch reference round by round, and reports the ratio of the medians, peak RSS of both, CPU flags and load.
 /// --mmap-threshold fixes glibc's mmap threshold (overrides the start-up malloc reuse for that setting; see Malloc).
 /// --ab runs the same command as child processes with a start-up setting on and off, alternating (AbRunner).
 /// then the PyTorch reference (bench/pytorch/minimind_ref.py, fp32) runs the same config, batch and threads.
@@ -18,7 +22,8 @@ public static class TrainBench
 {
     public static int Run(string[] args)
     {
-        var a = new BenchArgs(args, ["--preset", "--batch", "--seq-len", "--steps", "--warmup", "--precision", "--threads", "--mmap-threshold", "--ab", "--rounds"], ["--compare", "--no-pytorch"]);
+        var a = new BenchArgs(args, ["--preset", "--batch", "--seq-len", "--steps", "--warmup", "--precision", "--threads", "--mmap-threshold", "--ab", "--rounds", "--cli"], ["--compare", "--no-pytorch", "--pipeline"]);
+        if (a.Flag("--pipeline")) return Pipeline(a);
         if (a.String("--ab") is { } setting)
         {
             var rest = new List<string> { "train" };
@@ -107,11 +112,63 @@ public static class TrainBench
             user_s_per_step = Math.Round(run.UserSecondsPerStep, 4),
             sys_s_per_step = Math.Round(run.SysSecondsPerStep, 4),
             faults_per_step = Math.Round(run.FaultsPerStep, 0),
-            fusion = MiniMind.Model.Fusion.Describe(),
+            fused_adamw = MiniMind.Model.Training.AdamW.FusedByDefault,
             optimizer_ms_per_step = Math.Round(run.OptimizerMs, 1),
             mkl_code_path = MiniMind.Model.Native.MklVendorFix.MklCodePath(),
             mkl_vendor_fix = MiniMind.Model.Native.MklVendorFix.Current.State.ToString(),
             malloc_tuning = MiniMind.Model.Native.MallocTuning.Current.State.ToString(),
+            cpu = Measure.CpuSummary(),
+            load_average = Measure.LoadAverage(),
+        }));
+        return 0;
+    }
+
+    /// <summary>The production path against the PyTorch reference, alternating round by round (see the class comment).</summary>
+    static int Pipeline(BenchArgs a)
+    {
+        var preset = a.Get("--preset", "minimind2-small");
+        int batch = a.Int("--batch", 4), seqLen = a.Int("--seq-len", 256), steps = a.Int("--steps", 6), threads = a.Int("--threads", 2), rounds = a.Int("--rounds", 1);
+        var precision = a.Get("--precision", "fp32");
+        ParsePrecision(precision);
+        var cli = PipelineRun.FindCli(a.String("--cli"));
+        var config = MiniMindConfig.Load(preset);
+        Console.WriteLine($"pipeline: minimind train pretrain --config {preset}, B{batch}×T{seqLen}, {steps} steps (+1 warm-up), --dtype {precision}, {threads} threads; {rounds} round(s) alternating with PyTorch fp32");
+        Console.WriteLine($"cpu: {Measure.CpuSummary()}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+        var ours = new List<PipelineRun.Result>();
+        var torchRuns = new List<JsonElement>();
+        for (var r = 0; r < rounds; r++)
+        {
+            var dir = Directory.CreateTempSubdirectory("minimind-bench-pipeline-").FullName;
+            try
+            {
+                var run = PipelineRun.Run(cli, PipelineRun.PretrainArgs(preset, batch, seqLen, steps + 1, precision, threads, dir));
+                ours.Add(run);
+                Console.WriteLine(FormattableString.Invariant($"  ours    {precision}: {run.TokensPerSecond:F0} tok/s, peak RSS {run.PeakRssMb:F0} MB, {run.WallSeconds:F1} s wall, CPU user {run.UserSeconds:F1} s sys {run.SysSeconds:F1} s; load {run.Load:F2}"));
+            }
+            finally { Directory.Delete(dir, true); }
+            if (a.Flag("--no-pytorch")) continue;
+            var py = PyTorchRef.Run("train", config, threads, "--batch", $"{batch}", "--seq-len", $"{seqLen}", "--steps", $"{steps}", "--warmup", "1");
+            if (py is not { } p) continue;
+            torchRuns.Add(p);
+            Console.WriteLine(FormattableString.Invariant($"  pytorch fp32: {p.GetProperty("tokens_per_second").GetDouble():F0} tok/s, peak RSS {(p.TryGetProperty("peak_rss_mb", out var rss) ? rss.GetDouble() : double.NaN):F0} MB; load {Measure.LoadAverage():F2}"));
+        }
+        var tps = Measure.Median(ours.Select(o => o.TokensPerSecond ?? double.NaN));
+        double? torchTps = torchRuns.Count > 0 ? Measure.Median(torchRuns.Select(p => p.GetProperty("tokens_per_second").GetDouble())) : null;
+        double? torchRss = torchRuns.Count > 0 && torchRuns.All(p => p.TryGetProperty("peak_rss_mb", out _)) ? Measure.Median(torchRuns.Select(p => p.GetProperty("peak_rss_mb").GetDouble())) : null;
+        var peakRss = ours.Max(o => o.PeakRssMb);
+        if (torchTps is { } t)
+            Console.WriteLine(FormattableString.Invariant($"median: ours {tps:F0} tok/s vs PyTorch {t:F0} tok/s → {tps / t:F2}×; peak RSS ours {peakRss:F0} MB, PyTorch {torchRss:F0} MB"));
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            bench = "train-pipeline", preset, batch, seq_len = seqLen, steps, precision, threads, rounds,
+            tokens_per_second = Math.Round(tps, 1),
+            pytorch_tokens_per_second = torchTps,
+            ratio_vs_pytorch = torchTps is { } r2 ? Math.Round(tps / r2, 3) : (double?)null,
+            peak_rss_mb = Math.Round(peakRss, 0),
+            pytorch_peak_rss_mb = torchRss,
+            loss_last = ours[^1].Loss,
+            wall_s = ours.Select(o => Math.Round(o.WallSeconds, 1)).ToArray(),
+            load = ours.Select(o => o.Load).ToArray(),
             cpu = Measure.CpuSummary(),
             load_average = Measure.LoadAverage(),
         }));

@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import time
 
 import torch
@@ -234,7 +235,8 @@ def train(args):
     ms = times[len(times) // 2] * 1000
     print(json.dumps({"bench": "train", "impl": "pytorch", "torch": torch.__version__, "threads": args.threads,
                       "ms_per_step": round(ms, 1), "tokens_per_second": round(args.batch * args.seq_len / ms * 1000, 1),
-                      "loss_first": losses[0], "loss_last": losses[-1]}))
+                      "loss_first": losses[0], "loss_last": losses[-1],
+                      "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
 
 
 def main():

@@ -27,7 +27,7 @@ public static class BareStep
             tokens += mb.Tokens;
             sum.Add(m, 1, gradient);
         }
-        var norm = step.Apply(sum.Result!, lr);
+        var norm = step.Apply(sum.Result!, lr, gradsHoldIt: a == 1);   // as the worker: one micro-batch, the grads hold it
         return (loss / a, norm, tokens);
     }
 }

@@ -73,10 +73,11 @@ public sealed class CheckpointWriter : ReceiveActor
     {
         var sender = Sender;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var bytes = (run is null || msg.Checkpoint.Run is not null ? msg.Checkpoint : msg.Checkpoint with { Run = run }).ToBytes();
+        var checkpoint = run is null || msg.Checkpoint.Run is not null ? msg.Checkpoint : msg.Checkpoint with { Run = run };
+        var (parts, sha) = checkpoint.FileParts();   // the sections themselves, no copy of the state
         var name = TrainingCheckpoint.FileName(msg.Checkpoint.Step);
         var path = Path.GetFullPath(Path.Combine(directory, name));
-        var needed = bytes.LongLength + JournalReserveBytes;
+        var needed = checkpoint.ByteSize + JournalReserveBytes;
         try
         {
             Directory.CreateDirectory(directory);
@@ -87,7 +88,7 @@ public sealed class CheckpointWriter : ReceiveActor
                 sender.Tell(new CheckpointWriteFailed(msg.Generation, name, NoSpace(path, needed, free)));
                 return;
             }
-            await TrainingCheckpoint.WriteAtomicAsync(path, bytes, midWriteDelay);
+            await TrainingCheckpoint.WriteAtomicAsync(path, parts, midWriteDelay);
         }
         catch (Exception e) when (DiskSpace.IsFull(e))
         {
@@ -99,7 +100,6 @@ public sealed class CheckpointWriter : ReceiveActor
             sender.Tell(new CheckpointWriteFailed(msg.Generation, name, $"{CannotWritePrefix}{path}: {e.Message}"));
             return;
         }
-        var sha = TrainingCheckpoint.Sha256Hex(bytes);
         known[name] = sha;
         unknown.Remove(name);
         sender.Tell(new CheckpointWritten(msg.Generation, name, sha, msg.Checkpoint.Step, System.Diagnostics.Stopwatch.GetElapsedTime(started)));
@@ -137,7 +137,7 @@ public sealed class CheckpointWriter : ReceiveActor
             try
             {
                 if (!File.Exists(path)) continue;
-                if (!known.TryGetValue(f, out var sha) || TrainingCheckpoint.Sha256Hex(File.ReadAllBytes(path)) != sha)
+                if (!known.TryGetValue(f, out var sha) || TrainingCheckpoint.Sha256HexOfFile(path) != sha)
                 {
                     log.Warning("not pruning checkpoint {0}: it is not the file the journal knows", f);
                     continue;

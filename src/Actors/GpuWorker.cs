@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Akka.Actor;
 using Akka.Event;
 using MiniMind.Actors.Checkpoints;
@@ -79,6 +78,9 @@ public sealed class GpuWorker : ReceiveActor
     /// an incarnation that failed (the mailbox outlives a restart): dropped, the parent redoes it after the reload.</summary>
     int generation = -1;
     (long Step, TimeSpan Elapsed) computed;
+    /// <summary>The flat gradient of the last micro-batch when it was the step's only one: its ApplyGradients brings this
+    /// very array back unchanged (the tree sum of one gradient is that gradient), and the grads still hold it.</summary>
+    (long Step, float[]? Gradient) sole;
 
     public GpuWorker(TrainingSettings settings, FaultPlan faults)
     {
@@ -152,6 +154,7 @@ public sealed class GpuWorker : ReceiveActor
             }
         }
         generation = msg.Generation;
+        sole = default;
         Sender.Tell(new WorkerReady(msg.Generation, at, step.Length));
     }
 
@@ -164,8 +167,10 @@ public sealed class GpuWorker : ReceiveActor
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var device = TorchRuntime.ParseDevice(settings.Device);
         var gradient = GC.AllocateUninitializedArray<float>(step.Length);   // Backward writes every element
+        sole = default;
         var loss = step.Backward(model, () => objective.Loss(model, msg.Batch, msg.MicroCount, device, msg.Step), gradient);
         if (faults.LossSpikeSteps.Contains(msg.Step)) loss *= 100;
+        if (msg.MicroCount == 1) sole = (msg.Step, gradient);
         computed = (msg.Step, (computed.Step == msg.Step ? computed.Elapsed : TimeSpan.Zero) + System.Diagnostics.Stopwatch.GetElapsedTime(started));
         GradientTransport.Deliver(Context.System, msg.Aggregator, msg.Step, msg.Micro, 1, gradient, Self);
         msg.Aggregator.Tell(new GradientAggregator.MicroBatchDone(msg.Step, msg.Micro, loss * msg.MicroCount, msg.Batch.Tokens, objective.LastMetrics));
@@ -177,7 +182,9 @@ public sealed class GpuWorker : ReceiveActor
         if (step is null) throw new InvalidOperationException("ApplyGradients before Initialize");
         UseThreads();
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var norm = step.Apply(msg.Gradient, msg.Lr);
+        // A cluster of one with one micro-batch: the grads already hold the gradient, no copy back (same bits).
+        var norm = step.Apply(msg.Gradient, msg.Lr, gradsHoldIt: sole.Step == msg.Step && ReferenceEquals(sole.Gradient, msg.Gradient));
+        sole = default;
         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started) + (computed.Step == msg.Step ? computed.Elapsed : TimeSpan.Zero);
         Sender.Tell(new StepRan(msg.Generation, msg.Step, msg.Loss, norm, msg.Tokens, elapsed, msg.Rl));
     }
@@ -188,14 +195,8 @@ public sealed class GpuWorker : ReceiveActor
         if (model is null || step is null) throw new InvalidOperationException("Snapshot before Initialize");
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         using var scope = torch.NewDisposeScope();
-        byte[] Capture(Action<BinaryWriter> write)
-        {
-            using var ms = new MemoryStream();
-            using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true)) write(w);
-            return ms.ToArray();
-        }
-        var modelBytes = Capture(w => model.save(w));
-        var optBytes = Capture(w => step.Optimizer.save_state_dict(w));
+        var modelBytes = ExactBytes.Of(w => model.save(w));        // no growing buffers: see ExactBytes
+        var optBytes = ExactBytes.Of(w => step.Optimizer.save_state_dict(w));
         byte[] rng;
         lock (RngGate) rng = torch.get_rng_state().data<byte>().ToArray();
         Sender.Tell(new Snapshotted(msg.Generation, new TrainingCheckpoint(msg.StepsDone, modelBytes, optBytes, rng),
@@ -211,7 +212,7 @@ public sealed class GpuWorker : ReceiveActor
         var tmp = Path.ChangeExtension(msg.Path, ".tmp" + Path.GetExtension(msg.Path));   // writer picks the format by extension
         objective.Export(model, tmp);
         File.Move(tmp, msg.Path, overwrite: true);
-        var sha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(msg.Path)));
+        var sha = TrainingCheckpoint.Sha256HexOfFile(msg.Path);
         Sender.Tell(new WeightsExported(msg.Generation, msg.Path, sha));
     }
 }

@@ -53,28 +53,13 @@ public sealed class Attention : nn.Module<Tensor, DecoderContext, LayerKV?, (Ten
         return o_proj.DecodeOne(y);
     }
 
-    /// <summary>q, k and v in one matmul over the concatenated (q + 2·kv, h) weight, split after (default:
-    /// <see cref="Fusion.Qkv"/>). The parameters stay q_proj/k_proj/v_proj; a projection with a LoRA adapter falls back
-    /// to the separate calls, which run its hook.</summary>
-    public bool FusedQkv { get; set; } = Fusion.Qkv;
-
-    (Tensor q, Tensor k, Tensor v) Qkv(Tensor x)
-    {
-        if (!FusedQkv || q_proj.Adapted || k_proj.Adapted || v_proj.Adapted)
-            return (q_proj.call(x), k_proj.call(x), v_proj.call(x));
-        var qkv = Projection.Fused(x, q_proj, k_proj, v_proj);               // (B, T, (nh + 2·nkv)·hd)
-        var parts = qkv.split([n_heads * head_dim, n_kv_heads * head_dim, n_kv_heads * head_dim], -1);
-        return (parts[0], parts[1], parts[2]);
-    }
-
     public override (Tensor output, LayerKV? present) forward(Tensor x, DecoderContext ctx, LayerKV? past)
     {
         using var scope = NewDisposeScope();
         long B = x.shape[0], T = x.shape[1];
-        var (q, k, v) = Qkv(x);
-        q = q.view(B, T, n_heads, head_dim);                                  // (B, T, nh, hd)
-        k = k.view(B, T, n_kv_heads, head_dim);                               // (B, T, nkv, hd)
-        v = v.view(B, T, n_kv_heads, head_dim);                               // (B, T, nkv, hd)
+        var q = q_proj.call(x).view(B, T, n_heads, head_dim);                 // (B, T, nh, hd)
+        var k = k_proj.call(x).view(B, T, n_kv_heads, head_dim);              // (B, T, nkv, hd)
+        var v = v_proj.call(x).view(B, T, n_kv_heads, head_dim);              // (B, T, nkv, hd)
         q = Rope.Apply(q, ctx.cos, ctx.sin).to_type(v.dtype);                  // float32 RoPE tables promote a bf16 q/k:
         k = Rope.Apply(k, ctx.cos, ctx.sin).to_type(v.dtype);                  // back to the compute dtype (no-op in fp32)
         if (past is not null)

@@ -21,23 +21,8 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>, IDecodeOne
         RegisterComponents();
     }
 
-    /// <summary>gate and up in one matmul over the concatenated (2·ffn, h) weight, split after (default:
-    /// <see cref="Fusion.GateUp"/>); the parameters stay gate_proj/up_proj. A LoRA-adapted projection falls back.</summary>
-    public bool FusedGateUp { get; set; } = Fusion.GateUp;
-
     public override Tensor forward(Tensor x)
     {
-        if (FusedGateUp && !gate_proj.Adapted && !up_proj.Adapted)
-        {
-            using var gateUp = Projection.Fused(x, gate_proj, up_proj);      // (…, 2·ffn)
-            var halves = gateUp.chunk(2, -1);
-            using var g = halves[0];
-            using var u = halves[1];
-            using var a = F.silu(g);
-            using var hh = a * u;
-            using var d = down_proj.call(hh);
-            return dropout.call(d);
-        }
         using var gate = gate_proj.call(x);
         using var act = F.silu(gate);
         using var up = up_proj.call(x);

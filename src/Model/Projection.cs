@@ -34,24 +34,6 @@ public sealed class Projection : nn.Module<Tensor, Tensor>, IDecodeOne
     /// Float32 only (single-token decoding).</summary>
     public Tensor DecodeOne(Tensor x) => weight.mv(x);
 
-    /// <summary>True once a LoRA adapter hooks this projection's forward: fused callers then use <c>call</c>.</summary>
-    public bool Adapted { get; internal set; }
-
-    /// <summary>x·[W₁; W₂; …]ᵀ: the projections' outputs side by side along the last dimension, in one matmul over
-    /// their weights concatenated per call (autograd hands each weight its slice of the gradient). All must share
-    /// x's input size and compute dtype; forward hooks are not run (see <see cref="Adapted"/>).</summary>
-    public static Tensor Fused(Tensor x, params ReadOnlySpan<Projection> projections)
-    {
-        var dtype = projections[0].ComputeDType;
-        var weights = new Tensor[projections.Length];
-        for (var i = 0; i < weights.Length; i++) weights[i] = projections[i].weight;
-        using var w = cat(weights, 0);
-        if (dtype == w.dtype) return F.linear(x, w);
-        using var xc = x.to_type(dtype);
-        using var wc = w.to_type(dtype);
-        return F.linear(xc, wc);
-    }
-
     public override Tensor forward(Tensor x)
     {
         if (ComputeDType == weight.dtype) return F.linear(x, weight);

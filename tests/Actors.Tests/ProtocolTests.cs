@@ -103,6 +103,46 @@ public class ProtocolTests
     }
 
     [Fact]
+    public async Task A_checkpoint_written_from_its_parts_is_its_bytes_with_their_sha256_also_with_a_pause_mid_write()
+    {
+        var settings = new TrainingSettings { RunDir = "/somewhere/run", DataPath = "/data/pretrain.jsonl", MaxSteps = 24 };
+        var ckpt = new TrainingCheckpoint(12, [.. Enumerable.Range(0, 1000).Select(i => (byte)i)], [.. Enumerable.Range(0, 333).Select(i => (byte)(i * 7))], [6])
+        {
+            Run = CheckpointRun.Of(settings, 22000, 24),
+        };
+        var bytes = ckpt.ToBytes();
+        var (parts, sha) = ckpt.FileParts();
+        Assert.Equal(bytes, parts.SelectMany(p => p.ToArray()).ToArray());
+        Assert.Equal(TrainingCheckpoint.Sha256Hex(bytes), sha);
+        Assert.Equal(ckpt.ByteSize, bytes.Length);
+        var back = TrainingCheckpoint.FromBytes(bytes, "t");
+        Assert.Equal((ckpt.Step, ckpt.Run), (back.Step, back.Run));
+        Assert.Equal(ckpt.Model, back.Model);
+        Assert.Equal(ckpt.Optimizer, back.Optimizer);
+        Assert.Equal(ckpt.Rng, back.Rng);
+        var dir = Directory.CreateTempSubdirectory("ckpt-parts").FullName;
+        var path = Path.Combine(dir, "step_00000012.ckpt");
+        await TrainingCheckpoint.WriteAtomicAsync(path, parts, TimeSpan.FromMilliseconds(20), TestContext.Current.CancellationToken);
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(path, TestContext.Current.CancellationToken));
+        Assert.Equal(sha, TrainingCheckpoint.Sha256HexOfFile(path));
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
+    public void ExactBytes_is_what_a_memory_stream_receives_in_an_array_of_that_length()
+    {
+        static void Write(BinaryWriter w)
+        {
+            w.Write("state"u8);
+            for (var i = 0; i < 10_000; i++) w.Write(i * 0.5f);
+            w.Write("end");
+        }
+        using var ms = new MemoryStream();
+        using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true)) Write(w);
+        Assert.Equal(ms.ToArray(), ExactBytes.Of(Write));
+    }
+
+    [Fact]
     public async Task An_atomic_write_leaves_no_temp_file_and_replaces_the_target()
     {
         var dir = Directory.CreateTempSubdirectory("ckpt-write").FullName;

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 
 namespace MiniMind.Actors.Checkpoints;
@@ -48,23 +47,52 @@ public sealed record TrainingCheckpoint(long Step, byte[] Model, byte[] Optimize
 
     byte[] RunBytes() => Run is null ? [] : JsonSerializer.SerializeToUtf8Bytes(Run);
 
+    /// <summary>The file's bytes in one array (joiners receive it; the checkpoint writer writes <see cref="FileParts"/>
+    /// instead, without this copy of the state).</summary>
     public byte[] ToBytes()
     {
-        var run = RunBytes();
-        using var ms = new MemoryStream(Model.Length + Optimizer.Length + Rng.Length + run.Length + 128);
-        using (var w = new BinaryWriter(ms, Encoding.UTF8, leaveOpen: true))
+        var (parts, _) = FileParts();
+        var bytes = GC.AllocateUninitializedArray<byte>(checked((int)parts.Sum(p => (long)p.Length)));
+        var at = 0;
+        foreach (var part in parts)
         {
-            w.Write(Magic);
-            w.Write(Version);
-            w.Write(Step);
-            foreach (var section in new[] { Model, Optimizer, Rng, run })
-            {
-                w.Write((long)section.Length);
-                w.Write(section);
-            }
+            part.Span.CopyTo(bytes.AsSpan(at));
+            at += part.Length;
         }
-        var body = ms.ToArray();
-        return [.. body, .. SHA256.HashData(body)];
+        return bytes;
+    }
+
+    /// <summary>The file as consecutive pieces (header, each section's length and bytes, the SHA-256 of all before it),
+    /// referencing the sections rather than copying them, and the SHA-256 of the whole file (as the journal records it) in lower-case hex.</summary>
+    public (IReadOnlyList<ReadOnlyMemory<byte>> Parts, string Sha256) FileParts()
+    {
+        static byte[] Int64(long v)
+        {
+            var b = new byte[8];
+            BinaryPrimitives.WriteInt64LittleEndian(b, v);
+            return b;
+        }
+        var header = new byte[Magic.Length + 4 + 8];
+        Magic.CopyTo(header, 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(Magic.Length), Version);
+        BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(Magic.Length + 4), Step);
+        var parts = new List<ReadOnlyMemory<byte>> { header };
+        foreach (var section in new[] { Model, Optimizer, Rng, RunBytes() })
+        {
+            parts.Add(Int64(section.Length));
+            parts.Add(section);
+        }
+        using var body = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var file = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);   // the whole file's, as the journal records it
+        foreach (var part in parts)
+        {
+            body.AppendData(part.Span);
+            file.AppendData(part.Span);
+        }
+        var digest = body.GetHashAndReset();
+        parts.Add(digest);
+        file.AppendData(digest);
+        return (parts, Convert.ToHexStringLower(file.GetHashAndReset()));
     }
 
     /// <summary>Parses and verifies a checkpoint; a truncated or altered file is an <see cref="InvalidDataException"/>.</summary>
@@ -99,10 +127,22 @@ public sealed record TrainingCheckpoint(long Step, byte[] Model, byte[] Optimize
 
     public static string Sha256Hex(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 
+    /// <summary>The SHA-256 of a file, read as a stream (not into one array).</summary>
+    public static string Sha256HexOfFile(string path)
+    {
+        using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+        return Convert.ToHexStringLower(SHA256.HashData(f));
+    }
+
     /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> atomically (temp, flush to disk, rename).
     /// <paramref name="midWriteDelay"/> is a test hook: a pause half-way through the temp file. On failure (a full disk)
     /// the temp file is removed and the exception rethrown.</summary>
-    public static async Task WriteAtomicAsync(string path, byte[] bytes, TimeSpan midWriteDelay = default, CancellationToken ct = default)
+    public static Task WriteAtomicAsync(string path, byte[] bytes, TimeSpan midWriteDelay = default, CancellationToken ct = default) =>
+        WriteAtomicAsync(path, [bytes], midWriteDelay, ct);
+
+    /// <summary>As <see cref="WriteAtomicAsync(string, byte[], TimeSpan, CancellationToken)"/>, the file being the
+    /// concatenation of <paramref name="parts"/> (the pause comes after half of their total length).</summary>
+    public static async Task WriteAtomicAsync(string path, IReadOnlyList<ReadOnlyMemory<byte>> parts, TimeSpan midWriteDelay = default, CancellationToken ct = default)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         var tmp = path + ".tmp";
@@ -110,14 +150,27 @@ public sealed record TrainingCheckpoint(long Step, byte[] Model, byte[] Optimize
         {
             await using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
             {
-                var half = bytes.Length / 2;
-                await fs.WriteAsync(bytes.AsMemory(0, half), ct);
-                if (midWriteDelay > TimeSpan.Zero)
+                var half = parts.Sum(p => (long)p.Length) / 2;
+                long written = 0;
+                foreach (var part in parts)
                 {
-                    await fs.FlushAsync(ct);
-                    await Task.Delay(midWriteDelay, ct);
+                    var rest = part;
+                    if (written <= half && written + rest.Length > half)
+                    {
+                        var first = (int)(half - written);
+                        await fs.WriteAsync(rest[..first], ct);
+                        if (midWriteDelay > TimeSpan.Zero)
+                        {
+                            await fs.FlushAsync(ct);
+                            await Task.Delay(midWriteDelay, ct);
+                        }
+                        written += first;
+                        rest = rest[first..];
+                        half = -1;   // paused once
+                    }
+                    await fs.WriteAsync(rest, ct);
+                    written += rest.Length;
                 }
-                await fs.WriteAsync(bytes.AsMemory(half), ct);
                 await fs.FlushAsync(ct);
                 fs.Flush(flushToDisk: true);
             }

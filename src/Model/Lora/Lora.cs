@@ -26,8 +26,6 @@ public static class Lora
             lora.to(linear.Weight.device);
             linear.register_module("lora", lora);
             linear.register_forward_hook((_, x, y) => y.add(lora.call(x), Scalars.One));
-            linear.Adapted = true;                                            // fused q/k/v and gate/up call it alone
-
         }
         return targets.Select(t => t.name).ToList();
     }

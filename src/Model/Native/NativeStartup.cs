@@ -36,6 +36,6 @@ public static class NativeStartup
             MklVendorFix.State.Failed => $"vendor fix failed: {mkl.Detail}",
             _ => $"no vendor fix: {mkl.Detail}",
         };
-        return $"{path}, {fix}; malloc {MallocTuning.Current.Detail}; {Fusion.Describe()}";
+        return $"{path}, {fix}; malloc {MallocTuning.Current.Detail}; fused AdamW {(Training.AdamW.FusedByDefault ? "on" : $"off ({Training.AdamW.FusedSwitch})")}";
     }
 }

@@ -44,6 +44,7 @@ public sealed class GradientStep : IDisposable
     /// (<see cref="Length"/> floats). The grads stay set (for inspection) until the next call. Returns the loss value.</summary>
     public float Backward(nn.Module model, Func<Tensor> loss, Span<float> into)
     {
+        GradsHoldAll = false;
         if (into.Length != Length) throw new ArgumentException($"the gradient needs {Length} floats, got {into.Length}", nameof(into));
         using var scope = NewDisposeScope();
         model.train();
@@ -59,21 +60,31 @@ public sealed class GradientStep : IDisposable
             else target.Clear();
             offset += n;
         }
+        GradsHoldAll = Parameters.All(p => p.grad is { } g && g.dtype == ScalarType.Float32 && g.device_type == DeviceType.CPU);
         return value.item<float>();
     }
+
+    /// <summary>True after <see cref="Backward"/> when every parameter got a float32 CPU grad, which then holds exactly
+    /// the flat gradient it wrote (until the next Backward or Apply).</summary>
+    public bool GradsHoldAll { get; private set; }
 
     /// <summary>Sets <paramref name="gradient"/> (a flat sum in the layout of <see cref="Backward"/>) as the grads,
     /// clips their global norm to the clip value, steps AdamW at <paramref name="lr"/> and zeroes the grads.
     /// <paramref name="gradient"/> is copied once and never changed. Returns the pre-clip norm.</summary>
-    public double Apply(ReadOnlySpan<float> gradient, double lr)
+    /// <param name="gradsHoldIt">the caller knows the grads already hold <paramref name="gradient"/> bit for bit: the flat
+    /// gradient of the last <see cref="Backward"/> itself, unchanged (one micro-batch, one replica), and
+    /// <see cref="GradsHoldAll"/>. The copy (one float per parameter) is skipped then.</param>
+    public double Apply(ReadOnlySpan<float> gradient, double lr, bool gradsHoldIt = false)
     {
+        var skipCopy = gradsHoldIt && GradsHoldAll;
+        GradsHoldAll = false;
         if (gradient.Length != Length) throw new ArgumentException($"the gradient has {gradient.Length} floats, expected {Length}", nameof(gradient));
         using var scope = NewDisposeScope();
         foreach (var g in Optimizer.ParamGroups) g.LearningRate = lr;
         // One copy, straight into the grads (zeroed by the last step, so they exist after the first one).
         var offset = 0;
         using (torch.no_grad())
-            foreach (var p in Parameters)
+            foreach (var p in skipCopy ? Array.Empty<Parameter>() : Parameters)
             {
                 var n = (int)p.numel();
                 var slice = gradient.Slice(offset, n);

@@ -39,6 +39,35 @@ public class GradientStepTests
         Assert.All(model.OptimizerParameters(), p => Assert.Equal(0f, p.grad!.abs().max().item<float>()));   // zeroed after the step
         Assert.Contains(model.state_dict(), kv => !kv.Value.equal(before[kv.Key]).all().item<bool>());
     }
+
+    [Fact]
+    public void Apply_without_the_copy_when_the_grads_hold_the_gradient_steps_bit_for_bit_as_with_it()
+    {
+        // The worker's cluster-of-one path (one micro-batch): the grads already hold the flat gradient, so Apply skips
+        // copying it back. Two steps each way from the same init must leave the same weights and AdamW state bits.
+        var set = new FixtureSet("dense_tiny");
+        using var copied = Fixture.Model(set);
+        using var held = Fixture.Model(set);
+        using var copiedStep = GradientStep.For(copied);
+        using var heldStep = GradientStep.For(held);
+        for (var i = 0; i < 2; i++)
+        {
+            var (_, _, g1) = Fixture.Backward(copiedStep, copied, set.Tensor("input_ids"), set.Tensor("labels"), set.Tensor("loss_mask"));
+            copiedStep.Apply(g1, 5e-4);
+            var (_, _, g2) = Fixture.Backward(heldStep, held, set.Tensor("input_ids"), set.Tensor("labels"), set.Tensor("loss_mask"));
+            Assert.True(heldStep.GradsHoldAll);
+            Assert.Equal(g1, g2);
+            heldStep.Apply(g2, 5e-4, gradsHoldIt: true);
+            Assert.False(heldStep.GradsHoldAll);                               // only until the next Backward
+        }
+        var a = copied.state_dict();
+        Assert.All(held.state_dict(), kv => Assert.True(kv.Value.equal(a[kv.Key]).all().item<bool>(), kv.Key));
+        using var sa = new MemoryStream();
+        using var sb = new MemoryStream();
+        using (var w = new BinaryWriter(sa, System.Text.Encoding.UTF8, leaveOpen: true)) copiedStep.Optimizer.save_state_dict(w);
+        using (var w = new BinaryWriter(sb, System.Text.Encoding.UTF8, leaveOpen: true)) heldStep.Optimizer.save_state_dict(w);
+        Assert.Equal(sa.ToArray(), sb.ToArray());
+    }
 }
 
 public class MaskedCrossEntropyTests
