@@ -63,9 +63,14 @@ public partial class TrainControlTests(ITestOutputHelper output)
             var run = Assert.Single(recorded.RootElement.GetProperty("runs").EnumerateArray());
             Assert.Equal("running", run.GetProperty("status").GetString());
             var id = run.GetProperty("run").GetString();
-            using var history = JsonDocument.Parse(await http.GetStringAsync($"/api/metrics/history?run={id}", TestContext.Current.CancellationToken));
-            var steps = history.RootElement.GetProperty("points").GetProperty("step").EnumerateArray().Select(e => e.GetInt64()).ToList();
-            Assert.NotEmpty(steps);
+            // the recorder writes in batches off the step path: the first batch may still be on its way
+            List<long> steps = [];
+            await Poll.Until(async () =>
+            {
+                using var history = JsonDocument.Parse(await http.GetStringAsync($"/api/metrics/history?run={id}", TestContext.Current.CancellationToken));
+                steps = [.. history.RootElement.GetProperty("points").GetProperty("step").EnumerateArray().Select(e => e.GetInt64())];
+                return steps.Count > 0;
+            }, TimeSpan.FromSeconds(30), "the first recorded steps");
             Assert.Equal(Enumerable.Range(1, steps.Count).Select(s => (long)s), steps);   // every step recorded so far, once
         }
         using (var runs = JsonDocument.Parse(await http.GetStringAsync("/api/runs", TestContext.Current.CancellationToken)))
