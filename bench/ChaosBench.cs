@@ -59,7 +59,7 @@ public static class ChaosBench
         File.WriteAllLines(data, File.ReadLines(Path.Combine(root, "dataset", "pretrain.jsonl")).Take(samples));
         var s = new Settings(cli, data, samples, a.Int("--save-interval", 4), a.Int("--port", 47560), new Random(seed));
         Console.WriteLine($"chaos: seed {seed}, {s.Steps} steps ({samples} samples, batch {Settings.Batch} × accumulation {Settings.Accumulation}), save every {s.SaveInterval}, work dir {work}");
-        Console.WriteLine($"cpu: {CpuModel()}, {Environment.ProcessorCount} cores, flags {CpuFlags()}; load {Load()}");
+        Console.WriteLine($"cpu: {Measure.CpuModel()}, {Environment.ProcessorCount} cores, flags {Measure.CpuFlags()}; load {Load()}");
 
         var results = new List<CaseResult>();
         var clock = Stopwatch.StartNew();
@@ -509,18 +509,6 @@ public static class ChaosBench
         {
             return (-1, null);
         }
-    }
-
-    static string CpuModel() =>
-        File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?" : "?";
-
-    /// <summary>The SIMD flags that matter to libtorch's kernels.</summary>
-    static string CpuFlags()
-    {
-        var line = File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal)) : null;
-        if (line is null) return "?";
-        var flags = line.Split(':', 2)[1].Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
-        return string.Join(',', new[] { "sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile" }.Where(flags.Contains));
     }
 
     static string Load() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";

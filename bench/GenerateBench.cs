@@ -65,7 +65,7 @@ public static class GenerateBench
         var kernelGBps = new[] { PackedFormat.Fp32, PackedFormat.Bf16, PackedFormat.Int8 }.ToDictionary(f => f, f => GemvGBps(f, threads));
         var weightBytes = model.UniqueParameterCount() * 4.0;                 // fp32 weights read once per token
         var ceiling = bandwidth * 1e9 / weightBytes;
-        Console.WriteLine($"cpu: {CpuModel()}, {Environment.ProcessorCount} cores, flags {CpuFlags()}; our GEMV path {Gemv.Best}; load {Measure.LoadAverage()}");
+        Console.WriteLine($"cpu: {Measure.CpuModel()}, {Environment.ProcessorCount} cores, flags {Measure.CpuFlags()}; our GEMV path {Gemv.Best}; load {Measure.LoadAverage()}");
         Console.WriteLine($"preset {preset}: prompt {promptLen}, {tokens.Length} new tokens, KV cache, {threads} threads");
         Console.WriteLine($"  fp32 fast decode path  {ours,7:F1} tokens/s (median of {reps}); ceiling ≈ {ceiling:F0} tokens/s ({weightBytes / 1e6:F0} MB per token)");
         Console.WriteLine($"  fp32 general forward   {before,7:F1} tokens/s (interleaved with the above): fast path {ours / before:F2}×");
@@ -109,7 +109,7 @@ public static class GenerateBench
             stream_gb_per_s = Math.Round(bandwidth, 1),
             gemv_gb_per_s = kernelGBps.ToDictionary(k => k.Key.ToString().ToLowerInvariant(), k => Math.Round(k.Value, 1)),
             bandwidth_ceiling_tokens_per_second = Math.Round(ceiling, 0),
-            cpu_flags = CpuFlags(),
+            cpu_flags = Measure.CpuFlags(),
             peak_rss_mb = Math.Round(Measure.PeakRssMb(), 0),
             load_average = Measure.LoadAverage(),
         }));
@@ -142,17 +142,5 @@ public static class GenerateBench
             times.Add(sw.Elapsed.TotalSeconds);
         }
         return m.Bytes / Measure.Median(times) / 1e9;
-    }
-
-    static string CpuModel() =>
-        File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?" : "?";
-
-    /// <summary>The SIMD flags that matter to libtorch's and our kernels.</summary>
-    static string CpuFlags()
-    {
-        var line = File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal)) : null;
-        if (line is null) return "?";
-        var flags = line.Split(':', 2)[1].Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
-        return string.Join(',', new[] { "avx2", "fma", "avx512f", "avx512bw", "avx512_bf16", "avx512_vnni", "amx_tile" }.Where(flags.Contains));
     }
 }

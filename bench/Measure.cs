@@ -81,16 +81,22 @@ public static class Measure
 
     /// <summary>The CPU's vendor and the flags that decide the kernels (avx2, avx512f, avx512_bf16, amx_bf16), for every
     /// figure printed.</summary>
-    public static string CpuSummary()
+    public static string CpuSummary() =>
+        $"{MiniMind.Model.Native.MklVendorFix.CpuVendor()} {CpuModel()}, {Environment.ProcessorCount} cores, flags {CpuFlags(' ', "avx2", "avx512f", "avx512_bf16", "amx_bf16")}";
+
+    /// <summary>/proc/cpuinfo's model name ("?" elsewhere).</summary>
+    public static string CpuModel() =>
+        File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?" : "?";
+
+    /// <summary>Those of <paramref name="wanted"/> (default: the SIMD sets libtorch's and our kernels use) that
+    /// /proc/cpuinfo lists, joined by <paramref name="separator"/> ("?" where there is no /proc/cpuinfo).</summary>
+    public static string CpuFlags(char separator = ',', params string[] wanted)
     {
-        var flags = File.Exists("/proc/cpuinfo")
-            ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal))?.Split(' ') ?? []
-            : [];
-        var model = File.Exists("/proc/cpuinfo")
-            ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?"
-            : "?";
-        var shown = new[] { "avx2", "avx512f", "avx512_bf16", "amx_bf16" }.Where(f => flags.Contains(f));
-        return $"{MiniMind.Model.Native.MklVendorFix.CpuVendor()} {model}, {Environment.ProcessorCount} cores, flags {string.Join(' ', shown)}";
+        var line = File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal)) : null;
+        if (line is null) return "?";
+        var flags = line.Split(':', 2)[1].Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        string[] shown = wanted.Length > 0 ? wanted : ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_bf16", "avx512_vnni", "amx_tile", "amx_bf16"];
+        return string.Join(separator, shown.Where(flags.Contains));
     }
 
     /// <summary>The 1-minute load average (/proc/loadavg), to print next to every timing.</summary>
