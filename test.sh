@@ -27,6 +27,13 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 # The Debian package starts a system cluster on 5432; the tests do not use it (they start their own on a free port).
+# The process tests bind fixed loopback ports in 47400-47899. Those lie in Linux's ephemeral range, so an outgoing
+# connection of another test could hold one as its local port at the moment a node binds it ("Address already in use");
+# as root, reserve the range so that the kernel never hands those ports out as ephemeral ones.
+if [ "$(id -u)" -eq 0 ] && [ -w /proc/sys/net/ipv4/ip_local_reserved_ports ]; then
+  reserved=$(cat /proc/sys/net/ipv4/ip_local_reserved_ports)
+  case ",$reserved," in *",47400-47899,"*) ;; *) echo "${reserved:+$reserved,}47400-47899" > /proc/sys/net/ipv4/ip_local_reserved_ports ;; esac
+fi
 
 log=$(mktemp)
 set +e

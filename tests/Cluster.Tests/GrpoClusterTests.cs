@@ -41,6 +41,10 @@ public class GrpoClusterTests(ITestOutputHelper output)
         var w1 = p.Worker("worker-1", 47480, 47482, computeDelayMs: 300);
         var w2 = p.Worker("worker-2", 47480, 47483, computeDelayMs: 300);
         await ClusterProcesses.WaitFor(() => (seed.Saw("seed up") && w1.Saw("worker up") && w2.Saw("worker up")) || seed.Process.HasExited, Minute, "seed and workers");
+        // both workers members before the run starts: a worker that started before the seed was up is gated for a few
+        // seconds, and the short run could end before it joins (then nothing of it is lost and re-issued)
+        await Poll.Until(async () => (await p.Ctl(Minute, "--host", "127.0.0.1:47481", "cluster", "show")).Lines.Count(l => l.Contains(" | Up | ", StringComparison.Ordinal)) == 3,
+            2 * Minute, "seed and both workers Up");
 
         var (code, lines) = await p.Ctl(Minute, ["--host", "127.0.0.1:47481", "train", "start", .. TrainArgs(run)]);
         Assert.True(code == 0, string.Join("\n", lines));

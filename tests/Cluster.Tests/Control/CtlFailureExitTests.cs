@@ -3,7 +3,7 @@ using Xunit;
 namespace MiniMind.Cluster.Tests.Control;
 
 /// <summary>A run started with `ctl train start` on a seed that fails on its input ends `ctl train status --wait` with
-/// train's exit code for that failure (3, naming file and line), not a bare 1 (ports 47800-47809).</summary>
+/// train's exit code for that failure (3, naming file and line), not a bare 1 (ports 47820-47829).</summary>
 [Collection("cluster processes")]
 public class CtlFailureExitTests(ITestOutputHelper output)
 {
@@ -18,8 +18,8 @@ public class CtlFailureExitTests(ITestOutputHelper output)
         var lines = File.ReadLines(Path.Combine(RepoPaths.Root, "dataset", "pretrain.jsonl")).Take(40).ToList();
         lines.Insert(1, "{\"text\": \"unterminated");
         File.WriteAllLines(data, lines);
-        const int control = 47801;
-        var seed = procs.Start("seed", "node", "seed", "--port", "47800", "--control", $"127.0.0.1:{control}",
+        const int control = 47821;
+        var seed = procs.Start("seed", "node", "seed", "--port", "47820", "--control", $"127.0.0.1:{control}",
             "--journal", $"sqlite:{Path.Combine(dir, "journal.db")}", "--threads", "1", "--device", "cpu");
         await ClusterProcesses.WaitFor(() => seed.Saw("seed up:"), Patience, "the seed");
         string[] host = ["--host", $"127.0.0.1:{control}"];
