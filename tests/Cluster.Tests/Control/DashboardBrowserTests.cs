@@ -21,7 +21,7 @@ public partial class DashboardBrowserTests(ITestOutputHelper output)
 
     static string[] Train(string runDir, long steps, params string[] more) =>
         ["--default-signal=INT", "dotnet", Cli, "train", "pretrain", "--deterministic", "--threads", "1", "--run-dir", runDir, "--max-steps", Str(steps),
-            "--batch-size", "2", "--max-seq-len", "32", "--accumulation-steps", "2", "--save-interval", Str(SaveInterval), "--log-interval", "20",
+            "--batch-size", "4", "--max-seq-len", "128", "--accumulation-steps", "2", "--save-interval", Str(SaveInterval), "--log-interval", "20",
             "--control", "off", .. more];
 
     static async Task RunToEnd(string[] args)

@@ -17,7 +17,7 @@ public class MetricsKillResumeTests(ITestOutputHelper output)
 
     static string[] TrainArgs(string runDir) =>
         ["--default-signal=INT", "dotnet", Cli, "train", "pretrain", "--deterministic", "--threads", "1", "--run-dir", runDir, "--max-steps", Str(Steps),
-            "--batch-size", "2", "--max-seq-len", "32", "--accumulation-steps", "2", "--save-interval", Str(SaveInterval), "--log-interval", "20"];
+            "--batch-size", "4", "--max-seq-len", "128", "--accumulation-steps", "2", "--save-interval", Str(SaveInterval), "--log-interval", "20"];
 
     static ChildProcess.Result Metrics(params string[] args) => ChildProcess.Run("dotnet", [Cli, "run", "metrics", .. args], TimeSpan.FromMinutes(2), RepoPaths.Root);
 
