@@ -342,14 +342,14 @@ public static class TrainStageCommands
             default:
                 o.WriteLine(last);
                 o.Flush();
+                // the kind decides the exit code (FailureExit); the journal's kinds add the repair command or a hint
                 throw finished.Failure switch
                 {
-                    FailureKind.OutputNotWritable => new CliException(FailureExit.For(finished.Failure), finished.Message),
                     FailureKind.JournalDamaged when journal.SqliteFile is not null =>
                         new CliException(ExitCode.InputError, JournalPreflight.Damaged(journal, s.RunDir, finished.Message).Message),
-                    FailureKind.BadInput or FailureKind.BadArguments => new CliException(FailureExit.For(finished.Failure), finished.Message),
                     FailureKind.JournalDamaged or FailureKind.JournalUnavailable => new CliException(ExitCode.Error,
                         $"training failed: {finished.Message}. HINT: check that the journal ({journal.Display}) is reachable, then re-run the same command to resume."),
+                    FailureKind.BadInput or FailureKind.BadArguments or FailureKind.OutputNotWritable => new CliException(FailureExit.For(finished.Failure), finished.Message),
                     _ => new CliException(ExitCode.Error, $"training failed: {finished.Message}."),
                 };
         }
