@@ -29,6 +29,10 @@ public sealed class FaultPlan(params long[] steps)
     /// <summary>Steps (0-based) whose reported loss the worker multiplies by 100 (the gradient is untouched): a loss
     /// spike for the alert tests.</summary>
     public IReadOnlySet<long> LossSpikeSteps { get; init; } = new HashSet<long>();
+
+    /// <summary>A pause before each micro-batch the coordinator's own replica computes (a cluster of one's worker-0):
+    /// paces a short run so that a process test can act between steps. The numbers are unchanged.</summary>
+    public TimeSpan ComputeDelay { get; init; }
 }
 
 /// <summary>One per device: owns the model replica and its AdamW. Every handler is synchronous and does its tensor
@@ -164,6 +168,7 @@ public sealed class GpuWorker : ReceiveActor
         if (model is null || step is null || objective is null) throw new InvalidOperationException("ComputeGradients before Initialize");
         UseThreads();
         if (msg.Micro == 0 && faults.Take(msg.Step)) throw new InjectedFaultException($"injected fault at step {msg.Step}");
+        if (faults.ComputeDelay > TimeSpan.Zero) Thread.Sleep(faults.ComputeDelay);
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var device = TorchRuntime.ParseDevice(settings.Device);
         var gradient = GC.AllocateUninitializedArray<float>(step.Length);   // Backward writes every element

@@ -24,11 +24,13 @@ public class KillResumeTests(ITestOutputHelper output)
     {
         readonly ChildProcess _child;
 
-        public Child(string runDir, int checkpointWriteDelayMs = 0, string[]? args = null)
+        public Child(string runDir, int checkpointWriteDelayMs = 0, string[]? args = null, int computeDelayMs = 0)
         {
             // `env --default-signal=INT`: a test host started in the background by a non-interactive shell inherits SIGINT
             // as ignored, and so would the child (the .NET runtime then leaves it ignored); a terminal's Ctrl+C needs it live.
-            var env = checkpointWriteDelayMs > 0 ? new Dictionary<string, string> { ["MINIMIND_TEST_CHECKPOINT_WRITE_DELAY_MS"] = Str(checkpointWriteDelayMs) } : null;
+            var env = new Dictionary<string, string>();
+            if (checkpointWriteDelayMs > 0) env["MINIMIND_TEST_CHECKPOINT_WRITE_DELAY_MS"] = Str(checkpointWriteDelayMs);
+            if (computeDelayMs > 0) env["MINIMIND_TEST_COMPUTE_DELAY_MS"] = Str(computeDelayMs);
             _child = ChildProcess.Start("env", ["--default-signal=INT", "dotnet", .. args ?? Args(runDir)], RepoPaths.Root, env);
         }
 
@@ -239,7 +241,9 @@ public class KillResumeTests(ITestOutputHelper output)
         var log = new List<string>();
         Assert.Equal(0, await RunToEnd(reference, log, LoraArgs(reference)));
 
-        using (var c = new Child(killed, args: LoraArgs(killed)))
+        // Paced (150 ms before each micro-batch; the numbers are unchanged): unpaced, a quiet machine ran all 12 steps
+        // between two polls and the kill came after the run had completed.
+        using (var c = new Child(killed, args: LoraArgs(killed), computeDelayMs: 150))
         {
             await WaitFor(() => c.Process.HasExited || (c.LastStep >= 5 && RunJournal.Checkpoints(killed) > 0),
                 TimeSpan.FromMinutes(2), "step 5");
