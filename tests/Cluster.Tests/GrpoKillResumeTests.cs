@@ -44,7 +44,8 @@ public class GrpoKillResumeTests(ITestOutputHelper output)
         var (code, lines) = await RunToEnd(reference);
         Assert.True(code == 0, string.Join("\n", lines));
 
-        using (var c = ChildProcess.Start("dotnet", Args(killed), RepoPaths.Root))
+        // paced (the numbers are unchanged) so that the kill lands mid-run however fast the machine is
+        using (var c = ChildProcess.Start("dotnet", Args(killed), RepoPaths.Root, new Dictionary<string, string> { ["MINIMIND_TEST_COMPUTE_DELAY_MS"] = "150" }))
         {
             // after the step-3 checkpoint, in the middle of step 5's rollouts or later
             await Poll.Until(() => c.Process.HasExited || (LastStep(c) >= 4 && RunJournal.Checkpoints(killed) > 0), TimeSpan.FromMinutes(4), "step 4", intervalMs: 20);

@@ -89,7 +89,7 @@ public class KillResumeTests(ITestOutputHelper output)
         // Kill 1: at a random step after the first checkpoint file appeared (so the next start resumes from one).
         var killAt = rng.Next(5, Steps / 2);
         var ckptDir = Path.Combine(killed, "checkpoints", "pretrain");
-        using (var c = new Child(killed))
+        using (var c = new Child(killed, computeDelayMs: 100))   // paced: a quiet machine runs this shape at ~20 steps/s
         {
             await WaitFor(() => c.Process.HasExited || (c.LastStep >= killAt && RunJournal.Checkpoints(killed) > 0),
                 TimeSpan.FromMinutes(2), $"step {killAt}");

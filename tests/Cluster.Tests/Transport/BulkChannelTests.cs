@@ -151,9 +151,12 @@ public sealed class BulkChannelTests : IAsyncLifetime
         var e = await Assert.ThrowsAsync<BulkTransferException>(() => sender.SendAsync(receiver.Endpoint, new BulkHeader(Guid.NewGuid(), "gradient"), payload,
             progress: sent =>
             {
-                if (sent < 8 << 20 || clock.IsRunning) return;
+                // 48 MB sent: at most the two 4 MB socket buffers (the kernel doubles each) are in flight, so the receiver has
+                // read the Begin frame and ≥ 32 MB. At 8 MB, a loaded machine's receiver thread had sometimes not read the
+                // Begin yet: disposing it then drops buffered bytes of a transfer it never saw, and it reports nothing.
+                if (sent < 48 << 20 || clock.IsRunning) return;
                 clock.Start();
-                receiver.DisposeAsync().AsTask().Wait();   // the receiving node goes away with ~120 MB still to send
+                receiver.DisposeAsync().AsTask().Wait();   // the receiving node goes away with ~80 MB still to send
             }, cancellationToken: TestContext.Current.CancellationToken));
 
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the send took {clock.Elapsed} to fail after the receiver died");
