@@ -16,6 +16,7 @@ import json
 import math
 import os
 import resource
+import sys
 import time
 
 import torch
@@ -206,7 +207,7 @@ def generate(args):
         n = len(run())
         rates.append(n / (time.perf_counter() - t))
     rates.sort()
-    print(json.dumps({"bench": "generate", "impl": "pytorch", "torch": torch.__version__, "threads": args.threads,
+    print(json.dumps({"bench": "generate", "impl": "pytorch", "torch": torch.__version__, "blas": args.blas, "threads": args.threads,
                       "tokens_per_second": round(rates[len(rates) // 2], 1)}))
 
 
@@ -233,10 +234,31 @@ def train(args):
             times.append(time.perf_counter() - t)
     times.sort()
     ms = times[len(times) // 2] * 1000
-    print(json.dumps({"bench": "train", "impl": "pytorch", "torch": torch.__version__, "threads": args.threads,
+    print(json.dumps({"bench": "train", "impl": "pytorch", "torch": torch.__version__, "blas": args.blas, "threads": args.threads,
                       "ms_per_step": round(ms, 1), "tokens_per_second": round(args.batch * args.seq_len / ms * 1000, 1),
                       "loss_first": losses[0], "loss_last": losses[-1],
                       "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+
+
+def blas_library():
+    """The BLAS library torch's matmuls run on (Debian's torch links libblas.so.3, which update-alternatives points at
+    OpenBLAS or at the netlib reference)."""
+    torch.ones(8, 8) @ torch.ones(8, 8)
+    with open("/proc/self/maps") as maps:
+        paths = {line.split()[-1] for line in maps if "blas" in line.lower() or "mkl" in line.lower()}
+    return sorted(p for p in paths if p.startswith("/"))
+
+
+def require_fast_blas():
+    """Refuses to time anything on the netlib reference BLAS (libblas3 alone): its GEMM runs ~20x slower than
+    OpenBLAS's, and a ratio against it says nothing about PyTorch."""
+    libs = blas_library()
+    if any("/blas/libblas.so" in p for p in libs) and not any("openblas" in p or "blis" in p or "mkl" in p for p in libs):
+        sys.stderr.write("torch runs on the netlib reference BLAS (" + ", ".join(libs) + "): install Debian's "
+                         "libopenblas0-pthread (apt-get install libopenblas0-pthread) so that the PyTorch reference "
+                         "is timed on the BLAS its users have\n")
+        raise SystemExit(3)
+    return libs
 
 
 def main():
@@ -253,6 +275,8 @@ def main():
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
     args = p.parse_args()
+    if args.verb != "check":
+        args.blas = require_fast_blas()
     return {"check": check, "generate": generate, "train": train}[args.verb](args) or 0
 
 
