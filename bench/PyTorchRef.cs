@@ -10,6 +10,9 @@ public static class PyTorchRef
 {
     public const string Python = "/usr/bin/python3";
 
+    /// <summary>The BLAS library the reference's last run multiplied on (from its JSON line), for the figures' headers.</summary>
+    public static string? Blas { get; private set; }
+
     /// <summary>Runs a verb of the script and returns its JSON line, or null (with a note on stderr) when it cannot run.</summary>
     public static JsonElement? Run(string verb, MiniMindConfig config, int threads, params string[] extra)
     {
@@ -41,7 +44,10 @@ public static class PyTorchRef
                 return null;
             }
             var line = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1];
-            return JsonDocument.Parse(line).RootElement.Clone();
+            var json = JsonDocument.Parse(line).RootElement.Clone();
+            if (json.TryGetProperty("blas", out var blas) && blas.ValueKind == JsonValueKind.Array)
+                Blas = string.Join(", ", blas.EnumerateArray().Select(b => b.GetString()));
+            return json;
         }
         finally
         {

@@ -148,7 +148,7 @@ public static class ReportBench
     {
         var sb = new StringBuilder();
         sb.AppendLine(F($"Measured {started:yyyy-MM-dd HH:mm} UTC at commit {Commit()} by `dotnet run -c Release --project bench -- report` on {Measure.CpuSummary()}, {threads} thread(s) per side;"));
-        sb.AppendLine("ours = the production `minimind train pretrain` (summary line's tokens_per_second), PyTorch = MiniMind's model and step on Debian's python3-torch (`bench/pytorch`), alternating; load = 1-minute load average after the run.");
+        sb.AppendLine($"ours = the production `minimind train pretrain` (summary line's tokens_per_second), PyTorch = MiniMind's model and step on Debian's python3-torch (`bench/pytorch`; BLAS {PyTorchRef.Blas ?? "not run"}), alternating; load = 1-minute load average after the run.");
         sb.AppendLine();
         sb.AppendLine("| figure | target | ours | PyTorch | ratio | met | load |");
         sb.AppendLine("|---|---|---|---|---|---|---|");
