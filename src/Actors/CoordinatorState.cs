@@ -77,6 +77,8 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
     public string? RestoreTo { get; init; }
     public StepBuffer Buffer { get; init; } = StepBuffer.Empty;
     public StepSchedule Schedule { get; init; } = StepSchedule.Empty;
+    /// <summary>The held-out samples worker-0 scores every <see cref="EvalSettings.Interval"/> steps (null: no evaluation).</summary>
+    public IReadOnlyList<MiniMind.Model.Evaluation.EvalSample>? HeldOut { get; init; }
 
     public string PhaseName => Phase.ToString().ToLowerInvariant();
     public bool Ended => Phase is RunPhase.Completed or RunPhase.Stopped or RunPhase.Failed;
@@ -125,9 +127,9 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
         Fail($"{Settings.RunDir} holds a different {Settings.Stage} run (differs in: {string.Join(", ", differs)}); use another --run-dir", FailureKind.BadArguments);
 
     /// <summary>The dataset is open and the children are up: journal the run's start (once), then load worker-0.</summary>
-    public Decision Begin(TrainingPlan plan, long sampleCount, Crew crew)
+    public Decision Begin(TrainingPlan plan, long sampleCount, Crew crew, IReadOnlyList<MiniMind.Model.Evaluation.EvalSample>? heldOut = null)
     {
-        var s = this with { Plan = plan, Crew = crew, Phase = RunPhase.Running };
+        var s = this with { Plan = plan, Crew = crew, Phase = RunPhase.Running, HeldOut = heldOut };
         return Journal.Started ? s.Reload() : s.Do(new Persist(new RunStarted(Settings.Stage, Settings.ToJson(), sampleCount, plan.TotalSteps)));
     }
 
@@ -172,8 +174,7 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
     {
         var s = this with { Restarts = Restarts + 1, Generation = Generation + 1, Pipeline = Pipeline.Loading, Snapshots = Snapshots.Clear(), Schedule = Schedule.Reset() };
         var delay = s.ReloadDelay;
-        return s.Do(Say(new TrainingNotice($"warning: worker failed ({msg.Reason}); restart {s.Restarts}, reloading the newest checkpoint in {delay.TotalMilliseconds:0} ms")),
-                    new ReloadAfter(delay));
+        return s.Do(Say(new WorkerFailed(msg.Reason, s.Restarts, delay)), new ReloadAfter(delay));
     }
 
     // ---- the step pipeline ----
@@ -225,13 +226,15 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
             // checkpointed, the run stops, and a re-run resumes from the newest checkpoint (all of whose weights are finite).
             var what = double.IsFinite(msg.Loss) ? $"the gradient norm is {msg.GradNorm}" : $"the loss is {msg.Loss}";
             return (this with { Pipeline = Pipeline.Finishing }).Fail($"step {msg.Step + 1}: {what} (diverged, or the data gave no loss tokens); nothing of this step was kept and " +
-                $"the newest checkpoint (step {Journal.LatestCheckpoint?.Step ?? 0}) is intact: lower --learning-rate or check the data, then re-run to resume", FailureKind.Unexpected);
+                $"the newest checkpoint (step {Journal.LatestCheckpoint?.Step ?? 0}) is intact: lower --learning-rate or check the data, then re-run to resume",
+                FailureKind.Diverged, diverged: new Divergence(msg.Step + 1, what));
         }
         var done = msg.Step + 1;
         var lr = Plan!.LearningRateAt(msg.Step);
         var s = this with { Schedule = Schedule.NewStep(), Buffer = Buffer.Done(msg.Step), Pipeline = Pipeline.Idle, NextStep = done };
         var d = s.Do(new Persist(new StepCommitted(Plan.EpochOf(msg.Step), done, Plan.CursorAfter(msg.Step), msg.Loss, lr, msg.Tokens), Async: true),
                      Say(new StepMeasured(done, Plan.EpochOf(msg.Step), msg.Loss, lr, msg.GradNorm, msg.Tokens, msg.Elapsed, msg.Rl)));
+        if (EvalDue(done)) d = d.Do(new Tell(Crew.Worker, new Evaluate(Generation, done, HeldOut!)));   // before the next step's work: worker-0 reads these weights
         var next = s.AfterStep(done, Plan.TotalSteps, Settings.LogInterval, Settings.SaveInterval);
         if (next.Report)
             d = new Decision(s with { CheckpointStall = TimeSpan.Zero }, d.Effects).Do(Say(new TrainingProgress(done, Plan.TotalSteps, Plan.EpochOf(msg.Step),
@@ -251,6 +254,16 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
         if (Phase == RunPhase.Stopping) return new StepFollowUp(report, Finish: false, Stop: true, Checkpoint: false);
         return new StepFollowUp(report, Finish: false, Stop: false, Checkpoint: done % Math.Max(1, saveInterval) == 0 || SaveRequested);
     }
+
+    /// <summary>Held-out evaluation after step <paramref name="done"/> (1-based): every <see cref="EvalSettings.Interval"/>
+    /// steps and after the last one.</summary>
+    public bool EvalDue(long done) =>
+        Settings.Eval is { } e && HeldOut is { Count: > 0 } && Plan is not null && (done % Math.Max(1, e.Interval) == 0 || done == Plan.TotalSteps);
+
+    /// <summary>Worker-0 scored the held-out set: the listener hears it (a reply of an older worker generation is dropped:
+    /// the step is redone, and evaluated again, after the reload).</summary>
+    public Decision Evaluated(Evaluated msg) => msg.Generation != Generation ? Stay
+        : Do(Say(new EvalMeasured(msg.StepsDone, msg.MeanNll, Math.Exp(msg.MeanNll), msg.Tokens, msg.Samples, msg.Elapsed)));
 
     // ---- snapshots, checkpoints, export ----
 
@@ -407,6 +420,6 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
 
     public Decision End(RunPhase phase) => (this with { Phase = phase }).Stay;
 
-    public Decision Fail(string message, FailureKind kind, long? step = null) =>
-        End(RunPhase.Failed).Do(Say(new TrainingFinished(Outcome.Failed, step ?? Journal.CommittedStep, null, message, kind)));
+    public Decision Fail(string message, FailureKind kind, long? step = null, Divergence? diverged = null) =>
+        End(RunPhase.Failed).Do(Say(new TrainingFinished(Outcome.Failed, step ?? Journal.CommittedStep, null, message, kind, diverged)));
 }

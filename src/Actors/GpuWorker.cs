@@ -5,6 +5,7 @@ using MiniMind.Actors.Protocol;
 using MiniMind.Actors.Stages;
 using MiniMind.Model;
 using MiniMind.Model.Checkpoints;
+using MiniMind.Model.Evaluation;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -71,6 +72,13 @@ public sealed class GpuWorker : ReceiveActor
     /// <summary>Sent to the parent after a restart: the model is gone and must be re-initialised.</summary>
     public sealed record WorkerRestarted(string Reason);
 
+    /// <summary>Score <paramref name="Samples"/> (the held-out set, <see cref="EvalSettings"/>) with the weights after
+    /// <paramref name="StepsDone"/> steps, without gradients (<see cref="Perplexity.Evaluate"/>); replies <see cref="Evaluated"/>.
+    /// Reads the model only: no parameter, optimizer or RNG state changes, so training goes on bit for bit as without it.</summary>
+    public sealed record Evaluate(int Generation, long StepsDone, IReadOnlyList<EvalSample> Samples);
+    /// <summary><paramref name="MeanNll"/>: Σ CE·mask / Σ mask over the <paramref name="Tokens"/> scored tokens.</summary>
+    public sealed record Evaluated(int Generation, long StepsDone, double MeanNll, long Tokens, int Samples, TimeSpan Elapsed);
+
     static readonly object RngGate = new();
 
     readonly TrainingSettings settings;
@@ -95,6 +103,7 @@ public sealed class GpuWorker : ReceiveActor
         Receive<ExportWeights>(OnExport);
         Receive<ComputeGradients>(OnComputeGradients);
         Receive<ApplyGradients>(OnApplyGradients);
+        Receive<Evaluate>(OnEvaluate);
     }
 
     public static Props Props(TrainingSettings settings, FaultPlan? faults = null) =>
@@ -192,6 +201,19 @@ public sealed class GpuWorker : ReceiveActor
         sole = default;
         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started) + (computed.Step == msg.Step ? computed.Elapsed : TimeSpan.Zero);
         Sender.Tell(new StepRan(msg.Generation, msg.Step, msg.Loss, norm, msg.Tokens, elapsed, msg.Rl));
+    }
+
+    /// <summary>Perplexity opens one dispose scope per sample, in inference and eval mode (no dropout: no RNG draw); the
+    /// model is back in training mode afterwards (as <see cref="GradientStep.Backward"/> sets it anyway).</summary>
+    void OnEvaluate(Evaluate msg)
+    {
+        if (msg.Generation != generation) return;
+        if (model is null) throw new InvalidOperationException("Evaluate before Initialize");
+        UseThreads();
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var result = Perplexity.Evaluate(model, msg.Samples);
+        model.train();
+        Sender.Tell(new Evaluated(msg.Generation, msg.StepsDone, result.MeanNll, result.Tokens, result.Samples, System.Diagnostics.Stopwatch.GetElapsedTime(started)));
     }
 
     void OnSnapshot(Snapshot msg)

@@ -69,6 +69,7 @@ public sealed class RunManager : ReceivePersistentActor
         Command<ClusterEvent.CurrentClusterState>(_ => { });
         // a (re)start: the next step is warm-up again, the window starts after it
         Command<StepMeasured>(OnStepMeasured);
+        Command<EvalMeasured>(OnEvalMeasured);
         Command<TrainingBegan>(b => MarkHistory().Update(l => l with { Step = b.FromStep, Total = b.TotalSteps, Rate = new TrainingRate(), Rates = RunRates.Unknown }).Publish(b));
         Command<TrainingProgress>(p => OnProgress(p).Publish(p));
         Command<TrainingNotice>(n => { Publish(n); log.Info("run {0}: {1}", activeRun, n.Text); Event(n.Text); Update(l => l with { Message = n.Text }); });
@@ -229,6 +230,15 @@ public sealed class RunManager : ReceivePersistentActor
             seconds > 0 ? h.InputPositionsPerStep / seconds : 0, seconds > 0 ? m.LossTokens / seconds : 0, seconds,
             m.ComputeTime.TotalSeconds, Environment.WorkingSet, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), m.Rl);
         Context.System.EventStream.Publish(new StepRecorded(h.PersistenceId, h.RunName, h.RunDir, h.TensorBoard, row));
+    }
+
+    /// <summary>A held-out evaluation: the run's output (the log line) and its durable history.</summary>
+    void OnEvalMeasured(EvalMeasured m)
+    {
+        Publish(m);
+        if (history is { } h)
+            Context.System.EventStream.Publish(new EvalRecorded(h.PersistenceId, h.RunName, h.RunDir, h.TensorBoard,
+                new EvalRow(m.Step, m.Loss, m.Perplexity, m.Tokens, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())));
     }
 
     /// <summary>The run's end is journaled before it is published: whoever waits for it (a <c>train</c> process about to

@@ -29,6 +29,15 @@ public sealed record MetricsRow(long Step, int Epoch, double Loss, double Lr, do
 /// journal's database and, with <paramref name="TensorBoard"/>, in &lt;<paramref name="RunDir"/>&gt;/tensorboard/&lt;<paramref name="RunName"/>&gt;.</summary>
 public sealed record StepRecorded(string PersistenceId, string RunName, string RunDir, bool TensorBoard, MetricsRow Row);
 
+/// <summary>One held-out evaluation of a run's history (issue 14): the weights after <paramref name="Step"/> steps scored on
+/// the <c>--eval-data</c> set (or by <c>minimind eval --data</c>): <paramref name="Loss"/> = mean NLL per scored token,
+/// <paramref name="Perplexity"/> = exp(Loss), over <paramref name="Tokens"/> tokens. <paramref name="WallTimeMs"/>: Unix ms.</summary>
+public sealed record EvalRow(long Step, double Loss, double Perplexity, long Tokens, long WallTimeMs);
+
+/// <summary>Published on the local EventStream by the <see cref="RunManager"/> for every held-out evaluation of its active
+/// run: the metrics recorder keeps it beside the steps (<see cref="StepRecorded"/>).</summary>
+public sealed record EvalRecorded(string PersistenceId, string RunName, string RunDir, bool TensorBoard, EvalRow Row);
+
 /// <summary>Published on the local EventStream by the <see cref="RunManager"/> when it launches (or relaunches) a run: the
 /// metrics recorder keeps the run's name, stage, run dir and settings beside its history (the dashboard's run list) and maps
 /// the run manager's <paramref name="RunId"/> to the history's <paramref name="PersistenceId"/>.</summary>

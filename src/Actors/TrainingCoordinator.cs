@@ -50,7 +50,16 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     public sealed record TrainingBegan(bool Resumed, long FromStep, long TotalSteps, long SampleCount, long ParameterCount, string? Checkpoint);
     public sealed record TrainingProgress(long Step, long TotalSteps, int Epoch, double Loss, double Lr, double GradNorm, long StepTokens, TimeSpan StepTime, TimeSpan CheckpointStall,
         RlMetrics? Rl = null);
-    public sealed record TrainingNotice(string Text);
+    /// <summary>A line for the user (stderr of <c>train</c>, the run's log). Not sealed: a notice something acts on is a
+    /// typed subtype (<see cref="WorkerFailed"/>), read by its fields, never by its wording.</summary>
+    public record TrainingNotice(string Text);
+    /// <summary>Worker-0 failed and restarts (<paramref name="Restart"/>: the run's count so far); it reloads the newest
+    /// checkpoint after <paramref name="ReloadDelay"/>. The metrics recorder raises the worker-restart alert from it.</summary>
+    public sealed record WorkerFailed(string Reason, int Restart, TimeSpan ReloadDelay) : TrainingNotice(FormattableString.Invariant(
+        $"warning: worker failed ({Reason}); restart {Restart}, reloading the newest checkpoint in {ReloadDelay.TotalMilliseconds:0} ms"));
+    /// <summary>The held-out evaluation (<see cref="EvalSettings"/>) of the weights after <paramref name="Step"/> steps:
+    /// <paramref name="Loss"/> = mean NLL per scored token, <paramref name="Perplexity"/> = exp(Loss).</summary>
+    public sealed record EvalMeasured(long Step, double Loss, double Perplexity, long Tokens, int Samples, TimeSpan Elapsed);
     /// <summary>Every committed step (the experiment history, issue 14): <paramref name="Step"/> steps done, its loss, LR,
     /// gradient norm (before clipping), loss tokens and worker-0's compute time for it (its micro-batches + the update).</summary>
     public sealed record StepMeasured(long Step, int Epoch, double Loss, double Lr, double GradNorm, long LossTokens, TimeSpan ComputeTime, RlMetrics? Rl = null);
@@ -60,7 +69,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
     {
         /// <summary>Not a failure (Completed, AlreadyCompleted, Stopped).</summary>
         None,
-        /// <summary>A bug or an environment problem not covered below (also a diverged step, a worker that kept failing).</summary>
+        /// <summary>A bug or an environment problem not covered below (also a worker that kept failing).</summary>
         Unexpected,
         /// <summary>The run's settings conflict with what the run dir holds (another run): the arguments are the problem.</summary>
         BadArguments,
@@ -72,8 +81,15 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         JournalDamaged,
         /// <summary>The journal could not be read or written (unreachable, locked, rejected).</summary>
         JournalUnavailable,
+        /// <summary>A step's loss or gradient norm was not finite (<see cref="TrainingFinished.Diverged"/> says which, at
+        /// which step); nothing of it was kept. Exit code as <see cref="Unexpected"/>.</summary>
+        Diverged,
     }
-    public sealed record TrainingFinished(Outcome Outcome, long Step, string? OutputFile, string Message, FailureKind Failure = FailureKind.None);
+    /// <summary>What diverged: the 1-based <paramref name="Step"/> and what was not finite ("the loss is NaN").</summary>
+    public sealed record Divergence(long Step, string What);
+    /// <param name="Diverged">Set with <see cref="FailureKind.Diverged"/>.</param>
+    public sealed record TrainingFinished(Outcome Outcome, long Step, string? OutputFile, string Message, FailureKind Failure = FailureKind.None,
+        Divergence? Diverged = null);
     // ---- to itself ----
     sealed record ChildRestarted(string Name);
     sealed record ReloadWorker;
@@ -141,6 +157,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         Command<WeightsExported>(m => { Seen(); Execute(core.Exported(m)); });
         Command<ReplicaReady>(m => Execute(core.ReplicaReady(Sender, m)));
         Command<ReplicaLost>(m => Execute(core.ReplicaLost(Sender, m)));
+        Command<Evaluated>(m => { Seen(); Execute(core.Evaluated(m)); });
         Membership();
     }
 
@@ -199,10 +216,18 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
         if (core.Journal.DifferencesFrom(settings) is { } differs) { Execute(core.Refuse(differs)); return; }
         ITokenizedDataset dataset;
         TrainingPlan plan;
+        IReadOnlyList<MiniMind.Model.Evaluation.EvalSample>? heldOut = null;
         try
         {
             dataset = openDataset(settings);
             plan = TrainingPlan.For(dataset.Count, settings);
+            if (settings.Eval is { } eval)
+            {
+                // the held-out file in the training data's stage format, prepared (and checked: file:line) the same way
+                heldOut = EvalSettings.HeldOut(openDataset(settings with { DataPath = eval.DataPath }), settings.BatchSize, eval.Batches);
+                if (heldOut.Sum(h => h.LossMask.Sum()) == 0)
+                    throw new InvalidDataException($"{eval.DataPath}: no scored tokens in its first {eval.Batches} batch(es) of {settings.BatchSize} (--eval-data)");
+            }
         }
         catch (Exception e) when (e is IOException or InvalidDataException or FormatException or ArgumentException)   // DataFormatException: file:line
         {
@@ -217,7 +242,7 @@ public sealed class TrainingCoordinator : ReceivePersistentActor, IWithTimers
             Aggregator = Context.ActorOf(GradientAggregator.Props(), "gradient-aggregator"),
         };
         foreach (var child in new[] { crew.Loader, crew.Writer, crew.Worker, crew.Aggregator }) health = health.Created(child.Path.Name);
-        Execute(core.Begin(plan, dataset.Count, crew));
+        Execute(core.Begin(plan, dataset.Count, crew, heldOut));
     }
 
     IActorRef StartWriter(CheckpointRun? run = null) =>

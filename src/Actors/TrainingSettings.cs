@@ -78,6 +78,10 @@ public sealed record TrainingSettings
     /// <summary>GRPO's arguments (the grpo stage only; null elsewhere, and then not written).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public GrpoSettings? Grpo { get; init; }
 
+    /// <summary>In-training held-out evaluation (<c>--eval-data</c>), or null (none, and then not written). Not part of
+    /// <see cref="Identity"/>: evaluation reads the model without changing it.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public EvalSettings? Eval { get; init; }
+
     [JsonIgnore] public MiniMindConfig Config => MiniMindConfig.FromJson(ConfigJson);
 
     /// <summary>MiniMind's output name, relative to the run dir: pretrain_512.pth, full_sft_512_moe.pth, rlhf_512.pth,
@@ -104,7 +108,7 @@ public sealed record TrainingSettings
         RunDir = "", LogInterval = 0, TensorBoard = true, SaveInterval = 0, KeepCheckpoints = 0, SkipBadLines = false, Threads = 0, Device = "", Dtype = "", DataPath = Path.GetFileName(DataPath),
         TokenizerPath = "", InitFrom = InitFrom is null ? null : Path.GetFileName(InitFrom),
         FrozenModelPath = FrozenModelPath is null ? null : Path.GetFileName(FrozenModelPath),
-        ResumeFrom = ResumeFrom is null ? null : Path.GetFileName(ResumeFrom),
+        ResumeFrom = ResumeFrom is null ? null : Path.GetFileName(ResumeFrom), Eval = null,
     });
 
     /// <summary>The names of the <see cref="Identity"/> fields in which <paramref name="other"/> differs from this run.</summary>

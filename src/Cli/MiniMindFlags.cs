@@ -38,6 +38,9 @@ public static class MiniMindFlags
         ["--epsilon_high"] = "--epsilon-high",
         ["--max_gen_len"] = "--max-gen-len",
         ["--thinking_ratio"] = "--thinking-ratio",
+        ["--eval_data"] = "--eval-data",
+        ["--eval_interval"] = "--eval-interval",
+        ["--eval_batches"] = "--eval-batches",
     };
 
     /// <summary>MiniMind flags accepted and ignored: whether they take a value, and the note printed once.</summary>

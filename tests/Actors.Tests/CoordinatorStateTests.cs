@@ -1,6 +1,7 @@
 using Akka.Actor;
 using MiniMind.Actors.Checkpoints;
 using MiniMind.Actors.Protocol;
+using MiniMind.Model.Evaluation;
 using Xunit;
 using static MiniMind.Actors.CheckpointWriter;
 using static MiniMind.Actors.CoordinatorEffect;
@@ -39,10 +40,10 @@ public class CoordinatorStateTests
     static CoordinatorState Fresh(TrainingSettings? s = null) => new("run", s ?? Settings(), new Crew(Self, Listener, true));
 
     /// <summary>Begun, worker-0 loaded at <paramref name="step"/> and idle; the loader was asked for the next two steps.</summary>
-    static CoordinatorState Ready(long step = 0, TrainingSettings? s = null, bool localCompute = true)
+    static CoordinatorState Ready(long step = 0, TrainingSettings? s = null, bool localCompute = true, IReadOnlyList<EvalSample>? heldOut = null)
     {
         var settings = s ?? Settings();
-        var begun = Fresh(settings).Begin(TrainingPlan.For(64, settings), 64, Children with { LocalCompute = localCompute });
+        var begun = Fresh(settings).Begin(TrainingPlan.For(64, settings), 64, Children with { LocalCompute = localCompute }, heldOut);
         var loading = begun.State.Persisted(Assert.IsType<Persist>(Assert.Single(begun.Effects)).Event, null).State;
         return loading.LatestLoaded(new LatestLoaded(loading.Generation, null, null, [])).State
                       .WorkerReady(new WorkerReady(loading.Generation, step, 100)).State;
@@ -241,6 +242,9 @@ public class CoordinatorStateTests
         var s = Stepping(3);
         var failed = s.WorkerRestarted(new WorkerRestarted("boom"));
         Assert.Equal((s.Generation + 1, Pipeline.Loading, 1), (failed.State.Generation, failed.State.Pipeline, failed.State.Restarts));
+        var notice = Assert.Single(Told<WorkerFailed>(failed, Listener));                    // typed: the alerts read its fields
+        Assert.Equal(new WorkerFailed("boom", 1, TimeSpan.FromMilliseconds(200)), notice);
+        Assert.Equal("warning: worker failed (boom); restart 1, reloading the newest checkpoint in 200 ms", notice.Text);
         Assert.Equal(TimeSpan.FromMilliseconds(200), Assert.Single(failed.Effects.OfType<ReloadAfter>()).Delay);
         Assert.Empty(failed.State.StepRan(Ran(s)).Effects);                                  // the failed incarnation's step
         Assert.Equal(TimeSpan.FromMilliseconds(400), Assert.Single(failed.State.WorkerRestarted(new WorkerRestarted("again")).Effects.OfType<ReloadAfter>()).Delay);
@@ -262,7 +266,49 @@ public class CoordinatorStateTests
         Assert.Empty(diverged.Effects.OfType<Persist>());
         var finished = Assert.Single(Told<TrainingFinished>(diverged, Listener));
         Assert.Contains("the loss is NaN (diverged", finished.Message, StringComparison.Ordinal);
-        Assert.Equal(FailureKind.Unexpected, finished.Failure);
+        Assert.Equal(FailureKind.Diverged, finished.Failure);
+        Assert.Equal(new Divergence(4, "the loss is NaN"), finished.Diverged);   // typed: the alert reads these, not the message
+    }
+
+    static readonly IReadOnlyList<EvalSample> HeldOut = [new(1, [1, 2, 3], [2, 3, 4], [1, 1, 0])];
+
+    static TrainingSettings Evaluating(int interval) => Settings() with { Eval = new EvalSettings("heldout.jsonl", interval, 1) };
+
+    /// <summary>Runs the in-flight step to its commit.</summary>
+    static Decision Commit(CoordinatorState s) => s.StepRan(Ran(s));
+
+    [Fact]
+    public void Worker_0_scores_the_held_out_set_every_interval_and_after_the_last_step_before_the_next_steps_work()
+    {
+        var settings = Evaluating(interval: 4);
+        var evaluated = new List<long>();
+        var s = Ready(0, settings, heldOut: HeldOut);
+        for (var step = 0; step < 10; step++)
+        {
+            var d = Commit(s.Received(Batches(step)).State);
+            var toWorker = d.Effects.OfType<Tell>().Where(t => t.To.Equals(Worker)).Select(t => t.Message).ToList();
+            if (toWorker.OfType<Evaluate>().SingleOrDefault() is { } e)
+            {
+                Assert.Equal((d.State.Generation, (long)step + 1), (e.Generation, e.StepsDone));
+                Assert.Same(HeldOut, e.Samples);
+                Assert.IsType<Evaluate>(toWorker[0]);                                        // before the next step's micro-batches
+                evaluated.Add(e.StepsDone);
+            }
+            s = d.State;
+        }
+        Assert.Equal([4L, 8, 10], evaluated);                                                // every 4 steps and the last (10)
+        Assert.False(Ready(0, Settings(), heldOut: HeldOut).EvalDue(4));                    // no --eval-data: none
+        Assert.False(Ready(0, settings).EvalDue(4));                                        // nothing to score: none
+    }
+
+    [Fact]
+    public void An_evaluation_reaches_the_listener_as_loss_and_perplexity_unless_its_worker_generation_is_gone()
+    {
+        var s = Ready(4, Evaluating(interval: 4), heldOut: HeldOut);
+        var heard = Assert.Single(Told<EvalMeasured>(s.Evaluated(new Evaluated(s.Generation, 4, 2.0, 640, 4, TimeSpan.FromMilliseconds(30))), Listener));
+        Assert.Equal(new EvalMeasured(4, 2.0, Math.Exp(2.0), 640, 4, TimeSpan.FromMilliseconds(30)), heard);
+        var restarted = s.WorkerRestarted(new WorkerRestarted("boom")).State;
+        Assert.Empty(restarted.Evaluated(new Evaluated(s.Generation, 4, 2.0, 640, 4, TimeSpan.Zero)).Effects);   // redone after the reload
     }
 
     [Fact]

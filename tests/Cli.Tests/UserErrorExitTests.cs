@@ -61,6 +61,19 @@ public sealed class UserErrorExitTests : IDisposable
     }
 
     [Fact]
+    public void Malformed_eval_data_is_exit_3_naming_file_and_line_and_a_missing_file_exit_2_naming_the_flag()
+    {
+        var bad = Malformed();
+        var r = Run(Train("--eval-data", bad, "--eval-interval", "1"));
+        AssertShortError(r, (int)ExitCode.InputError, $"{bad}:101: invalid JSON");
+        var missing = dir.File("nowhere.jsonl");
+        var gone = Run(Train("--eval_data", missing));                                  // MiniMind-style spelling
+        AssertShortError(gone, (int)ExitCode.ArgumentError, $"--eval-data {missing}: file not found");
+        AssertShortError(Run(Train("--eval-interval", "5")), (int)ExitCode.ArgumentError, "--eval-interval", "--eval-data");
+        AssertShortError(Run(Train("--eval-data", SampleData, "--eval-batches", "0")), (int)ExitCode.ArgumentError, "--eval-batches 0");
+    }
+
+    [Fact]
     public void MINIMIND_DEBUG_adds_the_stack_trace()
     {
         var r = Run(Train("--data", Malformed()), debug: true);

@@ -58,6 +58,13 @@ public sealed record TrainRequest
     public string? FromResume { get; init; }
     /// <summary>Skip (and report) training-data lines that are not valid samples instead of failing. Default: false.</summary>
     public bool? SkipBadLines { get; init; }
+    /// <summary>Held-out JSONL in the stage's training format, scored every <see cref="EvalInterval"/> steps
+    /// (<see cref="EvalSettings"/>; not dpo or grpo). Default: none.</summary>
+    public string? EvalData { get; init; }
+    /// <summary>Evaluate after every N steps (and after the last). Default: the save interval.</summary>
+    public int? EvalInterval { get; init; }
+    /// <summary>Batches of the held-out file scored (its first K × batch size samples). Default: 8.</summary>
+    public int? EvalBatches { get; init; }
     /// <summary>lora only. Default: lora_medical.</summary>
     public string? LoraName { get; init; }
     /// <summary>dpo and grpo: β of the DPO loss / weight of GRPO's KL term. Default: 0.1.</summary>

@@ -78,11 +78,30 @@ public static class TrainRequestResolver
             Temperature = r.Temperature ?? file.Temperature ?? 1.0,
             Grpo = stage == TrainingStage.Grpo ? GrpoOf(r, file) : null,
         };
+        settings = settings with { Eval = EvalOf(r, stage, settings.SaveInterval) };
         (settings, var resumeHeader) = FromResume.Apply(settings, r.FromResume, r.SaveWeight ?? stage.OutputPrefix);
         Validate(settings, configName, settings.ResumeFrom is null ? r.FromWeight : null);
         (settings, var frozen) = WithFrozenModel(settings, r.Teacher, r.TeacherPreset, configName, locate);
         var header = string.Join("\n", new[] { resumeHeader, frozen }.Where(h => h is not null));
         return new ResolvedTrainRequest(settings, configName, file.Sources, header.Length == 0 ? null : header);
+    }
+
+    /// <summary>In-training evaluation (<c>--eval-data</c>): a held-out file in the stage's format; a missing file is a bad
+    /// argument (exit 2, naming the flag), a malformed one bad input when it is prepared (file:line, as the training data).</summary>
+    static EvalSettings? EvalOf(TrainRequest r, TrainingStage stage, int saveInterval)
+    {
+        if (r.EvalData is null)
+        {
+            if (r.EvalInterval is not null || r.EvalBatches is not null) throw new ArgumentException("--eval-interval and --eval-batches need --eval-data (the held-out file)");
+            return null;
+        }
+        if (stage == TrainingStage.Dpo || stage == TrainingStage.Grpo)
+            throw new ArgumentException($"--eval-data: not for the {stage.Name} stage (its loss is not a per-token cross-entropy; held-out perplexity needs pretrain/SFT-format data)");
+        if (r.EvalData.Length == 0 || !File.Exists(r.EvalData)) throw new ArgumentException($"--eval-data {r.EvalData}: file not found");
+        var e = new EvalSettings(r.EvalData, r.EvalInterval ?? saveInterval, r.EvalBatches ?? EvalSettings.DefaultBatches);
+        if (e.Interval < 1) throw new ArgumentException($"--eval-interval {e.Interval}: must be ≥ 1");
+        if (e.Batches < 1) throw new ArgumentException($"--eval-batches {e.Batches}: must be ≥ 1");
+        return e;
     }
 
     /// <summary>GRPO's arguments: flags ← config/train/grpo*.json ← MiniMind's defaults.</summary>

@@ -22,7 +22,8 @@ public static class EvalCommand
         var maxNew = sampling.MaxNewTokens;
         var cmd = new Command("eval", "Answer MiniMind's built-in eval prompts (eval_model.py's set for --model-mode: sentence openings for pretrain weights, " +
             "general questions for chat weights, the adapter's own set for --lora lora_identity/lora_medical), then, with --data, report perplexity " +
-            "exp(Σ CE·mask / Σ mask) over the file with the token count. The last line is JSON.\n\n" +
+            "exp(Σ CE·mask / Σ mask) over the file with the token count. The last line is JSON. The perplexity of a run dir's own output is also " +
+            "recorded in the history of the run that wrote it (its SQLite journal), at its last step: run metrics shows it as eval_loss/eval_ppl.\n\n" +
             "Examples:\n  minimind eval --run-dir runs/default --model-mode 1 --max-new-tokens 128\n" +
             "  minimind eval --run-dir runs/default --model-mode 0 --no-prompts --data heldout_pretrain.jsonl");
         model.AddTo(cmd);
@@ -73,6 +74,11 @@ public static class EvalCommand
                 report["mean_nll"] = result.MeanNll;
                 report["tokens"] = result.Tokens;
                 report["samples"] = result.Samples;
+                if (run.Lora is null && EvalHistory.Record(parse.GetValue(model.RunDir)!, run.Weights, result) is var (line, step))
+                {
+                    o.WriteLine(line);
+                    if (step > 0) report["recorded_step"] = step;
+                }
             }
             o.WriteLine(JsonSerializer.Serialize(report));
             return ExitCode.Ok;

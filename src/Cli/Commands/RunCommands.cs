@@ -40,7 +40,7 @@ public static class RunCommands
         var from = new Option<long>("--from") { Description = "First step printed. Default: 1.", DefaultValueFactory = _ => 1 };
         var to = new Option<long>("--to") { Description = "Last step printed. Default: the newest.", DefaultValueFactory = _ => long.MaxValue };
         var cmd = new Command("metrics",
-            "Print every recorded step of a run dir (loss, lr, grad norm, tokens/s, loss tokens, step time, compute time, RSS) to stdout.\n" +
+            "Print every recorded step of a run dir (loss, lr, grad norm, tokens/s, loss tokens, step time, compute time, RSS; the held-out eval loss and perplexity at the steps evaluated) to stdout.\n" +
             "Example: minimind run metrics --run-dir runs/default --format csv --every 10 > steps.csv")
         {
             runDir, journal, stage, format, every, from, to,
@@ -72,10 +72,13 @@ public static class RunCommands
                     : $"--stage {wanted}: {journalSpec.Display} holds no recorded steps of that run in {dir}");
             var o = ctx.Out;
             var csv = parse.GetValue(format) == "csv";
-            if (csv) o.WriteLine("run,step," + string.Join(',', MetricsStore.Columns.Select(c => c == "wall_time_ms" ? "wall_time" : c)));
+            if (csv) o.WriteLine("run,step," + string.Join(',', MetricsStore.Columns.Select(c => c == "wall_time_ms" ? "wall_time" : c)) + ",eval_loss,eval_ppl");
             foreach (var (id, name) in runs)
+            {
+                var evals = store.ReadEval(id, first, last).ToDictionary(e => e.Step);
                 foreach (var r in store.Read(id, first, last))
-                    if (r.Step % n == 0) o.WriteLine(csv ? Csv(name, r) : Json(name, r));
+                    if (r.Step % n == 0) o.WriteLine(csv ? Csv(name, r, evals.GetValueOrDefault(r.Step)) : Json(name, r, evals.GetValueOrDefault(r.Step)));
+            }
             o.Flush();
             return ExitCode.Ok;
         }));
@@ -94,12 +97,14 @@ public static class RunCommands
 
     static string Wall(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 
-    static string Csv(string run, MetricsRow r) => string.Join(',',
+    /// <summary>A step's row; its held-out evaluation's loss and perplexity in the last two columns, empty where none.</summary>
+    static string Csv(string run, MetricsRow r, EvalRow? e) => string.Join(',',
         run, r.Step.ToString(CultureInfo.InvariantCulture), r.Epoch.ToString(CultureInfo.InvariantCulture), F(r.Loss), F(r.Lr), F(r.GradNorm),
         r.LossTokens.ToString(CultureInfo.InvariantCulture), F(r.TokensPerSecond), F(r.LossTokensPerSecond), F(r.StepSeconds), F(r.ComputeSeconds),
-        r.RssBytes.ToString(CultureInfo.InvariantCulture), Wall(r.WallTimeMs));
+        r.RssBytes.ToString(CultureInfo.InvariantCulture), Wall(r.WallTimeMs), e is null ? "" : F(e.Loss), e is null ? "" : F(e.Perplexity));
 
-    static string Json(string run, MetricsRow r)
+    /// <summary>A step's object; <c>eval_loss</c> and <c>eval_ppl</c> null where it has no held-out evaluation.</summary>
+    static string Json(string run, MetricsRow r, EvalRow? e)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
@@ -118,9 +123,26 @@ public static class RunCommands
             w.WriteNumber("compute_seconds", r.ComputeSeconds);
             w.WriteNumber("rss_bytes", r.RssBytes);
             w.WriteString("wall_time", Wall(r.WallTimeMs));
+            if (e is null)
+            {
+                w.WriteNull("eval_loss");
+                w.WriteNull("eval_ppl");
+            }
+            else
+            {
+                Number(w, "eval_loss", e.Loss);
+                Number(w, "eval_ppl", e.Perplexity);
+            }
             w.WriteEndObject();
         }
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    /// <summary>A finite number, or null (JSON has no NaN/∞: a diverged evaluation, an overflowing perplexity).</summary>
+    static void Number(Utf8JsonWriter w, string name, double v)
+    {
+        if (double.IsFinite(v)) w.WriteNumber(name, v);
+        else w.WriteNull(name);
     }
 
     static Command Repair(CliContext ctx)

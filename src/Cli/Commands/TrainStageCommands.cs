@@ -128,6 +128,13 @@ public static class TrainStageCommands
         };
         var controlToken = NodeCommands.ControlToken();
         var keep = new Option<int>("--keep-checkpoints") { Description = "Checkpoints kept. Default: 3.", DefaultValueFactory = _ => 3 };
+        var evalData = new Option<string?>("--eval-data")
+        {
+            Description = "Held-out JSONL in the stage's training format: its loss and perplexity (no gradients, worker-0's weights) every --eval-interval steps and after the last; " +
+                          "in the log, run metrics, TensorBoard (eval/*) and the dashboard. Not for dpo/grpo. Default: none.",
+        };
+        var evalInterval = new Option<int?>("--eval-interval") { Description = "Evaluate on --eval-data after every N steps. Default: the --save-interval." };
+        var evalBatches = new Option<int?>("--eval-batches") { Description = $"Batches of --eval-data scored: its first K × --batch-size samples, in file order. Default: {EvalSettings.DefaultBatches}." };
         var skipBadLines = new Option<bool>("--skip-bad-lines")
         {
             Description = "Skip training-data lines that are not valid samples and report them, instead of stopping at the first (as data prepare). Default: off.",
@@ -151,7 +158,7 @@ public static class TrainStageCommands
         var cmd = new Command(name, description)
         {
             config, data, tokenizer, runDir, trainConfig, maxSteps, epochs, batch, seq, accum, lr, save, logEvery, tensorBoard, seed, deterministic, device, threads, dtype, journal, keep,
-            skipBadLines, control, controlToken,
+            skipBadLines, evalData, evalInterval, evalBatches, control, controlToken,
         };
         var alerts = new AlertOptions();
         foreach (var option in alerts.All) cmd.Options.Add(option);
@@ -192,6 +199,9 @@ public static class TrainStageCommands
             Dtype = parse.GetValue(dtype),
             KeepCheckpoints = parse.GetValue(keep),
             SkipBadLines = parse.GetResult(skipBadLines) is { Implicit: false } ? parse.GetValue(skipBadLines) : null,
+            EvalData = parse.GetValue(evalData),
+            EvalInterval = parse.GetValue(evalInterval),
+            EvalBatches = parse.GetValue(evalBatches),
             LoraName = stage == TrainingStage.Lora ? parse.GetValue(loraName) : null,
             Beta = parse.GetValue(beta),
             Teacher = parse.GetValue(teacher),
@@ -233,6 +243,7 @@ public static class TrainStageCommands
         o.WriteLine(DtypeOption.Header(s.Dtype, s.Device, cfg));
         var previousDtype = DtypeOption.Previous(s.CheckpointDir);
         o.WriteLine($"  data     : {s.DataPath} (tokenizer {s.TokenizerPath})");
+        if (s.Eval is { } held) o.WriteLine($"  eval     : {held.DataPath}, {held.Batches} batch(es) of {s.BatchSize} every {held.Interval} steps and after the last");
         o.WriteLine($"  run dir  : {Path.GetFullPath(s.RunDir)}{(s.InitFrom is null ? "" : $" (from {s.InitFrom})")}");
         o.WriteLine($"  journal  : {journal.Display}");
         o.WriteLine(FormattableString.Invariant($"  schedule : {s.Epochs} epoch(s), batch {s.BatchSize} × accumulation {s.AccumulationSteps}, seq {s.MaxSeqLen}, lr {s.LearningRate:G3} cosine, AdamW wd {s.WeightDecay}, clip {s.GradClip}, save every {s.SaveInterval}"));
@@ -245,6 +256,10 @@ public static class TrainStageCommands
         // The data is prepared (or its prepared copy checked) before the node starts: a malformed line is one error naming
         // file and line (exit 3), not a coordinator failure; lines skipped with --skip-bad-lines are reported here.
         StageData.Prepare(s, line => ctx.Error.WriteLine(line));
+        if (s.Eval is { } eval)
+        {
+            StageData.Prepare(s with { DataPath = eval.DataPath }, line => ctx.Error.WriteLine(line));   // a bad line: exit 3, file:line
+        }
 
         var clock = Stopwatch.StartNew();
         // A terminal gets a progress bar (with ETA) under the step lines; a file or pipe gets the plain lines only.
@@ -274,6 +289,10 @@ public static class TrainStageCommands
                         break;
                     case TrainingNotice n:
                         ctx.Error.WriteLine(n.Text);
+                        break;
+                    case EvalMeasured ev:
+                        bar.Line(FormattableString.Invariant(
+                            $"eval step {ev.Step} | loss {ev.Loss:0.0000} | ppl {ev.Perplexity:0.00} | {ev.Tokens:N0} tokens, {ev.Samples} samples | {ev.Elapsed.TotalSeconds:0.0} s"));
                         break;
                 }
                 o.Flush();

@@ -30,9 +30,10 @@ public sealed record AlertInfo(string Run, string Kind, long Step, string Text, 
 /// <list type="bullet">
 /// <item><c>GET /api/metrics/runs</c>: every run of the database, with its settings.</item>
 /// <item><c>GET /api/metrics/history?run=R&amp;from=S&amp;to=E&amp;max=N</c>: a run's curve, every step when the range
-/// holds at most N of them (default 2,000), else N buckets (means, min/max) from the raw rows or the rollups.</item>
+/// holds at most N of them (default 2,000), else N buckets (means, min/max) from the raw rows or the rollups; with every
+/// held-out evaluation of the range (<c>eval</c>: step, loss, perplexity, tokens).</item>
 /// <item><c>GET /api/metrics/stream?run=R[&amp;run=R2…]&amp;after=S[,S2…]</c>: Server-Sent Events with only the new steps
-/// (<c>rows</c>), rewinds after a resume (<c>rewind</c>) and alerts (<c>alert</c>); each event's id is the newest step sent
+/// (<c>rows</c>), held-out evaluations (<c>eval</c>), rewinds after a resume (<c>rewind</c>) and alerts (<c>alert</c>); each event's id is the newest step sent
 /// per run, so a reconnecting client (Last-Event-ID) resumes where it stopped.</item>
 /// <item><c>GET /api/alerts</c>: the active alerts; <c>GET /api/system</c>: CPU, RSS and device of every node.</item>
 /// </list>
@@ -98,6 +99,16 @@ public static class DashboardRoutes
         wallTimeMs = p.Select(x => x.WallTimeMs),
     };
 
+    /// <summary>Held-out evaluations as columns (sparse: every one of the range, never downsampled).</summary>
+    public static object EvalColumns(IReadOnlyList<Actors.EvalRow> e) => new
+    {
+        step = e.Select(x => x.Step),
+        loss = e.Select(x => x.Loss),
+        perplexity = e.Select(x => x.Perplexity),
+        tokens = e.Select(x => x.Tokens),
+        wallTimeMs = e.Select(x => x.WallTimeMs),
+    };
+
     public static IReadOnlyList<AlertInfo> ActiveAlerts(AlertState state) =>
         [.. state.Active.Values.OrderBy(a => a.At).Select(a => new AlertInfo(a.Run, Alert.Label(a.Kind), a.Step, a.Text, a.At))];
 
@@ -117,7 +128,7 @@ public static class DashboardRoutes
             var (first, last) = (Math.Max(1, from ?? 1), to ?? long.MaxValue);
             if (last < first) return ControlJson.Error(400, $"to {last}: before from {first}");
             var series = store.Series(run, first, last, Math.Clamp(max ?? 2000, 10, 100_000));
-            return ControlJson.Ok(new { run, series.From, series.To, series.Steps, series.Every, points = Columns(series.Points) });
+            return ControlJson.Ok(new { run, series.From, series.To, series.Steps, series.Every, points = Columns(series.Points), eval = EvalColumns(store.ReadEval(run, first, last)) });
         });
 
         app.MapGet("/api/metrics/stream", StreamAsync);
@@ -199,6 +210,7 @@ public static class DashboardRoutes
             foreach (var run in runs)
             {
                 var i = index[run];
+                if (store.ReadEval(run, last[i] + 1) is { Count: > 0 } evals) await Send("eval", new { run, points = EvalColumns(evals) });
                 var rows = store.Read(run, last[i] + 1, last[i] + CatchUpRows).ToList();
                 if (rows.Count == CatchUpRows)
                 {
@@ -229,6 +241,9 @@ public static class DashboardRoutes
                 {
                     case RowsWritten r:
                         await Rows(r.Run, r.Rows);
+                        break;
+                    case EvalWritten e:
+                        await Send("eval", new { run = e.Run, points = EvalColumns(e.Rows) });
                         break;
                     case HistoryRewound h when last[index[h.Run]] > h.AfterStep:
                         last[index[h.Run]] = h.AfterStep;

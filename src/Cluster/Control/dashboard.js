@@ -56,13 +56,15 @@ const MM = (() => {
     return (i === 0 ? String(v) : v.toFixed(1)) + " " + u[i];
   }
 
-  /** The metrics the page draws: key (the history's column), title, formatter, unit. */
+  /** The metrics the page draws: key (the history's column), title, formatter, unit. `sparse`: a held-out evaluation's
+   *  column (a point every --eval-interval steps, from the history's `eval`), drawn with a marker at each point, unsmoothed. */
   const METRICS = [
     { key: "loss", title: "loss", fmt: fmtNumber, unit: "" },
     { key: "lr", title: "learning rate", fmt: fmtLr, unit: "" },
     { key: "gradNorm", title: "grad norm (before clipping)", fmt: fmtNumber, unit: "" },
     { key: "tokensPerSecond", title: "tokens/s", fmt: fmtNumber, unit: " tok/s" },
     { key: "stepSeconds", title: "step time", fmt: fmtDuration, unit: "" },
+    { key: "evalLoss", title: "eval loss (held-out, --eval-data)", fmt: fmtNumber, unit: "", sparse: true },
   ];
 
   /** Exponential moving average as TensorBoard's smoothing slider does it: weight w on the past, debiased so the first
@@ -159,6 +161,23 @@ const MM = (() => {
     return s;
   }
 
+  const emptyEval = () => ({ step: [], evalLoss: [], evalPpl: [] });
+
+  /** Held-out evaluations with `points` (the API's eval columns: step, loss, perplexity) merged in by step: a step
+   *  evaluated again (redone after a resume) replaces its point; steps stay ascending. */
+  function mergeEval(evals, points) {
+    const e = evals || emptyEval();
+    const at = new Map(e.step.map((st, i) => [st, i]));
+    for (let i = 0; i < points.step.length; i++) {
+      const st = points.step[i], loss = points.loss[i], ppl = points.perplexity[i];
+      if (at.has(st)) { e.evalLoss[at.get(st)] = loss; e.evalPpl[at.get(st)] = ppl; continue; }
+      at.set(st, e.step.length);
+      e.step.push(st); e.evalLoss.push(loss); e.evalPpl.push(ppl);
+    }
+    const order = e.step.map((_, i) => i).sort((a, b) => e.step[a] - e.step[b]);
+    return { step: order.map(i => e.step[i]), evalLoss: order.map(i => e.evalLoss[i]), evalPpl: order.map(i => e.evalPpl[i]) };
+  }
+
   /** A series without the points after `afterStep` (a resume redoes them; the stream sends them again). */
   function rewind(series, afterStep) {
     if (!series) return series;
@@ -184,7 +203,8 @@ const MM = (() => {
     return parts.join(", ");
   }
 
-  return { fmtNumber, fmtExp, fmtLr, fmtDuration, fmtBytes, METRICS, ema, downsample, niceTicks, logTicks, parseColumns, append, rewind, configSummary, empty };
+  return { fmtNumber, fmtExp, fmtLr, fmtDuration, fmtBytes, METRICS, ema, downsample, niceTicks, logTicks, parseColumns, append, rewind, configSummary, empty,
+    emptyEval, mergeEval };
 })();
 
 if (typeof module !== "undefined" && module.exports) module.exports = MM;
@@ -209,6 +229,7 @@ if (typeof document !== "undefined") (() => {
     runs: [],                 // the run list (/api/metrics/runs)
     selected: [],             // run ids, in the order picked (colors follow it)
     series: {},               // run → the whole curve (history + live rows)
+    evals: {},                // run → its held-out evaluations (every one: they are sparse)
     zoomed: {},               // run → the curve of the zoomed range (per-step when it fits)
     range: null,              // [x0, x1] when zoomed or panned, else null (everything)
     smooth: Math.min(0.99, Math.max(0, Number(params.get("smooth") ?? 0.6))),
@@ -237,14 +258,16 @@ if (typeof document !== "undefined") (() => {
     const readout = el("div", { class: "readout" });
     const box = el("div", { class: "chart" }, el("div", { class: "chart-head" }, el("h2", {}, m.title), el("label", {}, logBox, " log")), readout, canvas);
     $("charts").append(box);
-    const chart = { m, canvas, readout, view: null, hoverX: null };
+    const chart = { m, canvas, readout, view: null, hoverX: null, box };
+    if (m.sparse) box.hidden = true;   // shown once a selected run has an evaluation
     attachMouse(chart);
     return chart;
   });
 
   function colorOf(run) { return COLORS[state.selected.indexOf(run) % COLORS.length]; }
 
-  function dataOf(run) {
+  function dataOf(run, m) {
+    if (m && m.sparse) return state.evals[run];
     const z = state.zoomed[run];
     if (state.range && z && z.range[0] <= state.range[0] && z.range[1] >= state.range[1]) return z.series;
     return state.series[run];
@@ -263,6 +286,10 @@ if (typeof document !== "undefined") (() => {
 
   function draw(chart) {
     const { canvas, m } = chart;
+    if (m.sparse) {
+      chart.box.hidden = !state.selected.some(run => state.evals[run] && state.evals[run].step.length);
+      if (chart.box.hidden) { canvas.dataset.points = "0"; canvas.dataset.runs = "0"; return; }
+    }
     const dpr = window.devicePixelRatio || 1;
     const w = canvas.clientWidth || 600, h = canvas.clientHeight || 240;
     canvas.width = Math.round(w * dpr); canvas.height = Math.round(h * dpr);
@@ -277,11 +304,11 @@ if (typeof document !== "undefined") (() => {
     let y0 = Infinity, y1 = -Infinity, drawn = 0;
     const lines = [];
     for (const run of state.selected) {
-      const s = dataOf(run);
+      const s = dataOf(run, m);
       if (!s || !s.step.length) continue;
       const ys = s[m.key];
       const idx = MM.downsample(s.step, ys, x0, x1, Math.max(50, Math.floor(pw)));
-      const smooth = MM.ema(ys, m.key === "lr" ? 0 : state.smooth);   // a schedule is not noisy: the lr is drawn as it is
+      const smooth = MM.ema(ys, m.key === "lr" || m.sparse ? 0 : state.smooth);   // a schedule is not noisy, evaluations are few: drawn as they are
       for (const i of idx) {
         const v = ys[i];
         if (!Number.isFinite(v) || (log && v <= 0) || s.step[i] < x0 || s.step[i] > x1) continue;
@@ -329,8 +356,16 @@ if (typeof document !== "undefined") (() => {
         }
         g.stroke();
       };
-      if (state.smooth > 0 && m.key !== "lr") { path(ys, 1, 0.25); path(smooth, 1.8, 1); } else path(ys, 1.5, 1);
+      if (state.smooth > 0 && m.key !== "lr" && !m.sparse) { path(ys, 1, 0.25); path(smooth, 1.8, 1); } else path(ys, 1.5, 1);
       g.globalAlpha = 1;
+      if (m.sparse) {   // a marker at every evaluation
+        g.fillStyle = color;
+        for (const i of idx) {
+          const v = ys[i];
+          if (!Number.isFinite(v) || (log && v <= 0)) continue;
+          g.beginPath(); g.arc(X(s.step[i]), Y(v), 3.5, 0, 2 * Math.PI); g.fill();
+        }
+      }
       // non-finite values: a red mark at the top
       g.fillStyle = "#d00";
       for (const i of idx) if (!Number.isFinite(ys[i])) g.fillRect(X(s.step[i]) - 1, pad.t, 3, 8);
@@ -357,6 +392,7 @@ if (typeof document !== "undefined") (() => {
       for (let i = 0; i < s.step.length; i++) { const e = Math.abs(s.step[i] - step); if (e < d) { d = e; best = i; } }
       if (best < 0) continue;
       const name = runName(run);
+      if (chart.m.sparse) { parts.push(`${name} @${MM.fmtNumber(s.step[best])}: loss ${chart.m.fmt(ys[best])}, perplexity ${MM.fmtNumber(s.evalPpl[best])}`); continue; }
       parts.push(`${name} @${MM.fmtNumber(s.step[best])}: ${chart.m.fmt(ys[best])}${state.smooth > 0 ? ` (smoothed ${chart.m.fmt(smooth[best])})` : ""}`);
     }
     chart.readout.textContent = parts.join(" · ");
@@ -463,6 +499,7 @@ if (typeof document !== "undefined") (() => {
   async function loadHistory(run) {
     const h = await getJson(withToken(`/api/metrics/history?run=${encodeURIComponent(run)}&max=${state.overview}`));
     state.series[run] = MM.append(null, MM.parseColumns(h.points));
+    state.evals[run] = MM.mergeEval(null, MM.parseColumns(h.eval || { step: [], loss: [], perplexity: [] }));
     delete state.zoomed[run];
   }
 
@@ -498,7 +535,14 @@ if (typeof document !== "undefined") (() => {
       if (r) r.newestStep = state.series[d.run].step[state.series[d.run].step.length - 1];
       scheduleDraw();
     });
-    es.addEventListener("rewind", e => { const d = JSON.parse(e.data); MM.rewind(state.series[d.run], d.after); delete state.zoomed[d.run]; scheduleDraw(); });
+    es.addEventListener("eval", e => { const d = JSON.parse(e.data); state.evals[d.run] = MM.mergeEval(state.evals[d.run], MM.parseColumns(d.points)); scheduleDraw(); });
+    es.addEventListener("rewind", e => {
+      const d = JSON.parse(e.data);
+      MM.rewind(state.series[d.run], d.after);
+      MM.rewind(state.evals[d.run], d.after);
+      delete state.zoomed[d.run];
+      scheduleDraw();
+    });
     es.addEventListener("reload", async e => { await loadHistory(JSON.parse(e.data).run); scheduleDraw(); });
     es.addEventListener("alert", e => { state.alerts.push(JSON.parse(e.data)); renderAlerts(); scheduleDraw(); });
     es.onopen = () => status(`live: ${live.map(runName).join(", ")}`);
@@ -541,7 +585,9 @@ if (typeof document !== "undefined") (() => {
     for (const run of state.selected) {
       const s = state.series[run];
       if (!s) continue;
-      out.runs[run] = { name: runName(run), steps: s.step, count: s.count, loss: s.loss, lr: s.lr, gradNorm: s.gradNorm, smoothedLoss: MM.ema(s.loss, state.smooth) };
+      const ev = state.evals[run] || MM.emptyEval();
+      out.runs[run] = { name: runName(run), steps: s.step, count: s.count, loss: s.loss, lr: s.lr, gradNorm: s.gradNorm, smoothedLoss: MM.ema(s.loss, state.smooth),
+        eval: { steps: ev.step, loss: ev.evalLoss, perplexity: ev.evalPpl } };
       const z = state.zoomed[run];
       if (z) out.runs[run].zoomed = { range: z.range, steps: z.series.step, count: z.series.count, loss: z.series.loss };
     }

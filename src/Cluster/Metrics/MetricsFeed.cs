@@ -2,10 +2,11 @@ using MiniMind.Actors;
 
 namespace MiniMind.Cluster.Metrics;
 
-/// <summary>What the dashboard's live stream hears from the metrics recorder: rows just written to the store, a run's
+/// <summary>What the dashboard's live stream hears from the metrics recorder: rows (steps, held-out evaluations) just written to the store, a run's
 /// history rewound (a resume or a worker restart redoes the steps after <see cref="HistoryRewound.AfterStep"/>), an alert.</summary>
 public abstract record MetricsUpdate(string Run);
 public sealed record RowsWritten(string Run, IReadOnlyList<MetricsRow> Rows) : MetricsUpdate(Run);
+public sealed record EvalWritten(string Run, IReadOnlyList<EvalRow> Rows) : MetricsUpdate(Run);
 public sealed record HistoryRewound(string Run, long AfterStep) : MetricsUpdate(Run);
 public sealed record AlertRaised(Alert Alert) : MetricsUpdate(Alert.Run);
 

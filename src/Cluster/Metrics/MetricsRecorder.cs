@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Akka.Actor;
 using Akka.Event;
 using MiniMind.Actors;
@@ -21,7 +20,7 @@ namespace MiniMind.Cluster.Metrics;
 /// the run manager's reports), and a clock tick each second for stalls; each alert raised is one warning log line, and it
 /// and every write go to the node's <see cref="MetricsFeed"/> (the dashboard's live stream, the <c>/metrics</c> gauges).
 /// </summary>
-public sealed partial class MetricsRecorder : ReceiveActor, IWithTimers
+public sealed class MetricsRecorder : ReceiveActor, IWithTimers
 {
     public const string Name = "metrics-recorder";
     public const string DispatcherId = "minimind-metrics-dispatcher";
@@ -42,6 +41,7 @@ public sealed partial class MetricsRecorder : ReceiveActor, IWithTimers
     sealed class RunHistory(string runDir, string runName, bool tensorBoard)
     {
         public readonly List<MetricsRow> Pending = [];
+        public readonly List<EvalRow> PendingEval = [];
         public readonly TensorBoardLog? Board = tensorBoard ? new TensorBoardLog(runDir, runName) : null;
         public long NewestStep = -1;
     }
@@ -64,6 +64,7 @@ public sealed partial class MetricsRecorder : ReceiveActor, IWithTimers
         this.settings = settings;
         this.feed = feed ?? new MetricsFeed(store);
         Receive<StepRecorded>(OnStep);
+        Receive<EvalRecorded>(OnEval);
         Receive<Tick>(_ => FlushAll());
         Receive<AlertTick>(_ => Alerts(this.feed.Alerts.Tick(DateTimeOffset.UtcNow, this.feed.Rules)));
         Receive<RunHistoryBegan>(OnBegan);
@@ -91,6 +92,7 @@ public sealed partial class MetricsRecorder : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         Context.System.EventStream.Subscribe(Self, typeof(StepRecorded));
+        Context.System.EventStream.Subscribe(Self, typeof(EvalRecorded));
         Context.System.EventStream.Subscribe(Self, typeof(RunHistoryEnded));
         Context.System.EventStream.Subscribe(Self, typeof(RunHistoryBegan));
         Context.System.EventStream.Subscribe(Self, typeof(RunReported));
@@ -104,23 +106,19 @@ public sealed partial class MetricsRecorder : ReceiveActor, IWithTimers
         Try(() => store.Began(b.PersistenceId, b.RunName, b.Stage, b.RunDir, b.SettingsJson, DateTimeOffset.UtcNow), $"metrics of {b.PersistenceId}: could not note its start");
     }
 
-    /// <summary>The coordinator's words for a step that diverged (CoordinatorState.StepRan) and a worker that failed
-    /// (CoordinatorState.WorkerRestarted).</summary>
-    [GeneratedRegex(@"^step (\d+): (the (?:loss|gradient norm) is \S+) \(diverged")]
-    private static partial Regex DivergedText();
-    const string WorkerFailedPrefix = "warning: worker failed (";
-
+    /// <summary>The alerts the run's reports raise, from their types and fields (never their wording): a worker that failed
+    /// (<see cref="WorkerFailed"/>) and a step that diverged (<see cref="FailureKind.Diverged"/>).</summary>
     void OnReport(RunReported r)
     {
         if (!historyOf.TryGetValue(r.RunId, out var run)) return;
         var now = DateTimeOffset.UtcNow;
         switch (r.Report)
         {
-            case TrainingNotice n when n.Text.StartsWith(WorkerFailedPrefix, StringComparison.Ordinal):
-                Alerts(feed.Alerts.WorkerRestarted(run, n.Text["warning: ".Length..], now));
+            case WorkerFailed w:
+                Alerts(feed.Alerts.WorkerRestarted(run, $"worker failed ({w.Reason}); restart {w.Restart}", now));
                 break;
-            case TrainingFinished { Outcome: Outcome.Failed } f when DivergedText().Match(f.Message) is { Success: true } m:
-                Alerts(feed.Alerts.Diverged(run, long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), m.Groups[2].Value, now));
+            case TrainingFinished { Outcome: Outcome.Failed, Failure: FailureKind.Diverged, Diverged: { } d }:
+                Alerts(feed.Alerts.Diverged(run, d.Step, d.What, now));
                 break;
         }
     }
@@ -165,14 +163,25 @@ public sealed partial class MetricsRecorder : ReceiveActor, IWithTimers
         else if (h.Pending.Count == 1) Timers.StartSingleTimer("flush", new Tick(), settings.FlushInterval);
     }
 
+    /// <summary>A held-out evaluation: kept with the run's steps (the same flushes, the same rewinds). It follows its step's
+    /// <see cref="StepRecorded"/>, so it never starts a run's history or rewinds it.</summary>
+    void OnEval(EvalRecorded e)
+    {
+        if (!runs.TryGetValue(e.PersistenceId, out var h)) runs[e.PersistenceId] = h = new RunHistory(e.RunDir, e.RunName, e.TensorBoard);
+        h.PendingEval.RemoveAll(x => x.Step == e.Row.Step);
+        h.PendingEval.Add(e.Row);
+        if (!Timers.IsTimerActive("flush")) Timers.StartSingleTimer("flush", new Tick(), settings.FlushInterval);
+    }
+
     void Rewind(string run, RunHistory h, long afterStep)
     {
         h.Pending.RemoveAll(r => r.Step > afterStep);
+        h.PendingEval.RemoveAll(r => r.Step > afterStep);
         try
         {
             store.Truncate(run, afterStep);
             feed.Publish(new HistoryRewound(run, afterStep));
-            h.Board?.Rewind(afterStep, after => store.Read(run, after + 1, afterStep));
+            h.Board?.Rewind(afterStep, after => store.Read(run, after + 1, afterStep), () => store.ReadEval(run, 1, afterStep));
         }
         catch (Exception ex)
         {
@@ -189,11 +198,12 @@ public sealed partial class MetricsRecorder : ReceiveActor, IWithTimers
     /// for the next flush (up to 100,000 of them) and logs once.</summary>
     void Flush(string run, RunHistory h)
     {
-        if (h.Pending.Count == 0) return;
+        if (h.Pending.Count == 0 && h.PendingEval.Count == 0) return;
         var rows = h.Pending.ToList();
+        var evals = h.PendingEval.ToList();
         try
         {
-            store.Upsert(run, rows);
+            store.Upsert(run, rows, evals);
         }
         catch (Exception ex)
         {
@@ -203,12 +213,15 @@ public sealed partial class MetricsRecorder : ReceiveActor, IWithTimers
             return;
         }
         h.Pending.Clear();
+        h.PendingEval.Clear();
         written += rows.Count;
-        feed.Publish(new RowsWritten(run, rows));
+        if (rows.Count > 0) feed.Publish(new RowsWritten(run, rows));
+        if (evals.Count > 0) feed.Publish(new EvalWritten(run, evals));
         lastError = null;
         try
         {
             h.Board?.Write(rows);
+            h.Board?.WriteEval(evals);
         }
         catch (Exception ex)
         {

@@ -15,6 +15,8 @@ namespace MiniMind.Cluster.Metrics;
 /// <item><c>minimind_metrics_rollup</c>: downsampled views, per bucket of 100 and of 10,000 steps (bucket b = steps
 /// b·N+1 … (b+1)·N): count and min/mean/max of loss, grad norm and step time, mean lr and tokens/s, max RSS. Each write
 /// recomputes the buckets it touches: the 100-step ones from their raw rows, the 10,000-step ones from the 100-step ones.</item>
+/// <item><c>minimind_metrics_eval</c>: one row per (run, step) of a held-out evaluation (<see cref="EvalRow"/>: mean NLL,
+/// perplexity, tokens), sparse; replaced and truncated with the steps. Loss and perplexity may be NULL (a NaN in SQLite).</item>
 /// <item><c>minimind_metrics_runs</c>: one row per run: its name, stage, run dir and settings (JSON), when it began and
 /// ended (the dashboard's run list).</item>
 /// </list>
@@ -26,6 +28,7 @@ public sealed class MetricsStore
     public const string Table = "minimind_metrics";
     public const string RollupTable = "minimind_metrics_rollup";
     public const string RunsTable = "minimind_metrics_runs";
+    public const string EvalTable = "minimind_metrics_eval";
     /// <summary>The rollup bucket sizes, in steps.</summary>
     public static readonly IReadOnlyList<int> RollupEvery = [100, 10_000];
 
@@ -68,6 +71,11 @@ public sealed class MetricsStore
               tokens_per_second_mean {real} NOT NULL, step_seconds_min {real} NOT NULL, step_seconds_mean {real} NOT NULL,
               step_seconds_max {real} NOT NULL, rss_bytes_max BIGINT NOT NULL,
               PRIMARY KEY (run, every, bucket))
+            """);
+        Execute(c, null, $"""
+            CREATE TABLE IF NOT EXISTS {EvalTable} (
+              run TEXT NOT NULL, step BIGINT NOT NULL, loss {real} NULL, perplexity {real} NULL, tokens BIGINT NOT NULL,
+              wall_time_ms BIGINT NOT NULL, PRIMARY KEY (run, step))
             """);
         Execute(c, null, $"""
             CREATE TABLE IF NOT EXISTS {RunsTable} (
@@ -204,6 +212,7 @@ public sealed class MetricsStore
         using var c = Open();
         using var tx = c.BeginTransaction();
         Execute(c, tx, $"DELETE FROM {Table} WHERE run = @run AND step > @after", ("@run", run), ("@after", afterStep));
+        Execute(c, tx, $"DELETE FROM {EvalTable} WHERE run = @run AND step > @after", ("@run", run), ("@after", afterStep));
         foreach (var every in RollupEvery)
             Execute(c, tx, $"DELETE FROM {RollupTable} WHERE run = @run AND every = @every AND bucket >= @b",
                 ("@run", run), ("@every", every), ("@b", afterStep / every));
@@ -211,13 +220,23 @@ public sealed class MetricsStore
         tx.Commit();
     }
 
-    /// <summary>Writes <paramref name="rows"/> of <paramref name="run"/> in one transaction (a step already there is
-    /// replaced), then recomputes the rollup buckets they fall in.</summary>
-    public void Upsert(string run, IReadOnlyList<MetricsRow> rows)
+    /// <summary>Writes <paramref name="rows"/> and <paramref name="evals"/> of <paramref name="run"/> in one transaction (a
+    /// step already there is replaced), then recomputes the rollup buckets the rows fall in.</summary>
+    public void Upsert(string run, IReadOnlyList<MetricsRow> rows, IReadOnlyList<EvalRow>? evals = null)
     {
-        if (rows.Count == 0) return;
+        if (rows.Count == 0 && (evals is null || evals.Count == 0)) return;
         using var c = Open();
         using var tx = c.BeginTransaction();
+        foreach (var e in evals ?? [])
+            Execute(c, tx, $"""
+                INSERT INTO {EvalTable} (run, step, loss, perplexity, tokens, wall_time_ms) VALUES (@run, @step, @loss, @ppl, @tokens, @wall)
+                ON CONFLICT (run, step) DO UPDATE SET loss = excluded.loss, perplexity = excluded.perplexity, tokens = excluded.tokens, wall_time_ms = excluded.wall_time_ms
+                """, ("@run", run), ("@step", e.Step), ("@loss", Real(e.Loss)), ("@ppl", Real(e.Perplexity)), ("@tokens", e.Tokens), ("@wall", e.WallTimeMs));
+        if (rows.Count == 0)
+        {
+            tx.Commit();
+            return;
+        }
         using (var cmd = c.CreateCommand())
         {
             cmd.Transaction = tx;
@@ -242,6 +261,9 @@ public sealed class MetricsStore
         Rollup(c, tx, run, rows.Min(r => r.Step), rows.Max(r => r.Step));
         tx.Commit();
     }
+
+    /// <summary>A NaN as NULL (SQLite cannot store one; read back as NaN).</summary>
+    static object Real(double v) => double.IsNaN(v) ? DBNull.Value : v;
 
     /// <summary>Recomputes every rollup bucket that holds a step in [<paramref name="from"/>, <paramref name="to"/>]: the
     /// 100-step buckets from the raw rows (at most 100 each), the 10,000-step ones from the 100-step buckets (at most 100
@@ -314,6 +336,22 @@ public sealed class MetricsStore
         while (r.Read())
             yield return new MetricsRow(r.GetInt64(0), Convert.ToInt32(r.GetValue(1), CultureInfo.InvariantCulture), r.GetDouble(2), r.GetDouble(3),
                 r.GetDouble(4), r.GetInt64(5), r.GetDouble(6), r.GetDouble(7), r.GetDouble(8), r.GetDouble(9), r.GetInt64(10), r.GetInt64(11));
+    }
+
+    /// <summary><paramref name="run"/>'s held-out evaluations with <paramref name="from"/> ≤ step ≤ <paramref name="to"/>, by step.</summary>
+    public IReadOnlyList<EvalRow> ReadEval(string run, long from = 1, long to = long.MaxValue)
+    {
+        using var c = Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = $"SELECT step, loss, perplexity, tokens, wall_time_ms FROM {EvalTable} WHERE run = @run AND step >= @from AND step <= @to ORDER BY step";
+        Add(cmd, "@run", run);
+        Add(cmd, "@from", from);
+        Add(cmd, "@to", to);
+        using var r = cmd.ExecuteReader();
+        var list = new List<EvalRow>();
+        static double Real(DbDataReader x, int i) => x.IsDBNull(i) ? double.NaN : x.GetDouble(i);   // SQLite keeps a NaN as NULL
+        while (r.Read()) list.Add(new EvalRow(r.GetInt64(0), Real(r, 1), Real(r, 2), r.GetInt64(3), r.GetInt64(4)));
+        return list;
     }
 
     /// <summary>The rollup rows of <paramref name="run"/> at bucket size <paramref name="every"/>: (bucket, count, loss min/mean/max).</summary>

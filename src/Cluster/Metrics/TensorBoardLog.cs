@@ -7,7 +7,8 @@ namespace MiniMind.Cluster.Metrics;
 /// <summary>
 /// A run's TensorBoard event files in &lt;run dir&gt;/tensorboard/&lt;stage&gt; (issue 14), written with TorchSharp's
 /// <c>torch.utils.tensorboard.SummaryWriter</c>: per step <c>train/loss</c>, <c>train/lr</c>, <c>train/grad_norm</c>,
-/// <c>train/tokens_per_second</c>, <c>train/loss_tokens_per_second</c>, <c>train/step_seconds</c>. TensorBoard merges every
+/// <c>train/tokens_per_second</c>, <c>train/loss_tokens_per_second</c>, <c>train/step_seconds</c>; per held-out evaluation
+/// <c>eval/loss</c> and <c>eval/perplexity</c>. TensorBoard merges every
 /// file of a directory, so a step must be in one file only: when a run (re)starts from step S (<see cref="Rewind"/>), every
 /// existing file is rewritten without its events past S (and without a record torn by a kill), the steps up to S that
 /// the files lack (flushed to the store but not yet here when the process died) are written again from the store, and
@@ -18,6 +19,9 @@ public sealed class TensorBoardLog
     public static readonly IReadOnlyList<string> Tags =
         ["train/loss", "train/lr", "train/grad_norm", "train/tokens_per_second", "train/loss_tokens_per_second", "train/step_seconds"];
 
+    /// <summary>A held-out evaluation's scalars (<see cref="EvalRow"/>), at the step of the weights it scored.</summary>
+    public static readonly IReadOnlyList<string> EvalTags = ["eval/loss", "eval/perplexity"];
+
     readonly string dir;
     TorchSharp.Modules.SummaryWriter? writer;
 
@@ -27,15 +31,29 @@ public sealed class TensorBoardLog
     public string Directory => dir;
 
     /// <summary>The run continues after step <paramref name="afterStep"/>: no file keeps a later event; steps up to it the
-    /// files lack are taken from <paramref name="stored"/> (the store's rows after a given step).</summary>
-    public void Rewind(long afterStep, Func<long, IEnumerable<MetricsRow>> stored)
+    /// files lack are taken from <paramref name="stored"/> (the store's rows after a given step), and evaluations up to it
+    /// they lack from <paramref name="storedEval"/> (the store's evaluations up to <paramref name="afterStep"/>).</summary>
+    public void Rewind(long afterStep, Func<long, IEnumerable<MetricsRow>> stored, Func<IEnumerable<EvalRow>>? storedEval = null)
     {
         writer = null;
         var newest = 0L;
-        if (System.IO.Directory.Exists(dir))
-            foreach (var file in System.IO.Directory.GetFiles(dir, "events.out.tfevents.*"))
-                newest = Math.Max(newest, EventFile.Truncate(file, afterStep));
+        var files = System.IO.Directory.Exists(dir) ? System.IO.Directory.GetFiles(dir, "events.out.tfevents.*") : Array.Empty<string>();
+        foreach (var file in files) newest = Math.Max(newest, EventFile.Truncate(file, afterStep));
         if (newest < afterStep) Write(stored(newest).Where(r => r.Step <= afterStep));
+        if (storedEval is null) return;
+        var evaluated = files.SelectMany(EventFile.Scalars).Where(x => x.Tag == EvalTags[0]).Select(x => x.Step).ToHashSet();
+        WriteEval([.. storedEval().Where(e => e.Step <= afterStep && !evaluated.Contains(e.Step))]);
+    }
+
+    public void WriteEval(IEnumerable<EvalRow> rows)
+    {
+        foreach (var e in rows)
+        {
+            writer ??= torch.utils.tensorboard.SummaryWriter(dir);
+            var (step, wall) = (checked((int)e.Step), e.WallTimeMs / 1000);
+            writer.add_scalar(EvalTags[0], (float)e.Loss, step, wall);
+            writer.add_scalar(EvalTags[1], (float)e.Perplexity, step, wall);
+        }
     }
 
     public void Write(IEnumerable<MetricsRow> rows)

@@ -103,4 +103,35 @@ public class EvalCommandTests
         Assert.Equal(count, prompts.Count);
         Assert.Equal(count, LastJson(r).GetProperty("prompts").GetInt32());
     }
+
+    [Fact]
+    public async Task Perplexity_of_a_run_dirs_own_output_joins_that_runs_history_at_its_last_step()
+    {
+        using var dir = new TempDir();
+        var runDir = dir.File("run");
+        var train = await CliRunner.RunAsync(["train", "pretrain", "--preset", "tiny", "--run-dir", runDir, "--max-steps", "3", "--batch-size", "2",
+            "--max-seq-len", "32", "--accumulation-steps", "1", "--deterministic", "--threads", "1", "--control", "off"]);
+        Assert.True(train.ExitCode == 0, train.Error);
+        var data = Jsonl(new { text = "The cat sat on the mat." }, new { text = "A line of held-out text." });
+        var r = await CliRunner.RunAsync(["eval", "--run-dir", runDir, "--model-mode", "0", "--tokenizer", TestRunDir.Tokenizer, "--threads", "1",
+            "--no-prompts", "--data", data, "--max-seq-len", "32"]);
+        Assert.True(r.ExitCode == 0, r.Error);
+        Assert.Contains("recorded as the held-out evaluation of pretrain at step 3", r.Out, StringComparison.Ordinal);
+        var report = LastJson(r);
+        Assert.Equal(3, report.GetProperty("recorded_step").GetInt64());
+
+        var export = await CliRunner.RunAsync(["run", "metrics", "--run-dir", runDir, "--format", "jsonl"]);
+        Assert.True(export.ExitCode == 0, export.Error);
+        var rows = export.Out.TrimEnd().Split('\n').Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal([1L, 2, 3], rows.Select(x => x.GetProperty("step").GetInt64()));
+        Assert.Equal(report.GetProperty("mean_nll").GetDouble(), rows[2].GetProperty("eval_loss").GetDouble());
+        Assert.Equal(report.GetProperty("perplexity").GetDouble(), rows[2].GetProperty("eval_ppl").GetDouble());
+        Assert.All(rows.Take(2), x => Assert.Equal(JsonValueKind.Null, x.GetProperty("eval_loss").ValueKind));
+
+        // weights that no run of the run dir wrote (the shared test run dir has no journal): nothing recorded
+        var elsewhere = await CliRunner.RunAsync(["eval", .. TestRunDir.Args(0), "--no-prompts", "--data", data, "--max-seq-len", "32"]);
+        Assert.True(elsewhere.ExitCode == 0, elsewhere.Error);
+        Assert.DoesNotContain("recorded", elsewhere.Out, StringComparison.Ordinal);
+        Assert.False(LastJson(elsewhere).TryGetProperty("recorded_step", out _));
+    }
 }

@@ -8,7 +8,8 @@ namespace MiniMind.Cluster.Tests.Control;
 /// <summary>Issue 14's "done when" for the dashboard, with real processes (ports 47800-47809): a `minimind train` SIGKILLed
 /// mid-run and resumed, a second run in the same journal, then the dashboard of a seed on that journal in headless
 /// Chromium: every step of both runs exactly once with the values `minimind run metrics` exports, the two runs compared,
-/// the smoothing applied; a screenshot is kept. And an alert (a forced loss spike) as one log line and a /metrics gauge.</summary>
+/// the smoothing applied, the held-out evaluations of the first run (--eval-data) as a curve of their own with the exported
+/// values; a screenshot is kept. And an alert (a forced loss spike) as one log line and a /metrics gauge.</summary>
 [Collection("cluster processes")]
 public partial class DashboardBrowserTests(ITestOutputHelper output)
 {
@@ -53,8 +54,11 @@ public partial class DashboardBrowserTests(ITestOutputHelper output)
         var a = TestRuns.TempRunDir("dash-a");
         var b = TestRuns.TempRunDir("dash-b");
         var journal = Path.Combine(a, "journal.db");
+        var heldOut = Path.Combine(b, "heldout.jsonl");
+        File.WriteAllLines(heldOut, File.ReadLines(Path.Combine(RepoPaths.Root, "dataset", "pretrain.jsonl")).TakeLast(16));
+        string[] evaluating = ["--eval-data", heldOut, "--eval-interval", Str(SaveInterval), "--eval-batches", "2"];
 
-        using (var c = ChildProcess.Start("env", Train(a, StepsA), RepoPaths.Root))
+        using (var c = ChildProcess.Start("env", Train(a, StepsA, evaluating), RepoPaths.Root))
         {
             await Poll.Until(() => c.Process.HasExited || (RunJournal.Checkpoints(a) is > 0 and var k && RunJournal.NewestRecordedStep(a) > k * SaveInterval + 3),
                 Patience, "history past a checkpoint", intervalMs: 20);
@@ -63,12 +67,15 @@ public partial class DashboardBrowserTests(ITestOutputHelper output)
             output.WriteLine($"killed with {atKill.Checkpoints} checkpoint(s) and steps up to {atKill.NewestStep} recorded");
             Assert.True(atKill.NewestStep < StepsA, "the run ended before the kill");
         }
-        await RunToEnd(Train(a, StepsA));
+        await RunToEnd(Train(a, StepsA, evaluating));
         await RunToEnd(Train(b, StepsB, "--journal", "sqlite:" + journal, "--learning-rate", "0.001"));
         var rowsA = Export("--run-dir", a);
         var rowsB = Export("--run-dir", b, "--journal", "sqlite:" + journal);
         Assert.Equal(Enumerable.Range(1, StepsA).Select(s => Str(s)), rowsA.Select(r => r[1]));
         Assert.Equal(Enumerable.Range(1, StepsB).Select(s => Str(s)), rowsB.Select(r => r[1]));
+        var evalsA = rowsA.Where(r => r[13].Length > 0).ToList();
+        Assert.Equal(Enumerable.Range(1, StepsA / SaveInterval).Select(k => Str(k * SaveInterval)), evalsA.Select(r => r[1]));   // once each, after the kill too
+        Assert.All(rowsB, r => Assert.Equal("", r[13]));
 
         // a seed on the same journal serves the dashboard of both runs
         using var procs = new ClusterProcesses(output);
@@ -101,11 +108,17 @@ public partial class DashboardBrowserTests(ITestOutputHelper output)
             var smoothed = Doubles("smoothedLoss");
             for (var i = 0; i < ema.Length; i++) Assert.Equal(ema[i], smoothed[i], 9);
             Assert.NotEqual(Doubles("loss"), smoothed);
+            var eval = run.GetProperty("eval");
+            var evals = rows.Where(r => r[13].Length > 0).ToList();
+            Assert.Equal(evals.Select(r => long.Parse(r[1], CultureInfo.InvariantCulture)), eval.GetProperty("steps").EnumerateArray().Select(e => e.GetInt64()));
+            Assert.Equal(evals.Select(r => D(r[13])), eval.GetProperty("loss").EnumerateArray().Select(e => e.GetDouble()));
+            Assert.Equal(evals.Select(r => D(r[14])), eval.GetProperty("perplexity").EnumerateArray().Select(e => e.GetDouble()));
         }
         var canvases = CanvasTag().Matches(dom).Select(m => (Metric: m.Groups[1].Value, Points: int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture), Runs: int.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture))).ToList();
         output.WriteLine("canvases: " + string.Join(", ", canvases.Select(c => $"{c.Metric}={c.Points}/{c.Runs}")));
-        Assert.Equal(["loss", "lr", "gradNorm", "tokensPerSecond", "stepSeconds"], canvases.Select(c => c.Metric));
-        Assert.All(canvases, c => Assert.Equal((StepsA + StepsB, 2), (c.Points, c.Runs)));               // both runs, every point drawn
+        Assert.Equal(["loss", "lr", "gradNorm", "tokensPerSecond", "stepSeconds", "evalLoss"], canvases.Select(c => c.Metric));
+        Assert.All(canvases.SkipLast(1), c => Assert.Equal((StepsA + StepsB, 2), (c.Points, c.Runs)));   // both runs, every point drawn
+        Assert.Equal((evalsA.Count, 1), (canvases[^1].Points, canvases[^1].Runs));                        // the evaluations: run A's only
         Assert.Contains("<td>[coordinator]</td>", dom, StringComparison.Ordinal);                           // the system panel
 
         // a whole-run curve of 40 points, zoomed into steps 31-60: the zoom is read again, at per-step resolution

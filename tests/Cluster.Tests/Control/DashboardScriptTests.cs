@@ -66,6 +66,28 @@ public class DashboardScriptTests
     }
 
     [Fact]
+    public void Held_out_evaluations_merge_by_step_a_redone_one_replaces_its_point_and_a_rewind_drops_later_ones()
+    {
+        var r = Node("""
+            (() => {
+            let e = M.mergeEval(null, { step: [20, 40], loss: [5.5, 5.25], perplexity: [244.7, 190.6] });
+            e = M.mergeEval(e, { step: [60, 40], loss: [5.0, 5.125], perplexity: [148.4, 168.2] });   // 40 again: redone after a resume
+            const merged = JSON.parse(JSON.stringify(e));
+            M.rewind(e, 40);
+            return { merged, rewound: e };
+            })()
+            """);
+        var merged = r.GetProperty("merged");
+        Assert.Equal([20L, 40, 60], merged.GetProperty("step").EnumerateArray().Select(x => x.GetInt64()));
+        Assert.Equal([5.5, 5.125, 5.0], merged.GetProperty("evalLoss").EnumerateArray().Select(x => x.GetDouble()));
+        Assert.Equal([244.7, 168.2, 148.4], merged.GetProperty("evalPpl").EnumerateArray().Select(x => x.GetDouble()));
+        Assert.Equal([20L, 40], r.GetProperty("rewound").GetProperty("step").EnumerateArray().Select(x => x.GetInt64()));
+        Assert.Equal([5.5, 5.125], r.GetProperty("rewound").GetProperty("evalLoss").EnumerateArray().Select(x => x.GetDouble()));
+        var eval = Node("M.METRICS.filter(m => m.sparse).map(m => m.key)");
+        Assert.Equal(["evalLoss"], eval.EnumerateArray().Select(x => x.GetString()));
+    }
+
+    [Fact]
     public void Live_rows_append_only_new_steps_and_a_rewind_drops_the_redone_ones()
     {
         var r = Node("""

@@ -7,7 +7,9 @@ using static MiniMind.Actors.TrainingCoordinator;
 namespace MiniMind.Cluster.Tests.Metrics;
 
 /// <summary>The metrics recorder feeds the alert rules from what a run manager publishes: its steps, a worker that failed
-/// (the coordinator's notice) and a step that diverged (the run's failure); the run's start and end go to the run list.</summary>
+/// (the coordinator's typed <see cref="WorkerFailed"/> notice) and a step that diverged (the run's failure of kind
+/// <see cref="FailureKind.Diverged"/>), never from their wording; the run's start and end go to the run list, and a
+/// held-out evaluation goes to the store with the steps.</summary>
 public class MetricsRecorderAlertTests
 {
     const string RunId = "pretrain-20261204-1";
@@ -27,19 +29,30 @@ public class MetricsRecorderAlertTests
         var dir = TestRuns.TempRunDir("recorder-alerts-run");
         system.EventStream.Publish(new RunHistoryBegan(RunId, History, "pretrain", "pretrain", dir, """{"LearningRate":0.0005}"""));
         for (var s = 1; s <= 3; s++)
+        {
             system.EventStream.Publish(new StepRecorded(History, "pretrain", dir, false, MetricsStoreTests.Row(s, 2)));
-        system.EventStream.Publish(new RunReported(RunId, new TrainingNotice("warning: worker failed (injected fault at step 3); restart 1, reloading the newest checkpoint in 0 ms"), RunRates.Unknown));
-        system.EventStream.Publish(new RunReported(RunId, new TrainingFinished(Outcome.Failed, 3,
-            null, "step 4: the loss is NaN (diverged, or the data gave no loss tokens); nothing of this step was kept"), RunRates.Unknown));
+            if (s == 2) system.EventStream.Publish(new EvalRecorded(History, "pretrain", dir, false, new EvalRow(2, 1.5, Math.Exp(1.5), 640, 1_000)));
+        }
+        // Words alone raise nothing: a plain notice that reads like a worker failure, a failure that reads like a divergence.
+        system.EventStream.Publish(new RunReported(RunId, new TrainingNotice("warning: worker failed (only words); restart 9"), RunRates.Unknown));
+        system.EventStream.Publish(new RunReported(RunId, new TrainingFinished(Outcome.Failed, 3, null,
+            "step 4: the loss is NaN (diverged, or the data gave no loss tokens)", FailureKind.Unexpected), RunRates.Unknown));
+        // The typed reports do, whatever their text says.
+        system.EventStream.Publish(new RunReported(RunId, new WorkerFailed("injected fault at step 3", 1, TimeSpan.Zero), RunRates.Unknown));
+        system.EventStream.Publish(new RunReported(RunId, new TrainingFinished(Outcome.Failed, 3, null, "any wording at all", FailureKind.Diverged,
+            new Divergence(4, "the loss is NaN")), RunRates.Unknown));
         system.EventStream.Publish(new RunHistoryEnded(History));
 
         await Poll.Until(() => feed.Alerts.Active.Count == 2 && store.AllRuns().SingleOrDefault()?.EndedMs is not null, TimeSpan.FromSeconds(30), "two alerts and the run's end");
         var restart = feed.Alerts.Active[(History, AlertKind.WorkerRestart)];
-        Assert.Equal((3L, "worker failed (injected fault at step 3); restart 1, reloading the newest checkpoint in 0 ms"), (restart.Step, restart.Text));
+        Assert.Equal((3L, "worker failed (injected fault at step 3); restart 1"), (restart.Step, restart.Text));
         var nan = feed.Alerts.Active[(History, AlertKind.NonFinite)];
         Assert.Equal((4L, "the loss is NaN"), (nan.Step, nan.Text));
         Assert.Equal(2, updates.OfType<AlertRaised>().Count());
+        Assert.Equal(1, feed.Alerts.Counts[(History, AlertKind.WorkerRestart)]);
         Assert.Equal([1L, 2, 3], updates.OfType<RowsWritten>().SelectMany(r => r.Rows).Select(r => r.Step));
+        Assert.Equal([new EvalRow(2, 1.5, Math.Exp(1.5), 640, 1_000)], updates.OfType<EvalWritten>().SelectMany(r => r.Rows));
+        Assert.Equal([new EvalRow(2, 1.5, Math.Exp(1.5), 640, 1_000)], store.ReadEval(History));
         var run = Assert.Single(store.AllRuns());
         Assert.Equal((History, "pretrain", dir, """{"LearningRate":0.0005}""", 3L), (run.Run, run.Name, run.RunDir, run.Settings, run.NewestStep));
         Assert.False(feed.Alerts.Runs[History].Live);

@@ -75,6 +75,38 @@ public class MetricsRecordingTests(PostgresFixture postgres)
         Assert.Equal(expected.Select(r => (r.Item1, (float)r.Item3)), losses.Select(x => (x.Step, x.Value)));
     }
 
+    /// <summary>--eval-data every 3 steps on a run whose worker faults at step 8 (reloads step 4, redoes 5–7): the weights
+    /// end bitwise as without evaluation, each evaluation is kept once (step 6's redone one replaces the first, with the
+    /// same values), in the store and as eval/* scalars.</summary>
+    [Fact]
+    public async Task Held_out_evaluation_changes_no_weight_and_each_evaluation_is_kept_once_after_a_redo()
+    {
+        const int steps = 10;
+        var (refDir, dir) = (TestRuns.TempRunDir("eval-off"), TestRuns.TempRunDir("eval-on"));
+        var heldOut = Path.Combine(dir, "heldout.jsonl");
+        File.WriteAllLines(heldOut, File.ReadLines(RepoPaths.Dataset("pretrain.jsonl")).TakeLast(8));
+        var refSettings = TestRuns.Tiny(refDir, steps, 4);
+        var settings = TestRuns.Tiny(dir, steps, 4) with { Eval = new EvalSettings(heldOut, 3, 2) };
+        Assert.Equal(Outcome.Completed, (await TestRuns.RunAsync(refSettings)).Finished.Outcome);
+        var run = await TestRuns.RunAsync(settings, faults: new FaultPlan(7));
+        Assert.Equal(Outcome.Completed, run.Finished.Outcome);
+
+        Assert.Equal(File.ReadAllBytes(Path.Combine(refDir, refSettings.OutputFileName)), File.ReadAllBytes(Path.Combine(dir, settings.OutputFileName)));
+        Assert.Equal(TestRuns.FinalCheckpoint(refDir, steps), TestRuns.FinalCheckpoint(dir, steps));   // model, AdamW and RNG state
+        var measured = run.Reports.OfType<EvalMeasured>().ToList();
+        Assert.Equal([3L, 6, 6, 9, 10], measured.Select(m => m.Step));                       // step 6 redone after the reload
+        Assert.Equal(measured[1] with { Elapsed = default }, measured[2] with { Elapsed = default });   // the same weights, the same numbers
+        Assert.All(measured, m => Assert.True(double.IsFinite(m.Loss) && m.Loss > 0 && m.Tokens > 0 && m.Samples == 4, m.ToString()));
+        Assert.All(measured, m => Assert.Equal(Math.Exp(m.Loss), m.Perplexity, 12));
+        Assert.NotEqual(measured[0].Loss, measured[^1].Loss);
+
+        var stored = new MetricsStore(JournalSpec.Parse("sqlite", dir)).ReadEval(RunIdentity.CoordinatorPersistenceId(settings));
+        Assert.Equal(measured.Where((_, i) => i != 1).Select(m => (m.Step, m.Loss, m.Perplexity, m.Tokens)), stored.Select(e => (e.Step, e.Loss, e.Perplexity, e.Tokens)));
+        var scalars = TfEvents.Read(Path.Combine(dir, "tensorboard", "pretrain"));
+        Assert.Equal(stored.Select(e => (e.Step, (float)e.Loss)), scalars.Where(x => x.Tag == "eval/loss").OrderBy(x => x.Step).Select(x => (x.Step, x.Value)));
+        Assert.Equal(stored.Select(e => (e.Step, (float)e.Perplexity)), scalars.Where(x => x.Tag == "eval/perplexity").OrderBy(x => x.Step).Select(x => (x.Step, x.Value)));
+    }
+
     [Fact]
     public async Task Tensorboard_off_writes_no_event_files_but_keeps_the_history()
     {

@@ -48,5 +48,23 @@ public class MetricsStoreTests(PostgresFixture postgres)
         Assert.Equal([(0L, 100L), (1L, 100L), (2L, 5L)], store.Rollups(run, 100).Select(h => (h.Bucket, h.Count)));
         Assert.Equal(205, Assert.Single(store.Rollups(run, 10_000)).Count);
         Assert.Equal(99, Assert.Single(store.Read(other)).Loss);   // another run in the same journal is untouched
+        CheckEval(store, run, other);
+    }
+
+    /// <summary>Held-out evaluations: written with the steps (or alone), a redone one replaced, dropped past a rewind, a
+    /// NaN kept as NaN (SQLite stores it as NULL).</summary>
+    static void CheckEval(MetricsStore store, string run, string other)
+    {
+        static EvalRow Eval(long step, double loss) => new(step, loss, Math.Exp(loss), 100 * step, 1_700_000_000_000 + step);
+        store.Upsert(run, [Row(206, 1)], [Eval(100, 6.5), Eval(200, 5.5)]);
+        store.Upsert(run, [], [Eval(200, 5.25), Eval(206, double.NaN)]);                     // 200 redone, 206 diverged
+        store.Upsert(other, [], [Eval(1, 9)]);
+        var evals = store.ReadEval(run);
+        Assert.Equal([Eval(100, 6.5), Eval(200, 5.25)], evals.Take(2));
+        Assert.Equal((206L, true, true), (evals[2].Step, double.IsNaN(evals[2].Loss), double.IsNaN(evals[2].Perplexity)));
+        Assert.Equal([Eval(200, 5.25)], store.ReadEval(run, 150, 205));
+        store.Truncate(run, 199);
+        Assert.Equal([Eval(100, 6.5)], store.ReadEval(run));
+        Assert.Equal([Eval(1, 9)], store.ReadEval(other));
     }
 }

@@ -32,6 +32,27 @@ public class TensorBoardLogTests
     }
 
     [Fact]
+    public void Evaluations_are_eval_scalars_a_rewind_drops_later_ones_and_restores_those_the_files_lack()
+    {
+        static EvalRow Eval(long step) => new(step, 10.0 / step, Math.Exp(10.0 / step), 64, 1_700_000_000_000);
+        var dir = TestRuns.TempRunDir("tb-eval");
+        var log = new TensorBoardLog(dir, "pretrain");
+        log.Write(Enumerable.Range(1, 12).Select(s => Row(s, s)));
+        log.WriteEval([Eval(4), Eval(12)]);                      // step 8's evaluation reached the store, not the files
+        var resumed = new TensorBoardLog(dir, "pretrain");
+        resumed.Rewind(10, _ => [], () => [Eval(4), Eval(8)]);
+        resumed.WriteEval([Eval(12)]);                           // redone after the resume
+
+        var scalars = TfEvents.Read(log.Directory);
+        foreach (var tag in TensorBoardLog.EvalTags)
+            Assert.Equal([4L, 8, 12], scalars.Where(x => x.Tag == tag).Select(x => x.Step).Order());
+        long[] evaluated = [4, 8, 12];
+        Assert.Equal(evaluated.Select(s => (float)(10.0 / s)), scalars.Where(x => x.Tag == "eval/loss").OrderBy(x => x.Step).Select(x => x.Value));
+        Assert.Equal(evaluated.Select(s => (float)Math.Exp(10.0 / s)), scalars.Where(x => x.Tag == "eval/perplexity").OrderBy(x => x.Step).Select(x => x.Value));
+        Assert.Equal(Enumerable.Range(1, 10).Select(s => (long)s), scalars.Where(x => x.Tag == "train/loss").Select(x => x.Step).Order());
+    }
+
+    [Fact]
     public void Steps_the_files_lack_before_the_rewind_point_come_from_the_store()
     {
         var dir = TestRuns.TempRunDir("tb-gap");
