@@ -40,7 +40,7 @@ public static class RunCommands
         var from = new Option<long>("--from") { Description = "First step printed. Default: 1.", DefaultValueFactory = _ => 1 };
         var to = new Option<long>("--to") { Description = "Last step printed. Default: the newest.", DefaultValueFactory = _ => long.MaxValue };
         var cmd = new Command("metrics",
-            "Print every recorded step of a run dir (loss, lr, grad norm, tokens/s, loss tokens, step time, compute time, RSS) to stdout.\n" +
+            "Print every recorded step of a run dir (loss, lr, grad norm, tokens/s, loss tokens, step time, compute time, RSS; for GRPO also reward mean/std, KL, completion length, clip fraction, rollout and reward time) to stdout.\n" +
             "Example: minimind run metrics --run-dir runs/default --format csv --every 10 > steps.csv")
         {
             runDir, journal, stage, format, every, from, to,
@@ -72,7 +72,7 @@ public static class RunCommands
                     : $"--stage {wanted}: {journalSpec.Display} holds no recorded steps of that run in {dir}");
             var o = ctx.Out;
             var csv = parse.GetValue(format) == "csv";
-            if (csv) o.WriteLine("run,step," + string.Join(',', MetricsStore.Columns.Select(c => c == "wall_time_ms" ? "wall_time" : c)));
+            if (csv) o.WriteLine("run,step," + string.Join(',', MetricsStore.Columns.Select(c => c == "wall_time_ms" ? "wall_time" : c).Concat(RlColumns)));
             foreach (var (id, name) in runs)
                 foreach (var r in store.Read(id, first, last))
                     if (r.Step % n == 0) o.WriteLine(csv ? Csv(name, r) : Json(name, r));
@@ -94,10 +94,20 @@ public static class RunCommands
 
     static string Wall(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 
-    static string Csv(string run, MetricsRow r) => string.Join(',',
+    /// <summary>The RL stage's columns after the common ones (empty in the other stages): reward mean and standard
+    /// deviation over the step's completions, mean k3 KL and clip fraction per completion token, mean completion length,
+    /// and the step's rollout and scoring time (summed over the workers).</summary>
+    static readonly string[] RlColumns = ["reward_mean", "reward_std", "kl", "completion_length", "clip_fraction", "rollout_seconds", "reward_seconds"];
+
+    static double[]? RlValues(RlMetrics? m) =>
+        m is null ? null : [m.RewardMean, m.RewardStd, m.Kl, m.CompletionLength, m.ClipFraction, m.RolloutSeconds, m.RewardSeconds];
+
+    static string Csv(string run, MetricsRow r) => string.Join(',', new[]
+    {
         run, r.Step.ToString(CultureInfo.InvariantCulture), r.Epoch.ToString(CultureInfo.InvariantCulture), F(r.Loss), F(r.Lr), F(r.GradNorm),
         r.LossTokens.ToString(CultureInfo.InvariantCulture), F(r.TokensPerSecond), F(r.LossTokensPerSecond), F(r.StepSeconds), F(r.ComputeSeconds),
-        r.RssBytes.ToString(CultureInfo.InvariantCulture), Wall(r.WallTimeMs));
+        r.RssBytes.ToString(CultureInfo.InvariantCulture), Wall(r.WallTimeMs),
+    }.Concat(RlValues(r.Rl)?.Select(F) ?? RlColumns.Select(_ => "")));
 
     static string Json(string run, MetricsRow r)
     {
@@ -118,6 +128,10 @@ public static class RunCommands
             w.WriteNumber("compute_seconds", r.ComputeSeconds);
             w.WriteNumber("rss_bytes", r.RssBytes);
             w.WriteString("wall_time", Wall(r.WallTimeMs));
+            var rl = RlValues(r.Rl);
+            for (var i = 0; i < RlColumns.Length; i++)
+                if (rl is null) w.WriteNull(RlColumns[i]);
+                else w.WriteNumber(RlColumns[i], rl[i]);
             w.WriteEndObject();
         }
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray());

@@ -63,9 +63,10 @@ public class MetricsKillResumeTests(ITestOutputHelper output)
         Assert.Equal(0, a.ExitCode);
         Assert.Equal(0, b.ExitCode);
         var (refRows, rows) = (Csv(a.Out), Csv(b.Out));
-        Assert.Equal("run,step,epoch,loss,lr,grad_norm,loss_tokens,tokens_per_second,loss_tokens_per_second,step_seconds,compute_seconds,rss_bytes,wall_time",
-            string.Join(',', rows[0]));
+        Assert.Equal("run,step,epoch,loss,lr,grad_norm,loss_tokens,tokens_per_second,loss_tokens_per_second,step_seconds,compute_seconds,rss_bytes,wall_time," +
+            "reward_mean,reward_std,kl,completion_length,clip_fraction,rollout_seconds,reward_seconds", string.Join(',', rows[0]));
         rows.RemoveAt(0);
+        Assert.All(rows, r => Assert.All(r[13..], v => Assert.Equal("", v)));                   // no RL values in a pretrain run
         refRows.RemoveAt(0);
         Assert.Equal(Enumerable.Range(1, Steps).Select(s => Str(s)), rows.Select(r => r[1]));   // every step once, in order
         // run, step, epoch, loss, lr, grad norm, loss tokens: bitwise the uninterrupted run's (the R format round-trips)
@@ -86,6 +87,7 @@ public class MetricsKillResumeTests(ITestOutputHelper output)
         Assert.Equal(Enumerable.Range(1, Steps).Select(s => (long)s), objects.Select(o => o.GetProperty("step").GetInt64()));
         Assert.Equal(refRows.Select(r => double.Parse(r[3], CultureInfo.InvariantCulture)), objects.Select(o => o.GetProperty("loss").GetDouble()));
         Assert.All(objects, o => Assert.Equal("pretrain", o.GetProperty("run").GetString()));
+        Assert.All(objects, o => Assert.Equal(JsonValueKind.Null, o.GetProperty("reward_mean").ValueKind));
         var every = Metrics("--run-dir", reference, "--every", "40");
         Assert.Equal(["40", "80", "120", "160"], Csv(every.Out).Skip(1).Select(r => r[1]));
         var range = Metrics("--run-dir", reference, "--from", "3", "--to", "7", "--format", "jsonl");
