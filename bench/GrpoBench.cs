@@ -13,19 +13,22 @@ namespace MiniMind.Bench;
 
 /// <summary>
 /// GRPO's rollout throughput and the learner's share of the wall time, with 1 and 2 rollout workers in this process:
-///   grpo [--preset tiny] [--workers 1,2] [--prompts 2] [--generations 4] [--max-gen-len 24] [--accumulation 4] [--steps 4] [--threads 1]
+///   grpo [--preset tiny] [--workers 1,2] [--prompts 2] [--generations 4] [--max-gen-len 24] [--accumulation 4] [--steps 4] [--threads 1] [--no-pytorch]
 /// Each worker is what a worker node runs (its own policy replica and <see cref="GrpoObjective"/>, one torch thread, on its
 /// own .NET thread); a step's --accumulation micro-batches are dealt round-robin to the workers, which roll out, score and
 /// backpropagate them in parallel; the gradients are summed in the fixed tree and every replica applies the sum, as the
 /// cluster does. Rollout tok/s: completion tokens (to the first EOS) per second of step wall time; learner share: the
 /// workers' time outside rollouts and scoring (forwards, backward, the update) over workers × wall time. The first step
 /// is a warm-up and not counted. Rollouts are seeded, so every worker count generates the same tokens.
+/// Then, unless --no-pytorch, the same config in MiniMind's single-process loop (bench/pytorch/minimind_ref.py grpo: our
+/// PyTorch loop in train_grpo.py's shape, same weights, same prompts, one thread): its learner share of the wall time
+/// against ours with one worker, as a ratio.
 /// </summary>
 public static class GrpoBench
 {
     public static int Run(string[] args)
     {
-        var a = new BenchArgs(args, "--preset", "--workers", "--prompts", "--generations", "--max-gen-len", "--accumulation", "--steps", "--threads", "--data", "--tokenizer");
+        var a = new BenchArgs(args, ["--preset", "--workers", "--prompts", "--generations", "--max-gen-len", "--accumulation", "--steps", "--threads", "--data", "--tokenizer"], ["--no-pytorch"]);
         var preset = a.Get("--preset", "tiny");
         var workerCounts = a.Get("--workers", "1,2").Split(',').Select(w => int.Parse(w, CultureInfo.InvariantCulture)).ToArray();
         int prompts = a.Int("--prompts", 2), generations = a.Int("--generations", 4), maxGen = a.Int("--max-gen-len", 24),
@@ -56,6 +59,7 @@ public static class GrpoBench
 
         var results = new List<object>();
         double? oneWorker = null;
+        var shares = new List<double>();
         foreach (var count in workerCounts)
         {
             var workers = Enumerable.Range(0, count).Select(_ => new Worker(settings)).ToArray();
@@ -85,12 +89,33 @@ public static class GrpoBench
             var tps = tokens / wall;
             oneWorker ??= tps;
             var share = learner / (count * wall);
+            shares.Add(share);
             Console.WriteLine(FormattableString.Invariant(
                 $"{count} worker(s): {wall / (steps - 1):F2} s/step, rollout {tps:F1} tok/s (×{tps / oneWorker:F2}), rollout {rollout / (count * wall) * 100:F0} % and learner {share * 100:F0} % of the workers' time"));
             results.Add(new { workers = count, seconds_per_step = wall / (steps - 1), rollout_tokens_per_second = tps, learner_share = share });
         }
+        object? pytorch = null;
+        if (!a.Flag("--no-pytorch"))
+        {
+            // the same prompts, step by step and micro-batch by micro-batch, as token ids (a prompt: its leading mask-1 tokens)
+            static int[] Prompt(DataLoader.MicroBatch b, int r) => [.. b.X.Skip(r * b.SeqLen).Take(b.SeqLen).Where((_, i) => b.Mask[r * b.SeqLen + i] > 0)];
+            var promptsFile = Path.Combine(dir, "prompts.json");
+            File.WriteAllText(promptsFile, JsonSerializer.Serialize(Enumerable.Range(0, steps).Select(s =>
+                Enumerable.Range(0, accumulation).Select(m => { var b = Micro(s, m); return Enumerable.Range(0, b.Rows).Select(r => Prompt(b, r)).ToArray(); }).ToArray()).ToArray()));
+            var py = PyTorchRef.Run("grpo", config, threads, "--weights", sft, "--prompts", promptsFile, "--generations", $"{generations}",
+                "--max-gen-len", $"{maxGen}", "--accumulation", $"{accumulation}", "--steps", $"{steps}");
+            if (py is { } p)
+            {
+                var share = p.GetProperty("learner_share").GetDouble();
+                var ours = shares[0];
+                Console.WriteLine(FormattableString.Invariant(
+                    $"pytorch {p.GetProperty("torch").GetString()} single-process loop: {p.GetProperty("seconds_per_step").GetDouble():F2} s/step, rollout {p.GetProperty("rollout_tokens_per_second").GetDouble():F1} tok/s, learner {share * 100:F0} % of the wall time (ours with {workerCounts[0]} worker(s): {ours * 100:F0} %, ratio {ours / share:F2})"));
+                pytorch = new { seconds_per_step = p.GetProperty("seconds_per_step").GetDouble(), rollout_tokens_per_second = p.GetProperty("rollout_tokens_per_second").GetDouble(),
+                                learner_share = share, learner_share_ratio = ours / share };
+            }
+        }
         Directory.Delete(dir, true);
-        Console.WriteLine(JsonSerializer.Serialize(new { bench = "grpo", preset, prompts, generations, max_gen_len = maxGen, accumulation, results }));
+        Console.WriteLine(JsonSerializer.Serialize(new { bench = "grpo", preset, prompts, generations, max_gen_len = maxGen, accumulation, results, pytorch }));
         return 0;
     }
 

@@ -9,7 +9,18 @@ Attention is the explicit softmax path (torch 1.13 has no scaled_dot_product_att
   minimind_ref.py check    --set DIR                 load DIR/<name>.pth, compare logits with DIR/logits_eval.bin
   minimind_ref.py generate --config C.json --threads N [--prompt-len 16] [--new-tokens 64] [--reps 5]
   minimind_ref.py train    --config C.json --threads N [--batch 4] [--seq-len 256] [--steps 10] [--warmup 2]
+  minimind_ref.py grpo     --config C.json --threads N --weights W.pth --prompts P.json [--generations 4] [--max-gen-len 24]
+                           [--accumulation 4] [--steps 4]
 Each verb prints one JSON line.
+
+grpo is a single-process GRPO/CISPO loop in the shape of MiniMind's train_grpo.py (our own code, for timing): per
+micro-batch, roll out G completions per prompt with the current policy (KV cache; temperature 0.8, top-k 50, top-p 0.85;
+log-probs of the sampled tokens recorded), score them, then the learner: policy forward with grad and frozen-reference
+forward on prompt | completion rows, group-normalised advantages, the eos-truncated mask, k3 KL, the CISPO loss,
+backward; AdamW (clip 1.0) after every --accumulation micro-batches. P.json holds the prompts' token ids, one list per
+micro-batch per step ([[[ids], ...], ...] by step then micro-batch); EOS is id 2. Each group is generated as its own
+batch of G rows (no left padding: this reference has no attention mask). The reward is a stand-in on the completion's
+token count (no tokenizer here): scoring is a negligible share either way and is timed apart from the learner.
 """
 import argparse
 import json
@@ -261,9 +272,129 @@ def require_fast_blas():
     return libs
 
 
+def sample(logits, g, temperature=0.8, top_k=50, top_p=0.85):
+    """One token per row from temperature-scaled logits, top-k then nucleus filtered; returns (tokens, untempered log-probs)."""
+    scaled = logits / temperature
+    kth = torch.topk(scaled, min(top_k, scaled.shape[-1]), dim=-1).values[:, -1:]
+    scaled = scaled.masked_fill(scaled < kth, float("-inf"))
+    ordered, index = torch.sort(scaled, descending=True, dim=-1)
+    cumulative = F.softmax(ordered, dim=-1).cumsum(-1)
+    drop = cumulative > top_p
+    drop[:, 1:] = drop[:, :-1].clone()
+    drop[:, 0] = False
+    scaled = scaled.scatter(1, index, ordered.masked_fill(drop, float("-inf")))
+    nxt = torch.multinomial(F.softmax(scaled, dim=-1), 1, generator=g)           # (G, 1)
+    return nxt, F.log_softmax(logits, dim=-1).gather(1, nxt).squeeze(1)
+
+
+def rollout(model, prompt, generations, max_new, g, eos=2):
+    """A group: G rows of the same prompt, sampled with the KV cache until every row emitted EOS (then EOS-filled)."""
+    with torch.no_grad():
+        ids = torch.tensor([prompt] * generations)
+        logits, past = model(ids)
+        done = torch.zeros(generations, dtype=torch.bool)
+        tokens, logps = [], []
+        for _ in range(max_new):
+            nxt, lp = sample(logits[:, -1].float(), g)
+            nxt = torch.where(done.unsqueeze(1), torch.full_like(nxt, eos), nxt)
+            lp = torch.where(done, torch.zeros_like(lp), lp)
+            tokens.append(nxt)
+            logps.append(lp)
+            done = done | (nxt.squeeze(1) == eos)
+            if bool(done.all()):
+                break
+            logits, past = model(nxt, past)
+    return torch.cat(tokens, 1), torch.stack(logps, 1)                           # (G, R), (G, R)
+
+
+def token_logps(model, rows, starts, width):
+    """Log-prob of each completion token: rows (N, T), completion k of row n at position starts[n] + k."""
+    logits, _ = model(rows)
+    logp = F.log_softmax(logits[:, :-1].float(), -1).gather(2, rows[:, 1:].unsqueeze(-1)).squeeze(-1)   # (N, T-1)
+    pos = starts.unsqueeze(1) - 1 + torch.arange(width).unsqueeze(0)
+    return logp.gather(1, pos)                                                   # (N, R)
+
+
+def grpo(args):
+    import copy
+    model = build(args)
+    state = torch.load(args.weights)
+    loaded = model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+    if loaded.missing_keys or loaded.unexpected_keys:
+        raise SystemExit(f"{args.weights}: missing {loaded.missing_keys}, unexpected {loaded.unexpected_keys}")
+    reference = copy.deepcopy(model).eval()
+    for p in reference.parameters():
+        p.requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5, weight_decay=0.01)
+    steps = json.load(open(args.prompts))
+    G, beta, eps_high, eos = args.generations, 0.1, 5.0, 2
+    g = torch.Generator().manual_seed(42)
+    wall = rollout_s = reward_s = learner_s = tokens = 0.0
+    for step, micro_batches in enumerate(steps[:args.steps]):
+        started = time.perf_counter()
+        r_s = w_s = l_s = 0.0
+        n_tokens = 0
+        for prompts in micro_batches:
+            t = time.perf_counter()
+            groups = [rollout(model, p, G, args.max_gen_len, g, eos) for p in prompts]
+            r_s += time.perf_counter() - t
+
+            t = time.perf_counter()
+            lengths = [((c == eos).cumsum(1) == 0).sum(1) + (c == eos).any(1).long() for c, _ in groups]
+            rewards = torch.cat([((n >= 4) & (n <= 16)).float() - 0.5 for n in lengths])          # ±0.5 on the length
+            w_s += time.perf_counter() - t
+
+            t = time.perf_counter()
+            model.train()
+            width = max(c.shape[1] for c, _ in groups)
+            total = max(len(p) for p in prompts) + width
+            rows = torch.zeros(len(prompts) * G, total, dtype=torch.long)
+            completions = torch.full((len(prompts) * G, width), eos, dtype=torch.long)
+            old = torch.zeros(len(prompts) * G, width)
+            starts = torch.zeros(len(prompts) * G, dtype=torch.long)
+            for i, (p, (c, lp)) in enumerate(zip(prompts, groups)):
+                for j in range(G):
+                    n = i * G + j
+                    rows[n, :len(p)] = torch.tensor(p)
+                    completions[n, :c.shape[1]] = c[j]
+                    rows[n, len(p):len(p) + width] = completions[n]
+                    old[n, :c.shape[1]] = lp[j]
+                    starts[n] = len(p)
+            logps = token_logps(model, rows, starts, width)
+            with torch.no_grad():
+                ref = token_logps(reference, rows, starts, width)
+            grouped = rewards.view(-1, G)
+            adv = (rewards - grouped.mean(1).repeat_interleave(G)) / (grouped.std(1, unbiased=False).repeat_interleave(G) + 1e-4)
+            is_eos = completions == eos
+            first = torch.where(is_eos.any(1), is_eos.int().argmax(1), torch.full((is_eos.shape[0],), width - 1))
+            mask = (torch.arange(width).unsqueeze(0) <= first.unsqueeze(1)).float()
+            diff = ref - logps
+            kl = torch.exp(diff) - diff - 1
+            ratio = torch.exp(logps - old)
+            per_token = -(torch.clamp(ratio, max=eps_high).detach() * adv.unsqueeze(1) * logps - beta * kl)
+            loss = ((per_token * mask).sum(1) / mask.sum(1).clamp(min=1)).mean() / len(micro_batches)
+            loss.backward()
+            n_tokens += int(mask.sum().item())
+            l_s += time.perf_counter() - t
+        t = time.perf_counter()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        l_s += time.perf_counter() - t
+        if step == 0:
+            continue                                                             # warm-up
+        wall += time.perf_counter() - started
+        rollout_s, reward_s, learner_s, tokens = rollout_s + r_s, reward_s + w_s, learner_s + l_s, tokens + n_tokens
+    timed = max(1, min(args.steps, len(steps)) - 1)
+    print(json.dumps({"bench": "grpo", "impl": "pytorch", "torch": torch.__version__, "blas": args.blas, "threads": args.threads,
+                      "seconds_per_step": round(wall / timed, 4), "rollout_tokens_per_second": round(tokens / wall, 1),
+                      "rollout_share": round(rollout_s / wall, 4), "reward_share": round(reward_s / wall, 4),
+                      "learner_share": round(learner_s / wall, 4)}))
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("verb", choices=["check", "generate", "train"])
+    p.add_argument("verb", choices=["check", "generate", "train", "grpo"])
     p.add_argument("--set")
     p.add_argument("--config")
     p.add_argument("--threads", type=int, default=1)
@@ -274,10 +405,15 @@ def main():
     p.add_argument("--seq-len", type=int, default=256)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--weights")
+    p.add_argument("--prompts")
+    p.add_argument("--generations", type=int, default=4)
+    p.add_argument("--max-gen-len", type=int, default=24)
+    p.add_argument("--accumulation", type=int, default=4)
     args = p.parse_args()
     if args.verb != "check":
         args.blas = require_fast_blas()
-    return {"check": check, "generate": generate, "train": train}[args.verb](args) or 0
+    return {"check": check, "generate": generate, "train": train, "grpo": grpo}[args.verb](args) or 0
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Event;
 using MiniMind.Actors.Checkpoints;
 using MiniMind.Actors.Protocol;
+using MiniMind.Actors.Rl;
 using MiniMind.Actors.Stages;
 using MiniMind.Model;
 using MiniMind.Model.Checkpoints;
@@ -40,8 +41,11 @@ public sealed class FaultPlan(params long[] steps)
 /// work inside one dispose scope on the thread that runs it (notes/torchsharp.md §6); only numbers and byte arrays
 /// leave. Runs on a pinned dispatcher when the host configures <see cref="DispatcherId"/>.
 /// A restart loses the model; the worker tells its parent, which reloads the newest checkpoint and redoes the steps
-/// since (bitwise the same on CPU).</summary>
-public sealed class GpuWorker : ReceiveActor
+/// since (bitwise the same on CPU).
+/// In the GRPO stage it has two children, a <see cref="RolloutActor"/> and a <see cref="RewardActor"/>: a micro-batch is
+/// rolled out by the first (with this worker's model), scored by the second, then learned from here; the worker waits for
+/// them (stashing its other work) and does not touch the model meanwhile.</summary>
+public sealed class GpuWorker : ReceiveActor, IWithUnboundedStash
 {
     public const string DispatcherId = "minimind-worker-dispatcher";
 
@@ -93,11 +97,28 @@ public sealed class GpuWorker : ReceiveActor
     /// <summary>The flat gradient of the last micro-batch when it was the step's only one: its ApplyGradients brings this
     /// very array back unchanged (the tree sum of one gradient is that gradient), and the grads still hold it.</summary>
     (long Step, float[]? Gradient) sole;
+    /// <summary>The GRPO stage's rollout and reward actors (Nobody in the other stages).</summary>
+    readonly IActorRef rollouts = ActorRefs.Nobody, rewards = ActorRefs.Nobody;
+    long rlRequests;
+    /// <summary>The micro-batch being rolled out and scored (AwaitingRollouts).</summary>
+    PendingRollout? pending;
+
+    sealed record PendingRollout(long Id, ComputeGradients Work, GrpoObjective Grpo, int[][] Prompts, long Started,
+        GroupCompletions[]? Groups = null, TimeSpan RolloutTime = default);
+
+    public IStash Stash { get; set; } = null!;
 
     public GpuWorker(TrainingSettings settings, FaultPlan faults)
     {
         this.settings = settings;
         this.faults = faults;
+        if (settings.Stage == TrainingStage.Grpo.Name)
+        {
+            var log = Context.GetLogger();
+            var grpo = settings.Grpo ?? new GrpoSettings();
+            rollouts = Context.ActorOf(RolloutActor.Props(Context.System, settings.Threads), RolloutActor.Name);
+            rewards = Context.ActorOf(RewardActor.Props(() => GrpoObjective.DefaultRewards(grpo, m => log.Warning(m))), RewardActor.Name);
+        }
         Receive<Initialize>(OnInitialize);
         Receive<Snapshot>(OnSnapshot);
         Receive<ExportWeights>(OnExport);
@@ -113,6 +134,11 @@ public sealed class GpuWorker : ReceiveActor
     /// <paramref name="system"/> configures it.</summary>
     public static Props Props(ActorSystem system, TrainingSettings settings, FaultPlan? faults = null) =>
         system.Dispatchers.HasDispatcher(DispatcherId) ? Props(settings, faults).WithDispatcher(DispatcherId) : Props(settings, faults);
+
+    /// <summary>The rollout and reward actors are part of this worker's step: any failure of theirs (a rollout that threw,
+    /// a reward service that broke the protocol) escalates, so this worker fails as it would with the work inline, and its
+    /// parent restarts it and redoes the step from the newest checkpoint (or ends the run when it keeps failing).</summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Escalate);
 
     protected override void PostRestart(Exception reason)
     {
@@ -168,6 +194,7 @@ public sealed class GpuWorker : ReceiveActor
         }
         generation = msg.Generation;
         sole = default;
+        if (!rollouts.IsNobody()) rollouts.Tell(new RolloutActor.UsePolicy(generation, model));   // the rollouts use this very model from now on
         Sender.Tell(new WorkerReady(msg.Generation, at, step.Length));
     }
 
@@ -180,14 +207,57 @@ public sealed class GpuWorker : ReceiveActor
         if (faults.ComputeDelay > TimeSpan.Zero) Thread.Sleep(faults.ComputeDelay);
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var device = TorchRuntime.ParseDevice(settings.Device);
-        var gradient = GC.AllocateUninitializedArray<float>(step.Length);   // Backward writes every element
+        if (objective is GrpoObjective grpo)
+        {
+            StartRollouts(msg, grpo, started);
+            return;
+        }
+        Learn(msg, () => objective.Loss(model, msg.Batch, msg.MicroCount, device, msg.Step), started);
+    }
+
+    /// <summary>Backward on one micro-batch's loss, then the gradient to the aggregator (and the loss, tokens and RL
+    /// measurements with <see cref="GradientAggregator.MicroBatchDone"/>).</summary>
+    void Learn(ComputeGradients msg, Func<torch.Tensor> lossOf, long started)
+    {
+        var gradient = GC.AllocateUninitializedArray<float>(step!.Length);   // Backward writes every element
         sole = default;
-        var loss = step.Backward(model, () => objective.Loss(model, msg.Batch, msg.MicroCount, device, msg.Step), gradient);
+        var loss = step.Backward(model!, lossOf, gradient);
         if (faults.LossSpikeSteps.Contains(msg.Step)) loss *= 100;
         if (msg.MicroCount == 1) sole = (msg.Step, gradient);
         computed = (msg.Step, (computed.Step == msg.Step ? computed.Elapsed : TimeSpan.Zero) + System.Diagnostics.Stopwatch.GetElapsedTime(started));
         GradientTransport.Deliver(Context.System, msg.Aggregator, msg.Step, msg.Micro, 1, gradient, Self);
-        msg.Aggregator.Tell(new GradientAggregator.MicroBatchDone(msg.Step, msg.Micro, loss * msg.MicroCount, msg.Batch.Tokens, objective.LastMetrics));
+        msg.Aggregator.Tell(new GradientAggregator.MicroBatchDone(msg.Step, msg.Micro, loss * msg.MicroCount, msg.Batch.Tokens, objective!.LastMetrics));
+    }
+
+    /// <summary>A GRPO micro-batch: its prompts go to the rollout actor, the completions to the reward actor, and the
+    /// scored groups to <see cref="Learn"/>; until then the worker stashes everything else.</summary>
+    void StartRollouts(ComputeGradients msg, GrpoObjective grpo, long started)
+    {
+        var prompts = grpo.Prompts(msg.Batch);
+        pending = new PendingRollout(++rlRequests, msg, grpo, prompts, started);
+        rollouts.Tell(new RolloutActor.RollOut(pending.Id, generation, prompts, grpo.Seeds(msg.Batch, msg.Step), grpo.RolloutOptions));
+        BecomeStacked(AwaitingRollouts);
+    }
+
+    void AwaitingRollouts()
+    {
+        Receive<RolloutActor.RolledOut>(r => r.RequestId == pending?.Id, r =>
+        {
+            pending = pending! with { Groups = r.Groups, RolloutTime = r.Elapsed };
+            rewards.Tell(new RewardActor.ScoreCompletions(pending.Id, pending.Grpo.RewardItems(pending.Prompts, r.Groups)));
+        });
+        Receive<RewardActor.Scored>(s => s.RequestId == pending?.Id && pending.Groups is not null, s =>
+        {
+            var p = pending!;
+            pending = null;
+            UseThreads();
+            var rolledOut = new GrpoRollouts(p.Prompts, p.Groups!, s.Rewards, p.RolloutTime, s.Elapsed);
+            var device = TorchRuntime.ParseDevice(settings.Device);
+            Learn(p.Work, () => p.Grpo.Loss(model!, p.Work.MicroCount, device, rolledOut), p.Started);
+            UnbecomeStacked();
+            Stash.UnstashAll();
+        });
+        ReceiveAny(_ => Stash.Stash());
     }
 
     void OnApplyGradients(ApplyGradients msg)

@@ -12,8 +12,9 @@ public sealed record ActorHierarchy(string Address, IReadOnlyList<ActorNode> Act
 /// <summary>
 /// Every node's answer to <c>ctl actor hierarchy|health</c> for the whole cluster, at <c>/user/inspector</c> (started by
 /// every cluster node). The control endpoint asks each member's inspector with <see cref="InspectNode"/> and gets a
-/// <see cref="NodeReport"/>: the node's actor tree (when asked for), its process working set and, on a worker node,
-/// the state of its <see cref="ClusterWorker"/>'s replica. Read-only: it only looks.
+/// <see cref="NodeReport"/>: the node's actor tree (when asked for), its process working set, on a worker node the state
+/// of its <see cref="ClusterWorker"/>'s replica, and the state of every GRPO rollout and reward actor on the node
+/// (<see cref="Rl.RolloutActor"/>, <see cref="Rl.RewardActor"/>: under worker-0 or a replica). Read-only: it only looks.
 /// </summary>
 public sealed class NodeInspector : ReceiveActor
 {
@@ -31,9 +32,10 @@ public sealed class NodeInspector : ReceiveActor
     /// when the worker exists but did not answer.
     /// <paramref name="CpuPercent"/>: the process's CPU use since the previous report, in % of one core (200 = two cores
     /// busy); <paramref name="Cores"/>: the cores it may use; <paramref name="Device"/>: the node's training device(s), null
-    /// when it computes nothing (a seed without --device).</summary>
+    /// when it computes nothing (a seed without --device). <paramref name="RlActors"/>: the node's rollout and reward
+    /// actors, by path (null from a node older than them).</summary>
     public sealed record NodeReport(string Address, ActorHierarchy? Tree, long WorkingSetBytes, ClusterWorker.ReplicaState? Replica, string? ReplicaError,
-        double CpuPercent = 0, int Cores = 0, string? Device = null)
+        double CpuPercent = 0, int Cores = 0, string? Device = null, IReadOnlyList<RlActorState>? RlActors = null)
         : IClusterMessage;
 
     static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ActorSystem, string> Devices = new();
@@ -103,7 +105,40 @@ public sealed class NodeInspector : ReceiveActor
                 error = $"/user/worker did not answer within {WorkerTimeout.TotalSeconds:0} s";
             }
         }
+        var rl = await Task.WhenAll(RlActors(ext).Select(AskRlActorAsync));
         return new NodeReport(ext.Provider.DefaultAddress.ToString(), tree, Environment.WorkingSet, replica, error,
-            CpuPercent(), Environment.ProcessorCount, Devices.TryGetValue(system, out var device) ? device : replica?.Device);
+            CpuPercent(), Environment.ProcessorCount, Devices.TryGetValue(system, out var device) ? device : replica?.Device, rl);
+    }
+
+    /// <summary>The rollout and reward actors under /user (children of a <see cref="GpuWorker"/>), by path.</summary>
+    static List<IActorRef> RlActors(ExtendedActorSystem system)
+    {
+        var found = new List<IActorRef>();
+        void Walk(IActorRef actor)
+        {
+            if (actor is not ActorRefWithCell withCell) return;
+            foreach (var child in withCell.Children)
+            {
+                if (child.Path.Name is Rl.RolloutActor.Name or Rl.RewardActor.Name) found.Add(child);
+                else Walk(child);
+            }
+        }
+        Walk(system.Guardian);
+        return [.. found.OrderBy(a => a.Path.ToStringWithoutAddress(), StringComparer.Ordinal)];
+    }
+
+    /// <summary>An RL actor's state; one busy with a long rollout step (it answers between prompts) is reported as such.</summary>
+    static async Task<RlActorState> AskRlActorAsync(IActorRef actor)
+    {
+        var path = actor.Path.ToStringWithoutAddress();
+        var kind = actor.Path.Name == Rl.RolloutActor.Name ? "rollout" : "reward";
+        try
+        {
+            return await actor.Ask<RlActorState>(FetchRlActorState.Instance, WorkerTimeout);
+        }
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+        {
+            return new RlActorState(path, kind, $"busy (did not answer within {WorkerTimeout.TotalSeconds:0} s)", 0, 0, null);
+        }
     }
 }

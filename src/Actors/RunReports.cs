@@ -20,7 +20,7 @@ public sealed record RunManagerFailed(string Reason, TrainingCoordinator.Failure
 /// positions (B·A·T) ÷ <paramref name="StepSeconds"/>, the wall time since the previous step was committed (the first step
 /// after a (re)start: since training began). <paramref name="ComputeSeconds"/>: worker-0's compute for the step.
 /// <paramref name="RssBytes"/>: the coordinator process's resident set. <paramref name="WallTimeMs"/>: Unix ms at commit.</summary>
-/// <paramref name="Rl"/>: the RL stage's measurements (TensorBoard's rl/* scalars; not in the metrics store's table).
+/// <paramref name="Rl"/>: the RL stage's measurements (TensorBoard's rl/* scalars; the metrics store's RL table), null in the other stages.
 public sealed record MetricsRow(long Step, int Epoch, double Loss, double Lr, double GradNorm, long LossTokens, double TokensPerSecond,
     double LossTokensPerSecond, double StepSeconds, double ComputeSeconds, long RssBytes, long WallTimeMs, RlMetrics? Rl = null);
 

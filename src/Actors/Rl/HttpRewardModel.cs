@@ -56,12 +56,18 @@ public sealed class HttpRewardModel : IRewardModel
     public string Name => "http";
 
     /// <summary>The circuit's state, for health: closed (calls go through), or open while the service is away.</summary>
-    public bool CircuitOpen => failures >= options.FailuresToOpen;
+    public bool CircuitOpen => Volatile.Read(ref failures) >= options.FailuresToOpen;
+
+    /// <summary>closed, retrying (failed, fewer than <see cref="HttpRewardOptions.FailuresToOpen"/> times in a row) or open.</summary>
+    public string Breaker => CircuitOpen ? "open" : Volatile.Read(ref failures) > 0 ? "retrying" : "closed";
 
     /// <summary>Requests sent (tests, health).</summary>
-    public long Requests { get; private set; }
+    public long Requests => Interlocked.Read(ref requests);
+    long requests;
 
-    public float[] Score(IReadOnlyList<RewardItem> items)
+    public float[] Score(IReadOnlyList<RewardItem> items) => ScoreAsync(items, CancellationToken.None).GetAwaiter().GetResult();
+
+    public async Task<float[]> ScoreAsync(IReadOnlyList<RewardItem> items, CancellationToken cancel)
     {
         var body = Body(items);
         while (true)
@@ -69,13 +75,12 @@ public sealed class HttpRewardModel : IRewardModel
             string? problem;
             try
             {
-                Requests++;
+                Interlocked.Increment(ref requests);
                 using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(body, Encoding.UTF8, new MediaTypeHeaderValue("application/json")) };
-                using var response = http.Send(request);
+                using var response = await http.SendAsync(request, cancel).ConfigureAwait(false);
                 if (response.IsSuccessStatusCode)
                 {
-                    using var reader = new StreamReader(response.Content.ReadAsStream(), Encoding.UTF8);
-                    var scores = Parse(reader.ReadToEnd(), items.Count);
+                    var scores = Parse(await response.Content.ReadAsStringAsync(cancel).ConfigureAwait(false), items.Count);
                     Recovered();
                     return scores;
                 }
@@ -84,32 +89,33 @@ public sealed class HttpRewardModel : IRewardModel
                 problem = $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}";
             }
             catch (HttpRequestException e) { problem = e.HttpRequestError == HttpRequestError.Unknown ? e.Message : $"{e.HttpRequestError}: {e.Message}"; }
-            catch (TaskCanceledException) { problem = $"no answer within {options.Timeout.TotalSeconds:0.#} s"; }
-            Failed(problem);
+            catch (TaskCanceledException) when (!cancel.IsCancellationRequested) { problem = $"no answer within {options.Timeout.TotalSeconds:0.#} s"; }
+            await Task.Delay(Failed(problem), cancel).ConfigureAwait(false);
         }
     }
 
-    void Failed(string problem)
+    /// <summary>Counts a failure and logs it; returns how long to wait before the next try.</summary>
+    TimeSpan Failed(string problem)
     {
-        failures++;
+        var failed = Interlocked.Increment(ref failures);
         downSince ??= Stopwatch.GetTimestamp();
         TimeSpan wait;
-        if (failures < options.FailuresToOpen) wait = options.RetryDelay;
+        if (failed < options.FailuresToOpen) wait = options.RetryDelay;
         else
         {
             wait = openFor;
             openFor = TimeSpan.FromTicks(Math.Min(openFor.Ticks * 2, options.MaxOpenFor.Ticks));
         }
-        var state = failures >= options.FailuresToOpen ? "circuit open; the run waits for it" : "retrying";
-        log($"warning: reward service {url} unavailable ({problem}), attempt {failures}, {state}; next try in {wait.TotalSeconds:0.#} s");
-        Thread.Sleep(wait);
+        var state = failed >= options.FailuresToOpen ? "circuit open; the run waits for it" : "retrying";
+        log($"warning: reward service {url} unavailable ({problem}), attempt {failed}, {state}; next try in {wait.TotalSeconds:0.#} s");
+        return wait;
     }
 
     void Recovered()
     {
         if (downSince is { } since)
             log($"reward service {url} is back after {Stopwatch.GetElapsedTime(since).TotalSeconds:0.#} s; the run continues");
-        failures = 0;
+        Volatile.Write(ref failures, 0);
         downSince = null;
         openFor = options.OpenFor;
     }

@@ -16,8 +16,9 @@ public sealed record RewardItem(IReadOnlyList<ChatMessage> Messages, string Resp
 
 /// <summary>A source of rewards for GRPO completions: the rule-based reward (<see cref="RuleRewardModel"/>), an external
 /// reward model over HTTP (<see cref="HttpRewardModel"/>), or anything else that scores (messages, response). A reward
-/// is a float32; the stage's total is the sum of its models' scores. Called on the worker's thread; a model that cannot
-/// answer blocks (retrying, with a log line) rather than return a made-up score.</summary>
+/// is a float32; the stage's total is the sum of its models' scores. Called by the worker's <see cref="RewardActor"/> off
+/// its thread (<see cref="ScoreAsync"/>), or inline (<see cref="Score"/>); a model that cannot answer waits (retrying,
+/// with a log line) rather than return a made-up score.</summary>
 public interface IRewardModel : IDisposable
 {
     /// <summary>Short name for logs and health (rule, http).</summary>
@@ -25,6 +26,13 @@ public interface IRewardModel : IDisposable
 
     /// <summary>One score per item, in order.</summary>
     float[] Score(IReadOnlyList<RewardItem> items);
+
+    /// <summary><see cref="Score"/> without holding a thread while the model waits (a remote one overrides it).</summary>
+    Task<float[]> ScoreAsync(IReadOnlyList<RewardItem> items, CancellationToken cancel) => Task.FromResult(Score(items));
+
+    /// <summary>The circuit breaker of a model behind a service (closed, retrying, open), for <c>ctl actor health</c>;
+    /// null for a local one.</summary>
+    string? Breaker => null;
 }
 
 /// <summary>MiniMind's rule-based reward (<see cref="MiniMind.Model.RuleReward"/>): length, &lt;/think&gt; format, repetition.</summary>

@@ -12,12 +12,16 @@ namespace MiniMind.Actors.Stages;
 public sealed record GrpoStats(int Completions, double RewardMean, double RewardStd, double Kl, double CompletionLength,
     double ClipFraction, long RolloutTokens, TimeSpan RolloutTime, TimeSpan RewardTime);
 
+/// <summary>One micro-batch's rollouts, ready for the learner: its prompts, each prompt's group of completions, every
+/// completion's total reward (prompt-major), and how long rolling out and scoring took.</summary>
+public sealed record GrpoRollouts(int[][] Prompts, GroupCompletions[] Groups, float[] Rewards, TimeSpan RolloutTime, TimeSpan RewardTime);
+
 /// <summary>
 /// train_grpo.py on the one runtime: a micro-batch is a set of prompts (<see cref="MiniMind.Model.Data.RlaifDataset"/>),
-/// and the worker that computes it (1) rolls out <c>num_generations</c> completions per prompt with the weights it
-/// holds (<see cref="GroupRollout"/>: KV cache, temperature 0.8, an RNG seeded per (run seed, step, sample, generation),
-/// so a re-issued micro-batch gives the same bits), (2) scores them with the reward models (rule, plus
-/// <c>--reward-url</c>), (3) normalises the rewards within each prompt's group and (4) returns the GRPO/CISPO loss of
+/// and the worker that computes it has (1) its <see cref="RolloutActor"/> roll out <c>num_generations</c> completions per
+/// prompt with the weights it holds (<see cref="GroupRollout"/>: KV cache, temperature 0.8, an RNG seeded per (run seed,
+/// step, sample, generation), so a re-issued micro-batch gives the same bits), (2) its <see cref="RewardActor"/> score them
+/// with the reward models (rule, plus <c>--reward-url</c>), then (3) normalises the rewards within each prompt's group and (4) returns the GRPO/CISPO loss of
 /// the policy against the frozen reference (<see cref="Grpo"/>); its gradient then goes the way every stage's does
 /// (aggregator: sum, clip, AdamW; new weights to every replica). Prompts keep their own lengths: each row is
 /// prompt | completion right-padded with the pad id, the layout of the parity fixture, so no prompt is left-padded.
@@ -47,46 +51,73 @@ public sealed class GrpoObjective(TrainingSettings settings) : FrozenModelObject
 
     public override Tensor Loss(MiniMindForCausalLM model, DataLoader.MicroBatch batch, int accumulation, Device device, long step)
     {
-        tokenizer ??= BpeTokenizer.FromFile(Settings.TokenizerPath);
-        special ??= MiniMindSpecialTokens.From(tokenizer);
-        rewards ??= DefaultRewards();
-        var g = grpo.NumGenerations;
-        var options = grpo.Rollout with { EosTokenId = special.EosId };
-
-        // 1. rollouts: G completions per prompt, with the weights this worker holds
+        // rollouts and scoring inline, on the caller's thread (tests, bench); a worker has its rollout and reward actors do them
+        rewards ??= DefaultRewards(grpo, Warn);
         var started = Stopwatch.GetTimestamp();
-        var prompts = new int[batch.Rows][];
-        var groups = new GroupCompletions[batch.Rows];
-        for (var r = 0; r < batch.Rows; r++)
-        {
-            prompts[r] = PromptOf(batch, r);
-            var seeds = Enumerable.Range(0, g).Select(j => RolloutRandom.Seed(Settings.Seed, (ulong)step, (ulong)batch.Samples[r], (ulong)j)).ToArray();
-            groups[r] = GroupRollout.Generate(model, prompts[r], options, seeds);
-        }
+        var prompts = Prompts(batch);
+        var seeds = Seeds(batch, step);
+        var options = RolloutOptions;
+        var groups = new GroupCompletions[prompts.Length];
+        for (var r = 0; r < prompts.Length; r++) groups[r] = GroupRollout.Generate(model, prompts[r], options, seeds[r]);
         var rolloutTime = Stopwatch.GetElapsedTime(started);
-
-        // 2. rewards
         started = Stopwatch.GetTimestamp();
-        var items = new List<RewardItem>(batch.Rows * g);
-        for (var r = 0; r < batch.Rows; r++)
+        var total = TotalRewards(rewards, RewardItems(prompts, groups));
+        return Loss(model, accumulation, device, new GrpoRollouts(prompts, groups, total, rolloutTime, Stopwatch.GetElapsedTime(started)));
+    }
+
+    /// <summary>The micro-batch's prompts: row r's leading tokens of mask 1.</summary>
+    public int[][] Prompts(DataLoader.MicroBatch batch) => [.. Enumerable.Range(0, batch.Rows).Select(r => PromptOf(batch, r))];
+
+    /// <summary>The rollout seeds of the micro-batch: G per prompt, from (run seed, step, sample, generation).</summary>
+    public ulong[][] Seeds(DataLoader.MicroBatch batch, long step) =>
+        [.. Enumerable.Range(0, batch.Rows).Select(r => Enumerable.Range(0, grpo.NumGenerations)
+            .Select(j => RolloutRandom.Seed(Settings.Seed, (ulong)step, (ulong)batch.Samples[r], (ulong)j)).ToArray())];
+
+    /// <summary>How the rollouts sample (the stage's options with the tokenizer's EOS).</summary>
+    public RolloutOptions RolloutOptions => grpo.Rollout with { EosTokenId = Special.EosId };
+
+    BpeTokenizer Tokenizer => tokenizer ??= BpeTokenizer.FromFile(Settings.TokenizerPath);
+
+    MiniMindSpecialTokens Special => special ??= MiniMindSpecialTokens.From(Tokenizer);
+
+    /// <summary>What the reward models judge: per prompt, its conversation and each completion decoded (special tokens
+    /// skipped), prompt-major.</summary>
+    public IReadOnlyList<RewardItem> RewardItems(IReadOnlyList<int[]> prompts, IReadOnlyList<GroupCompletions> groups)
+    {
+        var items = new List<RewardItem>(prompts.Count * grpo.NumGenerations);
+        for (var r = 0; r < prompts.Count; r++)
         {
-            var messages = Messages(tokenizer.Decode(prompts[r]));
+            var messages = Messages(Tokenizer.Decode(prompts[r]));
             foreach (var completion in groups[r].Completions)
-                items.Add(new RewardItem(messages, tokenizer.Decode([.. completion.Select(t => (int)t)], skipSpecialTokens: true)));
+                items.Add(new RewardItem(messages, Tokenizer.Decode([.. completion.Select(t => (int)t)], skipSpecialTokens: true)));
         }
+        return items;
+    }
+
+    /// <summary>Each item's reward: the sum of the models' scores, in model order.</summary>
+    public static float[] TotalRewards(IReadOnlyList<IRewardModel> models, IReadOnlyList<RewardItem> items)
+    {
         var total = new float[items.Count];
-        foreach (var m in rewards)
+        foreach (var m in models)
         {
             var scores = m.Score(items);
             for (var i = 0; i < total.Length; i++) total[i] += scores[i];
         }
-        var rewardTime = Stopwatch.GetElapsedTime(started);
+        return total;
+    }
+
+    /// <summary>The learner's part: the GRPO/CISPO loss of the policy on the micro-batch's rolled-out and scored
+    /// completions (<paramref name="rollouts"/>, from the rollout and reward actors or the inline path).</summary>
+    public Tensor Loss(MiniMindForCausalLM model, int accumulation, Device device, GrpoRollouts rollouts)
+    {
+        var g = grpo.NumGenerations;
+        var (prompts, groups, total, rolloutTime, rewardTime) = rollouts;
 
         // 3. the learner's batch: N = B·G rows of prompt | completion, right-padded
-        var batchOf = Layout(prompts, groups, g, special.PadId);
+        var batchOf = Layout(prompts, groups, g, Special.PadId);
         using var scope = NewDisposeScope();
         var outputs = tensor(batchOf.Outputs, [batchOf.Rows, batchOf.Width], dtype: ScalarType.Int64).to(device);
-        using var padId = special.PadId.ToScalar();
+        using var padId = Special.PadId.ToScalar();
         var fullMask = outputs.ne(padId).to_type(ScalarType.Int64);
         var logpPos = tensor(batchOf.LogpPos, [batchOf.Rows, batchOf.R], dtype: ScalarType.Int64).to(device);
         var completionIds = tensor(batchOf.Completions, [batchOf.Rows, batchOf.R], dtype: ScalarType.Int64).to(device);
@@ -99,7 +130,7 @@ public sealed class GrpoObjective(TrainingSettings settings) : FrozenModelObject
         var output = model.forward(outputs, fullMask, null, false);
         var logps = Grpo.PerTokenLogps(output.logits, outputs, logpPos);
         var advantages = Grpo.Advantages(rewardTensor, g);
-        var mask = Grpo.CompletionMask(completionIds, torch.ones_like(completionIds), special.EosId);
+        var mask = Grpo.CompletionMask(completionIds, torch.ones_like(completionIds), Special.EosId);
         var parts = Grpo.Loss(logps, oldLogps, refLogps, advantages, mask, grpo.Hyper);
         using var steps = accumulation.ToScalar();
         var loss = parts.PolicyLoss.add(output.aux_loss, Scalars.One).div(steps);
@@ -166,8 +197,9 @@ public sealed class GrpoObjective(TrainingSettings settings) : FrozenModelObject
     /// <summary>N rows of <paramref name="Width"/> ids, and the (N, R) completion arrays.</summary>
     public sealed record LearnerBatch(int Rows, int Width, int R, long[] Outputs, long[] LogpPos, long[] Completions, float[] OldLogps);
 
-    IRewardModel[] DefaultRewards() => grpo.RewardUrl is { } url
-        ? [new RuleRewardModel(), new HttpRewardModel(new Uri(url), Warn)]
+    /// <summary>The stage's reward models: the rule reward, plus the HTTP reward model of <see cref="GrpoSettings.RewardUrl"/>.</summary>
+    public static IRewardModel[] DefaultRewards(GrpoSettings grpo, Action<string> warn) => grpo.RewardUrl is { } url
+        ? [new RuleRewardModel(), new HttpRewardModel(new Uri(url), warn)]
         : [new RuleRewardModel()];
 
     /// <summary>The reward models in use (health).</summary>

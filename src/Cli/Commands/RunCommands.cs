@@ -40,7 +40,7 @@ public static class RunCommands
         var from = new Option<long>("--from") { Description = "First step printed. Default: 1.", DefaultValueFactory = _ => 1 };
         var to = new Option<long>("--to") { Description = "Last step printed. Default: the newest.", DefaultValueFactory = _ => long.MaxValue };
         var cmd = new Command("metrics",
-            "Print every recorded step of a run dir (loss, lr, grad norm, tokens/s, loss tokens, step time, compute time, RSS; the held-out eval loss and perplexity at the steps evaluated) to stdout.\n" +
+            "Print every recorded step of a run dir (loss, lr, grad norm, tokens/s, loss tokens, step time, compute time, RSS; the held-out eval loss and perplexity at the steps evaluated; for GRPO also reward mean/std, KL, completion length, clip fraction, rollout and reward time) to stdout.\n" +
             "Example: minimind run metrics --run-dir runs/default --format csv --every 10 > steps.csv")
         {
             runDir, journal, stage, format, every, from, to,
@@ -72,7 +72,7 @@ public static class RunCommands
                     : $"--stage {wanted}: {journalSpec.Display} holds no recorded steps of that run in {dir}");
             var o = ctx.Out;
             var csv = parse.GetValue(format) == "csv";
-            if (csv) o.WriteLine("run,step," + string.Join(',', MetricsStore.Columns.Select(c => c == "wall_time_ms" ? "wall_time" : c)) + ",eval_loss,eval_ppl");
+            if (csv) o.WriteLine("run,step," + string.Join(',', MetricsStore.Columns.Select(c => c == "wall_time_ms" ? "wall_time" : c).Concat(["eval_loss", "eval_ppl"]).Concat(RlColumns)));
             foreach (var (id, name) in runs)
             {
                 var evals = store.ReadEval(id, first, last).ToDictionary(e => e.Step);
@@ -97,11 +97,22 @@ public static class RunCommands
 
     static string Wall(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 
-    /// <summary>A step's row; its held-out evaluation's loss and perplexity in the last two columns, empty where none.</summary>
-    static string Csv(string run, MetricsRow r, EvalRow? e) => string.Join(',',
+    /// <summary>The RL stage's columns after the common ones and the held-out evaluation's (empty in the other stages):
+    /// reward mean and standard deviation over the step's completions, mean k3 KL and clip fraction per completion token,
+    /// mean completion length, and the step's rollout and scoring time (summed over the workers).</summary>
+    static readonly string[] RlColumns = ["reward_mean", "reward_std", "kl", "completion_length", "clip_fraction", "rollout_seconds", "reward_seconds"];
+
+    static double[]? RlValues(RlMetrics? m) =>
+        m is null ? null : [m.RewardMean, m.RewardStd, m.Kl, m.CompletionLength, m.ClipFraction, m.RolloutSeconds, m.RewardSeconds];
+
+    /// <summary>A step's row; its held-out evaluation's loss and perplexity after the common columns, then the RL
+    /// columns; empty where none.</summary>
+    static string Csv(string run, MetricsRow r, EvalRow? e) => string.Join(',', new[]
+    {
         run, r.Step.ToString(CultureInfo.InvariantCulture), r.Epoch.ToString(CultureInfo.InvariantCulture), F(r.Loss), F(r.Lr), F(r.GradNorm),
         r.LossTokens.ToString(CultureInfo.InvariantCulture), F(r.TokensPerSecond), F(r.LossTokensPerSecond), F(r.StepSeconds), F(r.ComputeSeconds),
-        r.RssBytes.ToString(CultureInfo.InvariantCulture), Wall(r.WallTimeMs), e is null ? "" : F(e.Loss), e is null ? "" : F(e.Perplexity));
+        r.RssBytes.ToString(CultureInfo.InvariantCulture), Wall(r.WallTimeMs), e is null ? "" : F(e.Loss), e is null ? "" : F(e.Perplexity),
+    }.Concat(RlValues(r.Rl)?.Select(F) ?? RlColumns.Select(_ => "")));
 
     /// <summary>A step's object; <c>eval_loss</c> and <c>eval_ppl</c> null where it has no held-out evaluation.</summary>
     static string Json(string run, MetricsRow r, EvalRow? e)
@@ -133,6 +144,10 @@ public static class RunCommands
                 Number(w, "eval_loss", e.Loss);
                 Number(w, "eval_ppl", e.Perplexity);
             }
+            var rl = RlValues(r.Rl);
+            for (var i = 0; i < RlColumns.Length; i++)
+                if (rl is null) w.WriteNull(RlColumns[i]);
+                else w.WriteNumber(RlColumns[i], rl[i]);
             w.WriteEndObject();
         }
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray());

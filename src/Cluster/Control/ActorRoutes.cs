@@ -22,8 +22,10 @@ public sealed record NodeError(string Address, IReadOnlyList<string> Roles, stri
 /// <paramref name="Cluster"/>: whether the other members were asked.</summary>
 public sealed record ClusterHierarchy(string Address, IReadOnlyList<ActorNode> Actors, bool Cluster, IReadOnlyList<NodeHierarchy> Nodes, IReadOnlyList<NodeError> Errors);
 
-/// <summary>One member's row of <c>actor health</c>: its process working set and, on a worker node, its replica.</summary>
-public sealed record NodeHealth(string Address, IReadOnlyList<string> Roles, long ProcessMemoryBytes, Actors.ClusterWorker.ReplicaState? Replica, string? ReplicaError);
+/// <summary>One member's row of <c>actor health</c>: its process working set and, on a worker node, its replica;
+/// <paramref name="RlActors"/>: its GRPO rollout and reward actors (null: none reported).</summary>
+public sealed record NodeHealth(string Address, IReadOnlyList<string> Roles, long ProcessMemoryBytes, Actors.ClusterWorker.ReplicaState? Replica, string? ReplicaError,
+    IReadOnlyList<Actors.Protocol.RlActorState>? RlActors = null);
 
 /// <summary>One row of <c>actor health</c>. <paramref name="MemoryBytes"/>: what the actor holds where known (the
 /// worker's weights, gradients and AdamW moments; the batches buffered from the loader), the process's working set for
@@ -132,7 +134,7 @@ public static class ActorRoutes
         var inspected = await inspection;
         return info with
         {
-            Nodes = [.. inspected.Where(i => i.Report is not null).Select(i => new NodeHealth(i.Address, i.Roles, i.Report!.WorkingSetBytes, i.Report.Replica, i.Report.ReplicaError))],
+            Nodes = [.. inspected.Where(i => i.Report is not null).Select(i => new NodeHealth(i.Address, i.Roles, i.Report!.WorkingSetBytes, i.Report.Replica, i.Report.ReplicaError, i.Report.RlActors))],
             NodeErrors = [.. inspected.Where(i => i.Report is null).Select(i => new NodeError(i.Address, i.Roles, i.Error!))],
         };
     }

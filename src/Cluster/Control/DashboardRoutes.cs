@@ -97,6 +97,14 @@ public static class DashboardRoutes
         stepSeconds = p.Select(x => x.StepSeconds),
         rssBytes = p.Select(x => x.RssBytes),
         wallTimeMs = p.Select(x => x.WallTimeMs),
+        // RL runs (GRPO): null where a point has no RL measurements (other stages, rollup views)
+        rewardMean = p.Select(x => x.Rl?.RewardMean),
+        rewardStd = p.Select(x => x.Rl?.RewardStd),
+        kl = p.Select(x => x.Rl?.Kl),
+        completionLength = p.Select(x => x.Rl?.CompletionLength),
+        clipFraction = p.Select(x => x.Rl?.ClipFraction),
+        rolloutSeconds = p.Select(x => x.Rl is { } m ? m.RolloutSeconds / x.Count : (double?)null),
+        rewardSeconds = p.Select(x => x.Rl is { } m ? m.RewardSeconds / x.Count : (double?)null),
     };
 
     /// <summary>Held-out evaluations as columns (sparse: every one of the range, never downsampled).</summary>

@@ -6,13 +6,15 @@ namespace MiniMind.Cluster.Metrics;
 public sealed record RecordedRun(string Run, string Name, string Stage, string RunDir, string Settings, long BeganMs, long? EndedMs, long NewestStep);
 
 /// <summary>One point of a curve: a step (<paramref name="Count"/> = 1) or a bucket of consecutive steps
-/// <paramref name="FirstStep"/>…<paramref name="Step"/> (means, with the loss's, grad norm's and step time's extremes).</summary>
+/// <paramref name="FirstStep"/>…<paramref name="Step"/> (means, with the loss's, grad norm's and step time's extremes).
+/// <paramref name="Rl"/>: an RL run's measurements over those steps (sums, so a bucket's reward mean is over all its
+/// completions); null in the other stages and in points read from the rollup views.</summary>
 public sealed record SeriesPoint(long FirstStep, long Step, long Count, double Loss, double LossMin, double LossMax, double Lr,
     double GradNorm, double GradNormMax, double TokensPerSecond, double LossTokensPerSecond, double StepSeconds, double StepSecondsMax,
-    long RssBytes, long WallTimeMs)
+    long RssBytes, long WallTimeMs, Actors.RlMetrics? Rl = null)
 {
     public static SeriesPoint Of(Actors.MetricsRow r) => new(r.Step, r.Step, 1, r.Loss, r.Loss, r.Loss, r.Lr, r.GradNorm, r.GradNorm,
-        r.TokensPerSecond, r.LossTokensPerSecond, r.StepSeconds, r.StepSeconds, r.RssBytes, r.WallTimeMs);
+        r.TokensPerSecond, r.LossTokensPerSecond, r.StepSeconds, r.StepSeconds, r.RssBytes, r.WallTimeMs, r.Rl);
 }
 
 /// <summary>A curve read for the dashboard: <paramref name="Every"/> = 1 when <paramref name="Points"/> are the steps
@@ -54,6 +56,6 @@ public static class Downsample
         double Mean(Func<SeriesPoint, double> f) => b.Sum(p => f(p) * p.Count) / n;
         return new SeriesPoint(b[0].FirstStep, b[^1].Step, (long)n, Mean(p => p.Loss), b.Min(p => p.LossMin), b.Max(p => p.LossMax), Mean(p => p.Lr),
             Mean(p => p.GradNorm), b.Max(p => p.GradNormMax), Mean(p => p.TokensPerSecond), Mean(p => p.LossTokensPerSecond), Mean(p => p.StepSeconds),
-            b.Max(p => p.StepSecondsMax), b.Max(p => p.RssBytes), b[^1].WallTimeMs);
+            b.Max(p => p.StepSecondsMax), b.Max(p => p.RssBytes), b[^1].WallTimeMs, Actors.RlMetrics.Sum(b.Select(p => p.Rl)));
     }
 }

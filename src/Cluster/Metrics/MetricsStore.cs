@@ -17,6 +17,10 @@ namespace MiniMind.Cluster.Metrics;
 /// recomputes the buckets it touches: the 100-step ones from their raw rows, the 10,000-step ones from the 100-step ones.</item>
 /// <item><c>minimind_metrics_eval</c>: one row per (run, step) of a held-out evaluation (<see cref="EvalRow"/>: mean NLL,
 /// perplexity, tokens), sparse; replaced and truncated with the steps. Loss and perplexity may be NULL (a NaN in SQLite).</item>
+/// <item><c>minimind_metrics_rl</c>: the RL stage's measurements of a step (<see cref="RlMetrics"/>, as its sums:
+/// completions, Σ reward, Σ reward², completion tokens, Σ KL, Σ clipped, rollout and scoring seconds), one row per (run,
+/// step) of an RL run and none for the other stages; a table of its own (created beside the others when missing), so a
+/// database written before it opens unchanged and its rows read as having no RL values.</item>
 /// <item><c>minimind_metrics_runs</c>: one row per run: its name, stage, run dir and settings (JSON), when it began and
 /// ended (the dashboard's run list).</item>
 /// </list>
@@ -29,8 +33,13 @@ public sealed class MetricsStore
     public const string RollupTable = "minimind_metrics_rollup";
     public const string RunsTable = "minimind_metrics_runs";
     public const string EvalTable = "minimind_metrics_eval";
+    public const string RlTable = "minimind_metrics_rl";
     /// <summary>The rollup bucket sizes, in steps.</summary>
     public static readonly IReadOnlyList<int> RollupEvery = [100, 10_000];
+
+    /// <summary>The columns of <see cref="RlTable"/> after (run, step), in <see cref="RlMetrics"/>' order.</summary>
+    public static readonly IReadOnlyList<string> RlColumns =
+        ["completions", "reward_sum", "reward_squares", "completion_tokens", "kl_sum", "clip_sum", "rollout_seconds", "reward_seconds"];
 
     /// <summary>The columns of a row, in <see cref="MetricsRow"/>'s order after (run, step).</summary>
     public static readonly IReadOnlyList<string> Columns =
@@ -76,6 +85,13 @@ public sealed class MetricsStore
             CREATE TABLE IF NOT EXISTS {EvalTable} (
               run TEXT NOT NULL, step BIGINT NOT NULL, loss {real} NULL, perplexity {real} NULL, tokens BIGINT NOT NULL,
               wall_time_ms BIGINT NOT NULL, PRIMARY KEY (run, step))
+            """);
+        Execute(c, null, $"""
+            CREATE TABLE IF NOT EXISTS {RlTable} (
+              run TEXT NOT NULL, step BIGINT NOT NULL, completions INTEGER NOT NULL, reward_sum {real} NOT NULL, reward_squares {real} NOT NULL,
+              completion_tokens {real} NOT NULL, kl_sum {real} NOT NULL, clip_sum {real} NOT NULL, rollout_seconds {real} NOT NULL,
+              reward_seconds {real} NOT NULL,
+              PRIMARY KEY (run, step))
             """);
         Execute(c, null, $"""
             CREATE TABLE IF NOT EXISTS {RunsTable} (
@@ -213,6 +229,7 @@ public sealed class MetricsStore
         using var tx = c.BeginTransaction();
         Execute(c, tx, $"DELETE FROM {Table} WHERE run = @run AND step > @after", ("@run", run), ("@after", afterStep));
         Execute(c, tx, $"DELETE FROM {EvalTable} WHERE run = @run AND step > @after", ("@run", run), ("@after", afterStep));
+        Execute(c, tx, $"DELETE FROM {RlTable} WHERE run = @run AND step > @after", ("@run", run), ("@after", afterStep));
         foreach (var every in RollupEvery)
             Execute(c, tx, $"DELETE FROM {RollupTable} WHERE run = @run AND every = @every AND bucket >= @b",
                 ("@run", run), ("@every", every), ("@b", afterStep / every));
@@ -258,12 +275,45 @@ public sealed class MetricsStore
                 cmd.ExecuteNonQuery();
             }
         }
+        UpsertRl(c, tx, run, rows);
         Rollup(c, tx, run, rows.Min(r => r.Step), rows.Max(r => r.Step));
         tx.Commit();
     }
 
     /// <summary>A NaN as NULL (SQLite cannot store one; read back as NaN).</summary>
     static object Real(double v) => double.IsNaN(v) ? DBNull.Value : v;
+
+    /// <summary>The RL measurements of those of <paramref name="rows"/> that have them; a redone step's row without them
+    /// (it cannot happen within one run: the stage is fixed) would keep none.</summary>
+    static void UpsertRl(DbConnection c, DbTransaction tx, string run, IReadOnlyList<MetricsRow> rows)
+    {
+        using (var del = c.CreateCommand())
+        {
+            del.Transaction = tx;
+            del.CommandText = $"DELETE FROM {RlTable} WHERE run = @run AND step >= @from AND step <= @to";
+            Add(del, "@run", run);
+            Add(del, "@from", rows.Min(r => r.Step));
+            Add(del, "@to", rows.Max(r => r.Step));
+            del.ExecuteNonQuery();
+        }
+        if (!rows.Any(r => r.Rl is not null)) return;
+        using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = $"INSERT INTO {RlTable} (run, step, {string.Join(", ", RlColumns)}) VALUES (@run, @step, {string.Join(", ", RlColumns.Select(n => "@" + n))})";
+        Add(cmd, "@run", run);
+        var step = Add(cmd, "@step", 0L);
+        object[] typed = [0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+        var p = RlColumns.Select((n, i) => Add(cmd, "@" + n, typed[i])).ToArray();
+        cmd.Prepare();
+        foreach (var r in rows)
+        {
+            if (r.Rl is not { } m) continue;
+            step.Value = r.Step;
+            p[0].Value = m.Completions; p[1].Value = m.RewardSum; p[2].Value = m.RewardSquares; p[3].Value = m.Tokens;
+            p[4].Value = m.KlSum; p[5].Value = m.ClipSum; p[6].Value = m.RolloutSeconds; p[7].Value = m.RewardSeconds;
+            cmd.ExecuteNonQuery();
+        }
+    }
 
     /// <summary>Recomputes every rollup bucket that holds a step in [<paramref name="from"/>, <paramref name="to"/>]: the
     /// 100-step buckets from the raw rows (at most 100 each), the 10,000-step ones from the 100-step buckets (at most 100
@@ -323,19 +373,24 @@ public sealed class MetricsStore
         return runs;
     }
 
-    /// <summary><paramref name="run"/>'s rows with <paramref name="from"/> ≤ step ≤ <paramref name="to"/>, by step.</summary>
+    /// <summary><paramref name="run"/>'s rows with <paramref name="from"/> ≤ step ≤ <paramref name="to"/>, by step, with
+    /// their RL measurements where the step has them.</summary>
     public IEnumerable<MetricsRow> Read(string run, long from = 1, long to = long.MaxValue)
     {
         using var c = Open();
         using var cmd = c.CreateCommand();
-        cmd.CommandText = $"SELECT step, {string.Join(", ", Columns)} FROM {Table} WHERE run = @run AND step >= @from AND step <= @to ORDER BY step";
+        cmd.CommandText = $"SELECT m.step, {string.Join(", ", Columns.Select(n => "m." + n))}, {string.Join(", ", RlColumns.Select(n => "rl." + n))} " +
+                          $"FROM {Table} m LEFT JOIN {RlTable} rl ON rl.run = m.run AND rl.step = m.step " +
+                          "WHERE m.run = @run AND m.step >= @from AND m.step <= @to ORDER BY m.step";
         Add(cmd, "@run", run);
         Add(cmd, "@from", from);
         Add(cmd, "@to", to);
         using var r = cmd.ExecuteReader();
         while (r.Read())
             yield return new MetricsRow(r.GetInt64(0), Convert.ToInt32(r.GetValue(1), CultureInfo.InvariantCulture), r.GetDouble(2), r.GetDouble(3),
-                r.GetDouble(4), r.GetInt64(5), r.GetDouble(6), r.GetDouble(7), r.GetDouble(8), r.GetDouble(9), r.GetInt64(10), r.GetInt64(11));
+                r.GetDouble(4), r.GetInt64(5), r.GetDouble(6), r.GetDouble(7), r.GetDouble(8), r.GetDouble(9), r.GetInt64(10), r.GetInt64(11),
+                r.IsDBNull(12) ? null : new RlMetrics(Convert.ToInt32(r.GetValue(12), CultureInfo.InvariantCulture), r.GetDouble(13), r.GetDouble(14),
+                    r.GetDouble(15), r.GetDouble(16), r.GetDouble(17), r.GetDouble(18), r.GetDouble(19)));
     }
 
     /// <summary><paramref name="run"/>'s held-out evaluations with <paramref name="from"/> ≤ step ≤ <paramref name="to"/>, by step.</summary>

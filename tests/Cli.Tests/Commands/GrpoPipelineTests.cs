@@ -31,6 +31,17 @@ public sealed class GrpoPipelineTests(ITestOutputHelper output)
             var scalars = events.SelectMany(MiniMind.Cluster.Metrics.EventFile.Scalars).ToList();
             foreach (var tag in new[] { "rl/reward_mean", "rl/reward_std", "rl/kl", "rl/completion_length", "rl/clip_fraction", "rl/rollout_seconds", "rl/reward_seconds" })
                 Assert.Equal([1L, 2L, 3L], scalars.Where(x => x.Tag == tag).Select(x => x.Step).Order());
+            // and in the durable history: `run metrics` has the RL columns of every step, as TensorBoard has them
+            var m = ChildProcess.Run(Path.Combine(RepoPaths.CliBin, "minimind"), ["run", "metrics", "--run-dir", run.Path, "--stage", "grpo", "--format", "csv"],
+                TimeSpan.FromMinutes(2), workingDirectory: RepoPaths.Root);
+            Assert.True(m.ExitCode == 0, m.Error);
+            var csv = m.Out.TrimEnd().Split('\n').Select(l => l.TrimEnd('\r').Split(',')).ToList();
+            var columns = csv[0].ToList();
+            Assert.Equal(3, csv.Count - 1);
+            foreach (var (column, tag) in new[] { ("reward_mean", "rl/reward_mean"), ("kl", "rl/kl"), ("completion_length", "rl/completion_length"), ("clip_fraction", "rl/clip_fraction"), ("rollout_seconds", "rl/rollout_seconds") })
+                Assert.Equal(scalars.Where(x => x.Tag == tag).OrderBy(x => x.Step).Select(x => x.Value),
+                    csv.Skip(1).Select(r => (float)double.Parse(r[columns.IndexOf(column)], System.Globalization.CultureInfo.InvariantCulture)));
+            Assert.All(csv.Skip(1), r => Assert.True(double.Parse(r[columns.IndexOf("reward_seconds")], System.Globalization.CultureInfo.InvariantCulture) >= 0));
         }
         var grpo = run.File("grpo_64.pth");
         Assert.True(File.Exists(grpo));

@@ -78,9 +78,10 @@ public class MetricsKillResumeTests(ITestOutputHelper output)
         Assert.Equal(0, a.ExitCode);
         Assert.Equal(0, b.ExitCode);
         var (refRows, rows) = (Csv(a.Out), Csv(b.Out));
-        Assert.Equal("run,step,epoch,loss,lr,grad_norm,loss_tokens,tokens_per_second,loss_tokens_per_second,step_seconds,compute_seconds,rss_bytes,wall_time,eval_loss,eval_ppl",
-            string.Join(',', rows[0]));
+        Assert.Equal("run,step,epoch,loss,lr,grad_norm,loss_tokens,tokens_per_second,loss_tokens_per_second,step_seconds,compute_seconds,rss_bytes,wall_time,eval_loss,eval_ppl," +
+            "reward_mean,reward_std,kl,completion_length,clip_fraction,rollout_seconds,reward_seconds", string.Join(',', rows[0]));
         rows.RemoveAt(0);
+        Assert.All(rows, r => Assert.All(r[15..], v => Assert.Equal("", v)));                   // no RL values in a pretrain run
         refRows.RemoveAt(0);
         Assert.Equal(Enumerable.Range(1, Steps).Select(s => Str(s)), rows.Select(r => r[1]));   // every step once, in order
         // run, step, epoch, loss, lr, grad norm, loss tokens: bitwise the uninterrupted run's (the R format round-trips)
@@ -122,6 +123,7 @@ public class MetricsKillResumeTests(ITestOutputHelper output)
         Assert.All(objects, o => Assert.Equal(JsonValueKind.Null, o.GetProperty("eval_loss").ValueKind));
         var evalJson = Metrics("--run-dir", killed, "--format", "jsonl", "--every", Str(EvalInterval)).Out.TrimEnd().Split('\n').Select(l => JsonDocument.Parse(l).RootElement).ToList();
         Assert.Equal(evalLoss, evalJson.Select(o => o.GetProperty("eval_loss").GetDouble()));
+        Assert.All(objects, o => Assert.Equal(JsonValueKind.Null, o.GetProperty("reward_mean").ValueKind));
         var every = Metrics("--run-dir", reference, "--every", "40");
         Assert.Equal(["40", "80", "120", "160"], Csv(every.Out).Skip(1).Select(r => r[1]));
         var range = Metrics("--run-dir", reference, "--from", "3", "--to", "7", "--format", "jsonl");

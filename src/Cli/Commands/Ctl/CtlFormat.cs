@@ -68,8 +68,22 @@ public static class CtlFormat
         lines.Add("");
         lines.AddRange(Table(["NODE", "ROLES", "MEMORY", "DEVICE", "REPLICA", "STEP", "QUEUED"], h.Nodes.Select(NodeRow).ToList()));
         lines.AddRange(h.NodeErrors.Select(e => $"error: {Member(e.Address, e.Roles)}: {e.Error}"));
+        var rl = h.Nodes.SelectMany(n => (n.RlActors ?? []).Select(a => RlRow(n.Address, a))).ToList();
+        if (rl.Count == 0) return lines;
+        lines.Add("");
+        lines.AddRange(Table(["RL ACTOR", "NODE", "STATE", "IN FLIGHT", "DONE", "LAST", "RATE", "BREAKER"], rl));
         return lines;
     }
+
+    /// <summary>A GRPO rollout or reward actor's row: its path, node, state, completions in flight and done, the last
+    /// micro-batch's rollout or scoring time, the rollouts' tokens/s, and the reward models with the service's breaker.</summary>
+    static string[] RlRow(string node, Actors.Protocol.RlActorState a) =>
+    [
+        a.Path, node, a.State, a.InFlight.ToString(Inv), a.Done.ToString(Inv),
+        a.LastSeconds is { } s ? s.ToString("0.000", Inv) + " s" : "-",
+        a.Kind == "rollout" ? a.TokensPerSecond.ToString("0", Inv) + " tok/s" : "-",
+        a.Kind == "reward" ? $"{a.Models}: {a.Breaker ?? "none"}" : "-",
+    ];
 
     /// <summary>A member's row: its working set and, on a worker node, its replicas (idle: in no run; joining: building
     /// from the snapshot; ready; applying a reduced gradient) with the generation (and how many of several replicas are

@@ -1,4 +1,5 @@
 using MiniMind.Actors;
+using MiniMind.Actors.Protocol;
 using MiniMind.Cli.Commands.Ctl;
 using MiniMind.Cluster.Control;
 using Xunit;
@@ -73,6 +74,36 @@ public class CtlFormatTests
         Assert.Equal("akka.tcp://m@h:5 | worker      | 100.0 MiB | -             | error: /user/worker did not answer within 1 s | -    | -", lines[9]);
         Assert.Equal("error: akka.tcp://m@h:3 [worker]: unreachable (Up): not asked", lines[10]);
         Assert.Equal(11, lines.Count);
+    }
+
+    [Fact]
+    public void Health_ends_with_one_row_per_rollout_and_reward_actor_of_every_member()
+    {
+        var info = new HealthInfo([], 100L * 1024 * 1024, [])
+        {
+            Nodes =
+            [
+                new NodeHealth("akka.tcp://m@h:1", ["coordinator"], 100L * 1024 * 1024, null, null,
+                [
+                    new RlActorState("/user/c/worker-0/reward", "reward", "waiting for the reward service", 12, 24, 0.0123, Models: "rule+http", Breaker: "open"),
+                    new RlActorState("/user/c/worker-0/rollout", "rollout", "idle", 0, 36, 1.5, 123.4),
+                ]),
+                new NodeHealth("akka.tcp://m@h:2", ["worker"], 100L * 1024 * 1024, null, null,
+                    [new RlActorState("/user/worker/replica-1-1/rollout", "rollout", "busy (did not answer within 1 s)", 0, 0, null)]),
+                new NodeHealth("akka.tcp://m@h:3", ["worker"], 100L * 1024 * 1024, null, null),
+            ],
+        };
+        var lines = CtlFormat.Health(info);
+        Assert.Equal("", lines[^5]);                                    // after the members' table
+        Assert.Equal(
+        [
+            "RL ACTOR                         | NODE             | STATE                            | IN FLIGHT | DONE | LAST    | RATE      | BREAKER",
+            "/user/c/worker-0/reward          | akka.tcp://m@h:1 | waiting for the reward service   | 12        | 24   | 0.012 s | -         | rule+http: open",
+            "/user/c/worker-0/rollout         | akka.tcp://m@h:1 | idle                             | 0         | 36   | 1.500 s | 123 tok/s | -",
+            "/user/worker/replica-1-1/rollout | akka.tcp://m@h:2 | busy (did not answer within 1 s) | 0         | 0    | -       | 0 tok/s   | -",
+        ], lines.TakeLast(4));
+        // no RL actors anywhere: no RL table
+        Assert.DoesNotContain(CtlFormat.Health(new HealthInfo([], 0, []) { Nodes = [new NodeHealth("a", [], 0, null, null)] }), l => l.StartsWith("RL ACTOR", StringComparison.Ordinal));
     }
 
     [Fact]
