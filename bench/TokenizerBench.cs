@@ -9,7 +9,9 @@ namespace MiniMind.Bench;
 
 /// <summary>
 /// <c>tokenizer</c> verb: encode throughput of our <see cref="BpeTokenizer"/> against HF's Rust tokenizers
-/// (Tokenizers.DotNet), one Encode call per line, on corpus.jsonl texts repeated to N MB (1 MB = 10^6 UTF-8 bytes).
+/// (Tokenizers.DotNet), one Encode call per line, on <c>--corpus</c>'s texts repeated to N MB (1 MB = 10^6 UTF-8 bytes),
+/// or by default on a synthetic corpus: dataset/pretrain.jsonl's texts in turn, each with " #n" appended (as
+/// <c>data-prepare</c> generates its input), so a fresh clone can run it.
 /// Single-threaded runs alternate ours / Rust and report the best of <c>--runs</c> by thread CPU time; then ours
 /// runs on 1 and on <c>--threads</c> dedicated threads side by side (blocks of lines), next to the machine's own
 /// 1-vs-N ceiling on a pure CPU loop in the same harness. Both are checked id-for-id on every line.
@@ -20,19 +22,27 @@ internal static class TokenizerBench
 
     public static int Run(string[] args)
     {
-        var opts = new BenchArgs(args, "--tokenizer", "--corpus", "--mb", "--threads", "--runs");
-        var tokenizerPath = opts.Required("--tokenizer");
-        var corpusPath = opts.String("--corpus") ?? FindCorpus(tokenizerPath);
+        var opts = new BenchArgs(args, "--tokenizer", "--corpus", "--dataset", "--mb", "--threads", "--runs");
+        var dataset = opts.Get("--dataset", "dataset");
+        var tokenizerPath = opts.Get("--tokenizer", Path.Combine(dataset, "tokenizer", "tokenizer.json"));
+        var corpusPath = opts.String("--corpus");
         var mb = opts.Double("--mb", 50);
         var threads = opts.Int("--threads", Environment.ProcessorCount);
         var runs = opts.Int("--runs", 3);
 
-        var texts = BpeTrainerJsonl.ReadTexts(corpusPath).Select(t => t.Text).Where(t => t.Length > 0).ToArray();
+        // Without --corpus: a synthetic corpus, as data-prepare generates its input: dataset/pretrain.jsonl's texts in
+        // turn, each with " #n" (n the line number) appended, so the word caches keep meeting new words.
+        var synthetic = corpusPath is null;
+        var source = corpusPath ?? Path.Combine(dataset, "pretrain.jsonl");
+        if (!File.Exists(source)) throw new BenchArgumentException($"no such file: {source}" + (synthetic ? " (the synthetic corpus is made from it; pass --dataset DIR or --corpus FILE)" : ""));
+        var texts = BpeTrainerJsonl.ReadTexts(source).Select(t => t.Text).Where(t => t.Length > 0).ToArray();
+        if (texts.Length == 0) throw new BenchArgumentException($"{source}: no non-empty \"text\" values");
         var lines = new List<string>();
         long bytes = 0;
         while (bytes < mb * 1e6)
         {
             var t = texts[lines.Count % texts.Length];
+            if (synthetic) t += " #" + lines.Count.ToString(CultureInfo.InvariantCulture);
             lines.Add(t);
             bytes += Encoding.UTF8.GetByteCount(t);
         }
@@ -46,7 +56,9 @@ internal static class TokenizerBench
 
         Console.WriteLine("minimind-bench tokenizer");
         Console.WriteLine($"  tokenizer      : {tokenizerPath}");
-        Console.WriteLine($"  corpus         : {corpusPath} ({texts.Length} texts repeated to {input.Length} lines, {megabytes:F1} MB)");
+        Console.WriteLine(synthetic
+            ? $"  corpus         : synthetic, {source}'s {texts.Length} texts in turn with \" #n\" appended, {input.Length} lines, {megabytes:F1} MB"
+            : $"  corpus         : {source} ({texts.Length} texts repeated to {input.Length} lines, {megabytes:F1} MB)");
         Console.WriteLine($"  runtime        : .NET {Environment.Version}, {Environment.ProcessorCount} cores, load avg {LoadAverage()}");
         Console.WriteLine($"  baseline       : Tokenizers.DotNet {hf.GetVersion()} (HF tokenizers, Rust), per-line Encode");
 
@@ -218,14 +230,6 @@ internal static class TokenizerBench
     static double Mbps(double megabytes, double seconds) => megabytes / seconds;
 
     static double Round(double x) => Math.Round(x, 2);
-
-    static string FindCorpus(string tokenizerPath)
-    {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(tokenizerPath))!;
-        foreach (var candidate in new[] { Path.Combine(dir, "corpus.jsonl"), Path.Combine(dir, "..", "corpus.jsonl") })
-            if (File.Exists(candidate)) return Path.GetFullPath(candidate);
-        throw new BenchArgumentException($"no corpus.jsonl beside or above {tokenizerPath}; pass --corpus");
-    }
 
     static string LoadAverage()
     {
