@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using MiniMind.Model.Tokenizer;
@@ -92,13 +93,26 @@ internal static class TokenizerBench
                 + $"rust {Mbps(megabytes, hfRuns[^1].Cpu),6:F1} MB/s cpu {Mbps(megabytes, hfRuns[^1].Wall),6:F1} wall | "
                 + $"ours no cache {Mbps(megabytes, noCacheRuns[^1].Cpu),6:F1} MB/s cpu");
         }
-        // Side by side on one harness: 1 thread, then N, alternating, best of runs each.
+        // Side by side on one harness: 1 thread, then N, alternating, best of runs each. Twice: through EncodeTo into
+        // each thread's reused list (what data prepare does: no allocation per line), and through Encode (an int[] per
+        // line), so what allocation and the GC take from scaling shows next to the encoder's own.
         var oneRuns = new List<Timing>();
         var parallelRuns = new List<Timing>();
+        var oneAllocRuns = new List<Timing>();
+        var parallelAllocRuns = new List<Timing>();
+        Func<string, ulong> encodeTo = s =>
+        {
+            var ids = t_ids ??= new List<int>(1024);
+            ids.Clear();
+            ours.EncodeTo(s, ids);
+            return Hash(CollectionsMarshal.AsSpan(ids));
+        };
         for (var r = 0; r < runs; r++)
         {
-            oneRuns.Add(TimeParallel(input, 1, s => Hash(ours.Encode(s))));
-            parallelRuns.Add(TimeParallel(input, threads, s => Hash(ours.Encode(s))));
+            oneRuns.Add(TimeParallel(input, 1, encodeTo));
+            parallelRuns.Add(TimeParallel(input, threads, encodeTo));
+            oneAllocRuns.Add(TimeParallel(input, 1, s => Hash(ours.Encode(s))));
+            parallelAllocRuns.Add(TimeParallel(input, threads, s => Hash(ours.Encode(s))));
         }
         // The machine's own ceiling: the same harness over a pure CPU loop, 1 thread vs N (a shared box
         // rarely gives N free cores).
@@ -113,7 +127,10 @@ internal static class TokenizerBench
         var hWall = hfRuns.Min(t => t.Wall);
         var n = noCacheRuns.MinBy(t => t.Cpu)!;
         var p = parallelRuns.MinBy(t => t.Wall)!;
-        var identical = mismatches == 0 && oursRuns.Concat(hfRuns).Concat(noCacheRuns).Concat(oneRuns).Concat(parallelRuns).All(t => t.Hash == o.Hash);
+        var oneAlloc = oneAllocRuns.MinBy(t => t.Wall)!;
+        var pAlloc = parallelAllocRuns.MinBy(t => t.Wall)!;
+        var identical = mismatches == 0 && oursRuns.Concat(hfRuns).Concat(noCacheRuns).Concat(oneRuns).Concat(parallelRuns)
+            .Concat(oneAllocRuns).Concat(parallelAllocRuns).All(t => t.Hash == o.Hash);
 
         Console.WriteLine();
         Console.WriteLine($"single thread, best of {runs} (MB/s; cpu = calling-thread CPU time, wall = elapsed)");
@@ -124,10 +141,12 @@ internal static class TokenizerBench
         var ceiling = spin1 / spinN;
         var scaling = one.Wall / p.Wall;
         var target = 0.9 * Math.Min(threads, ceiling);
-        Console.WriteLine($"ours on 1 vs {threads} dedicated threads (blocks of {BlockLines} lines), alternating, best of {runs}");
-        Console.WriteLine($"  1 thread       : {Mbps(megabytes, one.Wall),7:F1} MB/s wall  {Mbps(megabytes, one.Cpu),7:F1} MB per process cpu-s");
-        Console.WriteLine($"  {threads} threads      : {Mbps(megabytes, p.Wall),7:F1} MB/s wall  {Mbps(megabytes, p.Cpu),7:F1} MB per process cpu-s");
+        Console.WriteLine($"ours on 1 vs {threads} dedicated threads (blocks of {BlockLines} lines, each thread's word cache starts cold), alternating, best of {runs}");
+        Console.WriteLine($"  1 thread       : {Mbps(megabytes, one.Wall),7:F1} MB/s wall  {Mbps(megabytes, one.Cpu),7:F1} MB per process cpu-s  (EncodeTo, {one.Gen0} gen0 GCs)");
+        Console.WriteLine($"  {threads} threads      : {Mbps(megabytes, p.Wall),7:F1} MB/s wall  {Mbps(megabytes, p.Cpu),7:F1} MB per process cpu-s  (EncodeTo, {p.Gen0} gen0 GCs)");
         Console.WriteLine($"  scaling        : {scaling,7:F2}x wall; cpu efficiency {one.Cpu / p.Cpu,4:F2} (1.00 = no extra CPU per MB on {threads} threads)");
+        Console.WriteLine($"  with Encode    : {Mbps(megabytes, oneAlloc.Wall),7:F1} -> {Mbps(megabytes, pAlloc.Wall),7:F1} MB/s wall = {oneAlloc.Wall / pAlloc.Wall:F2}x, " +
+            $"cpu efficiency {oneAlloc.Cpu / pAlloc.Cpu:F2} (an int[] per line: {oneAlloc.Gen0} / {pAlloc.Gen0} gen0 GCs)");
         Console.WriteLine($"  machine ceiling: {ceiling,7:F2}x (a pure CPU loop, {threads} threads vs 1, same harness, same run)");
         Console.WriteLine($"  target         : >= {target:F2}x (0.9 x min({threads}, ceiling)): {(scaling >= target ? "met" : "missed")}");
         Console.WriteLine($"  cpu            : {Measure.CpuSummary()}, load {LoadAverage()}");
@@ -153,6 +172,8 @@ internal static class TokenizerBench
             ["one_thread_wall_mbps"] = Round(Mbps(megabytes, one.Wall)),
             ["parallel_speedup_wall"] = Round(scaling),
             ["parallel_cpu_efficiency"] = Round(one.Cpu / p.Cpu),
+            ["alloc_speedup_wall"] = Round(oneAlloc.Wall / pAlloc.Wall),
+            ["alloc_cpu_efficiency"] = Round(oneAlloc.Cpu / pAlloc.Cpu),
             ["scaling_target"] = Round(target),
             ["cpu"] = Measure.CpuSummary(),
             ["ours_parallel_mb_per_cpu_s"] = Round(Mbps(megabytes, p.Cpu)),
@@ -164,7 +185,9 @@ internal static class TokenizerBench
         return identical ? 0 : 1;
     }
 
-    sealed record Timing(double Cpu, double Wall, ulong Hash);
+    sealed record Timing(double Cpu, double Wall, ulong Hash, int Gen0 = 0);
+
+    [ThreadStatic] static List<int>? t_ids;
 
     static Timing TimeSingle(string[] input, Func<string, ulong> encode)
     {
@@ -184,6 +207,7 @@ internal static class TokenizerBench
         GC.Collect();
         var sw = Stopwatch.StartNew();
         var cpu0 = CpuClock.ProcessSeconds();
+        var gen0 = GC.CollectionCount(0);
         ulong total = 0;
         var nextBlock = -1;
         var blocks = (input.Length + BlockLines - 1) / BlockLines;
@@ -200,7 +224,7 @@ internal static class TokenizerBench
         foreach (var t in workers) t.Start();
         foreach (var t in workers) t.Join();
         var wall = sw.Elapsed.TotalSeconds;
-        return new Timing(CpuClock.ProcessSeconds() - cpu0, wall, total);
+        return new Timing(CpuClock.ProcessSeconds() - cpu0, wall, total, GC.CollectionCount(0) - gen0);
     }
 
     /// <summary>CPU work with no memory traffic: a multiplicative hash of the line, 20 times over.</summary>
