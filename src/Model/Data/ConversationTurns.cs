@@ -99,7 +99,9 @@ public static class ConversationTurns
         {
             if (m.ValueKind == JsonValueKind.Object && Unsupported(m) is { } name)
                 return $"{field}[{i}].{name}: {Describe(name)} ({Newer}); remove the field or convert the record";
-            if (m.ValueKind == JsonValueKind.Object && m.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String && r.GetString() is "tool" or "function" or "ipython")
+            // compared in place: no string per message for the usual roles
+            if (m.ValueKind == JsonValueKind.Object && m.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String
+                && (r.ValueEquals("tool") || r.ValueEquals("function") || r.ValueEquals("ipython")))
                 return $"{field}[{i}].role: '{r.GetString()}' (a tool result, {Newer})";
             i++;
         }

@@ -74,6 +74,21 @@ public sealed class SampleEncoderTests
         }
     }
 
+    [Theory]
+    [InlineData("tool")]
+    [InlineData("function")]
+    [InlineData("ipython")]
+    public void A_dpo_tool_turn_should_be_refused_naming_the_side_and_role(string role)
+    {
+        var encoder = new SampleEncoder(Tok, DataStage.Dpo, MaxLength, tokenBytes: 2);
+        using var record = new RecordBuffer(16);
+        var line = "{\"chosen\": [{\"role\": \"user\", \"content\": \"x\"}], \"rejected\": [{\"role\": \"user\", \"content\": \"x\"}, " +
+            "{\"role\": \"" + role + "\", \"content\": \"y\"}]}";
+        var error = encoder.TryEncode(Encoding.UTF8.GetBytes(line), record, encoder.NewScratch());
+        Assert.StartsWith($"rejected[1].role: '{role}' (a tool result", error, StringComparison.Ordinal);
+        Assert.Equal(0, record.Count);
+    }
+
     [Fact]
     public void A_lone_surrogate_escape_in_a_turn_should_be_an_invalid_string()
     {
