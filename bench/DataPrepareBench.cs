@@ -17,7 +17,8 @@ namespace MiniMind.Bench;
 /// thread count, and the machine's own ceiling for that scaling measured in the same run (a pure CPU loop on the same
 /// numbers of dedicated threads), with CPU flags and load. Peak RSS is per run (VmHWM reset through
 /// /proc/self/clear_refs). <c>--profile</c> first times the stages of one thread's work on the first 64 MB (thread CPU
-/// time). Fails (exit 1) if a peak RSS reaches 1 GiB. Generated files and outputs are deleted afterwards.
+/// time). With pretrain among the stages, a last table gives every stage's CPU per MB and wall MB/s as multiples of
+/// pretrain's at the same thread count, from the same run. Fails (exit 1) if a peak RSS reaches 1 GiB. Generated files and outputs are deleted afterwards.
 /// </summary>
 internal static class DataPrepareBench
 {
@@ -36,6 +37,7 @@ internal static class DataPrepareBench
         Console.WriteLine($"  load           : {Load()}");
         Directory.CreateDirectory(work);
         var ok = true;
+        var measured = new List<(DataStage Stage, int Threads, RunResult Result)>();
         try
         {
             foreach (var stage in stages)
@@ -56,6 +58,7 @@ internal static class DataPrepareBench
                     baseMbPerCpu ??= r.MbPerCpuS;
                     var scaling = r.Mbps / baseMbps.Value;
                     ok &= r.PeakRssMb < 1024;
+                    measured.Add((stage, threads, r));
                     Console.WriteLine($"  {threads} threads: {r.Mbps,7:F1} MB/s wall, {r.SamplesPerS,9:F0} samples/s, {r.MbPerCpuS,6:F1} MB per cpu-s, " +
                         $"scaling {scaling:F2}x (cpu loop ceiling {ceiling:F2}x, x{threads}/{threadCounts[0]} ideal), " +
                         $"cpu efficiency {r.MbPerCpuS / baseMbPerCpu.Value:F2}, peak RSS {r.PeakRssMb:F0} MB, {r.Samples} samples, load {Load()}");
@@ -74,12 +77,40 @@ internal static class DataPrepareBench
                 }));
                 File.Delete(input);
             }
+            PrintRatios(measured);
             return ok ? 0 : 1;
         }
         finally
         {
             Directory.Delete(work, recursive: true);
         }
+    }
+
+    /// <summary>Each stage against pretrain at the same thread count, from this run: how many times pretrain's CPU per
+    /// input MB it takes, and pretrain's wall MB/s over its own (issue 17's target: within 2×).</summary>
+    static void PrintRatios(List<(DataStage Stage, int Threads, RunResult Result)> measured)
+    {
+        var pretrain = measured.Where(m => m.Stage == DataStage.Pretrain).ToDictionary(m => m.Threads, m => m.Result);
+        if (pretrain.Count == 0 || measured.All(m => m.Stage == DataStage.Pretrain)) return;
+        Console.WriteLine($"stages vs pretrain, same run (cost = CPU per input MB ÷ pretrain's; wall = pretrain's MB/s ÷ the stage's; target <= 2.00), load {Load()}");
+        var rows = new List<Dictionary<string, object>>();
+        foreach (var (stage, threads, r) in measured)
+        {
+            if (!pretrain.TryGetValue(threads, out var p)) continue;
+            var cost = p.MbPerCpuS / r.MbPerCpuS;
+            var wall = p.Mbps / r.Mbps;
+            Console.WriteLine($"  {stage.Name(),-8} {threads} threads: {r.Mbps,7:F1} MB/s wall, {r.MbPerCpuS,6:F1} MB per cpu-s; " +
+                $"cost {cost:F2}x pretrain's, wall {wall:F2}x{(stage == DataStage.Pretrain ? "" : cost <= 2 ? " (met)" : " (missed)")}");
+            rows.Add(new Dictionary<string, object>
+            {
+                ["stage"] = stage.Name(), ["threads"] = threads, ["mb_per_s"] = Round(r.Mbps), ["mb_per_cpu_s"] = Round(r.MbPerCpuS),
+                ["cpu_cost_vs_pretrain"] = Round(cost), ["wall_vs_pretrain"] = Round(wall),
+            });
+        }
+        Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["verb"] = "data-prepare", ["summary"] = "stages_vs_pretrain", ["cpu"] = Measure.CpuSummary(), ["load"] = Load(), ["rows"] = rows,
+        }));
     }
 
     sealed record RunResult(double Mbps, double SamplesPerS, double MbPerCpuS, double PeakRssMb, long Samples, double Seconds);

@@ -21,40 +21,51 @@ public static class ConversationTurns
     /// <summary>The messages of <paramref name="turns"/>, or null and the reason in <paramref name="error"/>.</summary>
     public static IReadOnlyList<ChatMessage>? Read(JsonElement turns, string field, out string? error)
     {
+        var read = new List<(string Role, JsonElement Content)>();
+        if (!TryRead(turns, field, read, out error)) return null;
+        var messages = new List<ChatMessage>(read.Count);
+        foreach (var (role, content) in read) messages.Add(new ChatMessage(role, content.GetString()));
+        return messages;
+    }
+
+    /// <summary><see cref="Read"/> without decoding the contents: the turns' roles (string literals) and their content
+    /// elements (JSON strings) into <paramref name="messages"/>, cleared first. False and the reason on a bad record.</summary>
+    internal static bool TryRead(JsonElement turns, string field, List<(string Role, JsonElement Content)> messages, out string? error)
+    {
         error = null;
-        if (turns.ValueKind != JsonValueKind.Array) { error = $"\"{field}\" must be an array, got {turns.ValueKind}"; return null; }
-        var messages = new List<ChatMessage>(turns.GetArrayLength());
+        messages.Clear();
+        if (turns.ValueKind != JsonValueKind.Array) { error = $"\"{field}\" must be an array, got {turns.ValueKind}"; return false; }
         var offset = 0;   // 1 after a leading system turn
         var i = 0;
         foreach (var turn in turns.EnumerateArray())
         {
             var at = new TurnName(field, i); // formatted only into an error message
-            if (turn.ValueKind != JsonValueKind.Object) { error = $"{at} must be an object, got {turn.ValueKind}"; return null; }
-            if (!turn.TryGetProperty("content", out var content)) { error = $"{at} has no \"content\""; return null; }
-            if (content.ValueKind != JsonValueKind.String) { error = $"{at}.content must be a string, got {content.ValueKind}"; return null; }
-            if (Unsupported(turn) is { } name) { error = $"{at}.{name}: {Describe(name)} ({Newer}); remove the field or convert the record"; return null; }
+            if (turn.ValueKind != JsonValueKind.Object) { error = $"{at} must be an object, got {turn.ValueKind}"; return false; }
+            if (!turn.TryGetProperty("content", out var content)) { error = $"{at} has no \"content\""; return false; }
+            if (content.ValueKind != JsonValueKind.String) { error = $"{at}.content must be a string, got {content.ValueKind}"; return false; }
+            if (Unsupported(turn) is { } name) { error = $"{at}.{name}: {Describe(name)} ({Newer}); remove the field or convert the record"; return false; }
             var expected = (i - offset) % 2 == 0 ? "user" : "assistant";
             var role = expected;
             // the usual case, the expected role, is compared in place (no string per turn)
             if (turn.TryGetProperty("role", out var r) && r.ValueKind != JsonValueKind.Null && !(r.ValueKind == JsonValueKind.String && r.ValueEquals(expected)))
             {
-                if (r.ValueKind != JsonValueKind.String) { error = $"{at}.role must be a string, got {r.ValueKind}"; return null; }
+                if (r.ValueKind != JsonValueKind.String) { error = $"{at}.role must be a string, got {r.ValueKind}"; return false; }
                 var given = r.GetString()!;
                 if (given == "system" && i == 0) { role = "system"; offset = 1; }
-                else if (given == "system") { error = $"{at}.role: a system turn after the first ({Newer})"; return null; }
-                else if (given is "tool" or "function" or "ipython") { error = $"{at}.role: '{given}' (a tool result, {Newer})"; return null; }
+                else if (given == "system") { error = $"{at}.role: a system turn after the first ({Newer})"; return false; }
+                else if (given is "tool" or "function" or "ipython") { error = $"{at}.role: '{given}' (a tool result, {Newer})"; return false; }
                 else if (given != expected)
                 {
                     error = $"{at}.role: '{given}' where MiniMind2 expects '{expected}' (turns alternate user/assistant{(offset == 1 ? " after the system turn" : "")})";
-                    return null;
+                    return false;
                 }
             }
-            messages.Add(new ChatMessage(role, content.GetString()));
+            messages.Add((role, content));
             i++;
         }
-        if (messages.Count == 0) { error = $"\"{field}\" is empty"; return null; }
-        if (messages.Count == offset) { error = $"\"{field}\" has only a system turn"; return null; }
-        return messages;
+        if (messages.Count == 0) { error = $"\"{field}\" is empty"; return false; }
+        if (messages.Count == offset) { error = $"\"{field}\" has only a system turn"; return false; }
+        return true;
     }
 
     /// <summary>"conversations[3]" without building the string for every turn of every good line.</summary>
@@ -88,7 +99,9 @@ public static class ConversationTurns
         {
             if (m.ValueKind == JsonValueKind.Object && Unsupported(m) is { } name)
                 return $"{field}[{i}].{name}: {Describe(name)} ({Newer}); remove the field or convert the record";
-            if (m.ValueKind == JsonValueKind.Object && m.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String && r.GetString() is "tool" or "function" or "ipython")
+            // compared in place: no string per message for the usual roles
+            if (m.ValueKind == JsonValueKind.Object && m.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String
+                && (r.ValueEquals("tool") || r.ValueEquals("function") || r.ValueEquals("ipython")))
                 return $"{field}[{i}].role: '{r.GetString()}' (a tool result, {Newer})";
             i++;
         }

@@ -32,6 +32,19 @@ public static class ChatTemplate
     const string ImStart = MiniMindSpecialTokens.ImStart;
     const string ImEnd = MiniMindSpecialTokens.ImEnd;
 
+    // The template's literal pieces, shared with the data-prepare renderer (SampleEncoder), which writes the same text
+    // into a reused char buffer instead of a string.
+    internal const string SystemHeader = ImStart + "system\n";
+    internal const string UserHeader = ImStart + "user\n";
+    internal const string UserEnd = ImEnd + "\n" + ImStart + "assistant\n";
+    internal const string TurnEnd = ImEnd + "\n";
+
+    internal const string EmptyMessages = "messages is empty: the template reads messages[0] (Jinja: UndefinedError, list object has no element 0)";
+
+    internal static string NoContent(int index, string? role) =>
+        $"messages[{index}] (role '{role}') has no content: the template concatenates it " +
+        "(Jinja: UndefinedError for a missing key, TypeError for None)";
+
     /// <summary>
     /// The rendered prompt, as <c>tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=…)</c>.
     /// <paramref name="addGenerationPrompt"/> is accepted for API parity and ignored, as the template ignores it.
@@ -40,25 +53,20 @@ public static class ChatTemplate
     {
         ArgumentNullException.ThrowIfNull(messages);
         _ = addGenerationPrompt;
-        if (messages.Count == 0)
-            throw new ChatTemplateException("messages is empty: the template reads messages[0] (Jinja: UndefinedError, list object has no element 0)");
+        if (messages.Count == 0) throw new ChatTemplateException(EmptyMessages);
 
         var sb = new StringBuilder();
-        if (messages[0].Role == "system")
-            sb.Append(ImStart).Append("system\n").Append(ContentOf(messages, 0)).Append(ImEnd).Append('\n');
-        else
-            sb.Append(ImStart).Append("system\n").Append(DefaultSystemPrompt).Append(ImEnd).Append('\n');
+        sb.Append(SystemHeader).Append(messages[0].Role == "system" ? ContentOf(messages, 0) : DefaultSystemPrompt).Append(TurnEnd);
 
         for (var i = 0; i < messages.Count; i++)
         {
             switch (messages[i].Role)
             {
                 case "user":
-                    sb.Append(ImStart).Append("user\n").Append(ContentOf(messages, i))
-                        .Append(ImEnd).Append('\n').Append(ImStart).Append("assistant\n");
+                    sb.Append(UserHeader).Append(ContentOf(messages, i)).Append(UserEnd);
                     break;
                 case "assistant":
-                    sb.Append(ContentOf(messages, i)).Append(ImEnd).Append('\n');
+                    sb.Append(ContentOf(messages, i)).Append(TurnEnd);
                     break;
                 default:
                     break; // system (first or later), tool, anything else: not rendered
@@ -68,7 +76,5 @@ public static class ChatTemplate
     }
 
     static string ContentOf(IReadOnlyList<ChatMessage> messages, int i) =>
-        messages[i].Content ?? throw new ChatTemplateException(
-            $"messages[{i}] (role '{messages[i].Role}') has no content: the template concatenates it " +
-            "(Jinja: UndefinedError for a missing key, TypeError for None)");
+        messages[i].Content ?? throw new ChatTemplateException(NoContent(i, messages[i].Role));
 }

@@ -15,7 +15,16 @@ namespace MiniMind.Model.Data.Shards;
 internal sealed class SampleEncoder(BpeTokenizer tokenizer, DataStage stage, int maxLength, int tokenBytes)
 {
     readonly SampleTokens _tokens = SampleTokens.From(tokenizer);
-    readonly int[] _tagIds = stage == DataStage.Reason ? ReasonLossMask.TagIds(tokenizer) : [];
+    readonly bool[] _isTag = TagTable(tokenizer, stage);
+
+    /// <summary>For reason data, true at the ids of ReasonLossMask's tags (ids index it: they are below the vocab size).</summary>
+    static bool[] TagTable(BpeTokenizer tokenizer, DataStage stage)
+    {
+        var table = new bool[tokenizer.VocabSize];
+        if (stage == DataStage.Reason)
+            foreach (var id in ReasonLossMask.TagIds(tokenizer)) table[id] = true;
+        return table;
+    }
 
     public int PadId => _tokens.PadId;
 
@@ -24,9 +33,15 @@ internal sealed class SampleEncoder(BpeTokenizer tokenizer, DataStage stage, int
     {
         public readonly List<int> Ids = new(1024);
         public char[] Chars = new char[1024];
+        public int Length; // chars of the rendered conversation in Chars
         public readonly int[] Padded = new int[maxLength];
-        public readonly int[] Mask = new int[maxLength];
-        public readonly int[] Weights = new int[maxLength - 1];
+        public readonly byte[] MaskBytes = new byte[maxLength - 1];
+        public readonly List<(string Role, JsonElement Content)> Turns = new(8);
+
+        public void Ensure(int more)
+        {
+            if (Chars.Length < Length + more) Array.Resize(ref Chars, Math.Max(Length + more, Chars.Length * 2));
+        }
     }
 
     public Scratch NewScratch() => new(maxLength);
@@ -84,43 +99,175 @@ internal sealed class SampleEncoder(BpeTokenizer tokenizer, DataStage stage, int
     {
         if (!root.TryGetProperty("conversations", out var turns)) return "missing field \"conversations\"";
         // roles by position, as MiniMind2's SFTDataset; newer records (tool turns, reasoning_content, …) are refused
-        var messages = ConversationTurns.Read(turns, "conversations", out var error);
-        if (messages is null) return error;
-        AppendConversation(messages, record, scratch, reason: stage == DataStage.Reason);
+        if (!ConversationTurns.TryRead(turns, "conversations", scratch.Turns, out var error)) return error;
+        RenderTurns(scratch);
+        AppendConversation(record, scratch, reason: stage == DataStage.Reason);
         return null;
     }
 
-    /// <summary>One rendered conversation as a record side: SftSample.FromPromptIds / DpoSide.Build without their
-    /// arrays (input_ids = ids[:max_length] padded, the loss mask, mask[1:]), or for reason data the normaliser and
-    /// ReasonLossMask's weights.</summary>
-    void AppendConversation(IReadOnlyList<ChatMessage> messages, RecordBuffer record, Scratch scratch, bool reason)
+    /// <summary><see cref="ChatTemplate.Render"/> of SFT turns (roles are "system", "user" or "assistant", contents JSON
+    /// strings) into <c>scratch.Chars</c>, without a string per content or for the prompt.</summary>
+    void RenderTurns(Scratch scratch)
     {
-        var prompt = ChatTemplate.Render(messages, addGenerationPrompt: false);
+        var turns = scratch.Turns;
+        scratch.Length = 0;
+        Append(scratch, ChatTemplate.SystemHeader);
+        if (turns[0].Role == "system") AppendContent(scratch, turns[0].Content);
+        else Append(scratch, ChatTemplate.DefaultSystemPrompt);
+        Append(scratch, ChatTemplate.TurnEnd);
+        foreach (var (role, content) in turns)
+        {
+            if (role == "user")
+            {
+                Append(scratch, ChatTemplate.UserHeader);
+                AppendContent(scratch, content);
+                Append(scratch, ChatTemplate.UserEnd);
+            }
+            else if (role == "assistant")
+            {
+                AppendContent(scratch, content);
+                Append(scratch, ChatTemplate.TurnEnd);
+            }
+        }
+    }
+
+    /// <summary><see cref="ChatTemplate.Render"/> of DPO messages as <see cref="ChatMessage.ListFromJson"/> reads them
+    /// (any role; a missing or null role or content is allowed until the template renders it), into <c>scratch.Chars</c>,
+    /// or the template's error. <paramref name="messages"/> was checked by <see cref="CheckMessages"/>.</summary>
+    string? RenderMessages(JsonElement messages, Scratch scratch)
+    {
+        if (messages.GetArrayLength() == 0) return ChatTemplate.EmptyMessages;
+        scratch.Length = 0;
+        Append(scratch, ChatTemplate.SystemHeader);
+        var i = 0;
+        foreach (var m in messages.EnumerateArray())
+        {
+            var role = Role(m);
+            if (i == 0)
+            {
+                if (role == "system")
+                {
+                    if (Content(m) is not { } system) return ChatTemplate.NoContent(0, role);
+                    AppendContent(scratch, system);
+                }
+                else Append(scratch, ChatTemplate.DefaultSystemPrompt);
+                Append(scratch, ChatTemplate.TurnEnd);
+            }
+            if (role is "user" or "assistant")
+            {
+                if (Content(m) is not { } content) return ChatTemplate.NoContent(i, role);
+                if (role == "user") Append(scratch, ChatTemplate.UserHeader);
+                AppendContent(scratch, content);
+                Append(scratch, role == "user" ? ChatTemplate.UserEnd : ChatTemplate.TurnEnd);
+            }
+            i++;
+        }
+        return null;
+
+        // the roles the template tests, as their literals (no string per message); any other role renders nothing
+        static string? Role(JsonElement m) =>
+            !m.TryGetProperty("role", out var r) || r.ValueKind != JsonValueKind.String ? null
+            : r.ValueEquals("user") ? "user" : r.ValueEquals("assistant") ? "assistant" : r.ValueEquals("system") ? "system" : "other";
+
+        static JsonElement? Content(JsonElement m) =>
+            m.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String ? c : null;
+    }
+
+    /// <summary><see cref="ChatMessage.ListFromJson"/>'s checks, in its order, without building the messages.</summary>
+    static string? CheckMessages(JsonElement messages)
+    {
+        var i = 0;
+        foreach (var m in messages.EnumerateArray())
+        {
+            if (m.ValueKind != JsonValueKind.Object) return $"messages[{i}] must be an object with role and content, got {m.ValueKind}";
+            foreach (var name in (ReadOnlySpan<string>)["role", "content"])
+                if (m.TryGetProperty(name, out var v) && v.ValueKind is not (JsonValueKind.Null or JsonValueKind.String))
+                    return $"messages[{i}].{name} must be a string, got {v.ValueKind} ({v.GetRawText()})";
+            i++;
+        }
+        return null;
+    }
+
+    static void Append(Scratch scratch, string text)
+    {
+        scratch.Ensure(text.Length);
+        text.CopyTo(scratch.Chars.AsSpan(scratch.Length));
+        scratch.Length += text.Length;
+    }
+
+    /// <summary>A JSON string's text appended to <c>scratch.Chars</c>: one without escapes decoded straight from the line's
+    /// bytes (already checked as UTF-8), one with escapes unescaped by the JSON reader into the buffer. Either way no
+    /// string is made, and a lone surrogate escape fails as <see cref="JsonElement.GetString"/> does.</summary>
+    static void AppendContent(Scratch scratch, JsonElement content)
+    {
+        var raw = JsonMarshal.GetRawUtf8Value(content);
+        scratch.Ensure(raw.Length); // UTF-16 never needs more chars than the UTF-8 bytes, and escapes only shorten
+        if (raw.Length >= 2 && raw[0] == (byte)'"' && raw[^1] == (byte)'"' && !raw.Contains((byte)'\\'))
+        {
+            scratch.Length += Encoding.UTF8.GetChars(raw[1..^1], scratch.Chars.AsSpan(scratch.Length));
+            return;
+        }
+        var reader = new Utf8JsonReader(raw);
+        reader.Read();
+        scratch.Length += reader.CopyString(scratch.Chars.AsSpan(scratch.Length));
+    }
+
+    /// <summary>The conversation rendered into <c>scratch.Chars</c> as a record side: SftSample.FromPromptIds /
+    /// DpoSide.Build without their arrays (input_ids = ids[:max_length] padded, the loss mask, mask[1:]), or for reason
+    /// data the normaliser and ReasonLossMask's weights. The mask is found with vectorized searches and written as
+    /// bytes; LossMaskTests and SampleEncoderTests hold it to <see cref="LossMask.Generate(ReadOnlySpan{int}, ReadOnlySpan{int}, ReadOnlySpan{int}, int, Span{int})"/>.</summary>
+    void AppendConversation(RecordBuffer record, Scratch scratch, bool reason)
+    {
         scratch.Ids.Clear();
-        tokenizer.EncodeTo(prompt, scratch.Ids);
+        tokenizer.EncodeTo(scratch.Chars.AsSpan(0, scratch.Length), scratch.Ids);
+        if (scratch.Chars.Length > 1 << 20) scratch.Chars = new char[1024]; // a huge line's buffer is not kept
         var ids = CollectionsMarshal.AsSpan(scratch.Ids);
         var kept = Math.Min(ids.Length, maxLength);
         var padded = scratch.Padded.AsSpan();
         ids[..kept].CopyTo(padded);
         padded[kept..].Fill(_tokens.PadId);
-        var mask = scratch.Mask.AsSpan();
-        LossMask.Generate(padded, _tokens.AssistantStartIds, _tokens.TurnEndIds, maxLength, mask);
-        var shifted = mask[1..];
+        var mask = scratch.MaskBytes.AsSpan(); // mask[1:], one byte per target
+        var ones = FillShiftedMask(padded, mask);
         if (reason)
         {
             // ReasonLossMask.Build over Y = input_ids[1:]: the normaliser is the mask's sum, tag targets weigh 10.
             var y = padded[1..];
-            var weights = scratch.Weights.AsSpan();
-            var sum = 0;
-            for (var i = 0; i < y.Length; i++)
-            {
-                sum += shifted[i];
-                weights[i] = _tagIds.AsSpan().Contains(y[i]) ? ReasonLossMask.TagWeight : shifted[i];
-            }
-            ShardFormat.AppendInt32(record, sum);
-            ShardFormat.AppendSide(record, padded, _tokens.PadId, weights, hasMask: true, tokenBytes);
+            // past the kept ids Y is all padding: a tag only if the pad id is one
+            var tagged = _isTag[_tokens.PadId] ? y.Length : Math.Max(0, kept - 1);
+            for (var i = 0; i < tagged; i++)
+                if (_isTag[y[i]]) mask[i] = ReasonLossMask.TagWeight;
+            ShardFormat.AppendInt32(record, ones);
         }
-        else ShardFormat.AppendSide(record, padded, _tokens.PadId, shifted, hasMask: true, tokenBytes);
+        ShardFormat.AppendSide(record, padded, _tokens.PadId, mask, tokenBytes);
+    }
+
+    /// <summary>LossMask.Generate over <paramref name="padded"/> (max_length ids), shifted by one, as 0/1 bytes; returns
+    /// the number of ones. The scan for each assistant header and turn end is a vectorized IndexOf, which finds the
+    /// same first match as the reference's position-by-position StartsWith.</summary>
+    int FillShiftedMask(ReadOnlySpan<int> padded, Span<byte> shifted)
+    {
+        shifted.Clear();
+        var header = _tokens.AssistantStartIds.AsSpan();
+        var turnEnd = _tokens.TurnEndIds.AsSpan();
+        var n = padded.Length;
+        var ones = 0;
+        var i = 0;
+        while (i < n)
+        {
+            var k = padded[i..].IndexOf(header);
+            if (k < 0) break;
+            var start = i + k + header.Length;
+            var e = padded[start..].IndexOf(turnEnd);
+            var end = e < 0 ? n : start + e;
+            var stop = Math.Min(Math.Min(end + turnEnd.Length + 1, maxLength), n);
+            if (stop > start + 1)
+            {
+                shifted[start..(stop - 1)].Fill(1); // mask[j] = 1 for j in start+1 .. stop-1
+                ones += stop - 1 - start;
+            }
+            i = end < n ? end + turnEnd.Length : n;
+        }
+        return ones;
     }
 
     string? Dpo(JsonElement root, RecordBuffer record, Scratch scratch)
@@ -131,10 +278,11 @@ internal sealed class SampleEncoder(BpeTokenizer tokenizer, DataStage stage, int
         if (rejected.ValueKind != JsonValueKind.Array) return $"\"rejected\" must be an array, got {rejected.ValueKind}";
         if ((ConversationTurns.CheckFields(chosen, "chosen") ?? ConversationTurns.CheckFields(rejected, "rejected")) is { } newer) return newer;
         // DpoSample.Build: each side rendered (roles respected) and masked as SFT; the caller truncates on a failure.
-        var chosenMessages = ChatMessage.ListFromJson(chosen);
-        var rejectedMessages = ChatMessage.ListFromJson(rejected);
-        AppendConversation(chosenMessages, record, scratch, reason: false);
-        AppendConversation(rejectedMessages, record, scratch, reason: false);
+        if ((CheckMessages(chosen) ?? CheckMessages(rejected)) is { } bad) return bad;
+        if (RenderMessages(chosen, scratch) is { } chosenError) return chosenError;
+        AppendConversation(record, scratch, reason: false);
+        if (RenderMessages(rejected, scratch) is { } rejectedError) return rejectedError;
+        AppendConversation(record, scratch, reason: false);
         return null;
     }
 }

@@ -79,5 +79,27 @@ public static class ShardFormat
         for (var i = 0; i < shiftedMask.Length; i++) span[i] = (byte)shiftedMask[i];
     }
 
+    /// <summary><see cref="AppendSide(RecordBuffer, ReadOnlySpan{int}, int, ReadOnlySpan{int}, bool, int)"/> with the mask
+    /// already as bytes (the data-prepare path builds it so): the same record, without a pass over an int mask.</summary>
+    internal static void AppendSide(RecordBuffer buffer, ReadOnlySpan<int> inputIds, int padId, ReadOnlySpan<byte> shiftedMask, int tokenBytes)
+    {
+        var ids = inputIds.TrimEnd(padId);
+        var n = ids.Length;
+        if (tokenBytes == 2 && ids.ContainsAnyExceptInRange(0, ushort.MaxValue))
+            throw new InvalidOperationException($"token id {ids[ids.IndexOfAnyExceptInRange(0, ushort.MaxValue)]} does not fit uint16 shards");
+        var span = buffer.Append(4 + n * tokenBytes + shiftedMask.Length);
+        BinaryPrimitives.WriteInt32LittleEndian(span, n);
+        span = span[4..];
+        if (tokenBytes == 2)
+        {
+            for (var i = 0; i < n; i++) BinaryPrimitives.WriteUInt16LittleEndian(span[(2 * i)..], (ushort)ids[i]);
+        }
+        else
+        {
+            for (var i = 0; i < n; i++) BinaryPrimitives.WriteInt32LittleEndian(span[(4 * i)..], ids[i]);
+        }
+        shiftedMask.CopyTo(span[(n * tokenBytes)..]);
+    }
+
     internal static void AppendInt32(RecordBuffer buffer, int value) => BinaryPrimitives.WriteInt32LittleEndian(buffer.Append(4), value);
 }

@@ -33,6 +33,72 @@ public sealed class SampleEncoderTests
         "{\"conversations\": [{\"role\": \"system\", \"content\": \"be brief\"}, {\"content\": \"" + string.Concat(Enumerable.Repeat("問題 question ", 30)) + "\"}, {\"content\": \"ok\"}]}",
     ];
 
+    /// <summary>DPO sides the template renders in every way: a leading system message, roles it skips (any other,
+    /// missing, null; their content may be null), escapes, special-token strings in content, a side longer than max_length.</summary>
+    static readonly string[] DpoExtra =
+    [
+        "{\"chosen\": [{\"role\": \"system\", \"content\": \"be \\\"brief\\\"\\n\"}, {\"role\": \"user\", \"content\": \"hi 😀\"}, {\"role\": \"assistant\", \"content\": \"hello<|im_end|>x\"}], " +
+            "\"rejected\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"critic\", \"content\": null}, {\"content\": \"no role\"}, {\"role\": null, \"content\": null}, {\"role\": \"assistant\", \"content\": \"\\u00e9\"}]}",
+        "{\"chosen\": [{\"role\": \"assistant\", \"content\": \"assistant first\"}], \"rejected\": [{\"role\": \"user\", \"content\": \"" +
+            string.Concat(Enumerable.Repeat("長い long ", 40)) + "\"}, {\"role\": \"assistant\", \"content\": \"cut\"}]}",
+    ];
+
+    /// <summary>Bad lines: the same error text as the per-sample path (ChatMessage.ListFromJson, then DpoSample.Build).</summary>
+    static readonly string[] DpoBad =
+    [
+        "{\"chosen\": [], \"rejected\": [{\"role\": \"user\", \"content\": \"x\"}]}",
+        "{\"chosen\": [{\"role\": \"user\", \"content\": \"x\"}], \"rejected\": []}",
+        "{\"chosen\": [{\"role\": \"user\"}], \"rejected\": [{\"role\": \"user\", \"content\": \"x\"}]}",
+        "{\"chosen\": [{\"role\": \"system\", \"content\": null}], \"rejected\": [{\"role\": \"user\", \"content\": \"x\"}]}",
+        "{\"chosen\": [{\"role\": \"user\", \"content\": \"x\"}], \"rejected\": [{\"role\": 3, \"content\": \"x\"}]}",
+        "{\"chosen\": [{\"role\": \"user\", \"content\": [1]}], \"rejected\": [{\"role\": \"user\", \"content\": \"x\"}]}",
+        "{\"chosen\": [\"user\"], \"rejected\": [{\"role\": \"user\", \"content\": \"x\"}]}",
+        "{\"chosen\": [{\"role\": \"user\", \"content\": \"\\ud800\"}], \"rejected\": [{\"role\": \"user\", \"content\": \"x\"}]}",
+    ];
+
+    [Fact]
+    public void Dpo_bad_lines_should_give_the_per_sample_paths_error()
+    {
+        var tokens = SampleTokens.From(Tok);
+        var encoder = new SampleEncoder(Tok, DataStage.Dpo, MaxLength, tokenBytes: 2);
+        var scratch = encoder.NewScratch();
+        using var record = new RecordBuffer(16);
+        foreach (var line in DpoBad)
+        {
+            var bytes = Encoding.UTF8.GetBytes(line);
+            var expected = Jsonl.TryParse(bytes, root => DpoSample.Build(Tok, ChatMessage.ListFromJson(root.GetProperty("chosen")),
+                ChatMessage.ListFromJson(root.GetProperty("rejected")), MaxLength, tokens), out _);
+            Assert.NotNull(expected);
+            Assert.Equal(expected, encoder.TryEncode(bytes, record, scratch));
+            Assert.Equal(0, record.Count);
+        }
+    }
+
+    [Theory]
+    [InlineData("tool")]
+    [InlineData("function")]
+    [InlineData("ipython")]
+    public void A_dpo_tool_turn_should_be_refused_naming_the_side_and_role(string role)
+    {
+        var encoder = new SampleEncoder(Tok, DataStage.Dpo, MaxLength, tokenBytes: 2);
+        using var record = new RecordBuffer(16);
+        var line = "{\"chosen\": [{\"role\": \"user\", \"content\": \"x\"}], \"rejected\": [{\"role\": \"user\", \"content\": \"x\"}, " +
+            "{\"role\": \"" + role + "\", \"content\": \"y\"}]}";
+        var error = encoder.TryEncode(Encoding.UTF8.GetBytes(line), record, encoder.NewScratch());
+        Assert.StartsWith($"rejected[1].role: '{role}' (a tool result", error, StringComparison.Ordinal);
+        Assert.Equal(0, record.Count);
+    }
+
+    [Fact]
+    public void A_lone_surrogate_escape_in_a_turn_should_be_an_invalid_string()
+    {
+        var encoder = new SampleEncoder(Tok, DataStage.Sft, MaxLength, tokenBytes: 2);
+        using var record = new RecordBuffer(16);
+        var error = encoder.TryEncode("{\"conversations\": [{\"content\": \"a\"}, {\"content\": \"b \\ud800\"}]}"u8.ToArray(), record, encoder.NewScratch());
+        Assert.StartsWith("invalid string", error, StringComparison.Ordinal);
+        Assert.Equal(0, record.Count);
+    }
+
     [Theory]
     [InlineData(DataStage.Pretrain, "pretrain.jsonl")]
     [InlineData(DataStage.Sft, "sft.jsonl")]
@@ -41,7 +107,7 @@ public sealed class SampleEncoderTests
     public void Records_should_equal_the_per_sample_builders_line_for_line(DataStage stage, string file)
     {
         var lines = File.ReadLines(ShardTestData.Dataset(file)).Take(150)
-            .Concat(stage switch { DataStage.Pretrain => PretrainExtra, DataStage.Sft or DataStage.Reason => SftExtra, _ => [] }).ToArray();
+            .Concat(stage switch { DataStage.Pretrain => PretrainExtra, DataStage.Sft or DataStage.Reason => SftExtra, _ => DpoExtra }).ToArray();
         var encoder = new SampleEncoder(Tok, stage, MaxLength, tokenBytes: 2);
         var scratch = encoder.NewScratch();
         using var record = new RecordBuffer(16);
