@@ -23,6 +23,25 @@ public sealed class TrainRequestMappingTests
     }
 
     [Fact]
+    public void Eval_flags_in_either_spelling_and_json_give_the_same_eval_settings_outside_the_runs_identity()
+    {
+        var dir = TempDir.Create();
+        var heldOut = Locate("dataset/sft.jsonl");
+        var fromFlags = TrainStageCommands.ParseRequest("pretrain", ["--run-dir", dir, "--save-interval", "50", "--eval_data", heldOut, "--eval-batches", "3"]);
+        var fromJson = TrainRequest.FromJson($$"""{"stage":"pretrain","runDir":"{{dir}}","saveInterval":50,"evalData":"{{heldOut}}","evalBatches":3}""");
+        var settings = TrainRequestResolver.Resolve(fromFlags, Locate).Settings;
+        Assert.Equal(new Actors.EvalSettings(heldOut, 50, 3), settings.Eval);                 // the interval defaults to the save interval
+        Assert.Equal(settings, TrainRequestResolver.Resolve(fromJson, Locate).Settings);
+        Assert.Equal(settings, Actors.TrainingSettings.FromJson(settings.ToJson()));         // journaled and read back
+        Assert.Equal(settings.Identity(), (settings with { Eval = null }).Identity());       // a resume may switch it on or off
+        Assert.DoesNotContain("Eval", (settings with { Eval = null }).ToJson(), StringComparison.Ordinal);   // older runs' JSON unchanged
+        var dpo = TrainStageCommands.ParseRequest("dpo", ["--run-dir", dir, "--eval-data", heldOut]);
+        Assert.Contains("--eval-data: not for the dpo stage", Assert.Throws<ArgumentException>(() => TrainRequestResolver.Resolve(dpo, Locate)).Message);
+        var zero = TrainStageCommands.ParseRequest("pretrain", ["--run-dir", dir, "--eval-data", heldOut, "--eval-interval", "0"]);
+        Assert.Contains("--eval-interval 0", Assert.Throws<ArgumentException>(() => TrainRequestResolver.Resolve(zero, Locate)).Message);
+    }
+
+    [Fact]
     public void Node_options_are_refused_in_a_run_request_naming_them()
     {
         Assert.Contains("--journal", Assert.Throws<ArgumentException>(() => TrainStageCommands.ParseRequest("pretrain", ["--journal", "sqlite"])).Message);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Akka.Actor;
+using MiniMind.Actors;
 using MiniMind.Cluster.Control;
 using MiniMind.Cluster.Metrics;
 using Xunit;
@@ -23,7 +24,8 @@ public class DashboardRoutesTests
     {
         var (store, feed) = Feed();
         store.Began(Run, "pretrain", "pretrain", "/runs/a", """{"LearningRate":0.0005,"BatchSize":2}""", DateTimeOffset.UtcNow);
-        store.Upsert(Run, [.. Enumerable.Range(1, 300).Select(s => Metrics.MetricsStoreTests.Row(s, 10.0 / s))]);
+        store.Upsert(Run, [.. Enumerable.Range(1, 300).Select(s => Metrics.MetricsStoreTests.Row(s, 10.0 / s))],
+            [.. new[] { 50L, 100, 150, 200, 250, 300 }.Select(s => new EvalRow(s, 20.0 / s, Math.Exp(20.0 / s), 64, 0))]);
         using var system = ActorSystem.Create("dash-routes");
         await using var ctl = await ControlTestHost.StartAsync(system, new TrainingMonitor(), new RunRegistry(), feed: feed);
 
@@ -37,11 +39,16 @@ public class DashboardRoutesTests
         Assert.Equal(1, all.GetProperty("every").GetInt64());
         Assert.Equal(Enumerable.Range(1, 300).Select(s => (long)s), all.GetProperty("points").GetProperty("step").EnumerateArray().Select(e => e.GetInt64()));
         Assert.Equal(10.0 / 7, all.GetProperty("points").GetProperty("loss")[6].GetDouble());
+        Assert.Equal([50L, 100, 150, 200, 250, 300], all.GetProperty("eval").GetProperty("step").EnumerateArray().Select(e => e.GetInt64()));
+        Assert.Equal(Math.Exp(20.0 / 300), all.GetProperty("eval").GetProperty("perplexity")[5].GetDouble());
         var coarse = await ctl.GetJsonAsync($"/api/metrics/history?run={Run}&max=30");
         Assert.Equal(30, coarse.GetProperty("points").GetProperty("step").GetArrayLength());
+        Assert.Equal(6, coarse.GetProperty("eval").GetProperty("step").GetArrayLength());   // sparse: never bucketed
         Assert.Equal(10.0, coarse.GetProperty("points").GetProperty("lossMax")[0].GetDouble());
         var zoom = await ctl.GetJsonAsync($"/api/metrics/history?run={Run}&from=41&to=60&max=30");
         Assert.Equal(Enumerable.Range(41, 20).Select(s => (long)s), zoom.GetProperty("points").GetProperty("step").EnumerateArray().Select(e => e.GetInt64()));
+        Assert.Equal([50L], zoom.GetProperty("eval").GetProperty("step").EnumerateArray().Select(e => e.GetInt64()));
+        Assert.Equal(0.4, zoom.GetProperty("eval").GetProperty("loss")[0].GetDouble());
 
         using var bad = await ctl.Http.GetAsync($"/api/metrics/history?run={Run}&from=9&to=3");
         Assert.Equal(400, (int)bad.StatusCode);
@@ -125,15 +132,21 @@ public class DashboardRoutesTests
             var redone = await sse.Next(patience);
             Assert.Equal([12L], Steps(redone));
             Assert.Equal(3, redone.Data.GetProperty("points").GetProperty("loss")[0].GetDouble());
+            feed.Publish(new EvalWritten(Run, [new EvalRow(12, 2.5, Math.Exp(2.5), 64, 0)]));
+            var eval = await sse.Next(patience);
+            Assert.Equal(("eval", 12L, 2.5), (eval.Type, eval.Data.GetProperty("points").GetProperty("step")[0].GetInt64(),
+                eval.Data.GetProperty("points").GetProperty("loss")[0].GetDouble()));
             feed.Publish(new RowsWritten("another-run", [Metrics.MetricsStoreTests.Row(1, 3)]));   // not followed: nothing
             feed.Publish(new AlertRaised(new Alert(Run, AlertKind.LossSpike, 12, "loss 30 > 3×EMA 2", DateTimeOffset.UtcNow)));
             var alert = await sse.Next(patience);
             Assert.Equal(("alert", "loss_spike", 12L), (alert.Type, alert.Data.GetProperty("kind").GetString(), alert.Data.GetProperty("step").GetInt64()));
         }
 
-        // a reconnect with the last event's id gets the steps written since, once
-        store.Upsert(Run, [.. Enumerable.Range(13, 3).Select(s => Metrics.MetricsStoreTests.Row(s, 4))]);
+        // a reconnect with the last event's id gets the evaluations and steps written since, once
+        store.Upsert(Run, [.. Enumerable.Range(13, 3).Select(s => Metrics.MetricsStoreTests.Row(s, 4))], [new EvalRow(12, 2.5, Math.Exp(2.5), 64, 0), new EvalRow(15, 2, Math.Exp(2), 64, 0)]);
         using var again = await Open(ctl, $"/api/metrics/stream?run={Run}&after=1", lastEventId: "12");
+        var evals = await again.Next(patience);
+        Assert.Equal(("eval", 15L), (evals.Type, Assert.Single(evals.Data.GetProperty("points").GetProperty("step").EnumerateArray()).GetInt64()));
         var resumed = await again.Next(patience);
         Assert.Equal([13L, 14, 15], Steps(resumed));
     }
