@@ -31,12 +31,13 @@ internal static class FrameIo
             var tag = new byte[FrameCipher.TagBytes];
             await stream.ReadExactlyAsync(tag, ct).ConfigureAwait(false);
             cipher.Open(headerBuffer, payload, tag);
+            return payload;   // the tag covers header and payload: no checksum on a sealed frame (BulkWire.FrameHash)
         }
         if (BulkWire.Hash(payload) != h.PayloadHash) throw new BulkProtocolException($"{h.Type} frame checksum mismatch: corrupted stream");
         return payload;
     }
 
-    /// <summary>Writes header and payload (the hash is computed here unless given).</summary>
+    /// <summary>Writes header and payload with the given checksum (<see cref="BulkWire.FrameHash"/>).</summary>
     public static async Task WriteAsync(Stream stream, byte[] headerBuffer, FrameType type, Guid id, ReadOnlyMemory<byte> payload, ulong hash, CancellationToken ct,
         FrameCipher? cipher = null)
     {
@@ -53,7 +54,7 @@ internal static class FrameIo
     }
 
     public static Task WriteControlAsync(Stream stream, byte[] headerBuffer, FrameType type, Guid id, byte[] payload, CancellationToken ct, FrameCipher? cipher = null) =>
-        WriteAsync(stream, headerBuffer, type, id, payload, BulkWire.Hash(payload), ct, cipher);
+        WriteAsync(stream, headerBuffer, type, id, payload, BulkWire.FrameHash(payload, cipher is not null), ct, cipher);
 
     // Synchronous twins for the data path: blocking socket calls on a dedicated thread wake once per kernel event,
     // where async calls add an epoll-thread → thread-pool hop each time; on a loaded 2-core box that halved throughput.
@@ -75,6 +76,7 @@ internal static class FrameIo
             Span<byte> tag = stackalloc byte[FrameCipher.TagBytes];
             stream.ReadExactly(tag);
             cipher.Open(headerBuffer, payload, tag);
+            return payload;   // the tag covers header and payload: no checksum on a sealed frame (BulkWire.FrameHash)
         }
         if (BulkWire.Hash(payload) != h.PayloadHash) throw new BulkProtocolException($"{h.Type} frame checksum mismatch: corrupted stream");
         return payload;
@@ -97,7 +99,7 @@ internal static class FrameIo
     }
 
     public static void WriteControl(Stream stream, byte[] headerBuffer, FrameType type, Guid id, byte[] payload, FrameCipher? cipher = null) =>
-        Write(stream, headerBuffer, type, id, payload, BulkWire.Hash(payload), cipher);
+        Write(stream, headerBuffer, type, id, payload, BulkWire.FrameHash(payload, cipher is not null), cipher);
 
     /// <summary>A blocking socket call ran into SO_SNDTIMEO / SO_RCVTIMEO.</summary>
     public static bool IsTimeout(Exception e) =>

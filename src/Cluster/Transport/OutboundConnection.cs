@@ -118,7 +118,7 @@ internal sealed class OutboundConnection
     /// progress for IoTimeout (SO_SNDTIMEO) fails the connection.</summary>
     public void WriteFrame(FrameType type, Guid id, ReadOnlySpan<byte> payload)
     {
-        var hash = BulkWire.Hash(payload);   // outside the lock: concurrent transfers hash in parallel
+        var hash = BulkWire.FrameHash(payload, _cipher is not null);   // outside the lock: concurrent transfers hash in parallel
         _writeLock.Wait();
         try
         {
