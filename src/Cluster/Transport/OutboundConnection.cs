@@ -26,7 +26,7 @@ internal sealed class OutboundConnection
     OutboundConnection(BulkEndpoint peer, Socket socket, Stream stream, BulkChannelOptions options, Action<OutboundConnection> onClosed, FrameCipher? cipher)
     {
         _cipher = cipher;
-        _sealed = cipher is null ? null : new byte[options.FrameBytes + FrameCipher.TagBytes];
+        _sealed = cipher is null ? null : new byte[FrameIo.SealedBytes(options.FrameBytes)];
         Peer = peer;
         _socket = socket;
         _stream = stream;
