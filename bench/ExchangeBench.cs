@@ -48,15 +48,15 @@ public static class ExchangeBench
         Console.WriteLine($"gradient: {parameters:N0} float32 = {bytes / 1e6:F1} MB; {reps} repetitions (+1 warm-up); BulkChannel frame {frameKb} KiB, socket buffers {socketKb} KiB; Akka chunk {chunkMb} MiB");
         var span = MemoryMarshal.AsBytes(gradient.AsSpan());
         var copy = new byte[span.Length];
-        var hashClock = Stopwatch.StartNew();
-        for (var i = 0; i < 3; i++) System.IO.Hashing.XxHash3.HashToUInt64(span);
-        var hashSeconds = hashClock.Elapsed.TotalSeconds;
-        var crcClock = Stopwatch.StartNew();
-        for (var i = 0; i < 3; i++) System.IO.Hashing.Crc32.HashToUInt32(span);
-        var crcSeconds = crcClock.Elapsed.TotalSeconds;
-        var copyClock = Stopwatch.StartNew();
-        for (var i = 0; i < 3; i++) span.CopyTo(copy);
-        Console.WriteLine($"one core, whole gradient: memcpy {3 * bytes / 1e9 / copyClock.Elapsed.TotalSeconds:F1} GB/s, XxHash3 {3 * bytes / 1e9 / hashSeconds:F1} GB/s, CRC-32 (the frame checksum) {3 * bytes / 1e9 / crcSeconds:F1} GB/s");
+        // One core, CPU time of this thread (wall time on a shared machine also counts time descheduled).
+        var memcpy = CoreGBps(span.Length, () => MemoryMarshal.AsBytes(gradient.AsSpan()).CopyTo(copy));
+        var xxhash = CoreGBps(span.Length, () => System.IO.Hashing.XxHash3.HashToUInt64(MemoryMarshal.AsBytes(gradient.AsSpan())));
+        var crc = CoreGBps(span.Length, () => System.IO.Hashing.Crc32.HashToUInt32(MemoryMarshal.AsBytes(gradient.AsSpan())));
+        var frame = Math.Min(frameKb * 1024, span.Length);
+        var (aes128, aes128Open) = AesGcmGBps(span, copy, frame, 16);
+        var (aes256, aes256Open) = AesGcmGBps(span, copy, frame, 32);
+        Console.WriteLine($"one core (CPU time), whole gradient: memcpy {memcpy:F1} GB/s, XxHash3 {xxhash:F1} GB/s, CRC-32 (the plain frame checksum) {crc:F1} GB/s; " +
+            $"AES-GCM per {frame / 1024} KiB frame, seal/open: AES-128 {aes128:F1}/{aes128Open:F1} GB/s, AES-256 {aes256:F1}/{aes256Open:F1} GB/s");
 
         string? tlsDir = null;
         if (a.Flag("--tls"))
@@ -98,16 +98,31 @@ public static class ExchangeBench
         Console.WriteLine($"training transport: peer {peerAddress} gradients at {gradientPeer}");
 
         var results = new Dictionary<string, List<double>> { ["raw"] = [], ["real"] = [], ["bulk"] = [], ["fresh"] = [], ["akka"] = [] };
+        // CPU seconds both processes spent per way and repetition: on a shared 2-core machine the CPU a way needs per
+        // byte is what decides its share of the throughput, and it does not depend on the load.
+        var cpu = results.Keys.ToDictionary(k => k, _ => new List<double>());
+        var peerPid = peer.Process.Id;
+        double Timed(string way, Func<double> once)
+        {
+            var before = TaskCpuSeconds(Environment.ProcessId) + TaskCpuSeconds(peerPid);
+            var seconds = once();
+            cpu[way].Add(TaskCpuSeconds(Environment.ProcessId) + TaskCpuSeconds(peerPid) - before);
+            return bytes / 1e6 / seconds;
+        }
         Console.WriteLine("MB/s     (a) raw TCP   (d) training path   (b) BulkChannel   (b') fresh array   (c) Akka.Remote");
         for (var rep = 0; rep <= reps; rep++)
         {
-            var r = bytes / 1e6 / RawOnce(rawStream, gradient);
-            var d = bytes / 1e6 / TransportOnce(worker, gradientSink, gradient, rep);
-            var b = bytes / 1e6 / BulkOnce(channel, bulkPeer, bulkSink, gradient);
-            var f = bytes / 1e6 / BulkOnce(channel, bulkPeer, null, gradient);
-            var k = bytes / 1e6 / AkkaOnce(system, sink, gradient, rep, chunkMb);
+            var r = Timed("raw", () => RawOnce(rawStream, gradient));
+            var d = Timed("real", () => TransportOnce(worker, gradientSink, gradient, rep));
+            var b = Timed("bulk", () => BulkOnce(channel, bulkPeer, bulkSink, gradient));
+            var f = Timed("fresh", () => BulkOnce(channel, bulkPeer, null, gradient));
+            var k = Timed("akka", () => AkkaOnce(system, sink, gradient, rep, chunkMb));
             Console.WriteLine($"{(rep == 0 ? "warm-up" : $"rep {rep}"),-8} {r,13:F0} {d,19:F0} {b,17:F0} {f,18:F0} {k,17:F0}");
-            if (rep == 0) continue;
+            if (rep == 0)
+            {
+                foreach (var l in cpu.Values) l.Clear();
+                continue;
+            }
             results["raw"].Add(r);
             results["real"].Add(d);
             results["bulk"].Add(b);
@@ -122,6 +137,11 @@ public static class ExchangeBench
         var paired = Median(results["bulk"].Zip(results["raw"], (b, r) => b / r).ToList());
         var realPaired = Median(results["real"].Zip(results["raw"], (d, r) => d / r).ToList());
         Console.WriteLine($"median of the per-repetition ratios: (d)/(a) = {realPaired:F2}, (b)/(a) = {paired:F2} (each pair runs back to back, so these are the least load-sensitive figures)");
+        // CPU per 100 MB, both processes (median over the repetitions); raw/way is the throughput ratio a machine whose
+        // cores are all busy would see (each way gets the same CPU share, so its speed is inverse to its CPU per byte).
+        var cpuMs = cpu.ToDictionary(p => p.Key, p => Median(p.Value.Select(s => s * 1e3 * 1e8 / bytes).ToList()));
+        Console.WriteLine($"{"CPU ms/100 MB",-8} {cpuMs["raw"],8:F0} {cpuMs["real"],19:F0} {cpuMs["bulk"],17:F0} {cpuMs["fresh"],18:F0} {cpuMs["akka"],17:F0}   (both processes, median)");
+        Console.WriteLine($"CPU cost ratios: raw TCP CPU / training path CPU = {cpuMs["raw"] / cpuMs["real"]:F2}, raw / BulkChannel = {cpuMs["raw"] / cpuMs["bulk"]:F2} (the speed ratio on a fully loaded machine)");
         var c = transport.Counters;
         Console.WriteLine($"training transport: {c.SentGradients(GradientPath.Bulk)} gradients over the bulk channel, {c.SentGradients(GradientPath.Remoting)} through Akka.Remote ({c.Fallbacks} fallbacks)");
         if (c.SentGradients(GradientPath.Remoting) > 0) Console.WriteLine("WARNING: some (d) transfers fell back to Akka.Remote; column (d) is not the bulk path alone");
@@ -139,6 +159,8 @@ public static class ExchangeBench
             transport_over_raw_paired = Math.Round(realPaired, 3), transport_runs = results["real"].Select(v => Math.Round(v)), load_average = load,
             bulk_mbps = Math.Round(bulkMed, 1), bulk_fresh_mbps = Math.Round(freshMed, 1), akka_mbps = Math.Round(akkaMed, 1),
             bulk_over_raw = Math.Round(bulkMed / rawMed, 3), bulk_over_raw_paired = Math.Round(paired, 3), bulk_fresh_over_raw = Math.Round(freshMed / rawMed, 3), akka_over_raw = Math.Round(akkaMed / rawMed, 4),
+            cpu_ms_per_100mb = cpuMs.ToDictionary(p => p.Key, p => Math.Round(p.Value, 1)),
+            transport_cpu_over_raw_cpu = Math.Round(cpuMs["real"] / cpuMs["raw"], 3), bulk_cpu_over_raw_cpu = Math.Round(cpuMs["bulk"] / cpuMs["raw"], 3),
             raw_runs = results["raw"].Select(v => Math.Round(v)), bulk_runs = results["bulk"].Select(v => Math.Round(v)),
             bulk_fresh_runs = results["fresh"].Select(v => Math.Round(v)), akka_runs = results["akka"].Select(v => Math.Round(v)),
         }));
@@ -152,6 +174,58 @@ public static class ExchangeBench
     {
         var s = v.Order().ToArray();
         return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    /// <summary>GB/s of one core (this thread's CPU time) for three runs of <paramref name="work"/> over <paramref name="bytes"/>.</summary>
+    static double CoreGBps(long bytes, Action work)
+    {
+        work();
+        var start = CpuClock.ThreadSeconds();
+        for (var i = 0; i < 3; i++) work();
+        return 3 * bytes / 1e9 / Math.Max(CpuClock.ThreadSeconds() - start, 1e-9);
+    }
+
+    /// <summary>AES-GCM seal and open GB/s of one core over the gradient in frames of <paramref name="frame"/> bytes, as
+    /// the TLS bulk channel does them: seal from the source into one frame-sized buffer (the sender's, reused), open in
+    /// place in a frame just written (the receiver's, hot in cache after the socket read); header as associated data,
+    /// counter nonce.</summary>
+    static (double Seal, double Open) AesGcmGBps(ReadOnlySpan<byte> source, byte[] scratch, int frame, int keyBytes)
+    {
+        using var aes = new System.Security.Cryptography.AesGcm(new byte[keyBytes], 16);
+        var nonce = new byte[12];
+        var header = new byte[40];   // a frame header's size
+        var tag = new byte[16];
+        var frames = source.Length / frame;
+        var buffer = scratch.AsSpan(0, frame);
+        double seal = 0, open = 0;
+        for (var f = 0; f < frames; f++)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(nonce, f);
+            var start = CpuClock.ThreadSeconds();
+            aes.Encrypt(nonce, source.Slice(f * frame, frame), buffer, tag, header);
+            var middle = CpuClock.ThreadSeconds();
+            aes.Decrypt(nonce, buffer, tag, buffer, header);
+            open += CpuClock.ThreadSeconds() - middle;
+            seal += middle - start;
+        }
+        var bytes = (long)frames * frame / 1e9;
+        return (bytes / Math.Max(seal, 1e-9), bytes / Math.Max(open, 1e-9));
+    }
+
+    /// <summary>CPU seconds all live threads of a process have run (/proc/PID/task/*/schedstat, nanoseconds).</summary>
+    static double TaskCpuSeconds(int pid)
+    {
+        long ns = 0;
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                var text = File.ReadAllText(Path.Combine(task, "schedstat"));
+                ns += long.Parse(text.AsSpan(0, text.IndexOf(' ', StringComparison.Ordinal)), CultureInfo.InvariantCulture);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }   // the thread just exited
+        }
+        return ns * 1e-9;
     }
 
     static double RawOnce(NetworkStream stream, float[] gradient)

@@ -229,7 +229,7 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
             _cipher.Open(_readHeader, slice.Span, tag);   // a forged frame ends the connection: the transfer fails, nothing is delivered
         }
         t.Received += h.Length;
-        if (BulkWire.Hash(slice.Span) != h.PayloadHash)
+        if (_cipher is null && BulkWire.Hash(slice.Span) != h.PayloadHash)   // a sealed frame's tag was checked above
         {
             var reason = $"checksum mismatch in the frame at bytes {start}..{t.Received} of {t.Total}: corrupted data dropped";
             channel.Log?.Warning("bulk transfer {0} ('{1}') from {2}: {3}", t.Id, t.Topic, _from, reason);

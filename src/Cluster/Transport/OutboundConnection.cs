@@ -26,7 +26,7 @@ internal sealed class OutboundConnection
     OutboundConnection(BulkEndpoint peer, Socket socket, Stream stream, BulkChannelOptions options, Action<OutboundConnection> onClosed, FrameCipher? cipher)
     {
         _cipher = cipher;
-        _sealed = cipher is null ? null : new byte[options.FrameBytes + FrameCipher.TagBytes];
+        _sealed = cipher is null ? null : new byte[FrameIo.SealedBytes(options.FrameBytes)];
         Peer = peer;
         _socket = socket;
         _stream = stream;
@@ -118,7 +118,7 @@ internal sealed class OutboundConnection
     /// progress for IoTimeout (SO_SNDTIMEO) fails the connection.</summary>
     public void WriteFrame(FrameType type, Guid id, ReadOnlySpan<byte> payload)
     {
-        var hash = BulkWire.Hash(payload);   // outside the lock: concurrent transfers hash in parallel
+        var hash = BulkWire.FrameHash(payload, _cipher is not null);   // outside the lock: concurrent transfers hash in parallel
         _writeLock.Wait();
         try
         {

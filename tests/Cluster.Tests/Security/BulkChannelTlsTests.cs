@@ -145,6 +145,65 @@ public sealed class BulkChannelTlsTests : IAsyncLifetime
         Assert.Contains("failed authentication", failed.Reason, StringComparison.Ordinal);
     }
 
+    /// <summary>Offsets of the Data frame headers in a recorded sender→receiver stream: magic "MMBK", type 3, reserved
+    /// zero, the given payload length (after the TLS handshake the headers travel in the clear, as associated data).</summary>
+    static List<int> DataHeaders(byte[] wire, int length)
+    {
+        var found = new List<int>();
+        for (var i = 0; i + 40 <= wire.Length; i++)
+            if (wire[i] == 0x4D && wire[i + 1] == 0x4D && wire[i + 2] == 0x42 && wire[i + 3] == 0x4B && wire[i + 4] == 3
+                && wire[i + 5] == 0 && wire[i + 6] == 0 && wire[i + 7] == 0 && BitConverter.ToInt32(wire, i + 24) == length)
+                found.Add(i);
+        return found;
+    }
+
+    [Fact]
+    public async Task Sealed_frames_should_carry_no_checksum_and_a_single_flipped_ciphertext_bit_should_still_fail_authentication()
+    {
+        var receiver = Channel(cluster, rejections, system.Log);
+        var inbox = Inbox.Create(system);
+        receiver.Subscribe("gradient", inbox.Receiver);
+        var ct = TestContext.Current.CancellationToken;
+        var payload = RandomFloats(1 << 20, 11);   // 4 MiB: four 1 MiB data frames
+        int[] frames;
+        await using (var relay = new TcpRelay(receiver.Endpoint.Port))
+        {
+            await Channel(member).SendAsync(new BulkEndpoint("127.0.0.1", relay.Port), new BulkHeader(Guid.NewGuid(), "gradient"), payload, cancellationToken: ct);
+            var received = Assert.IsType<BulkTransferReceived>(await inbox.ReceiveAsync(Wait));
+            Assert.True(payload.AsSpan().SequenceEqual(received.Payload.AsFloats()), "received floats differ from the sent ones");
+            var wire = relay.Recorded;
+            frames = [.. DataHeaders(wire, 1 << 20)];
+            Assert.Equal(4, frames.Length);
+            foreach (var at in frames)
+                Assert.Equal(0UL, BitConverter.ToUInt64(wire, at + 28));   // the AES-GCM tag alone guards the payload
+        }
+        // The plain channel keeps its CRC-32 (the same frames, checksummed).
+        var plainReceiver = Channel(null);
+        plainReceiver.Subscribe("gradient", Inbox.Create(system).Receiver);
+        await using (var relay = new TcpRelay(plainReceiver.Endpoint.Port))
+        {
+            await Channel(null).SendAsync(new BulkEndpoint("127.0.0.1", relay.Port), new BulkHeader(Guid.NewGuid(), "gradient"), payload, cancellationToken: ct);
+            var wire = relay.Recorded;
+            var plainFrames = DataHeaders(wire, 1 << 20);
+            Assert.Equal(4, plainFrames.Count);
+            Assert.All(plainFrames, at => Assert.NotEqual(0UL, BitConverter.ToUInt64(wire, at + 28)));
+        }
+
+        // One bit of the third frame's ciphertext flipped on the wire (same offsets: same sizes, fresh keys): with no
+        // checksum to catch it, the tag must.
+        var flip = frames[2] + 40 + 12345;
+        await using (var relay = new TcpRelay(receiver.Endpoint.Port, corruptAt: flip, corruptMask: 0x01))
+        {
+            var e = await Assert.ThrowsAsync<BulkTransferException>(() => Channel(member).SendAsync(new BulkEndpoint("127.0.0.1", relay.Port),
+                new BulkHeader(Guid.NewGuid(), "gradient"), payload, cancellationToken: ct));
+            Assert.Contains("failed after", e.Message, StringComparison.Ordinal);
+            var failed = Assert.IsType<BulkTransferFailed>(await inbox.ReceiveAsync(Wait));   // reported failed, never delivered
+            Assert.Contains("failed authentication", failed.Reason, StringComparison.Ordinal);
+            Assert.Equal(2L << 20, failed.BytesReceived);   // the two frames before the forged one; nothing of it counted
+        }
+        await ExpectNothing(inbox, TimeSpan.FromSeconds(1));
+    }
+
     [Fact]
     public async Task Garbage_replayed_and_forged_bytes_sent_to_a_tls_bulk_port_should_change_nothing()
     {

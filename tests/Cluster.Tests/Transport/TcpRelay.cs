@@ -12,14 +12,17 @@ sealed class TcpRelay : IAsyncDisposable
     readonly List<Socket> _sockets = [];
     readonly Task _accept;
     readonly int _targetPort;
+    readonly byte _corruptMask;
     readonly TaskCompletionSource _unfrozen = new(TaskCreationOptions.RunContinuationsAsynchronously);
     long _forwarded;
     volatile bool _frozen;
 
-    public TcpRelay(int targetPort, long corruptAt = -1)
+    /// <param name="corruptMask">the bits flipped in the byte at <paramref name="corruptAt"/>.</param>
+    public TcpRelay(int targetPort, long corruptAt = -1, byte corruptMask = 0x5A)
     {
         _targetPort = targetPort;
         CorruptAt = corruptAt;
+        _corruptMask = corruptMask;
         _listener.Start();
         _accept = Task.Run(AcceptAsync);
     }
@@ -69,7 +72,7 @@ sealed class TcpRelay : IAsyncDisposable
                 var n = await from.ReceiveAsync(buffer, _stop.Token);
                 if (n == 0) { to.Shutdown(SocketShutdown.Send); return; }
                 if (_frozen) await _unfrozen.Task.WaitAsync(_stop.Token);
-                if (upstream && CorruptAt >= offset && CorruptAt < offset + n) buffer[CorruptAt - offset] ^= 0x5A;
+                if (upstream && CorruptAt >= offset && CorruptAt < offset + n) buffer[CorruptAt - offset] ^= _corruptMask;
                 offset += n;
                 if (upstream) Interlocked.Add(ref _forwarded, n);
                 if (upstream) lock (_recorded) _recorded.Write(buffer, 0, n);
