@@ -5,16 +5,19 @@ namespace MiniMind.Model.Native;
 /// With glibc's defaults, a block above the mmap threshold (128 KB, growing to at most 32 MB) is mmap'ed on allocation
 /// and unmapped on free, and the heap's free top is returned to the kernel past 128 KB. A training step allocates and
 /// frees the same large activations (the tiny preset's logits alone are 52 MB) every step, so every step faults them in
-/// again: the issue measured 38 s of 99 s in the kernel and 5.4 M page faults for 100 tiny steps. Here large blocks come
-/// from the heap (mmap threshold 2 GiB), freed memory stays mapped (trim threshold 2 GiB) and the heap grows in 256 MiB
-/// steps; peak RSS stays that of the largest step (bench train reports it).
+/// again: the issue measured 38 s of 99 s in the kernel and 5.4 M page faults for 100 tiny steps. Here blocks below
+/// 16 MiB come from the heap (mmap threshold 16 MiB; the training loss's logits come in chunks of 8 MiB), freed memory
+/// stays mapped (trim threshold 2 GiB) and the heap grows in 256 MiB steps. Blocks of 16 MiB and more (only large
+/// shapes have them: minimind2-small B8×T512's SwiGLU activations are 23 MB) are mmap'ed and go back on free: kept in
+/// the heap they left holes the step's other tensors did not fit (~0.3 GB more peak RSS there). And after a step
+/// that leaves more than 512 MiB free in the heap, it is given back (<see cref="BoundCache"/>), so the cache stays bounded.
 ///
 /// Off with <c>MINIMIND_MALLOC_TUNING=0</c>; a glibc variable already set by the user (MALLOC_MMAP_THRESHOLD_,
 /// MALLOC_TRIM_THRESHOLD_, MALLOC_TOP_PAD_) wins over our value for that setting.</summary>
 public static class MallocTuning
 {
     public const string Switch = "MINIMIND_MALLOC_TUNING";
-    public const int MmapThreshold = int.MaxValue;
+    public const int MmapThreshold = 16 << 20;
     public const int TrimThreshold = int.MaxValue;
     public const int TopPad = 256 << 20;
 
@@ -35,6 +38,37 @@ public static class MallocTuning
         }
     }
 
+    /// <summary>Gives the heap's free memory back to the kernel (glibc's malloc_trim(0): the free top and the free pages
+    /// inside the heap) when the reuse settings are active; a no-op otherwise. For the rare moments that allocate much
+    /// outside the step (a checkpoint's snapshot: ~0.3 GB of serialised state for minimind2-small), so that they take
+    /// the memory the last step freed instead of adding to it; the next step faults its memory in once more.</summary>
+    public static void ReleaseFreeMemory()
+    {
+        if (Current.State != State.Active) return;
+        try { Libc.MallocTrim(0); }
+        catch (EntryPointNotFoundException) { }                               // not glibc: nothing to give back this way
+    }
+
+    /// <summary>How much freed memory the heap may keep between steps (<see cref="BoundCache"/>).</summary>
+    public const long CacheBudget = 512L << 20;
+
+    /// <summary>Keeps the heap's cache bounded: after a step, when more than <see cref="CacheBudget"/> of freed memory
+    /// sits in the heap (glibc's mallinfo2 fordblks, all arenas), gives it back (<see cref="ReleaseFreeMemory"/>). A
+    /// small model's step frees far less and keeps its memory mapped (the tiny main job: no page faults); a large one
+    /// (minimind2-small B8×T512 frees ~2 GB of activations) faults its memory in again next step, a small cost next to
+    /// its compute, and its peak RSS stays that of the memory it uses: freed holes the next step's tensors do not fit
+    /// into (AdamW's state, made after the first step, lands in them) no longer count. Returns the free bytes seen
+    /// (0 when not active or unknown).</summary>
+    public static long BoundCache()
+    {
+        if (Current.State != State.Active) return 0;
+        long free;
+        try { free = (long)Libc.GetMallInfo2().FordBlks; }
+        catch (EntryPointNotFoundException) { return 0; }                     // glibc < 2.33: leave the heap alone
+        if (free > CacheBudget) ReleaseFreeMemory();
+        return free;
+    }
+
     static Status Decide()
     {
         if (!OperatingSystem.IsLinux()) return new(State.NotNeeded, "not Linux");
@@ -44,7 +78,7 @@ public static class MallocTuning
         var kept = new List<string>();
         try
         {
-            Set(Libc.M_MMAP_THRESHOLD, MmapThreshold, "MALLOC_MMAP_THRESHOLD_", "mmap threshold 2 GiB", applied, kept);
+            Set(Libc.M_MMAP_THRESHOLD, MmapThreshold, "MALLOC_MMAP_THRESHOLD_", "mmap threshold 16 MiB", applied, kept);
             Set(Libc.M_TRIM_THRESHOLD, TrimThreshold, "MALLOC_TRIM_THRESHOLD_", "trim threshold 2 GiB", applied, kept);
             Set(Libc.M_TOP_PAD, TopPad, "MALLOC_TOP_PAD_", "top pad 256 MiB", applied, kept);
         }
@@ -52,7 +86,7 @@ public static class MallocTuning
         {
             return new(State.Failed, $"glibc defaults (mallopt unavailable: {e.Message})");
         }
-        var parts = applied.Concat(kept).Append($"{Switch}=0: glibc defaults");
+        var parts = applied.Concat(kept).Append($"cache above {CacheBudget >> 20} MiB given back after a step").Append($"{Switch}=0: glibc defaults");
         return new(State.Active, $"reuse ({string.Join(", ", parts)})");
     }
 
