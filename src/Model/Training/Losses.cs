@@ -28,15 +28,17 @@ public static class Losses
     }
 
     /// <summary>The logits of one chunk are kept at most this size (float32): B8×T512 minimind2-small (105 MB of logits)
-    /// runs in 13 chunks, the tiny main job (B16×T128, 52 MB) in 7. Below glibc's mmap threshold as set at start-up
-    /// (16 MiB, <see cref="Native.MallocTuning"/>), so the chunks' blocks are reused from the heap, not faulted in.</summary>
-    public const long LogitChunkBytes = 8L << 20;
+    /// runs in 26 chunks, the tiny main job (B16×T128, 52 MB) in 13. Below glibc's mmap threshold as set at start-up
+    /// (8 MiB, <see cref="Native.MallocTuning"/>) with room for the chunk's softmax and gradient blocks, so they are
+    /// reused from the heap, not faulted in every step.</summary>
+    public const long LogitChunkBytes = 4L << 20;
 
     /// <summary>Rows (positions) per chunk for <paramref name="rows"/> positions over a vocabulary of <paramref name="vocab"/>:
-    /// equal chunks of at most <see cref="LogitChunkBytes"/> of float32 logits each.</summary>
+    /// as few equal chunks as hold at most <see cref="LogitChunkBytes"/> of float32 logits each (at least one row).</summary>
     public static long ChunkRows(long rows, long vocab)
     {
-        var chunks = Math.Max(1, (rows * vocab * sizeof(float) + LogitChunkBytes - 1) / LogitChunkBytes);
+        var maxRows = Math.Max(1, LogitChunkBytes / (vocab * sizeof(float)));
+        var chunks = Math.Max(1, (rows + maxRows - 1) / maxRows);
         return (rows + chunks - 1) / chunks;
     }
 

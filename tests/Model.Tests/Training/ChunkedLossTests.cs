@@ -54,11 +54,11 @@ public class ChunkedLossTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(4096L, 6400L, 316L)]        // minimind2-small B8×T512: 105 MB of logits in 13 chunks of ≤ 8 MiB
-    [InlineData(2048L, 6400L, 293L)]        // the tiny main job B16×T128: 7 chunks
+    [InlineData(4096L, 6400L, 158L)]        // minimind2-small B8×T512: 105 MB of logits in 26 chunks of ≤ 4 MiB
+    [InlineData(2048L, 6400L, 158L)]        // the tiny main job B16×T128: 13 chunks
     [InlineData(32L, 6400L, 32L)]           // small batches: one chunk
-    [InlineData(1000L, 6400L, 250L)]        // 25.6 MB: 4 equal chunks of 250, not 3 full ones and a remainder
-    public void Chunks_hold_at_most_8_MiB_of_logits_in_equal_parts(long rows, long vocab, long expected)
+    [InlineData(1000L, 6400L, 143L)]        // 7 equal chunks of ≤ 143 rows, not 6 full ones and a remainder of 22
+    public void Chunks_hold_at_most_4_MiB_of_logits_in_equal_parts(long rows, long vocab, long expected)
     {
         var chunk = Losses.ChunkRows(rows, vocab);
         Assert.Equal(expected, chunk);
