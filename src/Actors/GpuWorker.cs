@@ -199,7 +199,6 @@ public sealed class GpuWorker : ReceiveActor
         var norm = step.Apply(msg.Gradient, msg.Lr, gradsHoldIt: sole.Step == msg.Step && ReferenceEquals(sole.Gradient, msg.Gradient));
         sole = default;
         if (msg.Exclusive) spare = msg.Gradient;
-        MiniMind.Model.Native.MallocTuning.BoundCache();                   // a large step's freed activations go back
         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started) + (computed.Step == msg.Step ? computed.Elapsed : TimeSpan.Zero);
         Sender.Tell(new StepRan(msg.Generation, msg.Step, msg.Loss, norm, msg.Tokens, elapsed, msg.Rl));
     }

@@ -34,16 +34,6 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "malloc_trim")]
     public static partial int MallocTrim(nuint pad);
 
-    /// <summary>glibc's struct mallinfo2 (glibc ≥ 2.33), summed over all arenas.</summary>
-    [StructLayout(LayoutKind.Sequential)]
-    public struct MallInfo2
-    {
-        public nuint Arena, OrdBlks, SmBlks, HBlks, HBlkHd, UsmBlks, FsmBlks, UordBlks, FordBlks, KeepCost;
-    }
-
-    [LibraryImport("libc", EntryPoint = "mallinfo2")]
-    public static partial MallInfo2 GetMallInfo2();
-
     static bool useLibdl;
 
     public static nint DlOpen(string? file, int mode)

@@ -10,8 +10,8 @@ namespace MiniMind.Model.Native;
 /// stays mapped (trim threshold 2 GiB) and the heap grows in 256 MiB steps: the tiny main job's and minimind2-small
 /// B4×T256's tensors are all below it. Blocks of 8 MiB and more (large shapes: minimind2-small B8×T512's hidden
 /// states are 8 MB, its SwiGLU activations 23 MB) are mmap'ed and go back on free: kept in the heap they left holes
-/// the step's other tensors did not fit (~0.3 GB more peak RSS there), and such a step is compute-bound. After a step
-/// that leaves more than 512 MiB free in the heap, it is given back (<see cref="BoundCache"/>): the cache stays bounded.
+/// the step's other tensors did not fit (~0.3 GB more peak RSS there), and such a step is compute-bound. So the heap
+/// caches only what small blocks need; before a checkpoint's snapshot it is given back (<see cref="ReleaseFreeMemory"/>).
 ///
 /// Off with <c>MINIMIND_MALLOC_TUNING=0</c>; a glibc variable already set by the user (MALLOC_MMAP_THRESHOLD_,
 /// MALLOC_TRIM_THRESHOLD_, MALLOC_TOP_PAD_) wins over our value for that setting.</summary>
@@ -50,26 +50,6 @@ public static class MallocTuning
         catch (EntryPointNotFoundException) { }                               // not glibc: nothing to give back this way
     }
 
-    /// <summary>How much freed memory the heap may keep between steps (<see cref="BoundCache"/>).</summary>
-    public const long CacheBudget = 512L << 20;
-
-    /// <summary>Keeps the heap's cache bounded: after a step, when more than <see cref="CacheBudget"/> of freed memory
-    /// sits in the heap (glibc's mallinfo2 fordblks, all arenas), gives it back (<see cref="ReleaseFreeMemory"/>). A
-    /// small model's step frees far less and keeps its memory mapped (the tiny main job: no page faults); a large one
-    /// (minimind2-small B8×T512 frees ~2 GB of activations) faults its memory in again next step, a small cost next to
-    /// its compute, and its peak RSS stays that of the memory it uses: freed holes the next step's tensors do not fit
-    /// into (AdamW's state, made after the first step, lands in them) no longer count. Returns the free bytes seen
-    /// (0 when not active or unknown).</summary>
-    public static long BoundCache()
-    {
-        if (Current.State != State.Active) return 0;
-        long free;
-        try { free = (long)Libc.GetMallInfo2().FordBlks; }
-        catch (EntryPointNotFoundException) { return 0; }                     // glibc < 2.33: leave the heap alone
-        if (free > CacheBudget) ReleaseFreeMemory();
-        return free;
-    }
-
     static Status Decide()
     {
         if (!OperatingSystem.IsLinux()) return new(State.NotNeeded, "not Linux");
@@ -87,7 +67,7 @@ public static class MallocTuning
         {
             return new(State.Failed, $"glibc defaults (mallopt unavailable: {e.Message})");
         }
-        var parts = applied.Concat(kept).Append($"cache above {CacheBudget >> 20} MiB given back after a step").Append($"{Switch}=0: glibc defaults");
+        var parts = applied.Concat(kept).Append($"{Switch}=0: glibc defaults");
         return new(State.Active, $"reuse ({string.Join(", ", parts)})");
     }
 
