@@ -70,8 +70,12 @@ public sealed class GpuWorker : ReceiveActor, IWithUnboundedStash
     /// in this process, chunks through the gradient transport across nodes. Replies <see cref="GradientAggregator.MicroBatchDone"/> to it.</summary>
     public sealed record ComputeGradients(int Generation, long Step, int Micro, int MicroCount, DataLoader.MicroBatch Batch, IActorRef Aggregator);
 
-    /// <summary>Set the reduced gradient, clip and step AdamW at <paramref name="Lr"/> (<see cref="GradientStep.Apply"/>); replies <see cref="StepRan"/>.</summary>
-    public sealed record ApplyGradients(int Generation, long Step, double Lr, float[] Gradient, double Loss, long Tokens, RlMetrics? Rl = null);
+    /// <summary>Set the reduced gradient, clip and step AdamW at <paramref name="Lr"/> (<see cref="GradientStep.Apply"/>); replies <see cref="StepRan"/>.
+    /// <paramref name="Exclusive"/>: no one else holds <paramref name="Gradient"/> (the aggregator sent it to no replica and
+    /// the applier is in its process), so after the step the worker may reuse the array for its next micro-batch instead
+    /// of allocating a new one (26 M floats for minimind2-small: 103 MB of large-object garbage per step otherwise).</summary>
+    public sealed record ApplyGradients(int Generation, long Step, double Lr, float[] Gradient, double Loss, long Tokens, RlMetrics? Rl = null,
+                                        bool Exclusive = false);
 
     /// <summary>Sent to the parent after a restart: the model is gone and must be re-initialised.</summary>
     public sealed record WorkerRestarted(string Reason);
@@ -107,6 +111,8 @@ public sealed class GpuWorker : ReceiveActor, IWithUnboundedStash
         GroupCompletions[]? Groups = null, TimeSpan RolloutTime = default);
 
     public IStash Stash { get; set; } = null!;
+    /// <summary>The last exclusive gradient after its step was applied: the array of the next micro-batch.</summary>
+    float[]? spare;
 
     public GpuWorker(TrainingSettings settings, FaultPlan faults)
     {
@@ -219,7 +225,9 @@ public sealed class GpuWorker : ReceiveActor, IWithUnboundedStash
     /// measurements with <see cref="GradientAggregator.MicroBatchDone"/>).</summary>
     void Learn(ComputeGradients msg, Func<torch.Tensor> lossOf, long started)
     {
-        var gradient = GC.AllocateUninitializedArray<float>(step!.Length);   // Backward writes every element
+        // Backward writes every element: a spare array (see ApplyGradients.Exclusive) gives the same bits as a new one.
+        var gradient = spare is { } reuse && reuse.Length == step!.Length ? reuse : GC.AllocateUninitializedArray<float>(step!.Length);
+        spare = null;
         sole = default;
         var loss = step.Backward(model!, lossOf, gradient);
         if (faults.LossSpikeSteps.Contains(msg.Step)) loss *= 100;
@@ -269,6 +277,7 @@ public sealed class GpuWorker : ReceiveActor, IWithUnboundedStash
         // A cluster of one with one micro-batch: the grads already hold the gradient, no copy back (same bits).
         var norm = step.Apply(msg.Gradient, msg.Lr, gradsHoldIt: sole.Step == msg.Step && ReferenceEquals(sole.Gradient, msg.Gradient));
         sole = default;
+        if (msg.Exclusive) spare = msg.Gradient;
         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started) + (computed.Step == msg.Step ? computed.Elapsed : TimeSpan.Zero);
         Sender.Tell(new StepRan(msg.Generation, msg.Step, msg.Loss, norm, msg.Tokens, elapsed, msg.Rl));
     }
@@ -291,6 +300,7 @@ public sealed class GpuWorker : ReceiveActor, IWithUnboundedStash
         if (msg.Generation != generation) return;
         if (model is null || step is null) throw new InvalidOperationException("Snapshot before Initialize");
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        MiniMind.Model.Native.MallocTuning.ReleaseFreeMemory();           // the snapshot takes what the last step freed
         using var scope = torch.NewDisposeScope();
         var modelBytes = ExactBytes.Of(w => model.save(w));        // no growing buffers: see ExactBytes
         var optBytes = ExactBytes.Of(w => step.Optimizer.save_state_dict(w));

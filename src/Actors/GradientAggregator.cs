@@ -98,7 +98,9 @@ public sealed class GradientAggregator : ReceiveActor
         var loss = Enumerable.Range(0, b.MicroCount).Sum(m => p.Done[m].Loss) / b.MicroCount;
         var tokens = p.Done.Values.Sum(d => d.Tokens);
         var rl = RlMetrics.Sum(Enumerable.Range(0, b.MicroCount).Select(m => p.Done[m].Rl));
-        b.Applier.Tell(new GpuWorker.ApplyGradients(b.Generation, b.Step, b.Lr, sum, loss, tokens, rl), b.ReplyTo);
+        // Exclusive: the applier in this process gets the array itself, and no replica reads it (its worker may reuse it).
+        var exclusive = b.Replicas is not { Count: > 0 } && b.Applier is IActorRefScope { IsLocal: true };
+        b.Applier.Tell(new GpuWorker.ApplyGradients(b.Generation, b.Step, b.Lr, sum, loss, tokens, rl, exclusive), b.ReplyTo);
         b.ReplyTo.Tell(new StepReduced(b.Step, b.MicroCount, p.Gradients, p.Blocks));
         if (b.Replicas is { Count: > 0 } replicas)
         {

@@ -34,6 +34,9 @@ public sealed class MiniMindForCausalLM : nn.Module<Tensor, CausalLMOutput>
 
     public MiniMindModel Model => model;
 
+    /// <summary>lm_head (its weight is the tied embedding): the chunked training loss applies it chunk by chunk.</summary>
+    public Projection LmHead => lm_head;
+
     /// <summary>One token's logits (vocab) in a single-token decode step; see <see cref="SingleTokenDecoder"/>.</summary>
     public Tensor DecodeOne(long token, TokenDecode step, IReadOnlyList<LayerBuffers> cache) =>
         lm_head.DecodeOne(model.DecodeOne(token, step, cache));

@@ -34,11 +34,17 @@ public sealed class Projection : nn.Module<Tensor, Tensor>, IDecodeOne
     /// Float32 only (single-token decoding).</summary>
     public Tensor DecodeOne(Tensor x) => weight.mv(x);
 
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Linear(x, weight, ComputeDType);
+
+    /// <summary>This layer's arithmetic with another weight of the same shape (the chunked loss passes a detached alias
+    /// of <see cref="Weight"/>, see <see cref="Losses.ChunkedMaskedCrossEntropy"/>).</summary>
+    public Tensor Forward(Tensor x, Tensor w) => Linear(x, w, ComputeDType);
+
+    static Tensor Linear(Tensor x, Tensor w, ScalarType computeDType)
     {
-        if (ComputeDType == weight.dtype) return F.linear(x, weight);
-        using var xc = x.to_type(ComputeDType);
-        using var wc = weight.to_type(ComputeDType);
+        if (computeDType == w.dtype) return F.linear(x, w);
+        using var xc = x.to_type(computeDType);
+        using var wc = w.to_type(computeDType);
         return F.linear(xc, wc);
     }
 }

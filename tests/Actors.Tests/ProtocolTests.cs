@@ -176,5 +176,24 @@ public class GradientAggregatorTests
         Assert.Equal(g0.Zip(g1, (x, y) => x + y), apply.Gradient);
         Assert.Equal(3.0, apply.Loss);
         Assert.Equal(12, apply.Tokens);
+        Assert.True(apply.Exclusive);                       // a local applier and no replica: the worker may reuse the array
+    }
+
+    [Fact]
+    public async Task A_gradient_the_replicas_also_get_is_not_exclusive()
+    {
+        // The transport may still read the sum after the applier ran its step: the applier must not reuse that array.
+        using var system = Akka.Actor.ActorSystem.Create("aggregator-test");
+        var inbox = Akka.Actor.Inbox.Create(system);
+        var replica = Akka.Actor.Inbox.Create(system);
+        var aggregator = system.ActorOf(GradientAggregator.Props());
+        var g = Enumerable.Range(0, 10).Select(i => (float)i).ToArray();
+        aggregator.Tell(new GradientAggregator.BeginStep(1, 4, 1, 10, 1e-4, inbox.Receiver, inbox.Receiver, [replica.Receiver]));
+        aggregator.Tell(new Protocol.LocalGradient(4, 0, 1, g));
+        aggregator.Tell(new GradientAggregator.MicroBatchDone(4, 0, 1.0, 5));
+        var apply = Assert.IsType<GpuWorker.ApplyGradients>(await inbox.ReceiveAsync(TimeSpan.FromSeconds(5)));
+        Assert.Same(g, apply.Gradient);
+        Assert.False(apply.Exclusive);
+        Assert.IsType<Protocol.ReducedGradient>(await replica.ReceiveAsync(TimeSpan.FromSeconds(5)));
     }
 }

@@ -98,12 +98,13 @@ public abstract class StageObjective(TrainingSettings settings) : IDisposable
     }
 }
 
-/// <summary>Pretrain and full SFT (train_pretrain.py, train_full_sft.py): masked-mean CE + aux loss.</summary>
+/// <summary>Pretrain and full SFT (train_pretrain.py, train_full_sft.py): masked-mean CE + aux loss, with lm_head and the
+/// cross-entropy chunked so that the whole logits and their gradient never exist (<see cref="Losses.ChunkedPretrainLoss"/>).</summary>
 public sealed class CausalLMObjective(TrainingSettings settings) : StageObjective(settings)
 {
     public override Tensor Loss(MiniMindForCausalLM model, DataLoader.MicroBatch batch, int accumulation, Device device)
     {
         var (x, y, mask) = Inputs(batch, device);
-        return Losses.PretrainLoss(model.call(x), y, mask, accumulation);
+        return Losses.ChunkedPretrainLoss(model, x, y, mask, accumulation);
     }
 }

@@ -31,6 +31,9 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "mallopt")]
     public static partial int MallOpt(int param, int value);
 
+    [LibraryImport("libc", EntryPoint = "malloc_trim")]
+    public static partial int MallocTrim(nuint pad);
+
     static bool useLibdl;
 
     public static nint DlOpen(string? file, int mode)

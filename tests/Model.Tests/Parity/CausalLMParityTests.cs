@@ -106,6 +106,29 @@ public abstract class CausalLMParityTests(string setName, ITestOutputHelper outp
 
     protected virtual double LossAfterStepTolerance => 1e-5;
 
+    /// <summary>The production loss (lm_head and cross-entropy in chunks of positions, each chunk's backward run at once)
+    /// against the same reference: one chunk per position, uneven chunks, and the default (one chunk here).</summary>
+    [Theory]
+    [InlineData(1L)]
+    [InlineData(5L)]
+    [InlineData(0L)]
+    public void The_chunked_loss_matches_loss_and_grads(long chunkRows)
+    {
+        using var model = Fixture.Model(set);
+        using var step = GradientStep.For(model);
+        var (ids, labels, mask) = (set.Tensor("input_ids"), set.Tensor("labels"), set.Tensor("loss_mask"));
+        var (loss, aux, gradient) = Fixture.Backward(step, model, ids, labels, mask, chunkRows);
+        Report($"|Δtrain_loss| (chunks of {chunkRows})", Math.Abs(loss - set.Scalar("train_loss")), 1e-5);
+        Report($"|Δtrain_aux_loss| (chunks of {chunkRows})", Math.Abs(aux - set.Scalar("train_aux_loss")), 1e-5);
+        var grads = set.TensorNames.Where(n => n.StartsWith("grad/", StringComparison.Ordinal)).ToList();
+        Assert.Contains("grad/model.embed_tokens.weight[0:32]", grads);                 // the tied lm_head weight gets its part
+        foreach (var name in grads)
+            Report($"max|Δ{name}| (flat, chunks of {chunkRows})", Fixture.MaxAbs(FlatSlice(model, step, gradient, name["grad/".Length..]), set.Tensor(name)), GradTolerance);
+        var gradNorm = step.Apply(gradient, 5e-4);
+        Report($"rel|Δgrad_norm| (chunks of {chunkRows})", Math.Abs(gradNorm - set.Scalar("grad_norm")) / set.Scalar("grad_norm"), 1e-4);
+        CheckParamsAfterStep(model);
+    }
+
     protected abstract double ChecksumSumTolerance { get; }
 
     /// <summary>README tolerance table: per state_dict key, |Δsum| ≤ 1e-4 dense / 2e-3 MoE and rel|Δsum_sq| ≤ 1e-5.</summary>

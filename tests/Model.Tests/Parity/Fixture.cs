@@ -40,13 +40,22 @@ static class Fixture
         return (loss, aux, step.Apply(gradient, lr), gradient);
     }
 
-    /// <summary>The first half of <see cref="Step"/>: the grads stay set on the parameters.</summary>
-    public static (double Loss, double AuxLoss, float[] Gradient) Backward(GradientStep step, MiniMindForCausalLM model, Tensor ids, Tensor labels, Tensor mask)
+    /// <summary>The first half of <see cref="Step"/>: the grads stay set on the parameters. With <paramref name="chunkRows"/>
+    /// the cross-entropy is the production workers' chunked one (<see cref="Losses.ChunkedMaskedCrossEntropy"/>, that many
+    /// positions per chunk, 0 = its default), else the whole logits' <see cref="Losses.MaskedCrossEntropy"/>.</summary>
+    public static (double Loss, double AuxLoss, float[] Gradient) Backward(GradientStep step, MiniMindForCausalLM model, Tensor ids, Tensor labels, Tensor mask,
+        long? chunkRows = null)
     {
         var gradient = new float[step.Length];
         double aux = 0;
         var loss = step.Backward(model, () =>
         {
+            if (chunkRows is { } rows)
+            {
+                var hidden = model.Model.call(ids);
+                aux = hidden.aux_loss.item<float>();
+                return Losses.ChunkedMaskedCrossEntropy(hidden.hidden, model.LmHead, labels, mask, rows) + hidden.aux_loss;
+            }
             var output = model.call(ids);
             aux = output.aux_loss.item<float>();
             return Losses.MaskedCrossEntropy(output.logits, labels, mask) + output.aux_loss;
