@@ -65,6 +65,15 @@ public static class ShardFormat
             if ((uint)m > byte.MaxValue) throw new InvalidOperationException($"loss weight {m} does not fit a byte");
 
         var span = buffer.Append(4 + n * tokenBytes + shiftedMask.Length);
+        span = WriteIds(span, ids, tokenBytes);
+        for (var i = 0; i < shiftedMask.Length; i++) span[i] = (byte)shiftedMask[i];
+    }
+
+    /// <summary>Writes a side's length and ids (uint16 or int32, little-endian) at the start of <paramref name="span"/>
+    /// and returns the rest, where its mask bytes go.</summary>
+    static Span<byte> WriteIds(Span<byte> span, ReadOnlySpan<int> ids, int tokenBytes)
+    {
+        var n = ids.Length;
         BinaryPrimitives.WriteInt32LittleEndian(span, n);
         span = span[4..];
         if (tokenBytes == 2)
@@ -75,8 +84,7 @@ public static class ShardFormat
         {
             for (var i = 0; i < n; i++) BinaryPrimitives.WriteInt32LittleEndian(span[(4 * i)..], ids[i]);
         }
-        span = span[(n * tokenBytes)..];
-        for (var i = 0; i < shiftedMask.Length; i++) span[i] = (byte)shiftedMask[i];
+        return span[(n * tokenBytes)..];
     }
 
     /// <summary><see cref="AppendSide(RecordBuffer, ReadOnlySpan{int}, int, ReadOnlySpan{int}, bool, int)"/> with the mask
@@ -87,18 +95,7 @@ public static class ShardFormat
         var n = ids.Length;
         if (tokenBytes == 2 && ids.ContainsAnyExceptInRange(0, ushort.MaxValue))
             throw new InvalidOperationException($"token id {ids[ids.IndexOfAnyExceptInRange(0, ushort.MaxValue)]} does not fit uint16 shards");
-        var span = buffer.Append(4 + n * tokenBytes + shiftedMask.Length);
-        BinaryPrimitives.WriteInt32LittleEndian(span, n);
-        span = span[4..];
-        if (tokenBytes == 2)
-        {
-            for (var i = 0; i < n; i++) BinaryPrimitives.WriteUInt16LittleEndian(span[(2 * i)..], (ushort)ids[i]);
-        }
-        else
-        {
-            for (var i = 0; i < n; i++) BinaryPrimitives.WriteInt32LittleEndian(span[(4 * i)..], ids[i]);
-        }
-        shiftedMask.CopyTo(span[(n * tokenBytes)..]);
+        shiftedMask.CopyTo(WriteIds(buffer.Append(4 + n * tokenBytes + shiftedMask.Length), ids, tokenBytes));
     }
 
     internal static void AppendInt32(RecordBuffer buffer, int value) => BinaryPrimitives.WriteInt32LittleEndian(buffer.Append(4), value);
