@@ -15,7 +15,9 @@ sealed class ClusterProcesses(ITestOutputHelper output) : IDisposable
 
     public ChildProcess Start(string name, IReadOnlyDictionary<string, string>? env, params string[] args)
     {
-        var node = ChildProcess.Start("dotnet", [Cli, .. args], RepoPaths.Root, env);
+        // `env --default-signal=INT` (it execs dotnet: same pid): a test host started in the background by a
+        // non-interactive shell inherits SIGINT as ignored, and so would the child; `ctl cluster tail` must see Ctrl+C.
+        var node = ChildProcess.Start("env", ["--default-signal=INT", "dotnet", Cli, .. args], RepoPaths.Root, env);
         output.WriteLine($"{ChildProcess.Stamp} start {name}: {string.Join(' ', args)}");
         lock (nodes) nodes.Add((name, node));
         return node;
