@@ -47,6 +47,13 @@ const MM = (() => {
     return h > 0 ? `${h}:${p2(m)}:${p2(sec)}` : `${m}:${p2(sec)}`;
   }
 
+  /** A short latency in seconds with its digits (0.0042 s, 1.23 s; h:mm:ss from a minute): a rollout's or a reward's time. */
+  function fmtSeconds(v) {
+    if (v === null || v === undefined) return "-";
+    v = Number(v);
+    return finite(v) && Math.abs(v) >= 60 ? fmtDuration(v) : fmtNumber(v) + (finite(v) ? " s" : "");
+  }
+
   function fmtBytes(v) {
     if (v === null || v === undefined || !finite(Number(v))) return "-";
     const u = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -57,7 +64,9 @@ const MM = (() => {
   }
 
   /** The metrics the page draws: key (the history's column), title, formatter, unit. `sparse`: a held-out evaluation's
-   *  column (a point every --eval-interval steps, from the history's `eval`), drawn with a marker at each point, unsmoothed. */
+   *  column (a point every --eval-interval steps, from the history's `eval`), drawn with a marker at each point, unsmoothed.
+   *  `rl`: an RL (GRPO) run's per-step column, null in the other stages: drawn like loss, its chart shown once a selected
+   *  run has a value in it. */
   const METRICS = [
     { key: "loss", title: "loss", fmt: fmtNumber, unit: "" },
     { key: "lr", title: "learning rate", fmt: fmtLr, unit: "" },
@@ -65,7 +74,22 @@ const MM = (() => {
     { key: "tokensPerSecond", title: "tokens/s", fmt: fmtNumber, unit: " tok/s" },
     { key: "stepSeconds", title: "step time", fmt: fmtDuration, unit: "" },
     { key: "evalLoss", title: "eval loss (held-out, --eval-data)", fmt: fmtNumber, unit: "", sparse: true },
+    { key: "rewardMean", title: "reward mean (GRPO)", fmt: fmtNumber, unit: "", rl: true },
+    { key: "rewardStd", title: "reward std (within the step)", fmt: fmtNumber, unit: "", rl: true },
+    { key: "kl", title: "KL to the reference (k3, per token)", fmt: fmtNumber, unit: "", rl: true },
+    { key: "completionLength", title: "completion length (tokens to EOS)", fmt: fmtNumber, unit: " tok", rl: true },
+    { key: "clipFraction", title: "clip fraction (tokens)", fmt: fmtNumber, unit: "", rl: true },
+    { key: "rolloutSeconds", title: "rollout time per step", fmt: fmtSeconds, unit: "", rl: true },
+    { key: "rewardSeconds", title: "reward scoring time per step", fmt: fmtSeconds, unit: "", rl: true },
   ];
+
+  /** The RL columns of the history and the stream (null where a point has none). */
+  const RL_KEYS = METRICS.filter(m => m.rl).map(m => m.key);
+
+  /** Whether column `key` of a series holds any value (a non-RL run's RL columns are all null). */
+  function hasValues(series, key) {
+    return !!series && Array.isArray(series[key]) && series[key].some(v => v !== null && v !== undefined);
+  }
 
   /** Exponential moving average as TensorBoard's smoothing slider does it: weight w on the past, debiased so the first
    *  points are not pulled toward 0; a non-finite value is passed through and does not enter the average. */
@@ -140,23 +164,25 @@ const MM = (() => {
     return ticks;
   }
 
-  /** The history API's columns (NaN/∞ arrive as strings) as numbers. */
+  /** The history API's columns (NaN/∞ arrive as strings) as numbers; null (no value: RL columns of other stages) stays null. */
   function parseColumns(cols) {
     const out = {};
-    for (const k of Object.keys(cols)) out[k] = cols[k].map(Number);
+    for (const k of Object.keys(cols)) out[k] = cols[k].map(v => v === null ? null : Number(v));
     return out;
   }
 
   const empty = () => ({ step: [], first: [], count: [], loss: [], lossMin: [], lossMax: [], lr: [], gradNorm: [],
-    tokensPerSecond: [], lossTokensPerSecond: [], stepSeconds: [], rssBytes: [], wallTimeMs: [] });
+    tokensPerSecond: [], lossTokensPerSecond: [], stepSeconds: [], rssBytes: [], wallTimeMs: [],
+    ...Object.fromEntries(RL_KEYS.map(k => [k, []])) });
 
-  /** A series with `points` (columns) appended: only steps after its newest one (a stream that repeats a step adds nothing). */
+  /** A series with `points` (columns) appended: only steps after its newest one (a stream that repeats a step adds nothing);
+   *  a column the points lack gets null (no value) there. */
   function append(series, points) {
     const s = series || empty();
     const newest = s.step.length ? s.step[s.step.length - 1] : 0;
     for (let i = 0; i < points.step.length; i++) {
       if (points.step[i] <= newest) continue;
-      for (const k of Object.keys(s)) s[k].push(points[k] !== undefined ? points[k][i] : NaN);
+      for (const k of Object.keys(s)) s[k].push(points[k] !== undefined ? points[k][i] : null);
     }
     return s;
   }
@@ -203,7 +229,7 @@ const MM = (() => {
     return parts.join(", ");
   }
 
-  return { fmtNumber, fmtExp, fmtLr, fmtDuration, fmtBytes, METRICS, ema, downsample, niceTicks, logTicks, parseColumns, append, rewind, configSummary, empty,
+  return { fmtNumber, fmtExp, fmtLr, fmtDuration, fmtSeconds, fmtBytes, METRICS, RL_KEYS, hasValues, ema, downsample, niceTicks, logTicks, parseColumns, append, rewind, configSummary, empty,
     emptyEval, mergeEval };
 })();
 
@@ -259,7 +285,7 @@ if (typeof document !== "undefined") (() => {
     const box = el("div", { class: "chart" }, el("div", { class: "chart-head" }, el("h2", {}, m.title), el("label", {}, logBox, " log")), readout, canvas);
     $("charts").append(box);
     const chart = { m, canvas, readout, view: null, hoverX: null, box };
-    if (m.sparse) box.hidden = true;   // shown once a selected run has an evaluation
+    if (m.sparse || m.rl) box.hidden = true;   // shown once a selected run has an evaluation (RL values)
     attachMouse(chart);
     return chart;
   });
@@ -286,8 +312,8 @@ if (typeof document !== "undefined") (() => {
 
   function draw(chart) {
     const { canvas, m } = chart;
-    if (m.sparse) {
-      chart.box.hidden = !state.selected.some(run => state.evals[run] && state.evals[run].step.length);
+    if (m.sparse || m.rl) {
+      chart.box.hidden = !state.selected.some(run => m.sparse ? state.evals[run] && state.evals[run].step.length : MM.hasValues(state.series[run], m.key));
       if (chart.box.hidden) { canvas.dataset.points = "0"; canvas.dataset.runs = "0"; return; }
     }
     const dpr = window.devicePixelRatio || 1;
@@ -305,7 +331,7 @@ if (typeof document !== "undefined") (() => {
     const lines = [];
     for (const run of state.selected) {
       const s = dataOf(run, m);
-      if (!s || !s.step.length) continue;
+      if (!s || !s.step.length || (m.rl && !MM.hasValues(s, m.key))) continue;   // an RL chart: the RL runs only
       const ys = s[m.key];
       const idx = MM.downsample(s.step, ys, x0, x1, Math.max(50, Math.floor(pw)));
       const smooth = MM.ema(ys, m.key === "lr" || m.sparse ? 0 : state.smooth);   // a schedule is not noisy, evaluations are few: drawn as they are
@@ -368,7 +394,7 @@ if (typeof document !== "undefined") (() => {
       }
       // non-finite values: a red mark at the top
       g.fillStyle = "#d00";
-      for (const i of idx) if (!Number.isFinite(ys[i])) g.fillRect(X(s.step[i]) - 1, pad.t, 3, 8);
+      for (const i of idx) if (ys[i] !== null && !Number.isFinite(ys[i])) g.fillRect(X(s.step[i]) - 1, pad.t, 3, 8);
     }
     g.restore();
     // alerts of the drawn runs: a dashed line at their step
@@ -588,6 +614,7 @@ if (typeof document !== "undefined") (() => {
       const ev = state.evals[run] || MM.emptyEval();
       out.runs[run] = { name: runName(run), steps: s.step, count: s.count, loss: s.loss, lr: s.lr, gradNorm: s.gradNorm, smoothedLoss: MM.ema(s.loss, state.smooth),
         eval: { steps: ev.step, loss: ev.evalLoss, perplexity: ev.evalPpl } };
+      if (MM.RL_KEYS.some(k => MM.hasValues(s, k))) out.runs[run].rl = Object.fromEntries(MM.RL_KEYS.map(k => [k, s[k]]));
       const z = state.zoomed[run];
       if (z) out.runs[run].zoomed = { range: z.range, steps: z.series.step, count: z.series.count, loss: z.series.loss };
     }

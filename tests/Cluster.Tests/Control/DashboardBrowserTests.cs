@@ -9,7 +9,8 @@ namespace MiniMind.Cluster.Tests.Control;
 /// mid-run and resumed, a second run in the same journal, then the dashboard of a seed on that journal in headless
 /// Chromium: every step of both runs exactly once with the values `minimind run metrics` exports, the two runs compared,
 /// the smoothing applied, the held-out evaluations of the first run (--eval-data) as a curve of their own with the exported
-/// values; a screenshot is kept. And an alert (a forced loss spike) as one log line and a /metrics gauge.</summary>
+/// values; a screenshot is kept. A GRPO run's RL charts with every step and the exported values (hidden for pretrain runs).
+/// And an alert (a forced loss spike) as one log line and a /metrics gauge.</summary>
 [Collection("cluster processes")]
 public partial class DashboardBrowserTests(ITestOutputHelper output)
 {
@@ -46,6 +47,12 @@ public partial class DashboardBrowserTests(ITestOutputHelper output)
 
     [GeneratedRegex("<canvas data-metric=\"(\\w+)\" data-points=\"(\\d+)\" data-runs=\"(\\d+)\"")]
     private static partial Regex CanvasTag();
+
+    /// <summary>The RL (GRPO) charts, after the eval chart: hidden unless a selected run has RL values.</summary>
+    internal static readonly string[] RlCharts = ["rewardMean", "rewardStd", "kl", "completionLength", "clipFraction", "rolloutSeconds", "rewardSeconds"];
+
+    [GeneratedRegex("<div class=\"chart\" hidden=\"\">(?:(?!</canvas>).)*<canvas data-metric=\"(?:rewardMean|rewardStd|kl|completionLength|clipFraction|rolloutSeconds|rewardSeconds)\"", RegexOptions.Singleline)]
+    private static partial Regex HiddenRlChart();
 
     [Fact]
     public async Task After_a_SIGKILL_and_resume_the_dashboard_in_chromium_shows_every_step_once_two_runs_compared_and_smoothed()
@@ -116,9 +123,12 @@ public partial class DashboardBrowserTests(ITestOutputHelper output)
         }
         var canvases = CanvasTag().Matches(dom).Select(m => (Metric: m.Groups[1].Value, Points: int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture), Runs: int.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture))).ToList();
         output.WriteLine("canvases: " + string.Join(", ", canvases.Select(c => $"{c.Metric}={c.Points}/{c.Runs}")));
-        Assert.Equal(["loss", "lr", "gradNorm", "tokensPerSecond", "stepSeconds", "evalLoss"], canvases.Select(c => c.Metric));
-        Assert.All(canvases.SkipLast(1), c => Assert.Equal((StepsA + StepsB, 2), (c.Points, c.Runs)));   // both runs, every point drawn
-        Assert.Equal((evalsA.Count, 1), (canvases[^1].Points, canvases[^1].Runs));                        // the evaluations: run A's only
+        Assert.Equal(["loss", "lr", "gradNorm", "tokensPerSecond", "stepSeconds", "evalLoss", .. RlCharts], canvases.Select(c => c.Metric));
+        Assert.All(canvases.Take(5), c => Assert.Equal((StepsA + StepsB, 2), (c.Points, c.Runs)));        // both runs, every point drawn
+        Assert.Equal((evalsA.Count, 1), (canvases[5].Points, canvases[5].Runs));                          // the evaluations: run A's only
+        Assert.All(canvases.Skip(6), c => Assert.Equal((0, 0), (c.Points, c.Runs)));                       // pretrain runs: no RL chart
+        Assert.Equal(RlCharts.Length, HiddenRlChart().Matches(dom).Count);
+        Assert.All(new[] { idA, idB }, id => Assert.False(probe.GetProperty("runs").GetProperty(id).TryGetProperty("rl", out _)));
         Assert.Contains("<td>[coordinator]</td>", dom, StringComparison.Ordinal);                           // the system panel
 
         // a whole-run curve of 40 points, zoomed into steps 31-60: the zoom is read again, at per-step resolution
@@ -139,6 +149,38 @@ public partial class DashboardBrowserTests(ITestOutputHelper output)
         Console.WriteLine($"dashboard screenshot: {png}");
         Directory.Delete(a, true);
         Directory.Delete(b, true);
+    }
+
+    [Fact]
+    public async Task A_grpo_run_shows_its_rl_charts_with_every_step_and_the_exported_values()
+    {
+        Assert.True(File.Exists(Cli), $"CLI not built: {Cli}");
+        const int steps = 4;
+        var dir = TestRuns.TempRunDir("dash-grpo");
+        TestRuns.CopyTinyWeights(Path.Combine(dir, "full_sft_64.pth"));   // the SFT output GRPO starts from
+        await RunToEnd(["dotnet", Cli, "train", "grpo", "--deterministic", "--threads", "1", "--run-dir", dir, "--max-steps", Str(steps),
+            "--batch-size", "2", "--num-generations", "3", "--max-gen-len", "12", "--log-interval", "1", "--control", "off"]);
+        var rows = Export("--run-dir", dir);
+        Assert.Equal(Enumerable.Range(1, steps).Select(s => Str(s)), rows.Select(r => r[1]));
+        Assert.All(rows, r => Assert.NotEqual("", r[15]));   // reward_mean, the first RL column
+
+        using var procs = new ClusterProcesses(output);
+        const int control = 47804;
+        var seed = procs.Start("seed", "node", "seed", "--port", "47803", "--control", $"127.0.0.1:{control}", "--journal", "sqlite:" + Path.Combine(dir, "journal.db"),
+            "--threads", "1");
+        await ClusterProcesses.WaitFor(() => seed.Saw("seed up:"), Patience, "the seed");
+        var dom = Loaded($"http://127.0.0.1:{control}/?probe=1");   // the newest run: the only one
+        var canvases = CanvasTag().Matches(dom).Select(m => (Metric: m.Groups[1].Value, Points: int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture), Runs: int.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture))).ToList();
+        output.WriteLine("canvases: " + string.Join(", ", canvases.Select(c => $"{c.Metric}={c.Points}/{c.Runs}")));
+        Assert.Equal(["loss", "lr", "gradNorm", "tokensPerSecond", "stepSeconds", "evalLoss", .. RlCharts], canvases.Select(c => c.Metric));
+        Assert.All(canvases.Where(c => c.Metric != "evalLoss"), c => Assert.Equal((steps, 1), (c.Points, c.Runs)));   // every step drawn
+        Assert.Equal((0, 0), (canvases[5].Points, canvases[5].Runs));                                                     // no --eval-data
+        Assert.Empty(HiddenRlChart().Matches(dom));
+        var run = JsonDocument.Parse(System.Net.WebUtility.HtmlDecode(Probe().Match(dom).Groups[1].Value)).RootElement.GetProperty("runs").EnumerateObject().Single().Value;
+        var rl = run.GetProperty("rl");
+        for (var i = 0; i < RlCharts.Length; i++)   // the exported values, exactly (columns 15… of `run metrics`)
+            Assert.Equal(rows.Select(r => D(r[15 + i])), rl.GetProperty(RlCharts[i]).EnumerateArray().Select(e => e.GetDouble()));
+        Directory.Delete(dir, true);
     }
 
     /// <summary>The page's DOM once its data has loaded (it sets data-ready on the body); Chromium is run again if it

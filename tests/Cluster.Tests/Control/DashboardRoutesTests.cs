@@ -8,7 +8,8 @@ using Xunit;
 namespace MiniMind.Cluster.Tests.Control;
 
 /// <summary>The dashboard's data routes over a real Kestrel and a SQLite metrics store: the run list, a run's history (per
-/// step or bucketed), and the live stream that sends only new steps, rewinds and alerts, and resumes from Last-Event-ID.</summary>
+/// step or bucketed), and the live stream that sends only new steps, rewinds and alerts, and resumes from Last-Event-ID;
+/// a GRPO run's RL values per point in both (null for the other stages).</summary>
 public class DashboardRoutesTests
 {
     const string Run = "minimind-train-pretrain-dash";
@@ -149,5 +150,60 @@ public class DashboardRoutesTests
         Assert.Equal(("eval", 15L), (evals.Type, Assert.Single(evals.Data.GetProperty("points").GetProperty("step").EnumerateArray()).GetInt64()));
         var resumed = await again.Next(patience);
         Assert.Equal([13L, 14, 15], Steps(resumed));
+    }
+
+    static RlMetrics Rl(long step) => new(6, 0.5 * step, 1.25 * step, 40 + step, 0.003 * step, 0.25 * step, 1.5 + step, 0.01 * step);
+
+    static MetricsRow RlRow(long step) => Metrics.MetricsStoreTests.Row(step, 1.0 / step) with { Rl = Rl(step) };
+
+    /// <summary>The RL columns of the history and the stream, as the page reads them, with the value each carries.</summary>
+    static readonly (string Key, Func<RlMetrics, double> Of)[] RlColumns =
+    [
+        ("rewardMean", m => m.RewardMean), ("rewardStd", m => m.RewardStd), ("kl", m => m.Kl), ("completionLength", m => m.CompletionLength),
+        ("clipFraction", m => m.ClipFraction), ("rolloutSeconds", m => m.RolloutSeconds), ("rewardSeconds", m => m.RewardSeconds),
+    ];
+
+    static void AssertRl(JsonElement points, IEnumerable<long> steps)
+    {
+        foreach (var (key, of) in RlColumns)
+            Assert.Equal(steps.Select(s => of(Rl(s))), points.GetProperty(key).EnumerateArray().Select(e => e.GetDouble()));
+    }
+
+    static void AssertNoRl(JsonElement points)
+    {
+        foreach (var (key, _) in RlColumns)
+            Assert.All(points.GetProperty(key).EnumerateArray(), e => Assert.Equal(JsonValueKind.Null, e.ValueKind));
+    }
+
+    [Fact]
+    public async Task Rl_values_come_per_point_in_the_history_and_the_live_stream_and_are_null_for_the_other_stages()
+    {
+        const string grpo = "minimind-train-grpo-dash";
+        var (store, feed) = Feed();
+        store.Upsert(grpo, [.. Enumerable.Range(1, 3).Select(s => RlRow(s))]);
+        store.Upsert(Run, [.. Enumerable.Range(1, 3).Select(s => Metrics.MetricsStoreTests.Row(s, 2))]);
+        using var system = ActorSystem.Create("dash-rl");
+        await using var ctl = await ControlTestHost.StartAsync(system, new TrainingMonitor(), new RunRegistry(), feed: feed);
+        var patience = TimeSpan.FromSeconds(30);
+
+        AssertRl((await ctl.GetJsonAsync($"/api/metrics/history?run={grpo}")).GetProperty("points"), [1, 2, 3]);
+        AssertNoRl((await ctl.GetJsonAsync($"/api/metrics/history?run={Run}")).GetProperty("points"));
+
+        using var sse = await Open(ctl, $"/api/metrics/stream?run={grpo}&run={Run}&after=2,2");
+        var catchUp = await sse.Next(patience);
+        Assert.Equal(("rows", grpo), (catchUp.Type, catchUp.Data.GetProperty("run").GetString()));
+        AssertRl(catchUp.Data.GetProperty("points"), [3]);
+        var plain = await sse.Next(patience);
+        Assert.Equal(("rows", Run), (plain.Type, plain.Data.GetProperty("run").GetString()));
+        Assert.Equal([3L], Steps(plain));
+        AssertNoRl(plain.Data.GetProperty("points"));
+        Assert.Equal("ready", (await sse.Next(patience)).Type);
+
+        var rows = new List<MetricsRow> { RlRow(4), RlRow(5) };   // what the recorder publishes after writing them
+        store.Upsert(grpo, rows);
+        feed.Publish(new RowsWritten(grpo, rows));
+        var live = await sse.Next(patience);
+        Assert.Equal([4L, 5], Steps(live));
+        AssertRl(live.Data.GetProperty("points"), [4, 5]);
     }
 }

@@ -103,7 +103,44 @@ public class DashboardScriptTests
         Assert.Equal([1, 2, 3, 4, 5], r.GetProperty("before").EnumerateArray().Select(e => e.GetInt32()));
         Assert.Equal([1, 2, 3, 4], r.GetProperty("after").EnumerateArray().Select(e => e.GetInt32()));
         Assert.Equal([5, 4, 3, 2.4], r.GetProperty("loss").EnumerateArray().Select(e => e.GetDouble()));
-        Assert.Equal(4, r.GetProperty("lr").GetInt32());                  // a column the rows lacked stays aligned (NaN)
+        Assert.Equal(4, r.GetProperty("lr").GetInt32());                  // a column the rows lacked stays aligned (null: no value)
+    }
+
+    [Fact]
+    public void Rl_columns_are_charts_of_their_own_shown_for_a_grpo_run_only_and_live_rows_extend_them()
+    {
+        // what /api/metrics/history and the stream's `rows` send: a GRPO run's values, a pretrain run's nulls
+        var r = Node("""
+            (() => {
+            const none = () => [null, null];
+            const pre = M.append(null, M.parseColumns({ step: [1, 2], loss: [5, 4], rewardMean: none(), rewardStd: none(), kl: none(),
+              completionLength: none(), clipFraction: none(), rolloutSeconds: none(), rewardSeconds: none() }));
+            const grpo = M.append(null, M.parseColumns({ step: [1, 2], loss: [0.1, 0.2], rewardMean: [0.5, 1.25], rewardStd: [0.75, 0.5],
+              kl: [0, 0.003], completionLength: [17.5, 12], clipFraction: [0, 0.125], rolloutSeconds: [1.5, 1.25], rewardSeconds: [0.0042, "NaN"] }));
+            M.append(grpo, M.parseColumns({ step: [2, 3], loss: [9, 0.3], rewardMean: [9, -0.25], rewardStd: [9, 1], kl: [9, 0.004],
+              completionLength: [9, 20], clipFraction: [9, 0], rolloutSeconds: [9, 1], rewardSeconds: [9, 0.01] }));   // live: 2 again, then 3
+            return { keys: M.RL_KEYS, rl: M.METRICS.filter(m => m.rl).map(m => m.key), sparse: M.METRICS.filter(m => m.rl && m.sparse).length,
+              pre: M.RL_KEYS.map(k => M.hasValues(pre, k)), grpo: M.RL_KEYS.map(k => M.hasValues(grpo, k)), preColumn: pre.rewardMean,
+              steps: grpo.step, reward: grpo.rewardMean, kl: grpo.kl, scoring: grpo.rewardSeconds.map(String),
+              smoothed: M.ema(grpo.rewardMean, 0.5), seconds: [M.fmtSeconds(0.0042), M.fmtSeconds(1.25), M.fmtSeconds(125), M.fmtSeconds(null)] };
+            })()
+            """);
+        string[] rl = ["rewardMean", "rewardStd", "kl", "completionLength", "clipFraction", "rolloutSeconds", "rewardSeconds"];
+        Assert.Equal(rl, r.GetProperty("keys").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(rl, r.GetProperty("rl").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(0, r.GetProperty("sparse").GetInt32());                                     // per step: drawn like loss
+        Assert.All(r.GetProperty("pre").EnumerateArray(), e => Assert.False(e.GetBoolean()));   // a pretrain run: every RL chart hidden
+        Assert.All(r.GetProperty("grpo").EnumerateArray(), e => Assert.True(e.GetBoolean()));
+        Assert.All(r.GetProperty("preColumn").EnumerateArray(), e => Assert.Equal(JsonValueKind.Null, e.ValueKind));   // no value, not 0
+        Assert.Equal([1, 2, 3], r.GetProperty("steps").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal([0.5, 1.25, -0.25], r.GetProperty("reward").EnumerateArray().Select(e => e.GetDouble()));
+        Assert.Equal([0, 0.003, 0.004], r.GetProperty("kl").EnumerateArray().Select(e => e.GetDouble()));
+        Assert.Equal(["0.0042", "NaN", "0.01"], r.GetProperty("scoring").EnumerateArray().Select(e => e.GetString()));
+        var smoothed = r.GetProperty("smoothed").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        Assert.Equal(0.5, smoothed[0], 12);
+        Assert.Equal((0.25 * 0.5 + 0.5 * 1.25) / 0.75, smoothed[1], 12);
+        Assert.Equal((0.5 * (0.25 * 0.5 + 0.5 * 1.25) + 0.5 * -0.25) / 0.875, smoothed[2], 12);
+        Assert.Equal(["0.0042 s", "1.25 s", "2:05", "-"], r.GetProperty("seconds").EnumerateArray().Select(e => e.GetString()));
     }
 
     [Fact]
