@@ -212,12 +212,12 @@ public sealed class GpuWorker : ReceiveActor, IWithUnboundedStash
         if (msg.Micro == 0 && faults.Take(msg.Step)) throw new InjectedFaultException($"injected fault at step {msg.Step}");
         if (faults.ComputeDelay > TimeSpan.Zero) Thread.Sleep(faults.ComputeDelay);
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var device = TorchRuntime.ParseDevice(settings.Device);
         if (objective is GrpoObjective grpo)
         {
-            StartRollouts(msg, grpo, started);
+            StartRollouts(msg, grpo, started);   // the learner parses the device when the scored rollouts are back
             return;
         }
+        var device = TorchRuntime.ParseDevice(settings.Device);
         Learn(msg, () => objective.Loss(model, msg.Batch, msg.MicroCount, device, msg.Step), started);
     }
 

@@ -170,9 +170,7 @@ public sealed class MetricsStore
         using var c = Open();
         using var cmd = c.CreateCommand();
         cmd.CommandText = $"SELECT COUNT(*) FROM {Table} WHERE run = @run AND step >= @from AND step <= @to";
-        Add(cmd, "@run", run);
-        Add(cmd, "@from", from);
-        Add(cmd, "@to", to);
+        AddStepRange(cmd, run, from, to);
         return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
     }
 
@@ -210,6 +208,14 @@ public sealed class MetricsStore
         cmd.CommandText = sql;
         foreach (var (name, value) in args) Add(cmd, name, value);
         return cmd.ExecuteNonQuery();
+    }
+
+    /// <summary>The <c>@run</c>, <c>@from</c> and <c>@to</c> of a query over one run's steps in a range.</summary>
+    static void AddStepRange(DbCommand cmd, string run, long from, long to)
+    {
+        Add(cmd, "@run", run);
+        Add(cmd, "@from", from);
+        Add(cmd, "@to", to);
     }
 
     static DbParameter Add(DbCommand cmd, string name, object value)
@@ -287,15 +293,8 @@ public sealed class MetricsStore
     /// (it cannot happen within one run: the stage is fixed) would keep none.</summary>
     static void UpsertRl(DbConnection c, DbTransaction tx, string run, IReadOnlyList<MetricsRow> rows)
     {
-        using (var del = c.CreateCommand())
-        {
-            del.Transaction = tx;
-            del.CommandText = $"DELETE FROM {RlTable} WHERE run = @run AND step >= @from AND step <= @to";
-            Add(del, "@run", run);
-            Add(del, "@from", rows.Min(r => r.Step));
-            Add(del, "@to", rows.Max(r => r.Step));
-            del.ExecuteNonQuery();
-        }
+        Execute(c, tx, $"DELETE FROM {RlTable} WHERE run = @run AND step >= @from AND step <= @to",
+            ("@run", run), ("@from", rows.Min(r => r.Step)), ("@to", rows.Max(r => r.Step)));
         if (!rows.Any(r => r.Rl is not null)) return;
         using var cmd = c.CreateCommand();
         cmd.Transaction = tx;
@@ -382,9 +381,7 @@ public sealed class MetricsStore
         cmd.CommandText = $"SELECT m.step, {string.Join(", ", Columns.Select(n => "m." + n))}, {string.Join(", ", RlColumns.Select(n => "rl." + n))} " +
                           $"FROM {Table} m LEFT JOIN {RlTable} rl ON rl.run = m.run AND rl.step = m.step " +
                           "WHERE m.run = @run AND m.step >= @from AND m.step <= @to ORDER BY m.step";
-        Add(cmd, "@run", run);
-        Add(cmd, "@from", from);
-        Add(cmd, "@to", to);
+        AddStepRange(cmd, run, from, to);
         using var r = cmd.ExecuteReader();
         while (r.Read())
             yield return new MetricsRow(r.GetInt64(0), Convert.ToInt32(r.GetValue(1), CultureInfo.InvariantCulture), r.GetDouble(2), r.GetDouble(3),
@@ -399,9 +396,7 @@ public sealed class MetricsStore
         using var c = Open();
         using var cmd = c.CreateCommand();
         cmd.CommandText = $"SELECT step, loss, perplexity, tokens, wall_time_ms FROM {EvalTable} WHERE run = @run AND step >= @from AND step <= @to ORDER BY step";
-        Add(cmd, "@run", run);
-        Add(cmd, "@from", from);
-        Add(cmd, "@to", to);
+        AddStepRange(cmd, run, from, to);
         using var r = cmd.ExecuteReader();
         var list = new List<EvalRow>();
         static double Real(DbDataReader x, int i) => x.IsDBNull(i) ? double.NaN : x.GetDouble(i);   // SQLite keeps a NaN as NULL

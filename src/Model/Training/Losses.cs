@@ -106,25 +106,23 @@ public static class Losses
     {
         using var scope = NewDisposeScope();
         var output = model.Model.call(input_ids);
-        var loss = ChunkedMaskedCrossEntropy(output.hidden, model.LmHead, labels, loss_mask, chunkRows).add(output.aux_loss, Scalars.One);
-        if (accumulation_steps != 1)
-        {
-            using var steps = accumulation_steps.ToScalar();
-            loss = loss.div(steps);
-        }
-        return loss.MoveToOuterDisposeScope();
+        return WithAuxPerStep(ChunkedMaskedCrossEntropy(output.hidden, model.LmHead, labels, loss_mask, chunkRows), output.aux_loss, accumulation_steps)
+            .MoveToOuterDisposeScope();
     }
 
     /// <summary>MiniMind's training loss: masked-mean CE + aux_loss, divided by accumulation_steps.</summary>
     public static Tensor PretrainLoss(CausalLMOutput output, Tensor labels, Tensor loss_mask, int accumulation_steps = 1)
     {
         using var scope = NewDisposeScope();
-        var loss = MaskedCrossEntropy(output.logits, labels, loss_mask).add(output.aux_loss, Scalars.One);
-        if (accumulation_steps != 1)
-        {
-            using var steps = accumulation_steps.ToScalar();
-            loss = loss.div(steps);
-        }
-        return loss.MoveToOuterDisposeScope();
+        return WithAuxPerStep(MaskedCrossEntropy(output.logits, labels, loss_mask), output.aux_loss, accumulation_steps).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>MiniMind's tail of the loss: <paramref name="ce"/> + aux_loss, divided by accumulation_steps.</summary>
+    static Tensor WithAuxPerStep(Tensor ce, Tensor aux_loss, int accumulation_steps)
+    {
+        var loss = ce.add(aux_loss, Scalars.One);
+        if (accumulation_steps == 1) return loss;
+        using var steps = accumulation_steps.ToScalar();
+        return loss.div(steps);
     }
 }
