@@ -45,6 +45,8 @@ public static class ExchangeBench
         var random = new Random(1);
         for (var i = 0; i < gradient.Length; i++) gradient[i] = (float)random.NextDouble();
         var bytes = (long)parameters * sizeof(float);
+        var machine = $"{Measure.CpuSummary()}, cipher flags {Measure.CpuFlags(' ', "aes", "vaes", "pclmulqdq", "vpclmulqdq")}";
+        Console.WriteLine($"cpu: {machine}; load {Measure.LoadAverage():F2}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         Console.WriteLine($"gradient: {parameters:N0} float32 = {bytes / 1e6:F1} MB; {reps} repetitions (+1 warm-up); BulkChannel frame {frameKb} KiB, socket buffers {socketKb} KiB; Akka chunk {chunkMb} MiB");
         var span = MemoryMarshal.AsBytes(gradient.AsSpan());
         var copy = new byte[span.Length];
@@ -53,10 +55,12 @@ public static class ExchangeBench
         var xxhash = CoreGBps(span.Length, () => System.IO.Hashing.XxHash3.HashToUInt64(MemoryMarshal.AsBytes(gradient.AsSpan())));
         var crc = CoreGBps(span.Length, () => System.IO.Hashing.Crc32.HashToUInt32(MemoryMarshal.AsBytes(gradient.AsSpan())));
         var frame = Math.Min(frameKb * 1024, span.Length);
-        var (aes128, aes128Open) = AesGcmGBps(span, copy, frame, 16);
-        var (aes256, aes256Open) = AesGcmGBps(span, copy, frame, 32);
+        var (aes128, aes128Open) = CipherGBps(gradient, frame, "aes-128-gcm");
+        var (aes256, aes256Open) = CipherGBps(gradient, frame, "aes-256-gcm");
+        var (aegis, aegisOpen) = CipherGBps(gradient, frame, "aegis-128l");
         Console.WriteLine($"one core (CPU time), whole gradient: memcpy {memcpy:F1} GB/s, XxHash3 {xxhash:F1} GB/s, CRC-32 (the plain frame checksum) {crc:F1} GB/s; " +
-            $"AES-GCM per {frame / 1024} KiB frame, seal/open: AES-128 {aes128:F1}/{aes128Open:F1} GB/s, AES-256 {aes256:F1}/{aes256Open:F1} GB/s");
+            $"per {frame / 1024} KiB frame, seal/open: AEGIS-128L (the TLS bulk channel's frames) {aegis:F1}/{aegisOpen:F1} GB/s, " +
+            $"AES-128-GCM {aes128:F1}/{aes128Open:F1} GB/s, AES-256-GCM {aes256:F1}/{aes256Open:F1} GB/s");
 
         string? tlsDir = null;
         if (a.Flag("--tls"))
@@ -154,7 +158,7 @@ public static class ExchangeBench
         if (tlsDir is not null) Directory.Delete(tlsDir, true);
         Console.WriteLine(JsonSerializer.Serialize(new
         {
-            bench = "exchange", tls = tls is not null, parameters, bytes, reps, frame_kb = frameKb, chunk_mb = chunkMb,
+            bench = "exchange", cpu = machine, tls = tls is not null, aegis128l_seal_gbps = Math.Round(aegis, 2), aes256gcm_seal_gbps = Math.Round(aes256, 2), parameters, bytes, reps, frame_kb = frameKb, chunk_mb = chunkMb,
             raw_mbps = Math.Round(rawMed, 1), transport_mbps = Math.Round(realMed, 1), transport_over_raw = Math.Round(realMed / rawMed, 3),
             transport_over_raw_paired = Math.Round(realPaired, 3), transport_runs = results["real"].Select(v => Math.Round(v)), load_average = load,
             bulk_mbps = Math.Round(bulkMed, 1), bulk_fresh_mbps = Math.Round(freshMed, 1), akka_mbps = Math.Round(akkaMed, 1),
@@ -185,31 +189,68 @@ public static class ExchangeBench
         return 3 * bytes / 1e9 / Math.Max(CpuClock.ThreadSeconds() - start, 1e-9);
     }
 
-    /// <summary>AES-GCM seal and open GB/s of one core over the gradient in frames of <paramref name="frame"/> bytes, as
-    /// the TLS bulk channel does them: seal from the source into one frame-sized buffer (the sender's, reused), open in
-    /// place in a frame just written (the receiver's, hot in cache after the socket read); header as associated data,
-    /// counter nonce.</summary>
-    static (double Seal, double Open) AesGcmGBps(ReadOnlySpan<byte> source, byte[] scratch, int frame, int keyBytes)
+    /// <summary>Seal and open GB/s of one core over the gradient in frames of <paramref name="frame"/> bytes, as the TLS
+    /// bulk channel does them: seal from the source into one frame-sized buffer (the sender's, reused), open that frame
+    /// (hot in cache, as the receiver's after the socket read); header as associated data, counter nonce. AES-GCM
+    /// (OpenSSL, what TLS uses) with a 16- or 32-byte key, or AEGIS-128L (libsodium, what the bulk channel seals with).</summary>
+    static (double Seal, double Open) CipherGBps(float[] gradient, int frame, string cipher)
     {
-        using var aes = new System.Security.Cryptography.AesGcm(new byte[keyBytes], 16);
-        var nonce = new byte[12];
+        var frames = gradient.Length * sizeof(float) / frame;
         var header = new byte[40];   // a frame header's size
-        var tag = new byte[16];
-        var frames = source.Length / frame;
-        var buffer = scratch.AsSpan(0, frame);
-        double seal = 0, open = 0;
-        for (var f = 0; f < frames; f++)
+        var sealedFrame = new byte[frame + 32];
+        var opened = new byte[frame];
+        Action<int> seal, open;
+        IDisposable key;
+        if (cipher == "aegis-128l")
         {
-            BinaryPrimitives.WriteInt64LittleEndian(nonce, f);
-            var start = CpuClock.ThreadSeconds();
-            aes.Encrypt(nonce, source.Slice(f * frame, frame), buffer, tag, header);
-            var middle = CpuClock.ThreadSeconds();
-            aes.Decrypt(nonce, buffer, tag, buffer, header);
-            open += CpuClock.ThreadSeconds() - middle;
-            seal += middle - start;
+            var aegis = NSec.Cryptography.AeadAlgorithm.Aegis128L;
+            var k = NSec.Cryptography.Key.Create(aegis);
+            var nonce = new byte[16];
+            var size = frame + aegis.TagSize;
+            seal = f =>
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(nonce, f);
+                aegis.Encrypt(k, nonce, header, MemoryMarshal.AsBytes(gradient.AsSpan()).Slice(f * frame, frame), sealedFrame.AsSpan(0, size));
+            };
+            open = f =>
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(nonce, f);
+                if (!aegis.Decrypt(k, nonce, header, sealedFrame.AsSpan(0, size), opened)) throw new InvalidOperationException("AEGIS-128L open failed");
+            };
+            key = k;
         }
-        var bytes = (long)frames * frame / 1e9;
-        return (bytes / Math.Max(seal, 1e-9), bytes / Math.Max(open, 1e-9));
+        else
+        {
+            var aes = new System.Security.Cryptography.AesGcm(new byte[cipher == "aes-128-gcm" ? 16 : 32], 16);
+            var nonce = new byte[12];
+            var tag = new byte[16];
+            seal = f =>
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(nonce, f);
+                aes.Encrypt(nonce, MemoryMarshal.AsBytes(gradient.AsSpan()).Slice(f * frame, frame), sealedFrame.AsSpan(0, frame), tag, header);
+            };
+            open = f =>
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(nonce, f);
+                aes.Decrypt(nonce, sealedFrame.AsSpan(0, frame), tag, opened, header);
+            };
+            key = aes;
+        }
+        using (key)
+        {
+            double sealSeconds = 0, openSeconds = 0;
+            for (var f = 0; f < frames; f++)
+            {
+                var start = CpuClock.ThreadSeconds();
+                seal(f);
+                var middle = CpuClock.ThreadSeconds();
+                open(f);
+                openSeconds += CpuClock.ThreadSeconds() - middle;
+                sealSeconds += middle - start;
+            }
+            var bytes = (long)frames * frame / 1e9;
+            return (bytes / Math.Max(sealSeconds, 1e-9), bytes / Math.Max(openSeconds, 1e-9));
+        }
     }
 
     /// <summary>CPU seconds all live threads of a process have run (/proc/PID/task/*/schedstat, nanoseconds).</summary>

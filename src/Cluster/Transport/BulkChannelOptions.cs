@@ -33,7 +33,7 @@ public sealed record BulkChannelOptions
 
     /// <summary>Cluster certificates (issue 18): when set, every connection starts with a mutual-TLS handshake
     /// (<see cref="System.Net.Security.SslStream"/>, TLS 1.3/1.2), a peer whose certificate does not chain to the cluster CA
-    /// is refused before any frame is read, and every frame is then sealed with AES-GCM under keys exchanged inside that
+    /// is refused before any frame is read, and every frame is then sealed with AEGIS-128L under keys exchanged inside that
     /// session (<see cref="FrameCipher"/>). Default: null, plain TCP (loopback, or <c>--insecure</c>).</summary>
     public Security.ClusterCredentials? Tls { get; init; }
 

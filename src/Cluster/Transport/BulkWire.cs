@@ -34,7 +34,7 @@ internal static class BulkWire
     public static ulong Hash(ReadOnlySpan<byte> payload) => Crc32.HashToUInt32(payload);
 
     /// <summary>The checksum field of a frame: CRC-32 of the payload on a plain channel; 0 on a TLS channel, whose
-    /// frames are sealed with AES-GCM (FrameCipher) and whose 16-byte tag already authenticates header and payload:
+    /// frames are sealed with AEGIS-128L (FrameCipher) and whose 32-byte tag already authenticates header and payload:
     /// a CRC pass over every byte on each side would buy nothing and cost ~15 ms of CPU per 100 MB (bench `exchange`).</summary>
     public static ulong FrameHash(ReadOnlySpan<byte> payload, bool isSealed) => isSealed ? 0 : Hash(payload);
 

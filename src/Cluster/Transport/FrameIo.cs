@@ -24,15 +24,14 @@ internal static class FrameIo
     {
         if (h.Length > BulkWire.MaxControlBytes)
             throw new BulkProtocolException($"{h.Type} frame of {h.Length} bytes exceeds the control-frame limit {BulkWire.MaxControlBytes}");
-        var payload = new byte[h.Length];
-        await stream.ReadExactlyAsync(payload, ct).ConfigureAwait(false);
         if (cipher is not null)
         {
-            var tag = new byte[FrameCipher.TagBytes];
-            await stream.ReadExactlyAsync(tag, ct).ConfigureAwait(false);
-            cipher.Open(headerBuffer, payload, tag);
-            return payload;   // the tag covers header and payload: no checksum on a sealed frame (BulkWire.FrameHash)
+            var sealedFrame = new byte[h.Length + FrameCipher.TagBytes];
+            await stream.ReadExactlyAsync(sealedFrame, ct).ConfigureAwait(false);
+            return Open(cipher, headerBuffer, sealedFrame);
         }
+        var payload = new byte[h.Length];
+        await stream.ReadExactlyAsync(payload, ct).ConfigureAwait(false);
         if (BulkWire.Hash(payload) != h.PayloadHash) throw new BulkProtocolException($"{h.Type} frame checksum mismatch: corrupted stream");
         return payload;
     }
@@ -69,16 +68,24 @@ internal static class FrameIo
     {
         if (h.Length > BulkWire.MaxControlBytes)
             throw new BulkProtocolException($"{h.Type} frame of {h.Length} bytes exceeds the control-frame limit {BulkWire.MaxControlBytes}");
-        var payload = new byte[h.Length];
-        stream.ReadExactly(payload);
         if (cipher is not null)
         {
-            Span<byte> tag = stackalloc byte[FrameCipher.TagBytes];
-            stream.ReadExactly(tag);
-            cipher.Open(headerBuffer, payload, tag);
-            return payload;   // the tag covers header and payload: no checksum on a sealed frame (BulkWire.FrameHash)
+            var sealedFrame = new byte[h.Length + FrameCipher.TagBytes];
+            stream.ReadExactly(sealedFrame);
+            return Open(cipher, headerBuffer, sealedFrame);
         }
+        var payload = new byte[h.Length];
+        stream.ReadExactly(payload);
         if (BulkWire.Hash(payload) != h.PayloadHash) throw new BulkProtocolException($"{h.Type} frame checksum mismatch: corrupted stream");
+        return payload;
+    }
+
+    /// <summary>A control frame's payload opened out of its sealed bytes (ciphertext | tag). The tag covers header and
+    /// payload: a sealed frame carries no checksum (BulkWire.FrameHash).</summary>
+    static byte[] Open(FrameCipher cipher, ReadOnlySpan<byte> header, byte[] sealedFrame)
+    {
+        var payload = new byte[sealedFrame.Length - FrameCipher.TagBytes];
+        cipher.Open(header, sealedFrame, payload);
         return payload;
     }
 
@@ -107,7 +114,7 @@ internal static class FrameIo
     static void SealInto(Span<byte> frame, ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload, FrameCipher cipher)
     {
         header.CopyTo(frame);
-        cipher.Seal(header, payload, frame.Slice(BulkWire.HeaderBytes, payload.Length), frame.Slice(BulkWire.HeaderBytes + payload.Length, FrameCipher.TagBytes));
+        cipher.Seal(header, payload, frame[BulkWire.HeaderBytes..]);
     }
 
     public static void WriteControl(Stream stream, byte[] headerBuffer, FrameType type, Guid id, byte[] payload, FrameCipher? cipher = null) =>

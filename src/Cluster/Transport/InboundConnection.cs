@@ -34,7 +34,7 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
     readonly byte[] _writeHeader = new byte[BulkWire.HeaderBytes];
     readonly Dictionary<Guid, Incoming> _open = [];
     BulkEndpoint _from = new(socket.RemoteEndPoint?.ToString() ?? "unknown", 0);
-    byte[]? _scratch;
+    byte[]? _frameBuffer;
     FrameCipher? _cipher;
 
     public void Close() => socket.Dispose();
@@ -122,17 +122,18 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
             ssl.AuthenticateAsServer(options.Tls!.ServerOptions(requireClient: true, why => untrusted = why));
             // The frame keys, inside the authenticated session (FrameCipher): the peer sends nothing else until we confirm,
             // so no frame bytes can sit in the TLS stream's buffer when we leave it.
-            var keys = new byte[2 * FrameCipher.KeyBytes];
+            var keys = new byte[FrameCipher.KeyMessageBytes];
             ssl.ReadExactly(keys);
+            try { _cipher = FrameCipher.FromKeyMessage(keys, connecting: false); }
+            finally { CryptographicOperations.ZeroMemory(keys); }
             ssl.Write([1]);
             ssl.Flush();
-            _cipher = new FrameCipher(keys, connecting: false);
-            CryptographicOperations.ZeroMemory(keys);
             return true;
         }
-        catch (Exception e) when (e is AuthenticationException or IOException or SocketException or ObjectDisposedException or Win32Exception)
+        catch (Exception e) when (e is AuthenticationException or IOException or SocketException or ObjectDisposedException or Win32Exception or BulkProtocolException)
         {
-            var reason = untrusted ?? (FrameIo.IsTimeout(e) ? $"no TLS handshake within {options.ConnectTimeout.TotalSeconds:0.###} s"
+            var reason = untrusted ?? (e is BulkProtocolException ? e.Message
+                : FrameIo.IsTimeout(e) ? $"no TLS handshake within {options.ConnectTimeout.TotalSeconds:0.###} s"
                 : $"TLS handshake failed ({(e.InnerException ?? e).Message})");
             if (options.Rejections is { } r) r.Reject(Security.PeerRejections.Bulk, peer, reason, channel.Log);
             else channel.Log?.Warning("bulk channel {0}: refused peer {1}: {2}", channel.Endpoint, peer, reason);
@@ -200,6 +201,14 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
         else _open[t.Id] = t;
     }
 
+    /// <summary>The connection's reused frame buffer (a dropped frame's bytes, a sealed frame before it is opened),
+    /// at least <paramref name="bytes"/> long.</summary>
+    byte[] FrameBuffer(int bytes)
+    {
+        if (_frameBuffer is null || _frameBuffer.Length < bytes) _frameBuffer = new byte[Math.Max(bytes, options.FrameBytes + FrameCipher.TagBytes)];
+        return _frameBuffer;
+    }
+
     void OnData(FrameHeader h)
     {
         if (!_open.TryGetValue(h.TransferId, out var t)) throw new BulkProtocolException($"data frame for unknown transfer {h.TransferId}");
@@ -207,11 +216,11 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
             throw new BulkProtocolException($"transfer {t.Id}: data frame of {h.Length} bytes at {t.Received} overruns the announced {t.Total} bytes");
         if (t.Dropped)
         {
-            _scratch ??= new byte[Math.Min(options.FrameBytes, 1 << 20)];
+            var scratch = FrameBuffer(options.FrameBytes);
             for (var left = h.Length + (_cipher is null ? 0 : FrameCipher.TagBytes); left > 0;)
             {
-                var n = Math.Min(left, _scratch.Length);
-                _stream.ReadExactly(_scratch.AsSpan(0, n));
+                var n = Math.Min(left, scratch.Length);
+                _stream.ReadExactly(scratch.AsSpan(0, n));
                 left -= n;
             }
             _cipher?.Skip();
@@ -221,13 +230,15 @@ internal sealed class InboundConnection(BulkChannel channel, Socket socket, Bulk
         }
         var start = t.Received;
         var slice = t.Destination.Slice((int)start, h.Length);
-        _stream.ReadExactly(slice.Span);
         if (_cipher is not null)
         {
-            Span<byte> tag = stackalloc byte[FrameCipher.TagBytes];
-            _stream.ReadExactly(tag);
-            _cipher.Open(_readHeader, slice.Span, tag);   // a forged frame ends the connection: the transfer fails, nothing is delivered
+            // Ciphertext and tag into the connection's opening buffer, opened into the destination: a forged frame ends
+            // the connection (the transfer fails, nothing is delivered).
+            var sealedFrame = FrameBuffer(h.Length + FrameCipher.TagBytes).AsSpan(0, h.Length + FrameCipher.TagBytes);
+            _stream.ReadExactly(sealedFrame);
+            _cipher.Open(_readHeader, sealedFrame, slice.Span);
         }
+        else _stream.ReadExactly(slice.Span);
         t.Received += h.Length;
         if (_cipher is null && BulkWire.Hash(slice.Span) != h.PayloadHash)   // a sealed frame's tag was checked above
         {

@@ -61,13 +61,16 @@ internal sealed class OutboundConnection
                     await ssl.AuthenticateAsClientAsync(tls.ClientOptions(peer.Host, why => untrusted = why), timeout.Token).ConfigureAwait(false);
                     // Fresh frame keys inside the authenticated session (FrameCipher); frames follow only after the peer's
                     // confirmation, so none can sit in its TLS stream's buffer.
-                    var keys = RandomNumberGenerator.GetBytes(2 * FrameCipher.KeyBytes);
-                    await ssl.WriteAsync(keys, timeout.Token).ConfigureAwait(false);
-                    await ssl.FlushAsync(timeout.Token).ConfigureAwait(false);
-                    var confirmed = new byte[1];
-                    await ssl.ReadExactlyAsync(confirmed, timeout.Token).ConfigureAwait(false);
-                    cipher = new FrameCipher(keys, connecting: true);
-                    CryptographicOperations.ZeroMemory(keys);
+                    var keys = FrameCipher.NewKeyMessage();
+                    try
+                    {
+                        await ssl.WriteAsync(keys, timeout.Token).ConfigureAwait(false);
+                        await ssl.FlushAsync(timeout.Token).ConfigureAwait(false);
+                        var confirmed = new byte[1];
+                        await ssl.ReadExactlyAsync(confirmed, timeout.Token).ConfigureAwait(false);
+                        cipher = FrameCipher.FromKeyMessage(keys, connecting: true);
+                    }
+                    finally { CryptographicOperations.ZeroMemory(keys); }
                 }
                 catch (Exception e) when (e is AuthenticationException or IOException)
                 {

@@ -175,7 +175,7 @@ public sealed class BulkChannelTlsTests : IAsyncLifetime
             frames = [.. DataHeaders(wire, 1 << 20)];
             Assert.Equal(4, frames.Length);
             foreach (var at in frames)
-                Assert.Equal(0UL, BitConverter.ToUInt64(wire, at + 28));   // the AES-GCM tag alone guards the payload
+                Assert.Equal(0UL, BitConverter.ToUInt64(wire, at + 28));   // the AEGIS-128L tag alone guards the payload
         }
         // The plain channel keeps its CRC-32 (the same frames, checksummed).
         var plainReceiver = Channel(null);
@@ -201,6 +201,39 @@ public sealed class BulkChannelTlsTests : IAsyncLifetime
             Assert.Contains("failed authentication", failed.Reason, StringComparison.Ordinal);
             Assert.Equal(2L << 20, failed.BytesReceived);   // the two frames before the forged one; nothing of it counted
         }
+        await ExpectNothing(inbox, TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
+    public async Task A_member_of_another_build_sending_the_old_AES_GCM_key_message_should_be_refused_naming_both_cipher_suites()
+    {
+        var log = RefusalLog();
+        var receiver = Channel(cluster, rejections, system.Log);
+        var inbox = Inbox.Create(system);
+        receiver.Subscribe("gradient", inbox.Receiver);
+        var ct = TestContext.Current.CancellationToken;
+
+        // A cluster member (its certificate is good) whose build sealed frames with AES-256-GCM: suite byte 1, two 32-byte keys.
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(IPAddress.Loopback, receiver.Endpoint.Port, ct);
+        await using var ssl = new System.Net.Security.SslStream(new NetworkStream(socket, ownsSocket: false));
+        await ssl.AuthenticateAsClientAsync(member.ClientOptions("127.0.0.1"), ct);
+        var old = new byte[1 + 64];
+        old[0] = 1;
+        new Random(12).NextBytes(old.AsSpan(1));
+        await ssl.WriteAsync(old, ct);
+        await ssl.FlushAsync(ct);
+        var confirmation = new byte[1];
+        var read = 0;
+        try { read = await ssl.ReadAsync(confirmation, ct); }
+        catch (IOException) { }   // reset instead of a clean close: refused all the same
+        Assert.Equal(0, read);   // no confirmation: the connection is closed
+
+        await Poll.Until(() => rejections.Count(PeerRejections.Bulk) >= 1, Wait, "the refused connection");
+        var line = Assert.Single(await Drain(log, TimeSpan.FromSeconds(1)), l => l.Contains("refused peer", StringComparison.Ordinal));
+        Assert.Contains("cipher suite 1", line, StringComparison.Ordinal);
+        Assert.Contains("with 2 (AEGIS-128L)", line, StringComparison.Ordinal);
+        Assert.Contains("same minimind version", line, StringComparison.Ordinal);
         await ExpectNothing(inbox, TimeSpan.FromSeconds(1));
     }
 
