@@ -49,6 +49,15 @@ public sealed class BulkChannelTlsTests : IAsyncLifetime
         return c;
     }
 
+    /// <summary>A TLS channel of the cluster CA (refusals counted and logged) and an inbox subscribed to its gradients.</summary>
+    (BulkChannel Channel, Inbox Inbox) ClusterReceiver()
+    {
+        var receiver = Channel(cluster, rejections, system.Log);
+        var inbox = Inbox.Create(system);
+        receiver.Subscribe("gradient", inbox.Receiver);
+        return (receiver, inbox);
+    }
+
     static float[] RandomFloats(int n, int seed)
     {
         var r = new Random(seed);
@@ -88,10 +97,8 @@ public sealed class BulkChannelTlsTests : IAsyncLifetime
     [Fact]
     public async Task Tls_bulk_channels_of_one_cluster_CA_should_deliver_a_gradient_bit_for_bit()
     {
-        var receiver = Channel(cluster, rejections, system.Log);
+        var (receiver, inbox) = ClusterReceiver();
         var sender = Channel(member);
-        var inbox = Inbox.Create(system);
-        receiver.Subscribe("gradient", inbox.Receiver);
         var gradient = RandomFloats(2_500_003, 5);   // ~10 MB: many TLS records per 1 MiB frame
         var id = Guid.NewGuid();
 
@@ -107,9 +114,7 @@ public sealed class BulkChannelTlsTests : IAsyncLifetime
     public async Task A_peer_of_another_CA_or_without_TLS_should_be_refused_counted_logged_once_and_deliver_nothing()
     {
         var log = RefusalLog();
-        var receiver = Channel(cluster, rejections, system.Log);
-        var inbox = Inbox.Create(system);
-        receiver.Subscribe("gradient", inbox.Receiver);
+        var (receiver, inbox) = ClusterReceiver();
         var intruder = Channel(stranger);
         var plain = Channel(null);
         var payload = RandomFloats(100_000, 6);
@@ -131,9 +136,7 @@ public sealed class BulkChannelTlsTests : IAsyncLifetime
     [Fact]
     public async Task A_frame_altered_on_the_wire_after_the_handshake_should_fail_authentication_and_deliver_nothing()
     {
-        var receiver = Channel(cluster, rejections, system.Log);
-        var inbox = Inbox.Create(system);
-        receiver.Subscribe("gradient", inbox.Receiver);
+        var (receiver, inbox) = ClusterReceiver();
         var payload = RandomFloats(1_000_000, 9);   // 4 MB: the flipped byte sits in a sealed data frame
         await using var relay = new TcpRelay(receiver.Endpoint.Port, corruptAt: 2_000_000);
 
@@ -160,9 +163,7 @@ public sealed class BulkChannelTlsTests : IAsyncLifetime
     [Fact]
     public async Task Sealed_frames_should_carry_no_checksum_and_a_single_flipped_ciphertext_bit_should_still_fail_authentication()
     {
-        var receiver = Channel(cluster, rejections, system.Log);
-        var inbox = Inbox.Create(system);
-        receiver.Subscribe("gradient", inbox.Receiver);
+        var (receiver, inbox) = ClusterReceiver();
         var ct = TestContext.Current.CancellationToken;
         var payload = RandomFloats(1 << 20, 11);   // 4 MiB: four 1 MiB data frames
         int[] frames;
@@ -208,9 +209,7 @@ public sealed class BulkChannelTlsTests : IAsyncLifetime
     public async Task A_member_of_another_build_sending_the_old_AES_GCM_key_message_should_be_refused_naming_both_cipher_suites()
     {
         var log = RefusalLog();
-        var receiver = Channel(cluster, rejections, system.Log);
-        var inbox = Inbox.Create(system);
-        receiver.Subscribe("gradient", inbox.Receiver);
+        var (receiver, inbox) = ClusterReceiver();
         var ct = TestContext.Current.CancellationToken;
 
         // A cluster member (its certificate is good) whose build sealed frames with AES-256-GCM: suite byte 1, two 32-byte keys.
@@ -240,9 +239,7 @@ public sealed class BulkChannelTlsTests : IAsyncLifetime
     [Fact]
     public async Task Garbage_replayed_and_forged_bytes_sent_to_a_tls_bulk_port_should_change_nothing()
     {
-        var receiver = Channel(cluster, rejections, system.Log);
-        var inbox = Inbox.Create(system);
-        receiver.Subscribe("gradient", inbox.Receiver);
+        var (receiver, inbox) = ClusterReceiver();
         var ct = TestContext.Current.CancellationToken;
         var payload = RandomFloats(300_000, 7);
 
