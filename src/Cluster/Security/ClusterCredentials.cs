@@ -7,7 +7,8 @@ namespace MiniMind.Cluster.Security;
 
 /// <summary>
 /// A node's cluster identity (issue 18): the cluster CA's certificate (the only root it trusts) and its own node
-/// certificate with the private key, both made by <c>minimind node init-secrets</c> (<see cref="ClusterSecrets"/>).
+/// certificate with the private key, both made by <c>minimind node init-secrets</c> (<see cref="ClusterSecrets"/>), or
+/// the CA derived from the cluster secret and a node certificate it signs at start (<see cref="FromSecret"/>).
 /// Akka.Remote (mutual TLS), the bulk channel (mutual TLS) and the control endpoint (HTTPS) all use it; a peer is a
 /// cluster member exactly when its certificate chains to this CA (no system roots, no host name: node certificates
 /// travel between machines, and holding one signed by the cluster CA is what membership means).
@@ -73,6 +74,20 @@ public sealed class ClusterCredentials : IDisposable
             throw new InvalidDataException($"{flag}: {pfx} is not signed by {caFile}: {why}");
         }
         return credentials;
+    }
+
+    /// <summary><c>--cluster-secret</c> (<see cref="SecretAuthority"/>): the cluster CA derived from
+    /// <paramref name="secret"/> and a node certificate for <paramref name="nodeName"/> signed by it now, in memory (a
+    /// new key and fingerprint every start). <paramref name="source"/> names where the secret came from (never the
+    /// secret).</summary>
+    public static ClusterCredentials FromSecret(ReadOnlySpan<byte> secret, string source, string nodeName)
+    {
+        using var authority = SecretAuthority.CreateAuthority(secret);
+        var name = new string([.. nodeName.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' ? c : '-')]).Trim('.', '-');
+        using var issued = ClusterSecrets.IssueNode(authority, name.Length > 0 ? name : "node", TimeSpan.FromDays(2 * 365));
+        // through PKCS#12, as a --cluster-cert node's certificate is loaded: a key of its own, not the issuer's ephemeral one
+        var certificate = X509CertificateLoader.LoadPkcs12(issued.Export(X509ContentType.Pkcs12), null, X509KeyStorageFlags.Exportable);
+        return new ClusterCredentials(X509CertificateLoader.LoadCertificate(authority.RawData), certificate, source);
     }
 
     /// <summary>True when <paramref name="peer"/> chains to the cluster CA (and is within its validity period); else
