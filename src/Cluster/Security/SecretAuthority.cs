@@ -64,6 +64,7 @@ public static class SecretAuthority
     public static byte[] Read(string source, string flag = "--cluster-secret", Action<string>? warn = null)
     {
         string text, what;
+        var exposed = false;
         if (source.StartsWith("env:", StringComparison.Ordinal))
         {
             var name = source[4..];
@@ -78,12 +79,12 @@ public static class SecretAuthority
                 throw new FileNotFoundException($"{flag} {source}: no such file (make one with `minimind node init-secrets --secret --out <dir>`)");
             try { text = File.ReadAllText(source); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new InvalidDataException($"{flag} {source}: cannot read it ({e.Message})", e); }
-            if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(source) & (UnixFileMode.GroupRead | UnixFileMode.OtherRead)) != 0)
-                warn?.Invoke($"warning: {flag} {source}: the file is readable by group or others; anyone who reads it can join the cluster (chmod 600 it)");
+            exposed = !OperatingSystem.IsWindows() && (File.GetUnixFileMode(source) & (UnixFileMode.GroupRead | UnixFileMode.OtherRead)) != 0;
         }
         var secret = text.Trim();
         if (secret.Length < MinimumLength)
             throw new InvalidDataException($"{flag} {source}: the secret in the {what} has {secret.Length} characters; use at least {MinimumLength} random characters; make one with `minimind node init-secrets --secret --out <dir>`");
+        if (exposed) warn?.Invoke($"warning: {flag} {source}: the file is readable by group or others; anyone who reads it can join the cluster (chmod 600 it)");
         return Encoding.UTF8.GetBytes(secret);
     }
 
