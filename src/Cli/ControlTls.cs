@@ -41,7 +41,7 @@ sealed class ControlTls
             return new ControlTls(null, hex);
         }
         var file = Directory.Exists(ca) ? Path.Combine(ca!, ClusterCredentials.AuthorityFile) : ca!;
-        if (!File.Exists(file)) throw new FileNotFoundException($"--ca {ca}: no such file (the cluster's {ClusterCredentials.AuthorityFile})", file);
+        if (!File.Exists(file)) throw new FileNotFoundException($"--ca {ca}: no such file (the cluster's {ClusterCredentials.AuthorityFile})");
         try { return new ControlTls(X509CertificateLoader.LoadCertificateFromFile(file), null); }
         catch (CryptographicException e) { throw new InvalidDataException($"--ca {ca}: {file} is not a certificate ({e.Message})", e); }
     }

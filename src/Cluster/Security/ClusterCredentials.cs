@@ -47,11 +47,11 @@ public sealed class ClusterCredentials : IDisposable
         string pfx;
         if (Directory.Exists(path)) pfx = Path.Combine(path, DefaultNodeFile);
         else if (File.Exists(path)) pfx = path;
-        else throw new FileNotFoundException($"{flag} {path}: no such file or directory (create one with `minimind node init-secrets --out <dir>`)", path);
+        else throw new FileNotFoundException($"{flag} {path}: no such file or directory (create one with `minimind node init-secrets --out <dir>`)");
         var dir = Path.GetDirectoryName(Path.GetFullPath(pfx))!;
         var caFile = Path.Combine(dir, AuthorityFile);
-        if (!File.Exists(pfx)) throw new FileNotFoundException($"{flag} {path}: no {DefaultNodeFile} in that directory", pfx);
-        if (!File.Exists(caFile)) throw new FileNotFoundException($"{flag} {path}: no {AuthorityFile} (the cluster CA) next to {Path.GetFileName(pfx)}", caFile);
+        if (!File.Exists(pfx)) throw new FileNotFoundException($"{flag} {path}: no {DefaultNodeFile} in that directory");
+        if (!File.Exists(caFile)) throw new FileNotFoundException($"{flag} {path}: no {AuthorityFile} (the cluster CA) next to {Path.GetFileName(pfx)}");
         X509Certificate2 authority, certificate;
         try { authority = X509CertificateLoader.LoadCertificateFromFile(caFile); }
         catch (CryptographicException e) { throw new InvalidDataException($"{flag}: {caFile} is not a certificate ({e.Message})", e); }

@@ -3,7 +3,7 @@ using Xunit;
 
 namespace MiniMind.Cli.Tests.Commands;
 
-/// <summary><c>--cluster-secret</c> on the command line (issue 18), in-process: every error comes before anything binds,
+/// <summary><c>--cluster-secret</c> and <c>--cluster-cert</c> on the command line (issue 18), in-process: every error comes before anything binds,
 /// names the flag, and has the README's exit code (2 bad flag, 3 bad input file).</summary>
 public sealed class NodeCommandsTests : IDisposable
 {
@@ -42,6 +42,14 @@ public sealed class NodeCommandsTests : IDisposable
         Assert.Contains("at least 32 random characters", error, StringComparison.Ordinal);
         var unset = $"MINIMIND_TEST_UNSET_{Guid.NewGuid():N}";
         Assert.Contains($"--cluster-secret env:{unset}: the environment variable {unset} is not set", await Fails(2, Worker("--cluster-secret", $"env:{unset}")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_missing_cluster_cert_or_ca_is_exit_3_naming_the_flag()
+    {
+        var missing = dir.File("nope");
+        Assert.Contains($"--cluster-cert {missing}: no such file", await Fails(3, Worker("--cluster-cert", missing)), StringComparison.Ordinal);
+        Assert.Contains($"--ca {missing}: no such file", await Fails(3, ["ctl", "cluster", "show", "--host", "127.0.0.1:1", "--ca", missing]), StringComparison.Ordinal);
     }
 
     [Fact]
