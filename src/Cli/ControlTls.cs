@@ -6,9 +6,11 @@ using MiniMind.Cluster.Security;
 
 namespace MiniMind.Cli;
 
-/// <summary><c>ctl --ca &lt;ca.crt|dir&gt;</c> / <c>--pin &lt;sha256&gt;</c> (issue 18): HTTPS to a node started with
-/// <c>--cluster-cert</c>. The endpoint's certificate must chain to the cluster CA (host names are not checked: node
-/// certificates move between machines; the CA is private to the cluster), or have exactly the pinned fingerprint.</summary>
+/// <summary><c>ctl --ca &lt;ca.crt|dir&gt;</c> / <c>--pin &lt;sha256&gt;</c> / <c>--cluster-secret &lt;file|env:VAR&gt;</c>
+/// (issue 18): HTTPS to a node started with <c>--cluster-cert</c> or <c>--cluster-secret</c>. The endpoint's certificate
+/// must chain to the cluster CA (from ca.crt, or derived from the secret as the nodes derive it; host names are not
+/// checked: node certificates move between machines; the CA is private to the cluster), or have exactly the pinned
+/// fingerprint.</summary>
 sealed class ControlTls
 {
     readonly X509Certificate2? authority;
@@ -20,11 +22,18 @@ sealed class ControlTls
         this.pin = pin;
     }
 
-    /// <summary>Null when neither is given (plain HTTP). Errors name the flag (exit 2 for a malformed pin, 3 for a bad file).</summary>
-    public static ControlTls? From(string? ca, string? pin)
+    /// <summary>Null when none is given (plain HTTP). Errors name the flag (exit 2 for a malformed pin or an unset
+    /// variable, 3 for a bad file or a short secret).</summary>
+    public static ControlTls? From(string? ca, string? pin, string? secret = null)
     {
-        if (ca is null && pin is null) return null;
-        if (ca is not null && pin is not null) throw new ArgumentException("--ca and --pin: pick one");
+        string[] given = [.. ca is null ? [] : new[] { "--ca" }, .. pin is null ? [] : new[] { "--pin" }, .. secret is null ? [] : new[] { "--cluster-secret" }];
+        if (given.Length == 0) return null;
+        if (given.Length > 1) throw new ArgumentException($"{string.Join(" and ", given)}: pick one");
+        if (secret is not null)
+        {
+            using var derived = SecretAuthority.CreateAuthority(SecretAuthority.Read(secret, "--cluster-secret"));
+            return new ControlTls(X509CertificateLoader.LoadCertificate(derived.RawData), null);
+        }
         if (pin is not null)
         {
             var hex = pin.Replace(":", "", StringComparison.Ordinal).Trim().ToUpperInvariant();
@@ -32,7 +41,7 @@ sealed class ControlTls
             return new ControlTls(null, hex);
         }
         var file = Directory.Exists(ca) ? Path.Combine(ca!, ClusterCredentials.AuthorityFile) : ca!;
-        if (!File.Exists(file)) throw new FileNotFoundException($"--ca {ca}: no such file (the cluster's {ClusterCredentials.AuthorityFile})", file);
+        if (!File.Exists(file)) throw new FileNotFoundException($"--ca {ca}: no such file (the cluster's {ClusterCredentials.AuthorityFile})");
         try { return new ControlTls(X509CertificateLoader.LoadCertificateFromFile(file), null); }
         catch (CryptographicException e) { throw new InvalidDataException($"--ca {ca}: {file} is not a certificate ({e.Message})", e); }
     }
@@ -63,7 +72,8 @@ sealed class ControlTls
     public static string? Refusal(HttpRequestException e)
     {
         for (Exception? x = e; x is not null; x = x.InnerException)
-            if (x is AuthenticationException) return $"TLS handshake failed: its certificate is not the cluster CA's given with --ca, or not the --pin fingerprint ({x.Message}). HINT: check --ca/--pin against the node's --cluster-cert";
+            if (x is AuthenticationException) return $"TLS handshake failed: its certificate is not of the cluster CA given with --ca or --cluster-secret, or not the --pin fingerprint ({x.Message}). " +
+                                                       "HINT: check --ca/--cluster-secret/--pin against the node's --cluster-cert or --cluster-secret";
         return null;
     }
 }

@@ -34,7 +34,13 @@ public static class CtlCommand
             Description = "HTTPS: accept only the endpoint certificate with this SHA-256 fingerprint (hex, as `seed up` prints it) instead of --ca.",
             Recursive = true,
         };
-        var ctl = new Command("ctl", "Control a running cluster through the seed's control endpoint.") { host, token, ca, pin };
+        var secret = new Option<string?>(SecretOption)
+        {
+            Description = "HTTPS: verify the endpoint's certificate against the cluster CA derived from this cluster secret (a file or env:VAR, " +
+                          "as the node's --cluster-secret) instead of --ca.",
+            Recursive = true,
+        };
+        var ctl = new Command("ctl", "Control a running cluster through the seed's control endpoint.") { host, token, ca, pin, secret };
         var train = new Command("train", "Training runs on the cluster.");
         train.Subcommands.Add(Start(ctx, host, token));
         train.Subcommands.Add(Status(ctx, host, token));
@@ -43,17 +49,21 @@ public static class CtlCommand
         // No verb: an interactive shell (pbm-like), reading verbs from stdin.
         ctl.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, () =>
             Ctl.CtlShell.RunAsync(ctx, Console.In, !Console.IsInputRedirected, NodeCommands.CheckHostPort(parse.GetValue(host)!, "--host"), parse.GetValue(token), ct,
-                [.. parse.GetValue(ca) is { } c ? new[] { CaOption, c } : [], .. parse.GetValue(pin) is { } p ? new[] { PinOption, p } : []])));
+                [.. TlsArgs(parse, ca), .. TlsArgs(parse, pin), .. TlsArgs(parse, secret)])));
         return ctl;
     }
 
     const string CaOption = "--ca";
     const string PinOption = "--pin";
+    const string SecretOption = "--cluster-secret";
+
+    /// <summary>A TLS option as the shell passes it on to each verb: [name, value], or nothing.</summary>
+    static string[] TlsArgs(ParseResult parse, Option<string?> option) => parse.GetValue(option) is { } v ? [option.Name, v] : [];
 
     internal static HttpClient Client(ParseResult parse, Option<string> host, Option<string?> token)
     {
         var h = NodeCommands.CheckHostPort(parse.GetValue(host)!, "--host");
-        var tls = ControlTls.From(parse.GetValue<string?>(CaOption), parse.GetValue<string?>(PinOption));
+        var tls = ControlTls.From(parse.GetValue<string?>(CaOption), parse.GetValue<string?>(PinOption), parse.GetValue<string?>(SecretOption));
         var client = tls is null ? new HttpClient() : new HttpClient(tls.Handler(), disposeHandler: true);
         client.BaseAddress = new Uri($"{(tls is null ? "http" : "https")}://{h}/");
         client.Timeout = TimeSpan.FromSeconds(30);
@@ -164,8 +174,8 @@ public static class CtlCommand
         catch (HttpRequestException e)
         {
             var hint = client.BaseAddress?.Scheme == "http"
-                ? " HINT: is `minimind node seed` running with this --control? A node started with --cluster-cert serves HTTPS: pass --ca <ca.crt> (or --pin)."
-                : " HINT: is `minimind node seed` running with this --control and --cluster-cert?";
+                ? " HINT: is `minimind node seed` running with this --control? A node started with --cluster-cert or --cluster-secret serves HTTPS: pass --ca <ca.crt>, --cluster-secret <file|env:VAR> (or --pin)."
+                : " HINT: is `minimind node seed` running with this --control and --cluster-cert or --cluster-secret?";
             throw new CliException(ExitCode.Error, $"cannot reach the control endpoint {client.BaseAddress} ({e.Message}).{hint}");
         }
     }

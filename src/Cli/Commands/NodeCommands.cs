@@ -47,28 +47,42 @@ public static class NodeCommands
     {
         Description = "The cluster certificates: a directory from `node init-secrets` (its node.pfx and ca.crt) or a node's .pfx (ca.crt next to it). " +
                       "Akka.Remote and the bulk channel then speak mutual TLS and admit only peers of the cluster CA; the control endpoint serves HTTPS. " +
-                      "Required when --host is not a loopback address (or --insecure). Default: $MINIMIND_CLUSTER_CERT, else none.",
+                      "Required when --host is not a loopback address (or --cluster-secret, or --insecure). Default: $MINIMIND_CLUSTER_CERT, else none.",
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("MINIMIND_CLUSTER_CERT") is { Length: > 0 } v ? v : null,
+    };
+    static Option<string?> ClusterSecret() => new("--cluster-secret")
+    {
+        Description = "The cluster secret instead of certificate files: a file (from `node init-secrets --secret`) or env:VAR (that environment variable), " +
+                      "at least 32 characters, the same on every node. The cluster CA is derived from it and this node signs its own certificate at start " +
+                      "(its fingerprint changes every start); then as --cluster-cert. Anyone with the secret can join: guard it like a private key.",
     };
     static Option<bool> Insecure() => new("--insecure")
     {
-        Description = "Run off loopback without --cluster-cert: anyone who reaches the node's ports can join, send gradients and read them. Only on a trusted network.",
+        Description = "Run off loopback without --cluster-cert or --cluster-secret: anyone who reaches the node's ports can join, send gradients and read them. Only on a trusted network.",
     };
 
-    /// <summary>--cluster-cert / --insecure → the node's security (the --insecure warning goes to stderr once).</summary>
-    static NodeSecurity Security(CliContext ctx, ParseResult parse, Option<string?> cert, Option<bool> insecure, string host)
+    /// <summary>--cluster-cert / --cluster-secret / --insecure (at most one) → the node's security (the --insecure and
+    /// group-readable-secret warnings go to stderr once). <paramref name="role"/> names the node certificate a secret signs.</summary>
+    static NodeSecurity Security(CliContext ctx, ParseResult parse, Option<string?> cert, Option<string?> secret, Option<bool> insecure, string host, string role)
     {
         var path = parse.GetValue(cert);
-        if (path is not null && parse.GetValue(insecure)) throw new ArgumentException("--insecure and --cluster-cert: pick one");
+        var source = parse.GetValue(secret);
+        string[] given = [.. path is null ? [] : new[] { "--cluster-cert" }, .. source is null ? [] : new[] { "--cluster-secret" }, .. parse.GetValue(insecure) ? new[] { "--insecure" } : []];
+        if (given.Length > 1) throw new ArgumentException($"{string.Join(" and ", given)}: pick one");
         if (path is not null) return new NodeSecurity(ClusterCredentials.Load(path), false);
+        if (source is not null)
+            return new NodeSecurity(ClusterCredentials.FromSecret(SecretAuthority.Read(source, "--cluster-secret", ctx.Error.WriteLine), source, $"{role}.{Environment.MachineName}"), false);
         if (!parse.GetValue(insecure)) return NodeSecurity.None;
         if (!Cluster.Control.ControlAuth.IsLoopback(host))
             ctx.Error.WriteLine($"warning: --insecure: this node on {host} admits any peer that reaches its ports (no authentication, no encryption)");
         return new NodeSecurity(null, true);
     }
 
-    /// <summary>" | tls (certificate SHA-256 …)" for a node with cluster certificates: the fingerprint `ctl --pin` takes.</summary>
-    static string TlsNote(NodeOptions o) => o.Security.Credentials is { } c ? $" | tls (certificate SHA-256 {c.Fingerprint})" : o.Security.Insecure ? " | insecure" : "";
+    /// <summary>" | tls (certificate SHA-256 …)" for a node with cluster certificates: the fingerprint `ctl --pin` takes
+    /// (with --cluster-secret a new one every start).</summary>
+    static string TlsNote(NodeOptions o, ParseResult parse, Option<string?> secret) => o.Security.Credentials is { } c
+        ? $" | tls{(parse.GetValue(secret) is null ? "" : " from the cluster secret")} (certificate SHA-256 {c.Fingerprint})"
+        : o.Security.Insecure ? " | insecure" : "";
 
     static Option<int> Threads() => new("--threads") { Description = "Torch threads of this node's worker (0 = the run's --threads). Default: 0.", DefaultValueFactory = _ => 0 };
 
@@ -88,10 +102,11 @@ public static class NodeCommands
         var threads = Threads();
         var bulkPort = BulkPort();
         var clusterCert = ClusterCert();
+        var clusterSecret = ClusterSecret();
         var insecure = Insecure();
         var cmd = new Command("seed", "Start the seed node: coordinator singleton, journal, checkpoints, control endpoint (and a local worker with --device).")
         {
-            port, control, controlToken, journal, device, host, timing, threads, bulkPort, clusterCert, insecure,
+            port, control, controlToken, journal, device, host, timing, threads, bulkPort, clusterCert, clusterSecret, insecure,
         };
         var alerts = new AlertOptions();
         foreach (var option in alerts.All) cmd.Options.Add(option);
@@ -112,13 +127,13 @@ public static class NodeCommands
                 TrainRequests = new TrainRequests(DefaultPaths.Resolve),
                 Hooks = TestHooks.FromEnvironment(),
             };
-            options = options with { Security = Security(ctx, parse, clusterCert, insecure, options.Host) };
+            options = options with { Security = Security(ctx, parse, clusterCert, clusterSecret, insecure, options.Host, "seed") };
             options.Security.ValidateBinding(options.Host);
             if (options.Device is { } local) DeviceCheck.Validate(local);
             JournalPreflight.ThrowIfDamaged(options.Journal, "<run-dir>");   // exit 3 now, not at some step of some run
             WarmUpTorch(options.Device ?? "cpu");   // the coordinator's replica
             await using var node = await NodeHost.StartAsync(options, ct);
-            ctx.Out.WriteLine($"seed up: {node.SelfAddress} | control {node.ControlUrl} | journal {options.Journal.Display} | local worker {options.Device ?? "none"} | bulk {node.BulkEndpoint}{TlsNote(options)}");
+            ctx.Out.WriteLine($"seed up: {node.SelfAddress} | control {node.ControlUrl} | journal {options.Journal.Display} | local worker {options.Device ?? "none"} | bulk {node.BulkEndpoint}{TlsNote(options, parse, clusterSecret)}");
             ctx.Out.Flush();
             var signalled = await WaitForSignalOrTermination(node, ct);
             ctx.Out.WriteLine(signalled ? "seed: shutting down" : "seed: the actor system terminated");
@@ -139,10 +154,11 @@ public static class NodeCommands
         var controlToken = ControlToken();
         var bulkPort = BulkPort();
         var clusterCert = ClusterCert();
+        var clusterSecret = ClusterSecret();
         var insecure = Insecure();
         var cmd = new Command("worker", "Start a worker node: joins the seed, receives the current weights, computes micro-batches.")
         {
-            seed, device, port, host, timing, threads, control, controlToken, bulkPort, clusterCert, insecure,
+            seed, device, port, host, timing, threads, control, controlToken, bulkPort, clusterCert, clusterSecret, insecure,
         };
         cmd.SetAction((parse, ct) => CommandRunner.RunAsync(ctx, async () =>
         {
@@ -160,7 +176,7 @@ public static class NodeCommands
                 Timing = ParseTiming(parse.GetValue(timing)!),
                 Hooks = TestHooks.FromEnvironment(),
             };
-            options = options with { Security = Security(ctx, parse, clusterCert, insecure, options.Host) };
+            options = options with { Security = Security(ctx, parse, clusterCert, clusterSecret, insecure, options.Host, "worker") };
             options.Security.ValidateBinding(options.Host);
             DeviceCheck.Validate(options.Device!);
             WarmUpTorch(options.Device!);
@@ -169,7 +185,7 @@ public static class NodeCommands
             while (true)
             {
                 await using var node = await NodeHost.StartAsync(options, ct);
-                ctx.Out.WriteLine($"worker up: {node.SelfAddress} ({options.Device}) → seed {options.Seed} | bulk {node.BulkEndpoint}{(node.ControlUrl is { } url ? $" | control {url}" : "")}{TlsNote(options)}");
+                ctx.Out.WriteLine($"worker up: {node.SelfAddress} ({options.Device}) → seed {options.Seed} | bulk {node.BulkEndpoint}{(node.ControlUrl is { } url ? $" | control {url}" : "")}{TlsNote(options, parse, clusterSecret)}");
                 ctx.Out.Flush();
                 if (await WaitForSignalOrTermination(node, ct))
                 {
@@ -185,16 +201,32 @@ public static class NodeCommands
 
     static Command InitSecrets(CliContext ctx)
     {
-        var output = new Option<string>("--out") { Description = "Directory for ca.crt, ca.key and <node>.pfx (created; every file mode 0600). An existing CA there is reused to add node certificates.", Required = true };
+        var output = new Option<string>("--out") { Description = "Directory for ca.crt, ca.key and <node>.pfx, or cluster.secret with --secret (created; every file mode 0600). An existing CA there is reused to add node certificates.", Required = true };
         var nodes = new Option<string[]>("--node")
         {
             Description = "Name of a node certificate to issue (repeatable: one per machine, or one for all). Default: node (node.pfx).",
             AllowMultipleArgumentsPerToken = true,
         };
         var days = new Option<int>("--days") { Description = "Validity of the node certificates in days. Default: 730.", DefaultValueFactory = _ => 730 };
-        var cmd = new Command("init-secrets", "Create the cluster's certificates: a CA (ca.crt, ca.key) and node certificates (<node>.pfx), for --cluster-cert.") { output, nodes, days };
+        var secret = new Option<bool>("--secret")
+        {
+            Description = "Instead of certificates, write one random cluster secret to <out>/cluster.secret (mode 0600; an existing one is kept, not overwritten), for --cluster-secret.",
+        };
+        var cmd = new Command("init-secrets", "Create the cluster's certificates: a CA (ca.crt, ca.key) and node certificates (<node>.pfx), for --cluster-cert; or with --secret one shared secret, for --cluster-secret.")
+        {
+            output, nodes, days, secret,
+        };
         cmd.SetAction((parse, _) => CommandRunner.RunAsync(ctx, () =>
         {
+            if (parse.GetValue(secret))
+            {
+                if (parse.GetValue(nodes) is { Length: > 0 }) throw new ArgumentException("--secret and --node: pick one (a secret needs no node certificates: every node signs its own)");
+                var file = SecretAuthority.Create(parse.GetValue(output)!);
+                ctx.Out.WriteLine($"created the cluster secret {file} (mode 0600)");
+                ctx.Out.WriteLine($"copy it to each machine (mode 0600) and pass --cluster-secret {file}, or put its content in an environment variable and pass --cluster-secret env:<VAR>; " +
+                                  "`ctl --cluster-secret` verifies the control endpoint with it. Anyone who has it can join the cluster");
+                return Task.FromResult(ExitCode.Ok);
+            }
             var d = parse.GetValue(days);
             if (d < 1) throw new ArgumentException($"--days {d}: expected ≥ 1");
             var created = ClusterSecrets.Create(parse.GetValue(output)!, parse.GetValue(nodes) ?? [], TimeSpan.FromDays(d));

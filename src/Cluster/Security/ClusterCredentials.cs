@@ -7,7 +7,8 @@ namespace MiniMind.Cluster.Security;
 
 /// <summary>
 /// A node's cluster identity (issue 18): the cluster CA's certificate (the only root it trusts) and its own node
-/// certificate with the private key, both made by <c>minimind node init-secrets</c> (<see cref="ClusterSecrets"/>).
+/// certificate with the private key, both made by <c>minimind node init-secrets</c> (<see cref="ClusterSecrets"/>), or
+/// the CA derived from the cluster secret and a node certificate it signs at start (<see cref="FromSecret"/>).
 /// Akka.Remote (mutual TLS), the bulk channel (mutual TLS) and the control endpoint (HTTPS) all use it; a peer is a
 /// cluster member exactly when its certificate chains to this CA (no system roots, no host name: node certificates
 /// travel between machines, and holding one signed by the cluster CA is what membership means).
@@ -46,11 +47,11 @@ public sealed class ClusterCredentials : IDisposable
         string pfx;
         if (Directory.Exists(path)) pfx = Path.Combine(path, DefaultNodeFile);
         else if (File.Exists(path)) pfx = path;
-        else throw new FileNotFoundException($"{flag} {path}: no such file or directory (create one with `minimind node init-secrets --out <dir>`)", path);
+        else throw new FileNotFoundException($"{flag} {path}: no such file or directory (create one with `minimind node init-secrets --out <dir>`)");
         var dir = Path.GetDirectoryName(Path.GetFullPath(pfx))!;
         var caFile = Path.Combine(dir, AuthorityFile);
-        if (!File.Exists(pfx)) throw new FileNotFoundException($"{flag} {path}: no {DefaultNodeFile} in that directory", pfx);
-        if (!File.Exists(caFile)) throw new FileNotFoundException($"{flag} {path}: no {AuthorityFile} (the cluster CA) next to {Path.GetFileName(pfx)}", caFile);
+        if (!File.Exists(pfx)) throw new FileNotFoundException($"{flag} {path}: no {DefaultNodeFile} in that directory");
+        if (!File.Exists(caFile)) throw new FileNotFoundException($"{flag} {path}: no {AuthorityFile} (the cluster CA) next to {Path.GetFileName(pfx)}");
         X509Certificate2 authority, certificate;
         try { authority = X509CertificateLoader.LoadCertificateFromFile(caFile); }
         catch (CryptographicException e) { throw new InvalidDataException($"{flag}: {caFile} is not a certificate ({e.Message})", e); }
@@ -73,6 +74,20 @@ public sealed class ClusterCredentials : IDisposable
             throw new InvalidDataException($"{flag}: {pfx} is not signed by {caFile}: {why}");
         }
         return credentials;
+    }
+
+    /// <summary><c>--cluster-secret</c> (<see cref="SecretAuthority"/>): the cluster CA derived from
+    /// <paramref name="secret"/> and a node certificate for <paramref name="nodeName"/> signed by it now, in memory (a
+    /// new key and fingerprint every start). <paramref name="source"/> names where the secret came from (never the
+    /// secret).</summary>
+    public static ClusterCredentials FromSecret(ReadOnlySpan<byte> secret, string source, string nodeName)
+    {
+        using var authority = SecretAuthority.CreateAuthority(secret);
+        var name = new string([.. nodeName.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' ? c : '-')]).Trim('.', '-');
+        using var issued = ClusterSecrets.IssueNode(authority, name.Length > 0 ? name : "node", TimeSpan.FromDays(2 * 365));
+        // through PKCS#12, as a --cluster-cert node's certificate is loaded: a key of its own, not the issuer's ephemeral one
+        var certificate = X509CertificateLoader.LoadPkcs12(issued.Export(X509ContentType.Pkcs12), null, X509KeyStorageFlags.Exportable);
+        return new ClusterCredentials(X509CertificateLoader.LoadCertificate(authority.RawData), certificate, source);
     }
 
     /// <summary>True when <paramref name="peer"/> chains to the cluster CA (and is within its validity period); else

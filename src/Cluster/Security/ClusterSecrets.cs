@@ -42,12 +42,8 @@ public static class ClusterSecrets
         {
             if (File.Exists(caKey)) throw new ArgumentException($"--out {outDir}: {caKey} exists without {ClusterCredentials.AuthorityFile}; remove it or use another directory");
             using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-            var request = new CertificateRequest($"CN=MiniMind cluster CA {Guid.NewGuid():N}", key, HashAlgorithmName.SHA256);
-            request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
-            request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-            request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
             var now = DateTimeOffset.UtcNow;
-            authority = request.CreateSelfSigned(now.AddMinutes(-5), now.AddYears(10));
+            authority = CreateAuthority(key, $"CN=MiniMind cluster CA {Guid.NewGuid():N}", now.AddMinutes(-5), now.AddYears(10), RandomSerial());
             WriteOwnerOnly(caKey, key.ExportPkcs8PrivateKeyPem());
             WriteOwnerOnly(caCrt, authority.ExportCertificatePem());
         }
@@ -73,6 +69,26 @@ public static class ClusterSecrets
         }
     }
 
+    /// <summary>A cluster CA certificate self-signed with <paramref name="key"/>, with that key: the one builder of both
+    /// the CA of <c>init-secrets</c> (random key) and the one derived from <c>--cluster-secret</c> (<see cref="SecretAuthority"/>).</summary>
+    internal static X509Certificate2 CreateAuthority(ECDsa key, string subject, DateTimeOffset notBefore, DateTimeOffset notAfter, byte[] serial)
+    {
+        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        using var signed = request.Create(request.SubjectName, X509SignatureGenerator.CreateForECDsa(key), notBefore, notAfter, serial);
+        return signed.CopyWithPrivateKey(key);
+    }
+
+    /// <summary>16 random bytes, positive as a DER integer.</summary>
+    static byte[] RandomSerial()
+    {
+        var serial = RandomNumberGenerator.GetBytes(16);
+        serial[0] &= 0x7F;
+        return serial;
+    }
+
     /// <summary>A node certificate signed by <paramref name="authority"/> (which must hold its private key): TLS server
     /// and client authentication, names <paramref name="name"/>, localhost and the loopback addresses.</summary>
     public static X509Certificate2 IssueNode(X509Certificate2 authority, string name, TimeSpan validity)
@@ -93,13 +109,11 @@ public static class ClusterSecrets
         var now = DateTimeOffset.UtcNow;
         var notAfter = now + validity;
         if (notAfter > authority.NotAfter) notAfter = authority.NotAfter;
-        var serial = RandomNumberGenerator.GetBytes(16);
-        serial[0] &= 0x7F;
-        using var signed = request.Create(authority, now.AddMinutes(-5), notAfter, serial);
+        using var signed = request.Create(authority, now.AddMinutes(-5), notAfter, RandomSerial());
         return signed.CopyWithPrivateKey(key);
     }
 
-    static void WriteOwnerOnly(string path, string text) => WriteOwnerOnly(path, System.Text.Encoding.ASCII.GetBytes(text));
+    internal static void WriteOwnerOnly(string path, string text) => WriteOwnerOnly(path, System.Text.Encoding.ASCII.GetBytes(text));
 
     /// <summary>Created with mode 0600 (never readable by others, not even for a moment); an existing file is refused.</summary>
     static void WriteOwnerOnly(string path, byte[] bytes)

@@ -20,6 +20,6 @@ public sealed record NodeSecurity(ClusterCredentials? Credentials, bool Insecure
         if (Credentials is null && !Insecure && !ControlAuth.IsLoopback(host))
             throw new ArgumentException(
                 $"--host {host}: a node bound off loopback accepts only authenticated peers: pass --cluster-cert <dir|file> " +
-                "(made by `minimind node init-secrets --out <dir>`), or --insecure to run without authentication or encryption on a trusted network");
+                "(made by `minimind node init-secrets --out <dir>`) or --cluster-secret <file|env:VAR> (made by `minimind node init-secrets --secret --out <dir>`), or --insecure to run without authentication or encryption on a trusted network");
     }
 }

@@ -8,10 +8,12 @@ using Xunit;
 
 namespace MiniMind.Cluster.Tests.Security;
 
-/// <summary>Issue 18 with real processes on loopback (ports 47450-47459), every node on the TLS path (--cluster-cert):
-/// a worker with another CA's certificate is refused while the run goes on; garbage, a replayed capture and forged
-/// plain frames sent to the seed's bulk port change nothing; a plain-HTTP request to the HTTPS control endpoint fails
-/// cleanly; the run ends bitwise equal to one process.</summary>
+/// <summary>Issue 18 with real processes on loopback (ports 47450-47459), every node on the TLS path, with cluster
+/// certificates (--cluster-cert) or one cluster secret (--cluster-secret): a worker with another CA's certificate, or
+/// another secret, is refused while the run goes on; garbage, a replayed capture and forged plain frames sent to the
+/// seed's bulk port change nothing; a plain-HTTP request to the HTTPS control endpoint fails cleanly; ctl verifies the
+/// endpoint (--ca, --pin, --cluster-secret) and fails cleanly with the wrong one; the run ends bitwise equal to one
+/// process.</summary>
 [Collection("cluster processes")]
 public class TlsClusterTests(SingleProcessReference reference, ITestOutputHelper output) : IClassFixture<SingleProcessReference>
 {
@@ -31,28 +33,50 @@ public class TlsClusterTests(SingleProcessReference reference, ITestOutputHelper
             var node = p.Start(args[1], args);
             Assert.Equal(2, await node.Exit(Minute, TestContext.Current.CancellationToken));
             Assert.Contains(node.Lines, l => l.Contains("--host 10.11.12.13", StringComparison.Ordinal) && l.Contains("--cluster-cert", StringComparison.Ordinal)
-                                             && l.Contains("--insecure", StringComparison.Ordinal));
+                                             && l.Contains("--cluster-secret", StringComparison.Ordinal) && l.Contains("--insecure", StringComparison.Ordinal));
         }
         Directory.Delete(dir, true);
     }
 
-    [Fact]
-    public async Task A_run_across_TLS_nodes_refuses_a_foreign_worker_and_forged_bulk_frames_and_ends_bitwise_equal_to_one_process()
+    /// <summary>The flags of one cluster (a) and of another (b): each node's and ctl's (the worker's environment); and
+    /// credentials of a member of a.</summary>
+    sealed record Setup(string[] Seed, string[] Worker, Dictionary<string, string>? WorkerEnv, string[] Intruder, string[] Ctl, string[] WrongCtl, ClusterCredentials Member);
+
+    /// <summary>cert: two certificate directories (init-secrets --node); secret: two cluster secrets (init-secrets --secret).</summary>
+    static Setup Clusters(string mode, string dir)
+    {
+        var (a, b) = (Path.Combine(dir, "a"), Path.Combine(dir, "b"));
+        if (mode == "cert")
+        {
+            ClusterSecrets.Create(a, ["seed", "worker"]);
+            ClusterSecrets.Create(b, ["intruder"]);
+            return new(["--cluster-cert", Path.Combine(a, "seed.pfx")], ["--cluster-cert", Path.Combine(a, "worker.pfx")], null, ["--cluster-cert", Path.Combine(b, "intruder.pfx")],
+                ["--ca", a], ["--ca", Path.Combine(b, "ca.crt")], ClusterCredentials.Load(Path.Combine(a, "worker.pfx")));
+        }
+        var (secret, wrong) = (SecretAuthority.Create(a), SecretAuthority.Create(b));
+        string[] flags = ["--cluster-secret", secret];
+        // the worker takes it from an environment variable (the file's content, newline and all)
+        return new(flags, ["--cluster-secret", "env:MINIMIND_TEST_CLUSTER_SECRET"], new() { ["MINIMIND_TEST_CLUSTER_SECRET"] = File.ReadAllText(secret) },
+            ["--cluster-secret", wrong], flags, ["--cluster-secret", wrong], ClusterCredentials.FromSecret(SecretAuthority.Read(secret), secret, "member"));
+    }
+
+    [Theory]
+    [InlineData("cert")]
+    [InlineData("secret")]
+    public async Task A_run_across_TLS_nodes_refuses_a_foreign_worker_and_forged_bulk_frames_and_ends_bitwise_equal_to_one_process(string mode)
     {
         var ct = TestContext.Current.CancellationToken;
         var dir = TestRuns.TempRunDir("tls-cluster");
-        var a = Path.Combine(dir, "a");
-        ClusterSecrets.Create(a, ["seed", "worker"]);
-        ClusterSecrets.Create(Path.Combine(dir, "b"), ["intruder"]);
-        using var member = ClusterCredentials.Load(Path.Combine(a, "worker.pfx"));
+        var setup = Clusters(mode, dir);
+        using var member = setup.Member;
         using var p = new ClusterProcesses(output);
         string[] Fast = ["--failure-detector", "fast", "--threads", "1"];
 
         var seed = p.Start("seed", ["node", "seed", "--port", "47450", "--control", "127.0.0.1:47451", "--journal", $"sqlite:{Path.Combine(dir, "journal.db")}",
-            "--cluster-cert", Path.Combine(a, "seed.pfx"), .. Fast]);
+            .. setup.Seed, .. Fast]);
         await ClusterProcesses.WaitFor(() => seed.Saw("seed up") || seed.Process.HasExited, Minute, "the seed");
-        var worker = p.Start("worker", ["node", "worker", "--seed", "127.0.0.1:47450", "--device", "cpu", "--port", "47452", "--cluster-cert", Path.Combine(a, "worker.pfx"), .. Fast]);
-        var intruder = p.Start("intruder", ["node", "worker", "--seed", "127.0.0.1:47450", "--device", "cpu", "--port", "47453", "--cluster-cert", Path.Combine(dir, "b", "intruder.pfx"), .. Fast]);
+        var worker = p.Start("worker", setup.WorkerEnv, ["node", "worker", "--seed", "127.0.0.1:47450", "--device", "cpu", "--port", "47452", .. setup.Worker, .. Fast]);
+        var intruder = p.Start("intruder", ["node", "worker", "--seed", "127.0.0.1:47450", "--device", "cpu", "--port", "47453", .. setup.Intruder, .. Fast]);
         await ClusterProcesses.WaitFor(() => worker.Saw("worker up") || worker.Process.HasExited, Minute, "the worker");
         var up = Assert.Single(seed.Lines, l => l.StartsWith("seed up: akka.ssl.tcp://minimind@127.0.0.1:47450", StringComparison.Ordinal));
         Assert.Contains("control https://127.0.0.1:47451", up, StringComparison.Ordinal);
@@ -69,15 +93,15 @@ public class TlsClusterTests(SingleProcessReference reference, ITestOutputHelper
         var (code, lines) = await p.Ctl(Minute, "--host", "127.0.0.1:47451", "cluster", "show");
         Assert.Equal(1, code);
         Assert.Contains(lines, l => l.Contains("pass --ca", StringComparison.Ordinal));
-        (code, lines) = await p.Ctl(Minute, "--host", "127.0.0.1:47451", "--ca", Path.Combine(dir, "b", "ca.crt"), "cluster", "show");
+        (code, lines) = await p.Ctl(Minute, ["--host", "127.0.0.1:47451", .. setup.WrongCtl, "cluster", "show"]);
         Assert.Equal(1, code);
-        Assert.Contains(lines, l => l.Contains("TLS handshake failed", StringComparison.Ordinal));
+        Assert.Single(lines, l => l.Contains("TLS handshake failed", StringComparison.Ordinal));
         (code, lines) = await p.Ctl(Minute, "--host", "127.0.0.1:47451", "--pin", fingerprint, "cluster", "show");
         Assert.True(code == 0, string.Join("\n", lines));
         Assert.Contains(lines, l => l.StartsWith("akka.ssl.tcp://minimind@127.0.0.1:47452 ", StringComparison.Ordinal));
         Assert.DoesNotContain(lines, l => l.Contains(":47453", StringComparison.Ordinal));
 
-        string[] Ctl(params string[] verb) => ["--host", "127.0.0.1:47451", "--ca", a, .. verb];
+        string[] Ctl(params string[] verb) => ["--host", "127.0.0.1:47451", .. setup.Ctl, .. verb];
         var runDir = Path.Combine(dir, "run");
         (code, lines) = await p.Ctl(Minute, Ctl(["train", "start", .. SingleProcessReference.TrainArgs(runDir)]));
         Assert.True(code == 0, string.Join("\n", lines));
