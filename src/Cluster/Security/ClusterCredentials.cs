@@ -84,7 +84,8 @@ public sealed class ClusterCredentials : IDisposable
     {
         using var authority = SecretAuthority.CreateAuthority(secret);
         var name = new string([.. nodeName.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' ? c : '-')]).Trim('.', '-');
-        using var issued = ClusterSecrets.IssueNode(authority, name.Length > 0 ? name : "node", TimeSpan.FromDays(2 * 365));
+        // Valid from the CA's own start: a certificate signed now must not look "not yet valid" to a peer whose clock is behind.
+        using var issued = ClusterSecrets.IssueNode(authority, name.Length > 0 ? name : "node", TimeSpan.FromDays(2 * 365), SecretAuthority.NotBefore);
         // through PKCS#12, as a --cluster-cert node's certificate is loaded: a key of its own, not the issuer's ephemeral one
         var certificate = X509CertificateLoader.LoadPkcs12(issued.Export(X509ContentType.Pkcs12), null, X509KeyStorageFlags.Exportable);
         return new ClusterCredentials(X509CertificateLoader.LoadCertificate(authority.RawData), certificate, source);

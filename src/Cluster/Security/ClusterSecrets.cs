@@ -90,8 +90,9 @@ public static class ClusterSecrets
     }
 
     /// <summary>A node certificate signed by <paramref name="authority"/> (which must hold its private key): TLS server
-    /// and client authentication, names <paramref name="name"/>, localhost and the loopback addresses.</summary>
-    public static X509Certificate2 IssueNode(X509Certificate2 authority, string name, TimeSpan validity)
+    /// and client authentication, names <paramref name="name"/>, localhost and the loopback addresses. Valid from
+    /// <paramref name="notBefore"/> (default: five minutes ago).</summary>
+    public static X509Certificate2 IssueNode(X509Certificate2 authority, string name, TimeSpan validity, DateTimeOffset? notBefore = null)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN=minimind node {name}", key, HashAlgorithmName.SHA256);
@@ -109,7 +110,7 @@ public static class ClusterSecrets
         var now = DateTimeOffset.UtcNow;
         var notAfter = now + validity;
         if (notAfter > authority.NotAfter) notAfter = authority.NotAfter;
-        using var signed = request.Create(authority, now.AddMinutes(-5), notAfter, RandomSerial());
+        using var signed = request.Create(authority, notBefore ?? now.AddMinutes(-5), notAfter, RandomSerial());
         return signed.CopyWithPrivateKey(key);
     }
 

@@ -31,6 +31,8 @@ public sealed class SecretAuthorityTests(ITestOutputHelper output) : IDisposable
         Assert.False(seed.IsTrusted(stranger.Certificate, out why));
         Assert.Contains("not signed by the cluster CA", why, StringComparison.Ordinal);
         Assert.False(stranger.IsTrusted(worker.Certificate, out _));
+        // signed at start, yet valid from the derived CA's fixed start: a peer whose clock is behind still accepts it
+        Assert.Equal(SecretAuthority.NotBefore.UtcDateTime, seed.Certificate.NotBefore.ToUniversalTime());
     }
 
     [Fact]
