@@ -21,6 +21,10 @@ namespace MiniMind.Cluster.Metrics;
 /// completions, Σ reward, Σ reward², completion tokens, Σ KL, Σ clipped, rollout and scoring seconds), one row per (run,
 /// step) of an RL run and none for the other stages; a table of its own (created beside the others when missing), so a
 /// database written before it opens unchanged and its rows read as having no RL values.</item>
+/// <item><c>minimind_metrics_rl_rollup</c>: the RL values' downsampled views, per bucket of the same sizes: the sums of
+/// <see cref="RlColumns"/> over the bucket's RL steps (sums, not means: a bucket's reward mean and std, KL and clip fraction
+/// are then over all its completions and tokens, as when raw steps are merged), recomputed with the main rollups. A
+/// database whose RL rows predate this table gets it filled from them when the store first opens it.</item>
 /// <item><c>minimind_metrics_runs</c>: one row per run: its name, stage, run dir and settings (JSON), when it began and
 /// ended (the dashboard's run list).</item>
 /// </list>
@@ -34,6 +38,7 @@ public sealed class MetricsStore
     public const string RunsTable = "minimind_metrics_runs";
     public const string EvalTable = "minimind_metrics_eval";
     public const string RlTable = "minimind_metrics_rl";
+    public const string RlRollupTable = "minimind_metrics_rl_rollup";
     /// <summary>The rollup bucket sizes, in steps.</summary>
     public static readonly IReadOnlyList<int> RollupEvery = [100, 10_000];
 
@@ -93,11 +98,46 @@ public sealed class MetricsStore
               reward_seconds {real} NOT NULL,
               PRIMARY KEY (run, step))
             """);
+        var rlRollupMissing = !TableExists(c, RlRollupTable);
+        Execute(c, null, $"""
+            CREATE TABLE IF NOT EXISTS {RlRollupTable} (
+              run TEXT NOT NULL, every INTEGER NOT NULL, bucket BIGINT NOT NULL, completions BIGINT NOT NULL, reward_sum {real} NOT NULL,
+              reward_squares {real} NOT NULL, completion_tokens {real} NOT NULL, kl_sum {real} NOT NULL, clip_sum {real} NOT NULL,
+              rollout_seconds {real} NOT NULL, reward_seconds {real} NOT NULL,
+              PRIMARY KEY (run, every, bucket))
+            """);
+        if (rlRollupMissing) FillRlRollups(c);
         Execute(c, null, $"""
             CREATE TABLE IF NOT EXISTS {RunsTable} (
               run TEXT NOT NULL PRIMARY KEY, name TEXT NOT NULL, stage TEXT NOT NULL, run_dir TEXT NOT NULL, settings TEXT NOT NULL,
               began_ms BIGINT NOT NULL, ended_ms BIGINT NULL)
             """);
+    }
+
+    bool TableExists(DbConnection c, string table)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = journal.IsPostgres
+            ? "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = @table"
+            : "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = @table";
+        Add(cmd, "@table", table);
+        return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture) > 0;
+    }
+
+    /// <summary>The RL rollups of every run's RL rows (a database written before <see cref="RlRollupTable"/>).</summary>
+    static void FillRlRollups(DbConnection c)
+    {
+        var runs = new List<(string Run, long From, long To)>();
+        using (var cmd = c.CreateCommand())
+        {
+            cmd.CommandText = $"SELECT run, MIN(step), MAX(step) FROM {RlTable} GROUP BY run";
+            using var r = cmd.ExecuteReader();
+            while (r.Read()) runs.Add((r.GetString(0), r.GetInt64(1), r.GetInt64(2)));
+        }
+        if (runs.Count == 0) return;
+        using var tx = c.BeginTransaction();
+        foreach (var (run, from, to) in runs) RollupRl(c, tx, run, from, to);
+        tx.Commit();
     }
 
     /// <summary>Notes that <paramref name="run"/> began (again, after a resume: its first start is kept, its end cleared).</summary>
@@ -175,15 +215,17 @@ public sealed class MetricsStore
     }
 
     /// <summary>The rollup buckets of <paramref name="run"/> at size <paramref name="every"/> that overlap
-    /// [<paramref name="from"/>, <paramref name="to"/>], as series points (step = the bucket's last step).</summary>
+    /// [<paramref name="from"/>, <paramref name="to"/>], as series points (step = the bucket's last step), with the
+    /// bucket's RL sums where the run has them.</summary>
     public IReadOnlyList<SeriesPoint> RollupPoints(string run, int every, long from = 1, long to = long.MaxValue)
     {
         using var c = Open();
         using var cmd = c.CreateCommand();
         cmd.CommandText = $"""
-            SELECT bucket, count, loss_min, loss_mean, loss_max, lr_mean, grad_norm_mean, grad_norm_max, tokens_per_second_mean,
-              step_seconds_mean, step_seconds_max, rss_bytes_max
-            FROM {RollupTable} WHERE run = @run AND every = @every AND bucket >= @lo AND bucket <= @hi ORDER BY bucket
+            SELECT m.bucket, m.count, m.loss_min, m.loss_mean, m.loss_max, m.lr_mean, m.grad_norm_mean, m.grad_norm_max, m.tokens_per_second_mean,
+              m.step_seconds_mean, m.step_seconds_max, m.rss_bytes_max, {string.Join(", ", RlColumns.Select(n => "rl." + n))}
+            FROM {RollupTable} m LEFT JOIN {RlRollupTable} rl ON rl.run = m.run AND rl.every = m.every AND rl.bucket = m.bucket
+            WHERE m.run = @run AND m.every = @every AND m.bucket >= @lo AND m.bucket <= @hi ORDER BY m.bucket
             """;
         Add(cmd, "@run", run);
         Add(cmd, "@every", (long)every);
@@ -196,7 +238,7 @@ public sealed class MetricsStore
             var bucket = r.GetInt64(0);
             var count = r.GetInt64(1);
             list.Add(new SeriesPoint(bucket * every + 1, bucket * every + count, count, r.GetDouble(3), r.GetDouble(2), r.GetDouble(4), r.GetDouble(5),
-                r.GetDouble(6), r.GetDouble(7), r.GetDouble(8), 0, r.GetDouble(9), r.GetDouble(10), r.GetInt64(11), 0));
+                r.GetDouble(6), r.GetDouble(7), r.GetDouble(8), 0, r.GetDouble(9), r.GetDouble(10), r.GetInt64(11), 0, ReadRl(r, 12)));
         }
         return list;
     }
@@ -237,8 +279,9 @@ public sealed class MetricsStore
         Execute(c, tx, $"DELETE FROM {EvalTable} WHERE run = @run AND step > @after", ("@run", run), ("@after", afterStep));
         Execute(c, tx, $"DELETE FROM {RlTable} WHERE run = @run AND step > @after", ("@run", run), ("@after", afterStep));
         foreach (var every in RollupEvery)
-            Execute(c, tx, $"DELETE FROM {RollupTable} WHERE run = @run AND every = @every AND bucket >= @b",
-                ("@run", run), ("@every", every), ("@b", afterStep / every));
+            foreach (var table in new[] { RollupTable, RlRollupTable })
+                Execute(c, tx, $"DELETE FROM {table} WHERE run = @run AND every = @every AND bucket >= @b",
+                    ("@run", run), ("@every", every), ("@b", afterStep / every));
         if (afterStep > 0) Rollup(c, tx, run, afterStep, afterStep);
         tx.Commit();
     }
@@ -316,7 +359,8 @@ public sealed class MetricsStore
 
     /// <summary>Recomputes every rollup bucket that holds a step in [<paramref name="from"/>, <paramref name="to"/>]: the
     /// 100-step buckets from the raw rows (at most 100 each), the 10,000-step ones from the 100-step buckets (at most 100
-    /// each, means weighted by count), so a write costs the same at step 10 and at step 999,999.</summary>
+    /// each, means weighted by count), so a write costs the same at step 10 and at step 999,999; and the RL rollups of
+    /// those buckets (<see cref="RollupRl"/>).</summary>
     void Rollup(DbConnection c, DbTransaction tx, string run, long from, long to)
     {
         var real = journal.IsPostgres ? "DOUBLE PRECISION" : "REAL";
@@ -329,30 +373,72 @@ public sealed class MetricsStore
               tokens_per_second_mean = excluded.tokens_per_second_mean, step_seconds_min = excluded.step_seconds_min,
               step_seconds_mean = excluded.step_seconds_mean, step_seconds_max = excluded.step_seconds_max, rss_bytes_max = excluded.rss_bytes_max
             """;
-        var fine = RollupEvery[0];
-        var (lo, hi) = ((from - 1) / fine, (to - 1) / fine);
-        Execute(c, tx, $"""
-            INSERT INTO {RollupTable} ({columns})
-            SELECT run, @every, (step - 1) / @every, COUNT(*), MIN(loss), AVG(loss), MAX(loss), AVG(lr), MIN(grad_norm), AVG(grad_norm),
-              MAX(grad_norm), AVG(tokens_per_second), MIN(step_seconds), AVG(step_seconds), MAX(step_seconds), MAX(rss_bytes)
-            FROM {Table} WHERE run = @run AND step > @lo * @every AND step <= (@hi + 1) * @every
-            GROUP BY run, 3
-            {upsert}
-            """, ("@run", run), ("@every", (long)fine), ("@lo", lo), ("@hi", hi));
-        for (var level = 1; level < RollupEvery.Count; level++)
+        foreach (var level in RollupLevels(from, to))
         {
-            var (every, factor) = ((long)RollupEvery[level], (long)(RollupEvery[level] / RollupEvery[level - 1]));
-            (lo, hi) = (lo / factor, hi / factor);
             string Mean(string column) => $"SUM({column} * count) / CAST(SUM(count) AS {real})";
+            Execute(c, tx, level.Finer == 0
+                ? $"""
+                  INSERT INTO {RollupTable} ({columns})
+                  SELECT run, @every, (step - 1) / @every, COUNT(*), MIN(loss), AVG(loss), MAX(loss), AVG(lr), MIN(grad_norm), AVG(grad_norm),
+                    MAX(grad_norm), AVG(tokens_per_second), MIN(step_seconds), AVG(step_seconds), MAX(step_seconds), MAX(rss_bytes)
+                  FROM {Table} WHERE run = @run AND {level.Where}
+                  GROUP BY run, 3
+                  {upsert}
+                  """
+                : $"""
+                  INSERT INTO {RollupTable} ({columns})
+                  SELECT run, @every, bucket / @factor, SUM(count), MIN(loss_min), {Mean("loss_mean")}, MAX(loss_max), {Mean("lr_mean")},
+                    MIN(grad_norm_min), {Mean("grad_norm_mean")}, MAX(grad_norm_max), {Mean("tokens_per_second_mean")}, MIN(step_seconds_min),
+                    {Mean("step_seconds_mean")}, MAX(step_seconds_max), MAX(rss_bytes_max)
+                  FROM {RollupTable} WHERE run = @run AND {level.Where}
+                  GROUP BY run, 3
+                  {upsert}
+                  """, level.Args(run));
+        }
+        RollupRl(c, tx, run, from, to);
+    }
+
+    /// <summary>Recomputes the RL rollup buckets that hold a step in [<paramref name="from"/>, <paramref name="to"/>], as
+    /// <see cref="Rollup"/> does the main ones: each bucket's sums of <see cref="RlColumns"/>, the 100-step buckets from
+    /// the RL rows, the coarser ones from the finer buckets. A bucket left without RL rows is dropped.</summary>
+    static void RollupRl(DbConnection c, DbTransaction tx, string run, long from, long to)
+    {
+        var sums = string.Join(", ", RlColumns.Select(n => $"SUM({n})"));
+        foreach (var level in RollupLevels(from, to))
             Execute(c, tx, $"""
-                INSERT INTO {RollupTable} ({columns})
-                SELECT run, @every, bucket / @factor, SUM(count), MIN(loss_min), {Mean("loss_mean")}, MAX(loss_max), {Mean("lr_mean")},
-                  MIN(grad_norm_min), {Mean("grad_norm_mean")}, MAX(grad_norm_max), {Mean("tokens_per_second_mean")}, MIN(step_seconds_min),
-                  {Mean("step_seconds_mean")}, MAX(step_seconds_max), MAX(rss_bytes_max)
-                FROM {RollupTable} WHERE run = @run AND every = @finer AND bucket >= @lo * @factor AND bucket < (@hi + 1) * @factor
+                DELETE FROM {RlRollupTable} WHERE run = @run AND every = @every AND bucket >= @lo AND bucket <= @hi;
+                INSERT INTO {RlRollupTable} (run, every, bucket, {string.Join(", ", RlColumns)})
+                SELECT run, @every, {(level.Finer == 0 ? "(step - 1) / @every" : "bucket / @factor")}, {sums}
+                FROM {(level.Finer == 0 ? RlTable : RlRollupTable)} WHERE run = @run AND {level.Where}
                 GROUP BY run, 3
-                {upsert}
-                """, ("@run", run), ("@every", every), ("@factor", factor), ("@finer", (long)RollupEvery[level - 1]), ("@lo", lo), ("@hi", hi));
+                """, level.Args(run));
+    }
+
+    /// <summary>One rollup level's recomputation: its bucket size, the finer level it is computed from (0: the raw rows)
+    /// and its buckets <paramref name="Lo"/>…<paramref name="Hi"/>.</summary>
+    readonly record struct RollupLevel(long Every, long Finer, long Lo, long Hi)
+    {
+        long Factor => Finer == 0 ? 1 : Every / Finer;
+
+        /// <summary>The source rows of buckets Lo…Hi: raw steps, or the finer level's buckets.</summary>
+        public string Where => Finer == 0
+            ? "step > @lo * @every AND step <= (@hi + 1) * @every"
+            : "every = @finer AND bucket >= @lo * @factor AND bucket < (@hi + 1) * @factor";
+
+        public (string Name, object Value)[] Args(string run) => Finer == 0
+            ? [("@run", run), ("@every", Every), ("@lo", Lo), ("@hi", Hi)]
+            : [("@run", run), ("@every", Every), ("@factor", Factor), ("@finer", Finer), ("@lo", Lo), ("@hi", Hi)];
+    }
+
+    /// <summary>The levels of <see cref="RollupEvery"/>, finest first, with the buckets that hold a step in
+    /// [<paramref name="from"/>, <paramref name="to"/>].</summary>
+    static IEnumerable<RollupLevel> RollupLevels(long from, long to)
+    {
+        long finer = 0;
+        foreach (var every in RollupEvery)
+        {
+            yield return new RollupLevel(every, finer, (from - 1) / every, (to - 1) / every);
+            finer = every;
         }
     }
 
@@ -386,9 +472,14 @@ public sealed class MetricsStore
         while (r.Read())
             yield return new MetricsRow(r.GetInt64(0), Convert.ToInt32(r.GetValue(1), CultureInfo.InvariantCulture), r.GetDouble(2), r.GetDouble(3),
                 r.GetDouble(4), r.GetInt64(5), r.GetDouble(6), r.GetDouble(7), r.GetDouble(8), r.GetDouble(9), r.GetInt64(10), r.GetInt64(11),
-                r.IsDBNull(12) ? null : new RlMetrics(Convert.ToInt32(r.GetValue(12), CultureInfo.InvariantCulture), r.GetDouble(13), r.GetDouble(14),
-                    r.GetDouble(15), r.GetDouble(16), r.GetDouble(17), r.GetDouble(18), r.GetDouble(19)));
+                ReadRl(r, 12));
     }
+
+    /// <summary>The <see cref="RlColumns"/> from column <paramref name="at"/> on (a LEFT JOIN's: null where the step or
+    /// bucket has none).</summary>
+    static RlMetrics? ReadRl(DbDataReader r, int at) =>
+        r.IsDBNull(at) ? null : new RlMetrics(Convert.ToInt32(r.GetValue(at), CultureInfo.InvariantCulture), r.GetDouble(at + 1),
+            r.GetDouble(at + 2), r.GetDouble(at + 3), r.GetDouble(at + 4), r.GetDouble(at + 5), r.GetDouble(at + 6), r.GetDouble(at + 7));
 
     /// <summary><paramref name="run"/>'s held-out evaluations with <paramref name="from"/> ≤ step ≤ <paramref name="to"/>, by step.</summary>
     public IReadOnlyList<EvalRow> ReadEval(string run, long from = 1, long to = long.MaxValue)
