@@ -42,7 +42,8 @@ public sealed record Crew(IActorRef Self, IActorRef Listener, bool LocalCompute)
 /// The coordinator's state and decisions: the journaled <see cref="TrainingState"/>, the phase, worker-0's generation
 /// and pipeline, the data buffer (<see cref="StepBuffer"/>), the replicas (<see cref="StepSchedule"/>), pause, stop
 /// and checkpoint-on-demand requests. Each message is a pure function to a <see cref="Decision"/> (the next state and
-/// the effects to execute); <see cref="Persisted"/> applies a journaled event and decides what follows. Tested without
+/// the effects to execute); <see cref="Persisted"/> applies a journaled event and decides what follows. The held-out
+/// evaluation's decisions are <see cref="EvalSchedule"/>'s. Tested without
 /// an ActorSystem, as Akka's ShardCoordinator keeps its CoordinatorState.
 /// </summary>
 public sealed record CoordinatorState(string RunId, TrainingSettings Settings, Crew Crew)
@@ -77,8 +78,8 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
     public string? RestoreTo { get; init; }
     public StepBuffer Buffer { get; init; } = StepBuffer.Empty;
     public StepSchedule Schedule { get; init; } = StepSchedule.Empty;
-    /// <summary>The held-out samples worker-0 scores every <see cref="EvalSettings.Interval"/> steps (null: no evaluation).</summary>
-    public IReadOnlyList<MiniMind.Model.Evaluation.EvalSample>? HeldOut { get; init; }
+    /// <summary>The held-out evaluation: what worker-0 scores and when (<see cref="EvalSchedule.None"/>: none).</summary>
+    public EvalSchedule Eval { get; init; } = EvalSchedule.None;
 
     public string PhaseName => Phase.ToString().ToLowerInvariant();
     public bool Ended => Phase is RunPhase.Completed or RunPhase.Stopped or RunPhase.Failed;
@@ -129,7 +130,7 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
     /// <summary>The dataset is open and the children are up: journal the run's start (once), then load worker-0.</summary>
     public Decision Begin(TrainingPlan plan, long sampleCount, Crew crew, IReadOnlyList<MiniMind.Model.Evaluation.EvalSample>? heldOut = null)
     {
-        var s = this with { Plan = plan, Crew = crew, Phase = RunPhase.Running, HeldOut = heldOut };
+        var s = this with { Plan = plan, Crew = crew, Phase = RunPhase.Running, Eval = EvalSchedule.For(Settings.Eval, heldOut) };
         return Journal.Started ? s.Reload() : s.Do(new Persist(new RunStarted(Settings.Stage, Settings.ToJson(), sampleCount, plan.TotalSteps)));
     }
 
@@ -234,7 +235,7 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
         var s = this with { Schedule = Schedule.NewStep(), Buffer = Buffer.Done(msg.Step), Pipeline = Pipeline.Idle, NextStep = done };
         var d = s.Do(new Persist(new StepCommitted(Plan.EpochOf(msg.Step), done, Plan.CursorAfter(msg.Step), msg.Loss, lr, msg.Tokens), Async: true),
                      Say(new StepMeasured(done, Plan.EpochOf(msg.Step), msg.Loss, lr, msg.GradNorm, msg.Tokens, msg.Elapsed, msg.Rl)));
-        if (EvalDue(done)) d = d.Do(new Tell(Crew.Worker, new Evaluate(Generation, done, HeldOut!)));   // before the next step's work: worker-0 reads these weights
+        if (Eval.After(Generation, done, Plan.TotalSteps) is { } evaluate) d = d.Do(new Tell(Crew.Worker, evaluate));   // before the next step's work
         var next = s.AfterStep(done, Plan.TotalSteps, Settings.LogInterval, Settings.SaveInterval);
         if (next.Report)
             d = new Decision(s with { CheckpointStall = TimeSpan.Zero }, d.Effects).Do(Say(new TrainingProgress(done, Plan.TotalSteps, Plan.EpochOf(msg.Step),
@@ -255,15 +256,8 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
         return new StepFollowUp(report, Finish: false, Stop: false, Checkpoint: done % Math.Max(1, saveInterval) == 0 || SaveRequested);
     }
 
-    /// <summary>Held-out evaluation after step <paramref name="done"/> (1-based): every <see cref="EvalSettings.Interval"/>
-    /// steps and after the last one.</summary>
-    public bool EvalDue(long done) =>
-        Settings.Eval is { } e && HeldOut is { Count: > 0 } && Plan is not null && (done % Math.Max(1, e.Interval) == 0 || done == Plan.TotalSteps);
-
-    /// <summary>Worker-0 scored the held-out set: the listener hears it (a reply of an older worker generation is dropped:
-    /// the step is redone, and evaluated again, after the reload).</summary>
-    public Decision Evaluated(Evaluated msg) => msg.Generation != Generation ? Stay
-        : Do(Say(new EvalMeasured(msg.StepsDone, msg.MeanNll, Math.Exp(msg.MeanNll), msg.Tokens, msg.Samples, msg.Elapsed)));
+    /// <summary>Worker-0 scored the held-out set: the listener hears it (<see cref="EvalSchedule.Measured"/>).</summary>
+    public Decision Evaluated(Evaluated msg) => EvalSchedule.Measured(msg, Generation) is { } measured ? Do(Say(measured)) : Stay;
 
     // ---- snapshots, checkpoints, export ----
 

@@ -105,10 +105,7 @@ public sealed class GpuWorker : ReceiveActor, IWithUnboundedStash
     readonly IActorRef rollouts = ActorRefs.Nobody, rewards = ActorRefs.Nobody;
     long rlRequests;
     /// <summary>The micro-batch being rolled out and scored (AwaitingRollouts).</summary>
-    PendingRollout? pending;
-
-    sealed record PendingRollout(long Id, ComputeGradients Work, GrpoObjective Grpo, int[][] Prompts, long Started,
-        GroupCompletions[]? Groups = null, TimeSpan RolloutTime = default);
+    GrpoRound? pending;
 
     public IStash Stash { get; set; } = null!;
     /// <summary>The last exclusive gradient after its step was applied: the array of the next micro-batch.</summary>
@@ -241,25 +238,26 @@ public sealed class GpuWorker : ReceiveActor, IWithUnboundedStash
     /// scored groups to <see cref="Learn"/>; until then the worker stashes everything else.</summary>
     void StartRollouts(ComputeGradients msg, GrpoObjective grpo, long started)
     {
-        var prompts = grpo.Prompts(msg.Batch);
-        pending = new PendingRollout(++rlRequests, msg, grpo, prompts, started);
-        rollouts.Tell(new RolloutActor.RollOut(pending.Id, generation, prompts, grpo.Seeds(msg.Batch, msg.Step), grpo.RolloutOptions));
+        (pending, var rollOut) = GrpoRound.Start(++rlRequests, generation, msg, grpo, started);
+        rollouts.Tell(rollOut);
         BecomeStacked(AwaitingRollouts);
     }
 
+    /// <summary>A <see cref="GrpoRound"/> is pending: its answers move it on (<see cref="GrpoRound"/> decides), anything
+    /// else waits in the stash.</summary>
     void AwaitingRollouts()
     {
-        Receive<RolloutActor.RolledOut>(r => r.RequestId == pending?.Id, r =>
+        Receive<RolloutActor.RolledOut>(r => pending?.Awaits(r) == true, r =>
         {
-            pending = pending! with { Groups = r.Groups, RolloutTime = r.Elapsed };
-            rewards.Tell(new RewardActor.ScoreCompletions(pending.Id, pending.Grpo.RewardItems(pending.Prompts, r.Groups)));
+            (pending, var score) = pending!.RolledOut(r);
+            rewards.Tell(score);
         });
-        Receive<RewardActor.Scored>(s => s.RequestId == pending?.Id && pending.Groups is not null, s =>
+        Receive<RewardActor.Scored>(s => pending?.Awaits(s) == true, s =>
         {
             var p = pending!;
             pending = null;
             UseThreads();
-            var rolledOut = new GrpoRollouts(p.Prompts, p.Groups!, s.Rewards, p.RolloutTime, s.Elapsed);
+            var rolledOut = p.Scored(s);
             var device = TorchRuntime.ParseDevice(settings.Device);
             Learn(p.Work, () => p.Grpo.Loss(model!, p.Work.MicroCount, device, rolledOut), p.Started);
             UnbecomeStacked();

@@ -22,14 +22,14 @@ public class CoordinatorStateTests
         public override IActorRefProvider Provider => throw new NotSupportedException();
     }
 
-    static readonly IActorRef Self = new Ref("coordinator"), Listener = new Ref("listener"), Loader = new Ref("data-loader"),
+    internal static readonly IActorRef Self = new Ref("coordinator"), Listener = new Ref("listener"), Loader = new Ref("data-loader"),
         Worker = new Ref("worker-0"), Writer = new Ref("checkpoint-writer"), Aggregator = new Ref("gradient-aggregator"),
         Client = new Ref("ctl"), NodeA = new Ref("node-a"), NodeB = new Ref("node-b"), NodeC = new Ref("node-c");
 
     static readonly string Config = MiniMind.Model.MiniMindConfig.Load(RepoPaths.Preset("tiny")).ToJson();
 
     /// <summary>64 samples, batch 2 × accumulation 2: 16 steps an epoch, 10 steps in all.</summary>
-    static TrainingSettings Settings(int saveInterval = 100, int logInterval = 1) => new()
+    internal static TrainingSettings Settings(int saveInterval = 100, int logInterval = 1) => new()
     {
         ConfigJson = Config, RunDir = Path.Combine(Path.GetTempPath(), "minimind-state-test"), BatchSize = 2, AccumulationSteps = 2, MaxSteps = 10,
         SaveInterval = saveInterval, LogInterval = logInterval,
@@ -40,7 +40,7 @@ public class CoordinatorStateTests
     static CoordinatorState Fresh(TrainingSettings? s = null) => new("run", s ?? Settings(), new Crew(Self, Listener, true));
 
     /// <summary>Begun, worker-0 loaded at <paramref name="step"/> and idle; the loader was asked for the next two steps.</summary>
-    static CoordinatorState Ready(long step = 0, TrainingSettings? s = null, bool localCompute = true, IReadOnlyList<EvalSample>? heldOut = null)
+    internal static CoordinatorState Ready(long step = 0, TrainingSettings? s = null, bool localCompute = true, IReadOnlyList<EvalSample>? heldOut = null)
     {
         var settings = s ?? Settings();
         var begun = Fresh(settings).Begin(TrainingPlan.For(64, settings), 64, Children with { LocalCompute = localCompute }, heldOut);
@@ -49,15 +49,15 @@ public class CoordinatorStateTests
                       .WorkerReady(new WorkerReady(loading.Generation, step, 100)).State;
     }
 
-    static StepBatches Batches(long step) =>
+    internal static StepBatches Batches(long step) =>
         new(step, [.. Enumerable.Range(0, 2).Select(_ => new MicroBatch(2, 3, new int[6], new int[6], new float[6], new long[2]))]);
 
-    static StepRan Ran(CoordinatorState s, double loss = 2.5) => new(s.Generation, s.NextStep, loss, 1.0, 12, TimeSpan.FromMilliseconds(5));
+    internal static StepRan Ran(CoordinatorState s, double loss = 2.5) => new(s.Generation, s.NextStep, loss, 1.0, 12, TimeSpan.FromMilliseconds(5));
 
     /// <summary>Ready at <paramref name="step"/> with that step's batches delivered: the step is in flight.</summary>
     static CoordinatorState Stepping(long step = 0, TrainingSettings? s = null) => Ready(step, s).Received(Batches(step)).State;
 
-    static IReadOnlyList<T> Told<T>(Decision d, IActorRef to) =>
+    internal static IReadOnlyList<T> Told<T>(Decision d, IActorRef to) =>
         [.. d.Effects.OfType<Tell>().Where(t => t.To.Equals(to)).Select(t => t.Message).OfType<T>()];
 
     static Decision Journaled(Decision d)
@@ -268,47 +268,6 @@ public class CoordinatorStateTests
         Assert.Contains("the loss is NaN (diverged", finished.Message, StringComparison.Ordinal);
         Assert.Equal(FailureKind.Diverged, finished.Failure);
         Assert.Equal(new Divergence(4, "the loss is NaN"), finished.Diverged);   // typed: the alert reads these, not the message
-    }
-
-    static readonly IReadOnlyList<EvalSample> HeldOut = [new(1, [1, 2, 3], [2, 3, 4], [1, 1, 0])];
-
-    static TrainingSettings Evaluating(int interval) => Settings() with { Eval = new EvalSettings("heldout.jsonl", interval, 1) };
-
-    /// <summary>Runs the in-flight step to its commit.</summary>
-    static Decision Commit(CoordinatorState s) => s.StepRan(Ran(s));
-
-    [Fact]
-    public void Worker_0_scores_the_held_out_set_every_interval_and_after_the_last_step_before_the_next_steps_work()
-    {
-        var settings = Evaluating(interval: 4);
-        var evaluated = new List<long>();
-        var s = Ready(0, settings, heldOut: HeldOut);
-        for (var step = 0; step < 10; step++)
-        {
-            var d = Commit(s.Received(Batches(step)).State);
-            var toWorker = d.Effects.OfType<Tell>().Where(t => t.To.Equals(Worker)).Select(t => t.Message).ToList();
-            if (toWorker.OfType<Evaluate>().SingleOrDefault() is { } e)
-            {
-                Assert.Equal((d.State.Generation, (long)step + 1), (e.Generation, e.StepsDone));
-                Assert.Same(HeldOut, e.Samples);
-                Assert.IsType<Evaluate>(toWorker[0]);                                        // before the next step's micro-batches
-                evaluated.Add(e.StepsDone);
-            }
-            s = d.State;
-        }
-        Assert.Equal([4L, 8, 10], evaluated);                                                // every 4 steps and the last (10)
-        Assert.False(Ready(0, Settings(), heldOut: HeldOut).EvalDue(4));                    // no --eval-data: none
-        Assert.False(Ready(0, settings).EvalDue(4));                                        // nothing to score: none
-    }
-
-    [Fact]
-    public void An_evaluation_reaches_the_listener_as_loss_and_perplexity_unless_its_worker_generation_is_gone()
-    {
-        var s = Ready(4, Evaluating(interval: 4), heldOut: HeldOut);
-        var heard = Assert.Single(Told<EvalMeasured>(s.Evaluated(new Evaluated(s.Generation, 4, 2.0, 640, 4, TimeSpan.FromMilliseconds(30))), Listener));
-        Assert.Equal(new EvalMeasured(4, 2.0, Math.Exp(2.0), 640, 4, TimeSpan.FromMilliseconds(30)), heard);
-        var restarted = s.WorkerRestarted(new WorkerRestarted("boom")).State;
-        Assert.Empty(restarted.Evaluated(new Evaluated(s.Generation, 4, 2.0, 640, 4, TimeSpan.Zero)).Effects);   // redone after the reload
     }
 
     [Fact]

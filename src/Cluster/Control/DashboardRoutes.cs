@@ -97,7 +97,7 @@ public static class DashboardRoutes
         stepSeconds = p.Select(x => x.StepSeconds),
         rssBytes = p.Select(x => x.RssBytes),
         wallTimeMs = p.Select(x => x.WallTimeMs),
-        // RL runs (GRPO): null where a point has no RL measurements (other stages, rollup views)
+        // RL runs (GRPO): null where a point has no RL measurements (other stages)
         rewardMean = p.Select(x => x.Rl?.RewardMean),
         rewardStd = p.Select(x => x.Rl?.RewardStd),
         kl = p.Select(x => x.Rl?.Kl),

@@ -8,7 +8,7 @@ public sealed record RecordedRun(string Run, string Name, string Stage, string R
 /// <summary>One point of a curve: a step (<paramref name="Count"/> = 1) or a bucket of consecutive steps
 /// <paramref name="FirstStep"/>…<paramref name="Step"/> (means, with the loss's, grad norm's and step time's extremes).
 /// <paramref name="Rl"/>: an RL run's measurements over those steps (sums, so a bucket's reward mean is over all its
-/// completions); null in the other stages and in points read from the rollup views.</summary>
+/// completions, also in points read from the rollup views); null in the other stages.</summary>
 public sealed record SeriesPoint(long FirstStep, long Step, long Count, double Loss, double LossMin, double LossMax, double Lr,
     double GradNorm, double GradNormMax, double TokensPerSecond, double LossTokensPerSecond, double StepSeconds, double StepSecondsMax,
     long RssBytes, long WallTimeMs, Actors.RlMetrics? Rl = null)

@@ -21,19 +21,25 @@ namespace MiniMind.Cluster.Metrics;
 /// completions, Σ reward, Σ reward², completion tokens, Σ KL, Σ clipped, rollout and scoring seconds), one row per (run,
 /// step) of an RL run and none for the other stages; a table of its own (created beside the others when missing), so a
 /// database written before it opens unchanged and its rows read as having no RL values.</item>
+/// <item><c>minimind_metrics_rl_rollup</c>: the RL values' downsampled views, per bucket of the same sizes: the sums of
+/// <see cref="RlColumns"/> over the bucket's RL steps (sums, not means: a bucket's reward mean and std, KL and clip fraction
+/// are then over all its completions and tokens, as when raw steps are merged), recomputed with the main rollups. A
+/// database whose RL rows predate this table gets it filled from them when the store first opens it.</item>
 /// <item><c>minimind_metrics_runs</c>: one row per run: its name, stage, run dir and settings (JSON), when it began and
 /// ended (the dashboard's run list).</item>
 /// </list>
 /// Size policy: raw rows are kept (about 150 bytes a step: a million steps ≈ 150 MB); a curve over a long run reads
 /// the 10,000-step view (100 rows for a million steps) or the 100-step one (10,000 rows), and the raw rows of the range it zooms into.
+/// This file holds the schema and the writes; <c>MetricsStore.Rollup.cs</c> the rollups' recomputation, <c>MetricsStore.Read.cs</c> the reads.
 /// </summary>
-public sealed class MetricsStore
+public sealed partial class MetricsStore
 {
     public const string Table = "minimind_metrics";
     public const string RollupTable = "minimind_metrics_rollup";
     public const string RunsTable = "minimind_metrics_runs";
     public const string EvalTable = "minimind_metrics_eval";
     public const string RlTable = "minimind_metrics_rl";
+    public const string RlRollupTable = "minimind_metrics_rl_rollup";
     /// <summary>The rollup bucket sizes, in steps.</summary>
     public static readonly IReadOnlyList<int> RollupEvery = [100, 10_000];
 
@@ -93,11 +99,30 @@ public sealed class MetricsStore
               reward_seconds {real} NOT NULL,
               PRIMARY KEY (run, step))
             """);
+        var rlRollupMissing = !TableExists(c, RlRollupTable);
+        Execute(c, null, $"""
+            CREATE TABLE IF NOT EXISTS {RlRollupTable} (
+              run TEXT NOT NULL, every INTEGER NOT NULL, bucket BIGINT NOT NULL, completions BIGINT NOT NULL, reward_sum {real} NOT NULL,
+              reward_squares {real} NOT NULL, completion_tokens {real} NOT NULL, kl_sum {real} NOT NULL, clip_sum {real} NOT NULL,
+              rollout_seconds {real} NOT NULL, reward_seconds {real} NOT NULL,
+              PRIMARY KEY (run, every, bucket))
+            """);
+        if (rlRollupMissing) FillRlRollups(c);
         Execute(c, null, $"""
             CREATE TABLE IF NOT EXISTS {RunsTable} (
               run TEXT NOT NULL PRIMARY KEY, name TEXT NOT NULL, stage TEXT NOT NULL, run_dir TEXT NOT NULL, settings TEXT NOT NULL,
               began_ms BIGINT NOT NULL, ended_ms BIGINT NULL)
             """);
+    }
+
+    bool TableExists(DbConnection c, string table)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = journal.IsPostgres
+            ? "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = @table"
+            : "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = @table";
+        Add(cmd, "@table", table);
+        return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture) > 0;
     }
 
     /// <summary>Notes that <paramref name="run"/> began (again, after a resume: its first start is kept, its end cleared).</summary>
@@ -117,90 +142,6 @@ public sealed class MetricsStore
         Execute(c, null, $"UPDATE {RunsTable} SET ended_ms = @at WHERE run = @run", ("@run", run), ("@at", at.ToUnixTimeMilliseconds()));
     }
 
-    /// <summary>Every run of the database with a history or a <see cref="Began"/> record, oldest first: what is known of
-    /// it (name, stage, run dir, settings: empty for a run recorded before the runs table) and its newest step.</summary>
-    public IReadOnlyList<RecordedRun> AllRuns()
-    {
-        using var c = Open();
-        var runs = new Dictionary<string, RecordedRun>(StringComparer.Ordinal);
-        using (var cmd = c.CreateCommand())
-        {
-            cmd.CommandText = $"SELECT run, name, stage, run_dir, settings, began_ms, ended_ms FROM {RunsTable}";
-            using var r = cmd.ExecuteReader();
-            while (r.Read())
-                runs[r.GetString(0)] = new RecordedRun(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4),
-                    r.GetInt64(5), r.IsDBNull(6) ? null : r.GetInt64(6), 0);
-        }
-        using (var cmd = c.CreateCommand())
-        {
-            cmd.CommandText = $"SELECT run, MAX(step), MIN(wall_time_ms) FROM {Table} GROUP BY run";
-            using var r = cmd.ExecuteReader();
-            while (r.Read())
-            {
-                var (run, newest, first) = (r.GetString(0), r.GetInt64(1), r.GetInt64(2));
-                runs[run] = runs.TryGetValue(run, out var known) ? known with { NewestStep = newest }
-                    : new RecordedRun(run, run, "", "", "", first, null, newest);
-            }
-        }
-        return [.. runs.Values.OrderBy(r => r.BeganMs).ThenBy(r => r.Run, StringComparer.Ordinal)];
-    }
-
-    /// <summary>At most this many raw rows are read for one curve; a longer range is drawn from the rollups.</summary>
-    public const int RawLimit = 200_000;
-
-    /// <summary><paramref name="run"/>'s curve over [<paramref name="from"/>, <paramref name="to"/>] in at most
-    /// <paramref name="max"/> points: the steps themselves when they fit (a zoom gets per-step resolution), else buckets
-    /// merged from the raw rows (up to <paramref name="rawLimit"/> of them) or from the finest rollup that keeps the read under
-    /// that (a million-step run: 10,000 rows of the 100-step view).</summary>
-    public MetricsSeries Series(string run, long from, long to, int max, int rawLimit = RawLimit)
-    {
-        var n = Count(run, from, to);
-        if (n <= rawLimit)
-        {
-            var raw = Read(run, from, to).Select(SeriesPoint.Of).ToList();
-            return new MetricsSeries(run, from, to, n, n <= max ? 1 : (long)Math.Ceiling((double)n / max), Downsample.Merge(raw, max));
-        }
-        var every = RollupEvery.FirstOrDefault(e => n / e <= rawLimit, RollupEvery[^1]);
-        return new MetricsSeries(run, from, to, n, Math.Max(every, (long)Math.Ceiling((double)n / max)), Downsample.Merge(RollupPoints(run, every, from, to), max));
-    }
-
-    /// <summary>The number of <paramref name="run"/>'s rows with <paramref name="from"/> ≤ step ≤ <paramref name="to"/>.</summary>
-    public long Count(string run, long from = 1, long to = long.MaxValue)
-    {
-        using var c = Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = $"SELECT COUNT(*) FROM {Table} WHERE run = @run AND step >= @from AND step <= @to";
-        AddStepRange(cmd, run, from, to);
-        return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
-    }
-
-    /// <summary>The rollup buckets of <paramref name="run"/> at size <paramref name="every"/> that overlap
-    /// [<paramref name="from"/>, <paramref name="to"/>], as series points (step = the bucket's last step).</summary>
-    public IReadOnlyList<SeriesPoint> RollupPoints(string run, int every, long from = 1, long to = long.MaxValue)
-    {
-        using var c = Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = $"""
-            SELECT bucket, count, loss_min, loss_mean, loss_max, lr_mean, grad_norm_mean, grad_norm_max, tokens_per_second_mean,
-              step_seconds_mean, step_seconds_max, rss_bytes_max
-            FROM {RollupTable} WHERE run = @run AND every = @every AND bucket >= @lo AND bucket <= @hi ORDER BY bucket
-            """;
-        Add(cmd, "@run", run);
-        Add(cmd, "@every", (long)every);
-        Add(cmd, "@lo", (Math.Max(1, from) - 1) / every);
-        Add(cmd, "@hi", to == long.MaxValue ? long.MaxValue : (to - 1) / every);
-        using var r = cmd.ExecuteReader();
-        var list = new List<SeriesPoint>();
-        while (r.Read())
-        {
-            var bucket = r.GetInt64(0);
-            var count = r.GetInt64(1);
-            list.Add(new SeriesPoint(bucket * every + 1, bucket * every + count, count, r.GetDouble(3), r.GetDouble(2), r.GetDouble(4), r.GetDouble(5),
-                r.GetDouble(6), r.GetDouble(7), r.GetDouble(8), 0, r.GetDouble(9), r.GetDouble(10), r.GetInt64(11), 0));
-        }
-        return list;
-    }
-
     static int Execute(DbConnection c, DbTransaction? tx, string sql, params (string Name, object Value)[] args)
     {
         using var cmd = c.CreateCommand();
@@ -208,14 +149,6 @@ public sealed class MetricsStore
         cmd.CommandText = sql;
         foreach (var (name, value) in args) Add(cmd, name, value);
         return cmd.ExecuteNonQuery();
-    }
-
-    /// <summary>The <c>@run</c>, <c>@from</c> and <c>@to</c> of a query over one run's steps in a range.</summary>
-    static void AddStepRange(DbCommand cmd, string run, long from, long to)
-    {
-        Add(cmd, "@run", run);
-        Add(cmd, "@from", from);
-        Add(cmd, "@to", to);
     }
 
     static DbParameter Add(DbCommand cmd, string name, object value)
@@ -237,8 +170,9 @@ public sealed class MetricsStore
         Execute(c, tx, $"DELETE FROM {EvalTable} WHERE run = @run AND step > @after", ("@run", run), ("@after", afterStep));
         Execute(c, tx, $"DELETE FROM {RlTable} WHERE run = @run AND step > @after", ("@run", run), ("@after", afterStep));
         foreach (var every in RollupEvery)
-            Execute(c, tx, $"DELETE FROM {RollupTable} WHERE run = @run AND every = @every AND bucket >= @b",
-                ("@run", run), ("@every", every), ("@b", afterStep / every));
+            foreach (var table in new[] { RollupTable, RlRollupTable })
+                Execute(c, tx, $"DELETE FROM {table} WHERE run = @run AND every = @every AND bucket >= @b",
+                    ("@run", run), ("@every", every), ("@b", afterStep / every));
         if (afterStep > 0) Rollup(c, tx, run, afterStep, afterStep);
         tx.Commit();
     }
@@ -312,109 +246,5 @@ public sealed class MetricsStore
             p[4].Value = m.KlSum; p[5].Value = m.ClipSum; p[6].Value = m.RolloutSeconds; p[7].Value = m.RewardSeconds;
             cmd.ExecuteNonQuery();
         }
-    }
-
-    /// <summary>Recomputes every rollup bucket that holds a step in [<paramref name="from"/>, <paramref name="to"/>]: the
-    /// 100-step buckets from the raw rows (at most 100 each), the 10,000-step ones from the 100-step buckets (at most 100
-    /// each, means weighted by count), so a write costs the same at step 10 and at step 999,999.</summary>
-    void Rollup(DbConnection c, DbTransaction tx, string run, long from, long to)
-    {
-        var real = journal.IsPostgres ? "DOUBLE PRECISION" : "REAL";
-        const string columns = "run, every, bucket, count, loss_min, loss_mean, loss_max, lr_mean, grad_norm_min, grad_norm_mean, grad_norm_max, " +
-                               "tokens_per_second_mean, step_seconds_min, step_seconds_mean, step_seconds_max, rss_bytes_max";
-        const string upsert = """
-            ON CONFLICT (run, every, bucket) DO UPDATE SET count = excluded.count, loss_min = excluded.loss_min,
-              loss_mean = excluded.loss_mean, loss_max = excluded.loss_max, lr_mean = excluded.lr_mean, grad_norm_min = excluded.grad_norm_min,
-              grad_norm_mean = excluded.grad_norm_mean, grad_norm_max = excluded.grad_norm_max,
-              tokens_per_second_mean = excluded.tokens_per_second_mean, step_seconds_min = excluded.step_seconds_min,
-              step_seconds_mean = excluded.step_seconds_mean, step_seconds_max = excluded.step_seconds_max, rss_bytes_max = excluded.rss_bytes_max
-            """;
-        var fine = RollupEvery[0];
-        var (lo, hi) = ((from - 1) / fine, (to - 1) / fine);
-        Execute(c, tx, $"""
-            INSERT INTO {RollupTable} ({columns})
-            SELECT run, @every, (step - 1) / @every, COUNT(*), MIN(loss), AVG(loss), MAX(loss), AVG(lr), MIN(grad_norm), AVG(grad_norm),
-              MAX(grad_norm), AVG(tokens_per_second), MIN(step_seconds), AVG(step_seconds), MAX(step_seconds), MAX(rss_bytes)
-            FROM {Table} WHERE run = @run AND step > @lo * @every AND step <= (@hi + 1) * @every
-            GROUP BY run, 3
-            {upsert}
-            """, ("@run", run), ("@every", (long)fine), ("@lo", lo), ("@hi", hi));
-        for (var level = 1; level < RollupEvery.Count; level++)
-        {
-            var (every, factor) = ((long)RollupEvery[level], (long)(RollupEvery[level] / RollupEvery[level - 1]));
-            (lo, hi) = (lo / factor, hi / factor);
-            string Mean(string column) => $"SUM({column} * count) / CAST(SUM(count) AS {real})";
-            Execute(c, tx, $"""
-                INSERT INTO {RollupTable} ({columns})
-                SELECT run, @every, bucket / @factor, SUM(count), MIN(loss_min), {Mean("loss_mean")}, MAX(loss_max), {Mean("lr_mean")},
-                  MIN(grad_norm_min), {Mean("grad_norm_mean")}, MAX(grad_norm_max), {Mean("tokens_per_second_mean")}, MIN(step_seconds_min),
-                  {Mean("step_seconds_mean")}, MAX(step_seconds_max), MAX(rss_bytes_max)
-                FROM {RollupTable} WHERE run = @run AND every = @finer AND bucket >= @lo * @factor AND bucket < (@hi + 1) * @factor
-                GROUP BY run, 3
-                {upsert}
-                """, ("@run", run), ("@every", every), ("@factor", factor), ("@finer", (long)RollupEvery[level - 1]), ("@lo", lo), ("@hi", hi));
-        }
-    }
-
-    /// <summary>The runs with a history whose persistence id ends with <paramref name="suffix"/> (a run dir's hash), oldest first.</summary>
-    public IReadOnlyList<string> Runs(string suffix)
-    {
-        using var c = Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = $"SELECT run, MIN(wall_time_ms) FROM {Table} GROUP BY run ORDER BY 2, 1";
-        using var r = cmd.ExecuteReader();
-        var runs = new List<string>();
-        while (r.Read())
-        {
-            var run = r.GetString(0);
-            if (run.EndsWith(suffix, StringComparison.Ordinal)) runs.Add(run);
-        }
-        return runs;
-    }
-
-    /// <summary><paramref name="run"/>'s rows with <paramref name="from"/> ≤ step ≤ <paramref name="to"/>, by step, with
-    /// their RL measurements where the step has them.</summary>
-    public IEnumerable<MetricsRow> Read(string run, long from = 1, long to = long.MaxValue)
-    {
-        using var c = Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = $"SELECT m.step, {string.Join(", ", Columns.Select(n => "m." + n))}, {string.Join(", ", RlColumns.Select(n => "rl." + n))} " +
-                          $"FROM {Table} m LEFT JOIN {RlTable} rl ON rl.run = m.run AND rl.step = m.step " +
-                          "WHERE m.run = @run AND m.step >= @from AND m.step <= @to ORDER BY m.step";
-        AddStepRange(cmd, run, from, to);
-        using var r = cmd.ExecuteReader();
-        while (r.Read())
-            yield return new MetricsRow(r.GetInt64(0), Convert.ToInt32(r.GetValue(1), CultureInfo.InvariantCulture), r.GetDouble(2), r.GetDouble(3),
-                r.GetDouble(4), r.GetInt64(5), r.GetDouble(6), r.GetDouble(7), r.GetDouble(8), r.GetDouble(9), r.GetInt64(10), r.GetInt64(11),
-                r.IsDBNull(12) ? null : new RlMetrics(Convert.ToInt32(r.GetValue(12), CultureInfo.InvariantCulture), r.GetDouble(13), r.GetDouble(14),
-                    r.GetDouble(15), r.GetDouble(16), r.GetDouble(17), r.GetDouble(18), r.GetDouble(19)));
-    }
-
-    /// <summary><paramref name="run"/>'s held-out evaluations with <paramref name="from"/> ≤ step ≤ <paramref name="to"/>, by step.</summary>
-    public IReadOnlyList<EvalRow> ReadEval(string run, long from = 1, long to = long.MaxValue)
-    {
-        using var c = Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = $"SELECT step, loss, perplexity, tokens, wall_time_ms FROM {EvalTable} WHERE run = @run AND step >= @from AND step <= @to ORDER BY step";
-        AddStepRange(cmd, run, from, to);
-        using var r = cmd.ExecuteReader();
-        var list = new List<EvalRow>();
-        static double Real(DbDataReader x, int i) => x.IsDBNull(i) ? double.NaN : x.GetDouble(i);   // SQLite keeps a NaN as NULL
-        while (r.Read()) list.Add(new EvalRow(r.GetInt64(0), Real(r, 1), Real(r, 2), r.GetInt64(3), r.GetInt64(4)));
-        return list;
-    }
-
-    /// <summary>The rollup rows of <paramref name="run"/> at bucket size <paramref name="every"/>: (bucket, count, loss min/mean/max).</summary>
-    public IReadOnlyList<(long Bucket, long Count, double LossMin, double LossMean, double LossMax)> Rollups(string run, int every)
-    {
-        using var c = Open();
-        using var cmd = c.CreateCommand();
-        cmd.CommandText = $"SELECT bucket, count, loss_min, loss_mean, loss_max FROM {RollupTable} WHERE run = @run AND every = @every ORDER BY bucket";
-        Add(cmd, "@run", run);
-        Add(cmd, "@every", (long)every);
-        using var r = cmd.ExecuteReader();
-        var list = new List<(long, long, double, double, double)>();
-        while (r.Read()) list.Add((r.GetInt64(0), r.GetInt64(1), r.GetDouble(2), r.GetDouble(3), r.GetDouble(4)));
-        return list;
     }
 }

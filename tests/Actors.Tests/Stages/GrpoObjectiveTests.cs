@@ -13,7 +13,7 @@ namespace MiniMind.Actors.Tests.Stages;
 /// worker, a restart) it gives the same gradient bit for bit, because rollouts are seeded by (seed, step, sample, generation).</summary>
 public sealed class GrpoObjectiveTests(ITestOutputHelper output)
 {
-    static TrainingSettings Settings() => new()
+    internal static TrainingSettings Settings() => new()
     {
         Stage = "grpo",
         ConfigJson = MiniMindConfig.Load(RepoPaths.Preset("tiny")).ToJson(),
@@ -24,7 +24,7 @@ public sealed class GrpoObjectiveTests(ITestOutputHelper output)
         Grpo = new GrpoSettings { NumGenerations = 3, MaxGenLen = 10 },
     };
 
-    static DataLoader.MicroBatch Batch(params long[] samples)
+    internal static DataLoader.MicroBatch Batch(params long[] samples)
     {
         var data = RlaifDataset.Load(RepoPaths.Dataset("rlaif.jsonl"), BpeTokenizer.FromFile(RepoPaths.Tokenizer), 96, 0.9, 42);
         var rows = samples.Select(data.Get).ToArray();

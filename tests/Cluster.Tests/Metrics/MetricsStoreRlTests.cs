@@ -7,7 +7,8 @@ namespace MiniMind.Cluster.Tests.Metrics;
 
 /// <summary>The RL stage's per-step measurements in the metrics store (issue 16): kept beside the step's row, read back
 /// with it (exactly: the sums are stored), dropped by a rewind, absent for the other stages; and a database written
-/// before the RL table existed opens unchanged, its rows reading as having no RL values.</summary>
+/// before the RL table existed opens unchanged, its rows reading as having no RL values; a long run's RL curve is read
+/// from the RL rollups, which follow the rows through rewinds and redone steps.</summary>
 [Collection(PostgresCollection.Name)]
 public class MetricsStoreRlTests(PostgresFixture postgres)
 {
@@ -49,6 +50,91 @@ public class MetricsStoreRlTests(PostgresFixture postgres)
         var first = series.Points[0].Rl!;
         Assert.Equal(18, first.Completions);
         Assert.Equal((0.5 + 1.0 + 1.5) / 18, first.RewardMean, 12);
+    }
+
+    [Fact]
+    public void Sqlite_rolls_up_a_long_rl_run_and_recomputes_the_buckets_after_a_rewind() =>
+        CheckRollups(new MetricsStore(JournalSpec.Parse("sqlite:" + Path.Combine(TestRuns.TempRunDir("metrics-rl-rollup"), "j.db"), ".")));
+
+    [Fact]
+    public void Postgres_rolls_up_a_long_rl_run_and_recomputes_the_buckets_after_a_rewind() =>
+        CheckRollups(new MetricsStore(JournalSpec.Parse("postgres:" + postgres.ConnectionString(), ".")));
+
+    /// <summary>The RL sums of steps <paramref name="first"/>…<paramref name="last"/> with <paramref name="rl"/>'s values.</summary>
+    static RlMetrics Over(long first, long last, Func<long, RlMetrics> rl) =>
+        RlMetrics.Sum(Enumerable.Range((int)first, (int)(last - first + 1)).Select(s => (RlMetrics?)rl(s)))!;
+
+    /// <summary>Equal sums, up to the rounding of a different summation order.</summary>
+    static void AssertSums(RlMetrics expected, RlMetrics? actual)
+    {
+        Assert.NotNull(actual);
+        Assert.Equal(expected.Completions, actual.Completions);
+        double[] e = [expected.RewardSum, expected.RewardSquares, expected.Tokens, expected.KlSum, expected.ClipSum, expected.RolloutSeconds, expected.RewardSeconds];
+        double[] a = [actual.RewardSum, actual.RewardSquares, actual.Tokens, actual.KlSum, actual.ClipSum, actual.RolloutSeconds, actual.RewardSeconds];
+        for (var i = 0; i < e.Length; i++) Assert.Equal(e[i], a[i], 1e-9 * Math.Max(1, Math.Abs(e[i])));
+    }
+
+    /// <summary>A long GRPO run (30,000 steps, written in batches as the recorder flushes them): its whole-run curve is
+    /// read from the rollups with each bucket's RL values (the same as merging its raw steps), and a rewind and the redone
+    /// steps recompute the buckets they touch.</summary>
+    static void CheckRollups(MetricsStore store)
+    {
+        var run = $"minimind-train-grpo-{Guid.NewGuid():N}"[..36];
+        for (var b = 0; b < 30; b++) store.Upsert(run, [.. Enumerable.Range(b * 1000 + 1, 1000).Select(s => RlRow(s, 1.0 / s))]);
+
+        var hundreds = store.Series(run, 1, long.MaxValue, 300, rawLimit: 1000);    // 30,000 rows > 1,000: the 100-step rollups
+        Assert.Equal((100L, 300), (hundreds.Every, hundreds.Points.Count));
+        Assert.Equal(0.5 * Enumerable.Range(101, 100).Sum() / 600, hundreds.Points[1].Rl!.RewardMean, 12);
+        Assert.Equal(Enumerable.Range(101, 100).Sum(s => 0.25 * s) / Enumerable.Range(101, 100).Sum(s => 40.0 + s), hundreds.Points[1].Rl!.ClipFraction, 12);
+        var raw = store.Series(run, 1, long.MaxValue, 300);                            // the same buckets merged from the raw rows
+        Assert.Equal(300, raw.Points.Count);
+        for (var k = 0; k < 300; k++)
+        {
+            Assert.Equal((raw.Points[k].FirstStep, raw.Points[k].Step), (hundreds.Points[k].FirstStep, hundreds.Points[k].Step));
+            AssertSums(Over(100 * k + 1, 100 * k + 100, Rl), hundreds.Points[k].Rl);
+            AssertSums(raw.Points[k].Rl!, hundreds.Points[k].Rl);
+        }
+        var tenThousands = store.Series(run, 1, long.MaxValue, 300, rawLimit: 100);  // 300 buckets of 100 > 100: the 10,000-step ones
+        Assert.Equal((10_000L, 3), (tenThousands.Every, tenThousands.Points.Count));
+        for (var k = 0; k < 3; k++) AssertSums(Over(10_000 * k + 1, 10_000 * k + 10_000, Rl), tenThousands.Points[k].Rl);
+
+        store.Truncate(run, 25_050);                                                   // resumed from step 25,050
+        var rewound = store.Series(run, 1, long.MaxValue, 300, rawLimit: 1000);
+        Assert.Equal((251, 25_050L), (rewound.Points.Count, rewound.Points[^1].Step));
+        AssertSums(Over(25_001, 25_050, Rl), rewound.Points[^1].Rl);
+        AssertSums(Over(20_001, 25_050, Rl), store.Series(run, 1, long.MaxValue, 300, rawLimit: 100).Points[^1].Rl);
+
+        static RlMetrics Redone(long s) => Rl(2 * s);
+        store.Upsert(run, [.. Enumerable.Range(25_051, 100).Select(s => RlRow(s, 2.0) with { Rl = Redone(s) })]);
+        store.Upsert(run, [RlRow(150, 3.0) with { Rl = Rl(1000) }]);                  // a step redone inside a bucket
+        var redone = store.Series(run, 1, long.MaxValue, 300, rawLimit: 1000);
+        Assert.Equal((252, 25_150L), (redone.Points.Count, redone.Points[^1].Step));
+        AssertSums(Over(25_001, 25_050, Rl).Add(Over(25_051, 25_100, Redone)), redone.Points[^2].Rl);
+        AssertSums(Over(25_101, 25_150, Redone), redone.Points[^1].Rl);
+        AssertSums(Over(101, 149, Rl).Add(Rl(1000)).Add(Over(151, 200, Rl)), redone.Points[1].Rl);
+        var coarse = store.Series(run, 1, long.MaxValue, 300, rawLimit: 100).Points;
+        AssertSums(Over(1, 149, Rl).Add(Rl(1000)).Add(Over(151, 10_000, Rl)), coarse[0].Rl);
+        AssertSums(Over(20_001, 25_050, Rl).Add(Over(25_051, 25_150, Redone)), coarse[^1].Rl);
+    }
+
+    [Fact]
+    public void Rl_rows_written_before_the_rl_rollups_are_rolled_up_when_the_store_opens()
+    {
+        var file = Path.Combine(TestRuns.TempRunDir("metrics-rl-fill"), "j.db");
+        const string run = "minimind-train-grpo-before";
+        new MetricsStore(JournalSpec.Parse("sqlite:" + file, ".")).Upsert(run, [.. Enumerable.Range(1, 2500).Select(s => RlRow(s, 1.0))]);
+        using (var c = new SqliteConnection($"Data Source={file}"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = $"DROP TABLE {MetricsStore.RlRollupTable}";
+            cmd.ExecuteNonQuery();
+        }
+        SqliteConnection.ClearAllPools();
+
+        var series = new MetricsStore(JournalSpec.Parse("sqlite:" + file, ".")).Series(run, 1, long.MaxValue, 100, rawLimit: 1000);
+        Assert.Equal((100L, 25), (series.Every, series.Points.Count));
+        for (var k = 0; k < 25; k++) AssertSums(Over(100 * k + 1, 100 * k + 100, Rl), series.Points[k].Rl);
     }
 
     /// <summary>The metrics tables as the store created them before the RL table (issue 14's schema).</summary>
