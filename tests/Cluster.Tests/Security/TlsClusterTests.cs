@@ -134,6 +134,11 @@ public class TlsClusterTests(SingleProcessReference reference, ITestOutputHelper
         Assert.Single(seed.Lines, l => l.Contains("bulk channel: refused peer", StringComparison.Ordinal) && l.Contains("127.0.0.1", StringComparison.Ordinal));
         Assert.DoesNotContain(seed.Lines, l => l.Contains("TLS handshake failed (Server side)", StringComparison.Ordinal));
         Assert.False(intruder.Saw("ready at step"));
+
+        // The interactive shell passes --ca / --cluster-secret on to every verb it runs.
+        var shell = ChildProcess.Run("dotnet", [ClusterProcesses.Cli, "ctl", .. Ctl()], Minute, RepoPaths.Root, "cluster show\nexit\n");
+        Assert.True(shell.ExitCode == 0, shell.Out + shell.Error);
+        Assert.Contains("akka.ssl.tcp://minimind@127.0.0.1:47452 ", shell.Out, StringComparison.Ordinal);
         Directory.Delete(dir, true);
     }
 
