@@ -5,6 +5,15 @@ namespace MiniMind.Cli;
 /// <summary>Options shared by several verbs.</summary>
 public static class CommonOptions
 {
+    /// <summary>Flags of which a user may give one: throws (exit 2) naming those given when more than one is; else
+    /// whether one is.</summary>
+    public static bool AtMostOne(params (string Flag, bool Given)[] flags)
+    {
+        var given = flags.Where(f => f.Given).Select(f => f.Flag).ToArray();
+        if (given.Length > 1) throw new ArgumentException($"{string.Join(" and ", given)}: pick one");
+        return given.Length == 1;
+    }
+
     public static Option<string> Config() => new("--config")
     {
         Description = "Model config: a MiniMind config.json, or a preset name (tiny, minimind2-small, minimind2, minimind2-moe). Default: tiny.",

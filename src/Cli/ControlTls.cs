@@ -26,9 +26,7 @@ sealed class ControlTls
     /// variable, 3 for a bad file or a short secret).</summary>
     public static ControlTls? From(string? ca, string? pin, string? secret = null)
     {
-        string[] given = [.. ca is null ? [] : new[] { "--ca" }, .. pin is null ? [] : new[] { "--pin" }, .. secret is null ? [] : new[] { "--cluster-secret" }];
-        if (given.Length == 0) return null;
-        if (given.Length > 1) throw new ArgumentException($"{string.Join(" and ", given)}: pick one");
+        if (!CommonOptions.AtMostOne(("--ca", ca is not null), ("--pin", pin is not null), ("--cluster-secret", secret is not null))) return null;
         if (secret is not null)
         {
             using var derived = SecretAuthority.CreateAuthority(SecretAuthority.Read(secret, "--cluster-secret"));

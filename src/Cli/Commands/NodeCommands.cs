@@ -67,8 +67,7 @@ public static class NodeCommands
     {
         var path = parse.GetValue(cert);
         var source = parse.GetValue(secret);
-        string[] given = [.. path is null ? [] : new[] { "--cluster-cert" }, .. source is null ? [] : new[] { "--cluster-secret" }, .. parse.GetValue(insecure) ? new[] { "--insecure" } : []];
-        if (given.Length > 1) throw new ArgumentException($"{string.Join(" and ", given)}: pick one");
+        CommonOptions.AtMostOne(("--cluster-cert", path is not null), ("--cluster-secret", source is not null), ("--insecure", parse.GetValue(insecure)));
         if (path is not null) return new NodeSecurity(ClusterCredentials.Load(path), false);
         if (source is not null)
             return new NodeSecurity(ClusterCredentials.FromSecret(SecretAuthority.Read(source, "--cluster-secret", ctx.Error.WriteLine), source, $"{role}.{Environment.MachineName}"), false);
