@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using Akka.Actor;
 using MiniMind.Actors.Protocol;
 using static MiniMind.Actors.CheckpointWriter;
@@ -23,12 +22,6 @@ public enum Pipeline { Loading, Idle, Stepping, Finishing }
 /// <param name="Checkpoint">take a checkpoint (save interval, or one asked for with SaveCheckpoint)</param>
 public sealed record StepFollowUp(bool Report, bool Finish, bool Stop, bool Checkpoint);
 
-/// <summary>A <see cref="SaveCheckpoint"/> waiting for a checkpoint of at least <paramref name="MinStep"/>.</summary>
-public sealed record SaveWaiter(string RequestId, IActorRef ReplyTo, long MinStep);
-
-/// <summary>Why a snapshot of worker-0 was asked for: to write a checkpoint, to send to joining replicas, or both.</summary>
-public sealed record SnapshotPurpose(bool Checkpoint, bool Join);
-
 /// <summary>Whom the coordinator tells: itself, the listener and its children (Nobody until started).</summary>
 public sealed record Crew(IActorRef Self, IActorRef Listener, bool LocalCompute)
 {
@@ -43,10 +36,11 @@ public sealed record Crew(IActorRef Self, IActorRef Listener, bool LocalCompute)
 /// and pipeline, the data buffer (<see cref="StepBuffer"/>), the replicas (<see cref="StepSchedule"/>), pause, stop
 /// and checkpoint-on-demand requests. Each message is a pure function to a <see cref="Decision"/> (the next state and
 /// the effects to execute); <see cref="Persisted"/> applies a journaled event and decides what follows. The held-out
-/// evaluation's decisions are <see cref="EvalSchedule"/>'s. Tested without
+/// evaluation's decisions are <see cref="EvalSchedule"/>'s, the snapshot and checkpoint-request bookkeeping
+/// <see cref="SnapshotRequests"/>'s. Tested without
 /// an ActorSystem, as Akka's ShardCoordinator keeps its CoordinatorState.
 /// </summary>
-public sealed record CoordinatorState(string RunId, TrainingSettings Settings, Crew Crew)
+public sealed partial record CoordinatorState(string RunId, TrainingSettings Settings, Crew Crew)
 {
     public TrainingState Journal { get; init; } = TrainingState.Empty;
     /// <summary>Known once the run has begun (dataset opened).</summary>
@@ -62,12 +56,8 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
     public long NextStep { get; init; }
     /// <summary>The step whose checkpoint ends a stop (-1: none).</summary>
     public long StopAtStep { get; init; } = -1;
-    /// <summary>A checkpoint was asked for while a step was in flight: take it after that step.</summary>
-    public bool SaveRequested { get; init; }
-    /// <summary>Checkpoint requests answered once a checkpoint of their step is journaled.</summary>
-    public ImmutableList<SaveWaiter> SaveWaiters { get; init; } = [];
-    /// <summary>Snapshots asked of worker-0's current generation, by step.</summary>
-    public ImmutableDictionary<long, SnapshotPurpose> Snapshots { get; init; } = ImmutableDictionary<long, SnapshotPurpose>.Empty;
+    /// <summary>Snapshots asked of worker-0, and checkpoint requests waiting.</summary>
+    public SnapshotRequests Snapshots { get; init; } = SnapshotRequests.None;
     /// <summary><see cref="TrainingBegan"/> went out (later worker reloads are notices).</summary>
     public bool Announced { get; init; }
     /// <summary>The checkpoint file the last reload started from (null: from scratch).</summary>
@@ -140,7 +130,7 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
     /// replica joins again.</summary>
     public Decision Reload()
     {
-        var s = this with { Generation = Generation + 1, Pipeline = Pipeline.Loading, Snapshots = Snapshots.Clear(), Schedule = Schedule.Reset() };
+        var s = NewGeneration();
         return s.Do(new Tell(Crew.Writer, new LoadLatest(s.Generation, Journal.Checkpoints)));
     }
 
@@ -173,10 +163,15 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
     /// <summary>Worker-0 failed: drop its replies now (new generation) and reload after <see cref="ReloadDelay"/>.</summary>
     public Decision WorkerRestarted(WorkerRestarted msg)
     {
-        var s = this with { Restarts = Restarts + 1, Generation = Generation + 1, Pipeline = Pipeline.Loading, Snapshots = Snapshots.Clear(), Schedule = Schedule.Reset() };
+        var s = NewGeneration() with { Restarts = Restarts + 1 };
         var delay = s.ReloadDelay;
         return s.Do(Say(new WorkerFailed(msg.Reason, s.Restarts, delay)), new ReloadAfter(delay));
     }
+
+    /// <summary>Worker-0's next incarnation: loading; replies and snapshots of the old one are dropped, every replica
+    /// joins again.</summary>
+    CoordinatorState NewGeneration() =>
+        this with { Generation = Generation + 1, Pipeline = Pipeline.Loading, Snapshots = Snapshots.NewGeneration(), Schedule = Schedule.Reset() };
 
     // ---- the step pipeline ----
 
@@ -242,7 +237,7 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
                 msg.Loss, lr, msg.GradNorm, msg.Tokens, msg.Elapsed, CheckpointStall, msg.Rl)));
         if (next.Finish) return d.Then(x => (x with { Pipeline = Pipeline.Finishing }).RequestSnapshot(done, checkpoint: true, join: false));
         if (next.Stop) return d.Then(x => x.FinishStopped());
-        if (next.Checkpoint) d = d.Then(x => (x with { SaveRequested = false }).RequestSnapshot(done, checkpoint: true, join: false));
+        if (next.Checkpoint) d = d.Then(x => (x with { Snapshots = x.Snapshots with { CheckpointAfterStep = false } }).RequestSnapshot(done, checkpoint: true, join: false));
         return d.Then(x => x.JoinPending()).Then(x => x.Pump());
     }
 
@@ -253,162 +248,11 @@ public sealed record CoordinatorState(string RunId, TrainingSettings Settings, C
         var report = done % Math.Max(1, logInterval) == 0 || done == total || done == 1;
         if (done == total) return new StepFollowUp(report, Finish: true, Stop: false, Checkpoint: false);
         if (Phase == RunPhase.Stopping) return new StepFollowUp(report, Finish: false, Stop: true, Checkpoint: false);
-        return new StepFollowUp(report, Finish: false, Stop: false, Checkpoint: done % Math.Max(1, saveInterval) == 0 || SaveRequested);
+        return new StepFollowUp(report, Finish: false, Stop: false, Checkpoint: done % Math.Max(1, saveInterval) == 0 || Snapshots.CheckpointAfterStep);
     }
 
     /// <summary>Worker-0 scored the held-out set: the listener hears it (<see cref="EvalSchedule.Measured"/>).</summary>
     public Decision Evaluated(Evaluated msg) => EvalSchedule.Measured(msg, Generation) is { } measured ? Do(Say(measured)) : Stay;
-
-    // ---- snapshots, checkpoints, export ----
-
-    /// <summary>Ask worker-0 for a snapshot of <paramref name="step"/>; one already asked for gains the purpose instead.</summary>
-    Decision RequestSnapshot(long step, bool checkpoint, bool join)
-    {
-        var had = Snapshots.TryGetValue(step, out var p);
-        var s = this with { Snapshots = Snapshots.SetItem(step, new SnapshotPurpose((p?.Checkpoint ?? false) || checkpoint, (p?.Join ?? false) || join)) };
-        return had ? s.Stay : s.Do(new Tell(Crew.Worker, new Snapshot(Generation, step)));
-    }
-
-    /// <summary>Worker-0 delivered a snapshot: write it as a checkpoint and/or send it to the replicas joining at its step.</summary>
-    public Decision Snapshotted(Snapshotted msg)
-    {
-        var step = msg.Checkpoint.Step;
-        if (msg.Generation != Generation || !Snapshots.TryGetValue(step, out var purpose)) return Stay;
-        var d = (this with { Snapshots = Snapshots.Remove(step) }).Stay;
-        if (purpose.Checkpoint)
-            d = (d.State with { CheckpointStall = CheckpointStall + msg.Elapsed }).Do(new Tell(Crew.Writer, new WriteCheckpoint(Generation, msg.Checkpoint)));
-        if (purpose.Join && Schedule.JoinersAt(step) is { Count: > 0 } joiners)
-            d = d.Do(new FanOut(new ReplicaJoiner.FanOut(RunId, Generation, Settings.ToJson(), msg.Checkpoint, joiners)));
-        return d;
-    }
-
-    public Decision CheckpointWritten(CheckpointWritten msg) => Do(new Persist(new CheckpointSaved(msg.File, msg.Sha256, msg.Step), msg));
-
-    /// <summary>A checkpoint is journaled: answer who waited for it, prune old ones, then finish or end a stop.</summary>
-    Decision Saved(CheckpointWritten w)
-    {
-        var answered = SaveWaiters.Where(x => x.MinStep <= w.Step).Reverse();
-        var d = (this with { SaveWaiters = SaveWaiters.RemoveAll(x => x.MinStep <= w.Step) })
-            .Do([.. answered.Select(x => new Tell(x.ReplyTo, new CheckpointTaken(x.RequestId, w.File, w.Step, null)))]);
-        if (Journal.Prunable(Settings.KeepCheckpoints) is { Count: > 0 } prunable)
-            d = d.Do(new PersistAll([.. prunable.Select(p => new CheckpointDiscarded(p.File, "pruned"))]),
-                     new AfterJournal(new Tell(Crew.Writer, new DeleteCheckpoints([.. prunable.Select(p => p.File)]))));
-        if (w.Generation != Generation) return d;
-        if (w.Step == Plan!.TotalSteps) return d.Then(s => s.Export());
-        return w.Step == StopAtStep ? d.Then(s => s.Stopped(w.Step, $"stopped at step {w.Step}; checkpoint {w.File}")) : d;
-    }
-
-    /// <summary>All steps done and checkpointed: write MiniMind's output file.</summary>
-    Decision Export() => (this with { Pipeline = Pipeline.Finishing })
-        .Do(new Tell(Crew.Worker, new ExportWeights(Generation, Path.Combine(Settings.RunDir, Settings.OutputFileName))));
-
-    /// <summary>The output is written: journal it relative to the run dir, so a copied or moved run dir finds its own output.</summary>
-    public Decision Exported(WeightsExported msg) => msg.Generation != Generation ? Stay
-        : Do(new Persist(new RunCompleted(Path.GetRelativePath(Path.GetFullPath(Settings.RunDir), Path.GetFullPath(msg.Path)), msg.Sha256, Plan!.TotalSteps), msg));
-
-    /// <summary>Restoring: worker-0 holds the final checkpoint (else the run cannot be restored): export it.</summary>
-    public Decision RestoreReady(WorkerReady msg) => msg.Generation != Generation ? Stay
-        : msg.Step == Journal.CommittedStep ? Do(new Tell(Crew.Worker, new ExportWeights(Generation, RestoreTo!)))
-        : Fail($"the completed run's output is missing or damaged and its final checkpoint (step {Journal.CommittedStep}) is not usable " +
-               $"(newest usable: step {msg.Step}); use another --run-dir to train again", FailureKind.BadInput);
-
-    /// <summary>Restoring: the output is exported again; it must have the journal's sha256 (bit for bit).</summary>
-    public Decision Restored(WeightsExported msg) => msg.Generation != Generation ? Stay
-        : msg.Sha256 != Journal.OutputSha256
-            ? Fail($"the output exported again from step {Journal.CommittedStep} ({msg.Path}) has sha256 {msg.Sha256}, not the journal's {Journal.OutputSha256}", FailureKind.BadInput)
-            : End(RunPhase.Completed).Do(
-                Say(new TrainingNotice($"restored {msg.Path} from the checkpoint of step {Journal.CommittedStep} (sha256 matches the journal)")),
-                Say(new TrainingFinished(Outcome.AlreadyCompleted, Journal.CommittedStep, msg.Path, $"run already completed at step {Journal.CommittedStep}: {msg.Path} (restored)")));
-
-    // ---- operations: pause, resume, stop, checkpoint on demand ----
-
-    /// <summary>Start no new step after the one in flight; a paused run keeps its children and model.</summary>
-    public Decision Pause(string requestId, IActorRef replyTo) =>
-        (Phase == RunPhase.Running ? this with { Phase = RunPhase.Paused } : this)
-            .Do(new Tell(replyTo, new TrainingPaused(requestId, PausedAt, Pipeline == Pipeline.Stepping)));
-
-    public Decision Resume(string requestId, IActorRef replyTo)
-    {
-        var d = (Phase == RunPhase.Paused ? this with { Phase = RunPhase.Running } : this).Do(new Tell(replyTo, new TrainingResumed(requestId, NextStep)));
-        return Ended ? d : d.Then(s => s.Pump());
-    }
-
-    /// <summary>Finish the step in flight, checkpoint, end Stopped. A run that is not running or paused stays as it is.</summary>
-    public Decision Stop()
-    {
-        if (Phase is not (RunPhase.Running or RunPhase.Paused)) return Stay;
-        var s = this with { Phase = RunPhase.Stopping };
-        return s.Pipeline == Pipeline.Idle ? s.FinishStopped() : s.Stay;
-    }
-
-    /// <summary>Checkpoint the state after the last finished step (unless the newest checkpoint already is it), then end.</summary>
-    Decision FinishStopped()
-    {
-        var s = this with { Pipeline = Pipeline.Finishing, StopAtStep = NextStep };
-        return Journal.LatestCheckpoint is { } latest && latest.Step == NextStep
-            ? s.Stopped(NextStep, $"stopped at step {NextStep}; checkpoint {latest.File}")
-            : s.RequestSnapshot(NextStep, checkpoint: true, join: false);
-    }
-
-    Decision Stopped(long step, string message) => End(RunPhase.Stopped).Do(Say(new TrainingFinished(Outcome.Stopped, step, null, message)));
-
-    /// <summary>Checkpoint on demand: refused (not started or ended), the newest checkpoint (it is the current state),
-    /// a snapshot now (idle) or after the step in flight; answered once that checkpoint is journaled.</summary>
-    public Decision Save(string requestId, IActorRef replyTo)
-    {
-        if (Plan is null || Journal.Completed || Ended)
-            return Do(new Tell(replyTo, new CheckpointTaken(requestId, null, Journal.CommittedStep, $"no checkpoint: the run is {PhaseName}")));
-        if (Pipeline != Pipeline.Stepping && Journal.LatestCheckpoint is { } latest && latest.Step == NextStep)
-            return Do(new Tell(replyTo, new CheckpointTaken(requestId, latest.File, latest.Step, null)));
-        var s = this with { SaveWaiters = SaveWaiters.Add(new SaveWaiter(requestId, replyTo, NextStep)) };
-        return s.Pipeline == Pipeline.Idle ? s.RequestSnapshot(NextStep, checkpoint: true, join: false) : (s with { SaveRequested = true }).Stay;
-    }
-
-    // ---- replicas on worker nodes ----
-
-    /// <summary>A worker node is present: it becomes a replica at the next step boundary.</summary>
-    public Decision WorkerJoined(WorkerJoined msg) => Schedule.Joined(msg.Worker, msg.Node, msg.Device) is { } joined
-        ? (this with { Schedule = joined }).Do(Say(new TrainingNotice($"worker {msg.Node} ({msg.Device}) joined"))).Then(s => s.JoinPending())
-        : Stay;
-
-    /// <summary>At a step boundary, pending workers become replicas of the state at <see cref="NextStep"/>: one snapshot
-    /// of worker-0 (model, AdamW, RNG), fanned out by the <see cref="ReplicaJoiner"/>. Workers that come while others are
-    /// joining wait for them (the step does not start before those are ready, so this is still the same boundary).</summary>
-    Decision JoinPending() => Pipeline == Pipeline.Idle && Plan is not null && Schedule.AnyPending && !Schedule.AnyJoining
-        ? (this with { Schedule = Schedule.StartJoin(NextStep) }).RequestSnapshot(NextStep, checkpoint: false, join: true)
-        : Stay;
-
-    /// <summary>A worker node left: forget it. Its micro-batches of the step in flight go to the others (worker-0 as a
-    /// last resort, so the step always completes). A copy the lost worker did deliver is deduplicated by the aggregator.</summary>
-    public Decision WorkerLeft(WorkerLeft msg)
-    {
-        if (Schedule.Left(msg.Worker) is not var (next, gone, orphans)) return Stay;
-        var d = (this with { Schedule = next }).Do(Say(new TrainingNotice($"worker {gone.Node} left ({msg.Reason})")));
-        if (gone.State == Replica.Status.Joining && !Ended) return d.Then(s => s.JoinPending()).Then(s => s.Pump());   // the step waited for it
-        if (Pipeline != Pipeline.Stepping || Buffer.InFlight is not { } inFlight || orphans.Count == 0) return d;
-        var slots = next.Slots(Crew.Worker, Crew.LocalCompute);
-        return d.Then(s => s.Assign(inFlight, orphans, slots.Count > 0 ? slots : [Crew.Worker]))
-                .Do(Say(new TrainingNotice($"reassigned micro-batches {string.Join(",", orphans)} of step {inFlight.Step} from {gone.Node}")));
-    }
-
-    /// <summary>A joining replica has built its model at the join step: it computes from now on.</summary>
-    public Decision ReplicaReady(IActorRef replica, ReplicaReady msg) =>
-        msg.Generation == Generation && Schedule.Ready(replica) is var (next, r)
-            ? (this with { Schedule = next }).Do(Say(new TrainingNotice($"worker {r.Node} ready at step {msg.Step}"))).Then(s => s.JoinPending()).Then(s => s.Pump())
-            : Stay;
-
-    /// <summary>A replica failed on its node: it leaves and joins again.</summary>
-    public Decision ReplicaLost(IActorRef replica, ReplicaLost msg) =>
-        msg.Generation == Generation && Schedule.Replicas.TryGetValue(replica, out var r)
-            ? WorkerLeft(new WorkerLeft(replica, $"its replica failed: {msg.Reason}")).Then(s => s.WorkerJoined(new WorkerJoined(replica, r.Node, r.Device)))
-            : Stay;
-
-    /// <summary>When any node but worker-0 took part: who computed what, and what the aggregator received.</summary>
-    IEnumerable<CoordinatorEffect> Distribution() => !Schedule.Distributed ? [] :
-    [
-        Say(new TrainingNotice("micro-batches assigned: " + string.Join(", ", Schedule.ComputedBy.Select(kv => $"{kv.Key} {kv.Value}")))),
-        Say(new TrainingNotice($"gradients received: {Schedule.Received.Gradients} for {Schedule.Received.Micros} micro-batches ({Schedule.Received.Blocks} of them sums of several, reduced on their node)")),
-    ];
 
     // ---- the end ----
 

@@ -214,15 +214,15 @@ public class CoordinatorStateTests
         Assert.Empty(Told<CheckpointTaken>(now, Client));
         var answered = Journaled(now.State.CheckpointWritten(new CheckpointWritten(now.State.Generation, "step_5.ckpt", "h5", 5, TimeSpan.Zero)));
         Assert.Equal(new CheckpointTaken("s", "step_5.ckpt", 5, null), Assert.Single(Told<CheckpointTaken>(answered, Client)));
-        Assert.Empty(answered.State.SaveWaiters);
+        Assert.Empty(answered.State.Snapshots.Waiters);
 
         var later = Stepping(5).Save("s", Client);                                           // step 5 → 6 in flight: after it
-        Assert.True(later.State.SaveRequested);
+        Assert.True(later.State.Snapshots.CheckpointAfterStep);
         Assert.Empty(Told<Snapshot>(later, Worker));
         var ran = later.State.StepRan(Ran(later.State));
         Assert.Equal(6, Assert.Single(Told<Snapshot>(ran, Worker)).StepsDone);
-        Assert.False(ran.State.SaveRequested);
-        Assert.Single(ran.State.SaveWaiters, w => w.MinStep == 5);
+        Assert.False(ran.State.Snapshots.CheckpointAfterStep);
+        Assert.Single(ran.State.Snapshots.Waiters, w => w.MinStep == 5);
     }
 
     [Fact]
